@@ -1,0 +1,82 @@
+/* ed25519.c: Ed25519 public key export and CKM_EDDSA signing in the token. */
+#include "pkcs11/ed25519.h"
+
+#include <string.h>
+
+#include "pkcs11/ckr.h"
+#include "pkcs11/keys.h"
+
+int mpc_ed25519_public_key(struct mpc_token *t, uint8_t pub[32], struct mpc_err *e)
+{
+	CK_OBJECT_HANDLE h;
+	uint8_t point[64];
+	CK_ATTRIBUTE a = { CKA_EC_POINT, point, sizeof(point) };
+	CK_RV rv;
+	int rc;
+
+	mpc_token_lock(t);
+	rc = mpc_key_get(t, MPC_KEY_TLS_PUBLIC, &h, e);
+	if (rc != MPC_OK)
+		goto out;
+	rv = t->fn->C_GetAttributeValue(t->session, h, &a, 1);
+	if (rv != CKR_OK) {
+		rc = mpc_fail_ck(e, rv, "C_GetAttributeValue(CKA_EC_POINT)", "mpc-backup-tls");
+		goto out;
+	}
+	/* PKCS#11 3.0 says DER OCTET STRING (04 20 || key); some tokens return the raw 32 bytes. */
+	if (a.ulValueLen == 34 && point[0] == 0x04 && point[1] == 0x20) {
+		memcpy(pub, point + 2, 32);
+	} else if (a.ulValueLen == 32) {
+		memcpy(pub, point, 32);
+	} else {
+		rc = mpc_fail(e, MPC_ERR_PKCS11,
+			      "CKA_EC_POINT of the TLS key is %lu bytes, not an Ed25519 point",
+			      (unsigned long)a.ulValueLen);
+		goto out;
+	}
+	rc = MPC_OK;
+out:
+	mpc_token_unlock(t);
+	return rc;
+}
+
+static CK_RV sign_once(struct mpc_token *t, const uint8_t *msg, size_t n, uint8_t sig[64],
+		       struct mpc_err *e, int *rc)
+{
+	CK_MECHANISM m = { CKM_EDDSA, NULL, 0 }; /* NULL parameter: pure Ed25519 */
+	CK_OBJECT_HANDLE h;
+	CK_ULONG sig_len = 64;
+	CK_RV rv;
+
+	*rc = mpc_key_get(t, MPC_KEY_TLS_PRIVATE, &h, e);
+	if (*rc != MPC_OK)
+		return CKR_OK;
+	rv = t->fn->C_SignInit(t->session, &m, h);
+	if (rv == CKR_OK)
+		rv = t->fn->C_Sign(t->session, (CK_BYTE_PTR)msg, n, sig, &sig_len);
+	if (rv == CKR_OK && sig_len != 64) {
+		*rc = mpc_fail(e, MPC_ERR_PKCS11, "C_Sign(CKM_EDDSA) returned %lu bytes, not 64",
+			       (unsigned long)sig_len);
+		return CKR_OK;
+	}
+	*rc = rv == CKR_OK ? MPC_OK : mpc_fail_ck(e, rv, "C_Sign(CKM_EDDSA)", "mpc-backup-tls");
+	return rv;
+}
+
+int mpc_ed25519_sign(struct mpc_token *t, const uint8_t *msg, size_t n, uint8_t sig[64],
+		     struct mpc_err *e)
+{
+	int rc;
+	CK_RV rv;
+
+	mpc_token_lock(t);
+	rv = sign_once(t, msg, n, sig, e, &rc);
+	if (rc != MPC_OK && mpc_token_rv_is_lost_session(rv)) {
+		mpc_err_clear(e);
+		rc = mpc_token_recover(t, e);
+		if (rc == MPC_OK)
+			(void)sign_once(t, msg, n, sig, e, &rc);
+	}
+	mpc_token_unlock(t);
+	return rc;
+}

@@ -1,0 +1,110 @@
+/* inventory.c: listing slots and tokens with their capabilities. */
+#include "pkcs11/inventory.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pkcs11/ckr.h"
+#include "pkcs11/uri.h"
+
+static void trim(char *dst, const unsigned char *src, size_t n)
+{
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	while (n > 0 && dst[n - 1] == ' ')
+		dst[--n] = '\0';
+}
+
+static int has(CK_FUNCTION_LIST *fn, CK_SLOT_ID s, CK_MECHANISM_TYPE m, CK_FLAGS f)
+{
+	CK_MECHANISM_INFO mi;
+
+	return fn->C_GetMechanismInfo(s, m, &mi) == CKR_OK && (mi.flags & f) == f;
+}
+
+static int report_module(struct mpc_p11_module *m, struct mpc_slot_report **arr, size_t *n,
+			 struct mpc_err *e)
+{
+	CK_SLOT_ID slots[64];
+	CK_ULONG ns = 64;
+	CK_RV rv = m->fn->C_GetSlotList(CK_TRUE, slots, &ns);
+
+	if (rv == CKR_BUFFER_TOO_SMALL)
+		ns = 64; /* report the first 64 */
+	else if (rv != CKR_OK)
+		return mpc_fail_ck(e, rv, "C_GetSlotList", m->path);
+	for (CK_ULONG i = 0; i < ns; i++) {
+		CK_TOKEN_INFO ti;
+		struct mpc_slot_report *r, *grown;
+
+		if (m->fn->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+			continue;
+		grown = realloc(*arr, (*n + 1) * sizeof(**arr));
+		if (grown == NULL)
+			return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
+		*arr = grown;
+		r = &grown[(*n)++];
+		memset(r, 0, sizeof(*r));
+		r->module = m->path;
+		r->slot = slots[i];
+		trim(r->label, ti.label, 32);
+		trim(r->serial, ti.serialNumber, 16);
+		trim(r->manufacturer, ti.manufacturerID, 32);
+		trim(r->model, ti.model, 16);
+		r->token_initialized = !!(ti.flags & CKF_TOKEN_INITIALIZED);
+		r->login_required = !!(ti.flags & CKF_LOGIN_REQUIRED);
+		r->user_pin_initialized = !!(ti.flags & CKF_USER_PIN_INITIALIZED);
+		r->user_pin_locked = !!(ti.flags & CKF_USER_PIN_LOCKED);
+		r->user_pin_final_try = !!(ti.flags & CKF_USER_PIN_FINAL_TRY);
+		r->user_pin_count_low = !!(ti.flags & CKF_USER_PIN_COUNT_LOW);
+		r->eddsa = has(m->fn, slots[i], CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR) &&
+			   has(m->fn, slots[i], CKM_EDDSA, CKF_SIGN);
+		r->aes_gcm = has(m->fn, slots[i], CKM_AES_GCM, CKF_ENCRYPT | CKF_DECRYPT);
+		r->cbc_hmac = has(m->fn, slots[i], CKM_AES_CBC_PAD, CKF_ENCRYPT | CKF_DECRYPT) &&
+			      has(m->fn, slots[i], CKM_SHA256_HMAC, CKF_SIGN | CKF_VERIFY);
+	}
+	return MPC_OK;
+}
+
+int mpc_p11_inventory(struct mpc_p11_ctx *ctx, const char *uri, struct mpc_slot_report **out,
+		      size_t *n, struct mpc_err *e)
+{
+	struct mpc_token_uri *u = NULL;
+	struct mpc_slot_report *arr = NULL;
+	size_t count = 0;
+	int rc = MPC_OK, nmods = 0, first = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (uri != NULL) {
+		rc = mpc_token_uri_parse(uri, &u, e);
+		if (rc != MPC_OK)
+			return rc;
+	}
+	if (u != NULL && (u->module_path != NULL || u->module_name != NULL)) {
+		struct mpc_p11_module *m;
+
+		rc = u->module_path != NULL ? mpc_p11_load_path(ctx, u->module_path, &m, e)
+					    : mpc_p11_load_name(ctx, u->module_name, &m, e);
+		if (rc != MPC_OK)
+			goto out;
+		first = (int)(m - ctx->mod);
+		nmods = first + 1;
+	} else {
+		rc = mpc_p11_load_registered(ctx, &nmods, e);
+		if (rc != MPC_OK)
+			goto out;
+	}
+	for (int i = first; i < nmods; i++) {
+		rc = report_module(&ctx->mod[i], &arr, &count, e);
+		if (rc != MPC_OK)
+			goto out;
+	}
+	*out = arr;
+	*n = count;
+	arr = NULL;
+out:
+	free(arr);
+	mpc_token_uri_free(u);
+	return rc;
+}

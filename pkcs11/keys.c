@@ -1,0 +1,343 @@
+/* keys.c: mpc-backup's token objects: lookups, the key ceremony, transport key import. */
+#include "pkcs11/keys.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "pkcs11/ckr.h"
+
+static const struct mpc_key_desc descs[MPC_KEY_ROLE_COUNT] = {
+	{ MPC_KEY_SEAL_GCM, "mpc-backup-seal-gcm", 0x01, CKO_SECRET_KEY, CKK_AES },
+	{ MPC_KEY_SEAL_CBC, "mpc-backup-seal-cbc", 0x02, CKO_SECRET_KEY, CKK_AES },
+	{ MPC_KEY_SEAL_HMAC, "mpc-backup-seal-hmac", 0x03, CKO_SECRET_KEY, CKK_GENERIC_SECRET },
+	{ MPC_KEY_TLS_PRIVATE, "mpc-backup-tls", 0x10, CKO_PRIVATE_KEY, CKK_EC_EDWARDS },
+	{ MPC_KEY_TLS_PUBLIC, "mpc-backup-tls", 0x10, CKO_PUBLIC_KEY, CKK_EC_EDWARDS },
+	{ MPC_KEY_TRANSPORT, "mpc-backup-transport", 0x20, CKO_SECRET_KEY, CKK_AES },
+};
+
+/* DER of the Ed25519 OID 1.3.101.112, the EC_PARAMS SoftHSM and PKCS#11 3.0 expect. */
+static const CK_BYTE ed25519_params[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
+
+const struct mpc_key_desc *mpc_key_desc(enum mpc_key_role role)
+{
+	return role < MPC_KEY_ROLE_COUNT ? &descs[role] : NULL;
+}
+
+int mpc_key_find(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h,
+		 struct mpc_err *e)
+{
+	const struct mpc_key_desc *d = mpc_key_desc(role);
+	const char *label = d->label;
+	CK_OBJECT_CLASS cls = d->cls;
+	CK_BYTE id = d->id;
+	CK_OBJECT_HANDLE found[2];
+	CK_ULONG n = 0, nattr = 3;
+	CK_ATTRIBUTE tmpl[3];
+	CK_RV rv;
+
+	*h = CK_INVALID_HANDLE;
+	/* The TLS key may be an operator's existing key, named by the URI's object=. */
+	if ((role == MPC_KEY_TLS_PRIVATE || role == MPC_KEY_TLS_PUBLIC) &&
+	    mpc_token_uri_object(t) != NULL) {
+		label = mpc_token_uri_object(t);
+		nattr = 2;
+	}
+	tmpl[0] = (CK_ATTRIBUTE){ CKA_CLASS, &cls, sizeof(cls) };
+	tmpl[1] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label, strlen(label) };
+	tmpl[2] = (CK_ATTRIBUTE){ CKA_ID, &id, sizeof(id) };
+	rv = t->fn->C_FindObjectsInit(t->session, tmpl, nattr);
+	if (rv != CKR_OK)
+		return mpc_fail_ck(e, rv, "C_FindObjectsInit", label);
+	rv = t->fn->C_FindObjects(t->session, found, 2, &n);
+	(void)t->fn->C_FindObjectsFinal(t->session);
+	if (rv != CKR_OK)
+		return mpc_fail_ck(e, rv, "C_FindObjects", label);
+	if (n == 0)
+		return mpc_fail(e, MPC_ERR_OBJECT_NOT_FOUND,
+				"token \"%s\" has no %s key \"%s\" (run `mpc-backup token init`)",
+				t->label, cls == CKO_PUBLIC_KEY ? "public" : cls == CKO_PRIVATE_KEY ? "private" : "secret",
+				label);
+	if (n > 1)
+		return mpc_fail(e, MPC_ERR_STATE,
+				"token \"%s\" has more than one object labelled \"%s\"; refusing to "
+				"guess which one is mpc-backup's",
+				t->label, label);
+	*h = found[0];
+	return MPC_OK;
+}
+
+int mpc_key_get(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h,
+		struct mpc_err *e)
+{
+	int rc;
+
+	if ((size_t)role < sizeof(t->key_cache) / sizeof(t->key_cache[0]) &&
+	    t->key_cache[role] != 0) {
+		*h = t->key_cache[role];
+		return MPC_OK;
+	}
+	rc = mpc_key_find(t, role, h, e);
+	if (rc == MPC_OK && (size_t)role < sizeof(t->key_cache) / sizeof(t->key_cache[0]))
+		t->key_cache[role] = *h;
+	return rc;
+}
+
+static int gen_secret(struct mpc_token *t, enum mpc_key_role role, struct mpc_err *e)
+{
+	const struct mpc_key_desc *d = mpc_key_desc(role);
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_BBOOL is_mac = d->type == CKK_GENERIC_SECRET;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE type = d->type;
+	CK_ULONG len = 32;
+	CK_BYTE id = d->id;
+	CK_MECHANISM mech = { is_mac ? CKM_GENERIC_SECRET_KEY_GEN : CKM_AES_KEY_GEN, NULL, 0 };
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_VALUE_LEN, &len, sizeof(len) },
+		{ CKA_LABEL, (void *)d->label, strlen(d->label) },
+		{ CKA_ID, &id, sizeof(id) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_ENCRYPT, is_mac ? &no : &yes, sizeof(yes) },
+		{ CKA_DECRYPT, is_mac ? &no : &yes, sizeof(yes) },
+		{ CKA_SIGN, is_mac ? &yes : &no, sizeof(yes) },
+		{ CKA_VERIFY, is_mac ? &yes : &no, sizeof(yes) },
+		{ CKA_WRAP, &no, sizeof(no) },
+		{ CKA_UNWRAP, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) },
+	};
+	CK_OBJECT_HANDLE h;
+	CK_RV rv;
+
+	rv = t->fn->C_GenerateKey(t->session, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+	if (rv != CKR_OK)
+		return mpc_fail_ck(e, rv, "C_GenerateKey", d->label);
+	return MPC_OK;
+}
+
+static int gen_tls(struct mpc_token *t, struct mpc_err *e)
+{
+	const struct mpc_key_desc *d = mpc_key_desc(MPC_KEY_TLS_PRIVATE);
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_OBJECT_CLASS pub_cls = CKO_PUBLIC_KEY, priv_cls = CKO_PRIVATE_KEY;
+	CK_KEY_TYPE type = CKK_EC_EDWARDS;
+	CK_BYTE id = d->id;
+	CK_MECHANISM mech = { CKM_EC_EDWARDS_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE pub[] = {
+		{ CKA_CLASS, &pub_cls, sizeof(pub_cls) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_EC_PARAMS, (void *)ed25519_params, sizeof(ed25519_params) },
+		{ CKA_LABEL, (void *)d->label, strlen(d->label) },
+		{ CKA_ID, &id, sizeof(id) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &no, sizeof(no) },
+		{ CKA_VERIFY, &yes, sizeof(yes) },
+		{ CKA_ENCRYPT, &no, sizeof(no) },
+		{ CKA_WRAP, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) },
+	};
+	CK_ATTRIBUTE priv[] = {
+		{ CKA_CLASS, &priv_cls, sizeof(priv_cls) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_LABEL, (void *)d->label, strlen(d->label) },
+		{ CKA_ID, &id, sizeof(id) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_SIGN, &yes, sizeof(yes) },
+		{ CKA_DECRYPT, &no, sizeof(no) },
+		{ CKA_UNWRAP, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) },
+	};
+	CK_OBJECT_HANDLE hpub, hpriv;
+	CK_RV rv;
+
+	rv = t->fn->C_GenerateKeyPair(t->session, &mech, pub, sizeof(pub) / sizeof(pub[0]), priv,
+				      sizeof(priv) / sizeof(priv[0]), &hpub, &hpriv);
+	if (rv != CKR_OK)
+		return mpc_fail_ck(e, rv, "C_GenerateKeyPair(CKM_EC_EDWARDS_KEY_PAIR_GEN)", d->label);
+	return MPC_OK;
+}
+
+/* 1 present, 0 absent, <0 error. */
+static int present(struct mpc_token *t, enum mpc_key_role role, struct mpc_err *e)
+{
+	CK_OBJECT_HANDLE h;
+	struct mpc_err tmp = { 0 };
+	int rc = mpc_key_find(t, role, &h, &tmp);
+
+	if (rc == MPC_OK)
+		return 1;
+	if (rc == MPC_ERR_OBJECT_NOT_FOUND)
+		return 0;
+	if (e != NULL)
+		*e = tmp;
+	return rc;
+}
+
+int mpc_key_ceremony(struct mpc_token *t, int what, struct mpc_ceremony_report *rep,
+		     struct mpc_err *e)
+{
+	int rc = MPC_OK, p;
+	int gcm = mpc_token_has_mechanism(t, CKM_AES_GCM, CKF_ENCRYPT | CKF_DECRYPT);
+	int cbc = mpc_token_has_mechanism(t, CKM_AES_CBC_PAD, CKF_ENCRYPT | CKF_DECRYPT) &&
+		  mpc_token_has_mechanism(t, CKM_SHA256_HMAC, CKF_SIGN | CKF_VERIFY);
+	int eddsa = mpc_token_has_mechanism(t, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR) &&
+		    mpc_token_has_mechanism(t, CKM_EDDSA, CKF_SIGN);
+	const enum mpc_key_role secrets[] = { MPC_KEY_SEAL_GCM, MPC_KEY_SEAL_CBC, MPC_KEY_SEAL_HMAC };
+	const int wanted[] = { gcm, cbc, cbc };
+
+	memset(rep, 0, sizeof(*rep));
+	if ((what & MPC_CEREMONY_SEAL) && !gcm && !cbc)
+		return mpc_fail(e, MPC_ERR_UNSUPPORTED,
+				"token \"%s\" offers neither CKM_AES_GCM nor CKM_AES_CBC_PAD with "
+				"CKM_SHA256_HMAC: it cannot seal keyshares",
+				t->label);
+	mpc_token_lock(t);
+	for (size_t i = 0; i < 3; i++) {
+		p = present(t, secrets[i], e);
+		if (p < 0) {
+			rc = p;
+			goto out;
+		}
+		if (!p && wanted[i] && (what & MPC_CEREMONY_SEAL)) {
+			rc = gen_secret(t, secrets[i], e);
+			if (rc != MPC_OK)
+				goto out;
+			rep->created[secrets[i]] = 1;
+			p = 1;
+		}
+		rep->present[secrets[i]] = p;
+	}
+	{
+		int ppriv = present(t, MPC_KEY_TLS_PRIVATE, e);
+		int ppub = ppriv < 0 ? ppriv : present(t, MPC_KEY_TLS_PUBLIC, e);
+
+		if (ppriv < 0 || ppub < 0) {
+			rc = ppriv < 0 ? ppriv : ppub;
+			goto out;
+		}
+		if (ppriv != ppub) {
+			rc = mpc_fail(e, MPC_ERR_STATE,
+				      "token \"%s\" holds only the %s half of the TLS key pair; "
+				      "refusing to create another (inspect it with `mpc-backup token show`)",
+				      t->label, ppriv ? "private" : "public");
+			goto out;
+		}
+		if (!ppriv && (what & MPC_CEREMONY_TLS)) {
+			if (!eddsa) {
+				rc = mpc_fail(e, MPC_ERR_UNSUPPORTED,
+					      "token \"%s\" offers no Ed25519 (CKM_EC_EDWARDS_KEY_PAIR_GEN "
+					      "and CKM_EDDSA); keep the TLS key in another token "
+					      "(--tls-token)",
+					      t->label);
+				goto out;
+			}
+			rc = gen_tls(t, e);
+			if (rc != MPC_OK)
+				goto out;
+			rep->created[MPC_KEY_TLS_PRIVATE] = rep->created[MPC_KEY_TLS_PUBLIC] = 1;
+			ppriv = 1;
+		}
+		rep->present[MPC_KEY_TLS_PRIVATE] = rep->present[MPC_KEY_TLS_PUBLIC] = ppriv;
+	}
+	p = present(t, MPC_KEY_TRANSPORT, e);
+	if (p < 0) {
+		rc = p;
+		goto out;
+	}
+	rep->present[MPC_KEY_TRANSPORT] = p;
+out:
+	mpc_token_unlock(t);
+	return rc;
+}
+
+
+int mpc_key_import_transport(struct mpc_token *t, const uint8_t key[32], struct mpc_err *e)
+{
+	const struct mpc_key_desc *d = mpc_key_desc(MPC_KEY_TRANSPORT);
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE type = CKK_AES;
+	CK_BYTE id = d->id;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_VALUE, (void *)key, 32 },
+		{ CKA_LABEL, (void *)d->label, strlen(d->label) },
+		{ CKA_ID, &id, sizeof(id) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_ENCRYPT, &yes, sizeof(yes) },
+		{ CKA_DECRYPT, &yes, sizeof(yes) },
+		{ CKA_SIGN, &no, sizeof(no) },
+		{ CKA_VERIFY, &no, sizeof(no) },
+		{ CKA_WRAP, &no, sizeof(no) },
+		{ CKA_UNWRAP, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) },
+	};
+	CK_OBJECT_HANDLE h;
+	CK_RV rv;
+	int p, rc = MPC_OK;
+
+	mpc_token_lock(t);
+	p = present(t, MPC_KEY_TRANSPORT, e);
+	if (p < 0) {
+		rc = p;
+		goto out;
+	}
+	if (p) {
+		rc = mpc_fail(e, MPC_ERR_EXISTS,
+			      "token \"%s\" already holds a transport key \"%s\"; it is never "
+			      "overwritten (delete it with the token's own tools if it must change)",
+			      t->label, d->label);
+		goto out;
+	}
+	rv = t->fn->C_CreateObject(t->session, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+	if (rv != CKR_OK)
+		rc = mpc_fail_ck(e, rv, "C_CreateObject", d->label);
+out:
+	mpc_token_unlock(t);
+	return rc;
+}
+
+int mpc_key_get_attrs(struct mpc_token *t, CK_OBJECT_HANDLE h, struct mpc_key_attrs *a,
+		      struct mpc_err *e)
+{
+	CK_BBOOL v[13];
+	CK_ATTRIBUTE_TYPE types[13] = { CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, CKA_EXTRACTABLE,
+					CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_ENCRYPT,
+					CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP,
+					CKA_DERIVE };
+	int *dst[13] = { &a->token, &a->private_, &a->sensitive, &a->extractable,
+			 &a->always_sensitive, &a->never_extractable, &a->encrypt, &a->decrypt,
+			 &a->sign, &a->verify, &a->wrap, &a->unwrap, &a->derive };
+	CK_ULONG vlen = 0;
+	CK_ATTRIBUTE one;
+
+	memset(a, 0, sizeof(*a));
+	/* One attribute at a time: an attribute a class lacks is reported as -1, not an error. */
+	for (int i = 0; i < 13; i++) {
+		CK_RV rv;
+
+		one = (CK_ATTRIBUTE){ types[i], &v[i], sizeof(v[i]) };
+		rv = t->fn->C_GetAttributeValue(t->session, h, &one, 1);
+		if (rv == CKR_ATTRIBUTE_TYPE_INVALID || one.ulValueLen == (CK_ULONG)-1)
+			*dst[i] = -1;
+		else if (rv != CKR_OK)
+			return mpc_fail_ck(e, rv, "C_GetAttributeValue", "key attributes");
+		else
+			*dst[i] = v[i] ? 1 : 0;
+	}
+	one = (CK_ATTRIBUTE){ CKA_VALUE_LEN, &vlen, sizeof(vlen) };
+	if (t->fn->C_GetAttributeValue(t->session, h, &one, 1) == CKR_OK)
+		a->value_len = vlen;
+	return MPC_OK;
+}

@@ -1,0 +1,176 @@
+/* module.c: loading PKCS#11 modules through p11-kit, each initialised once per context. */
+#include "pkcs11/module.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <p11-kit/p11-kit.h>
+
+#include "pkcs11/ckr.h"
+
+int mpc_p11_ctx_new(struct mpc_p11_ctx **out, struct mpc_err *e)
+{
+	*out = calloc(1, sizeof(**out));
+	if (*out == NULL)
+		return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
+	return MPC_OK;
+}
+
+void mpc_p11_ctx_free(struct mpc_p11_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	for (int i = 0; i < ctx->n; i++) {
+		if (ctx->mod[i].fn != NULL) {
+			(void)ctx->mod[i].fn->C_Finalize(NULL);
+			p11_kit_module_release(ctx->mod[i].fn);
+		}
+		free(ctx->mod[i].path);
+		free(ctx->mod[i].name);
+	}
+	free(ctx);
+}
+
+static CK_RV initialize(CK_FUNCTION_LIST *fn)
+{
+	CK_C_INITIALIZE_ARGS args;
+	CK_RV rv;
+
+	memset(&args, 0, sizeof(args));
+	args.flags = CKF_OS_LOCKING_OK;
+	rv = fn->C_Initialize(&args);
+	/* Someone else in this process (a library we link) may have initialised it already. */
+	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
+		rv = CKR_OK;
+	return rv;
+}
+
+/* Take ownership of a raw function list loaded from `path`, initialise and register it. */
+static int adopt(struct mpc_p11_ctx *ctx, CK_FUNCTION_LIST *fn, const char *path,
+		 const char *name, struct mpc_p11_module **out, struct mpc_err *e)
+{
+	struct mpc_p11_module *m;
+	CK_RV rv;
+
+	for (int i = 0; i < ctx->n; i++) {
+		if (ctx->mod[i].fn == fn || strcmp(ctx->mod[i].path, path) == 0) {
+			if (ctx->mod[i].fn != fn)
+				p11_kit_module_release(fn);
+			*out = &ctx->mod[i];
+			return MPC_OK;
+		}
+	}
+	if (ctx->n == MPC_P11_MAX_MODULES) {
+		p11_kit_module_release(fn);
+		return mpc_fail(e, MPC_ERR_MODULE, "too many PKCS#11 modules (at most %d)",
+				MPC_P11_MAX_MODULES);
+	}
+	rv = initialize(fn);
+	if (rv != CKR_OK) {
+		p11_kit_module_release(fn);
+		mpc_fail_ck(e, rv, "C_Initialize", path);
+		return mpc_fail(e, MPC_ERR_MODULE, "cannot initialise module %s", path);
+	}
+	m = &ctx->mod[ctx->n];
+	m->path = strdup(path);
+	m->name = name != NULL ? strdup(name) : NULL;
+	if (m->path == NULL || (name != NULL && m->name == NULL)) {
+		free(m->path);
+		free(m->name);
+		(void)fn->C_Finalize(NULL);
+		p11_kit_module_release(fn);
+		memset(m, 0, sizeof(*m));
+		return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
+	}
+	m->fn = fn;
+	ctx->n++;
+	*out = m;
+	return MPC_OK;
+}
+
+int mpc_p11_load_path(struct mpc_p11_ctx *ctx, const char *path, struct mpc_p11_module **out,
+		      struct mpc_err *e)
+{
+	CK_FUNCTION_LIST *fn;
+
+	*out = NULL;
+	for (int i = 0; i < ctx->n; i++) {
+		if (strcmp(ctx->mod[i].path, path) == 0) {
+			*out = &ctx->mod[i];
+			return MPC_OK;
+		}
+	}
+	fn = p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
+	if (fn == NULL)
+		return mpc_fail(e, MPC_ERR_MODULE, "cannot load PKCS#11 module %s: %s", path,
+				p11_kit_message() ? p11_kit_message() : "not found or not a module");
+	return adopt(ctx, fn, path, NULL, out, e);
+}
+
+int mpc_p11_load_name(struct mpc_p11_ctx *ctx, const char *name, struct mpc_p11_module **out,
+		      struct mpc_err *e)
+{
+	CK_FUNCTION_LIST **all;
+	char *path = NULL;
+	int rc;
+
+	*out = NULL;
+	for (int i = 0; i < ctx->n; i++) {
+		if (ctx->mod[i].name != NULL && strcmp(ctx->mod[i].name, name) == 0) {
+			*out = &ctx->mod[i];
+			return MPC_OK;
+		}
+	}
+	/* Ask p11-kit where the named module lives, then load that file ourselves, unmanaged. */
+	all = p11_kit_modules_load(NULL, P11_KIT_MODULE_UNMANAGED);
+	if (all != NULL) {
+		CK_FUNCTION_LIST *m = p11_kit_module_for_name(all, name);
+
+		if (m != NULL)
+			path = p11_kit_module_get_filename(m);
+		p11_kit_modules_release(all);
+	}
+	if (path == NULL)
+		return mpc_fail(e, MPC_ERR_MODULE,
+				"no PKCS#11 module registered with p11-kit as \"%s\" (see "
+				"/usr/share/p11-kit/modules/)",
+				name);
+	rc = mpc_p11_load_path(ctx, path, out, e);
+	if (rc == MPC_OK && (*out)->name == NULL) {
+		(*out)->name = strdup(name);
+		if ((*out)->name == NULL)
+			rc = mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
+	}
+	free(path);
+	return rc;
+}
+
+int mpc_p11_load_registered(struct mpc_p11_ctx *ctx, int *n, struct mpc_err *e)
+{
+	CK_FUNCTION_LIST **all;
+	char *names[MPC_P11_MAX_MODULES] = { 0 };
+	int count = 0;
+
+	*n = 0;
+	all = p11_kit_modules_load(NULL, P11_KIT_MODULE_UNMANAGED);
+	if (all == NULL)
+		return mpc_fail(e, MPC_ERR_MODULE, "p11-kit could not list the registered modules");
+	for (int i = 0; all[i] != NULL && count < MPC_P11_MAX_MODULES; i++) {
+		char *nm = p11_kit_module_get_name(all[i]);
+
+		if (nm != NULL)
+			names[count++] = nm;
+	}
+	p11_kit_modules_release(all);
+	for (int i = 0; i < count; i++) {
+		struct mpc_p11_module *m;
+		struct mpc_err ignored = { 0 };
+
+		/* A registered module that fails to load (e.g. a smart-card stack with no reader
+		 * daemon) must not hide the others. */
+		(void)mpc_p11_load_name(ctx, names[i], &m, &ignored);
+		free(names[i]);
+	}
+	*n = ctx->n;
+	return MPC_OK;
+}

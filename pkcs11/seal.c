@@ -1,0 +1,444 @@
+/* seal.c: sealing and opening byte strings with the token's keys (AES-GCM, or AES-CBC-PAD
+ * with HMAC-SHA256 encrypt-then-MAC). Blob layout in seal.h and docs/store-format.md. */
+#include "pkcs11/seal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "pkcs11/ckr.h"
+#include "pkcs11/keys.h"
+#include "src/util/mem.h"
+
+#define BLOB_MAGIC "MPCS"
+#define BLOB_VERSION 1
+#define HDR_LEN 7 /* magic(4) version(1) mech(1) iv_len(1) */
+#define GCM_IV_LEN 12
+#define GCM_TAG_LEN 16
+#define CBC_IV_LEN 16
+#define HMAC_LEN 32
+
+const char *mpc_seal_mech_name(enum mpc_seal_mech m)
+{
+	switch (m) {
+	case MPC_SEAL_AES_GCM:
+		return "aes-256-gcm";
+	case MPC_SEAL_AES_CBC_HMAC:
+		return "aes-256-cbc-hmac-sha256";
+	case MPC_SEAL_AUTO:
+		return "auto";
+	}
+	return "unknown";
+}
+
+int mpc_seal_mech_parse(const char *s, enum mpc_seal_mech *out, struct mpc_err *e)
+{
+	static const enum mpc_seal_mech all[] = { MPC_SEAL_AUTO, MPC_SEAL_AES_GCM,
+						  MPC_SEAL_AES_CBC_HMAC };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(s, mpc_seal_mech_name(all[i])) == 0) {
+			*out = all[i];
+			return MPC_OK;
+		}
+	}
+	return mpc_fail(e, MPC_ERR_USAGE,
+			"unknown sealing mechanism \"%.40s\" (auto, aes-256-gcm, "
+			"aes-256-cbc-hmac-sha256)",
+			s);
+}
+
+static int gcm_usable(struct mpc_token *t)
+{
+	return mpc_token_has_mechanism(t, CKM_AES_GCM, CKF_ENCRYPT | CKF_DECRYPT);
+}
+
+static int cbc_usable(struct mpc_token *t)
+{
+	return mpc_token_has_mechanism(t, CKM_AES_CBC_PAD, CKF_ENCRYPT | CKF_DECRYPT) &&
+	       mpc_token_has_mechanism(t, CKM_SHA256_HMAC, CKF_SIGN | CKF_VERIFY);
+}
+
+int mpc_seal_pick(struct mpc_token *t, enum mpc_seal_mech want, enum mpc_seal_mech *out,
+		  struct mpc_err *e)
+{
+	CK_OBJECT_HANDLE h;
+	struct mpc_err tmp = { 0 };
+	int rc;
+
+	if (want == MPC_SEAL_AUTO || want == MPC_SEAL_AES_GCM) {
+		if (gcm_usable(t)) {
+			mpc_token_lock(t);
+			rc = mpc_key_get(t, MPC_KEY_SEAL_GCM, &h, &tmp);
+			mpc_token_unlock(t);
+			if (rc == MPC_OK) {
+				*out = MPC_SEAL_AES_GCM;
+				return MPC_OK;
+			}
+			if (want == MPC_SEAL_AES_GCM) {
+				if (e != NULL)
+					*e = tmp;
+				return rc;
+			}
+		} else if (want == MPC_SEAL_AES_GCM) {
+			return mpc_fail(e, MPC_ERR_UNSUPPORTED,
+					"token \"%s\" does not offer CKM_AES_GCM for encryption",
+					t->label);
+		}
+	}
+	if (!cbc_usable(t))
+		return mpc_fail(e, MPC_ERR_UNSUPPORTED,
+				"token \"%s\" offers no usable sealing mechanism (AES-GCM, or "
+				"AES-CBC-PAD with HMAC-SHA256)",
+				t->label);
+	mpc_token_lock(t);
+	rc = mpc_key_get(t, MPC_KEY_SEAL_CBC, &h, e);
+	if (rc == MPC_OK)
+		rc = mpc_key_get(t, MPC_KEY_SEAL_HMAC, &h, e);
+	mpc_token_unlock(t);
+	if (rc != MPC_OK)
+		return rc;
+	*out = MPC_SEAL_AES_CBC_HMAC;
+	return MPC_OK;
+}
+
+/* Random IV: the token's RNG XOR OpenSSL's, so either one being sound is enough. */
+static int fresh_iv(struct mpc_token *t, uint8_t *iv, size_t n, struct mpc_err *e)
+{
+	uint8_t mine[CBC_IV_LEN];
+	CK_RV rv;
+
+	if (RAND_bytes(mine, (int)n) != 1)
+		return mpc_fail(e, MPC_ERR_INTERNAL, "OpenSSL RAND_bytes failed");
+	rv = t->fn->C_GenerateRandom(t->session, iv, n);
+	if (rv != CKR_OK)
+		return mpc_fail_ck(e, rv, "C_GenerateRandom", t->label);
+	for (size_t i = 0; i < n; i++)
+		iv[i] ^= mine[i];
+	return MPC_OK;
+}
+
+static void be64(uint8_t out[8], uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		out[i] = (uint8_t)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+/* HMAC-SHA256 over header || iv || be64(aad_len) || aad || ct, signed (verify=0) into mac or
+ * checked (verify=1) against mac, in the token. Returns the CK_RV. */
+static CK_RV hmac_blob(struct mpc_token *t, CK_OBJECT_HANDLE k, int verify, const uint8_t *hdr,
+		       const uint8_t *iv, const uint8_t *aad, size_t aad_len, const uint8_t *ct,
+		       size_t ct_len, uint8_t *mac)
+{
+	CK_MECHANISM mech = { CKM_SHA256_HMAC, NULL, 0 };
+	CK_FUNCTION_LIST *f = t->fn;
+	CK_SESSION_HANDLE s = t->session;
+	uint8_t len8[8];
+	CK_ULONG mac_len = HMAC_LEN;
+	CK_RV rv;
+
+	be64(len8, aad_len);
+	rv = verify ? f->C_VerifyInit(s, &mech, k) : f->C_SignInit(s, &mech, k);
+	if (rv != CKR_OK)
+		return rv;
+	{
+		const struct {
+			const uint8_t *p;
+			size_t n;
+		} parts[] = { { hdr, HDR_LEN }, { iv, CBC_IV_LEN }, { len8, 8 }, { aad, aad_len },
+			      { ct, ct_len } };
+
+		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+			if (parts[i].n == 0)
+				continue;
+			rv = verify ? f->C_VerifyUpdate(s, (CK_BYTE_PTR)parts[i].p, parts[i].n)
+				    : f->C_SignUpdate(s, (CK_BYTE_PTR)parts[i].p, parts[i].n);
+			if (rv != CKR_OK) {
+				/* Terminate the operation so the session stays usable. */
+				uint8_t junk[HMAC_LEN] = { 0 };
+				CK_ULONG jl = sizeof(junk);
+
+				if (verify)
+					(void)f->C_VerifyFinal(s, junk, jl);
+				else
+					(void)f->C_SignFinal(s, junk, &jl);
+				return rv;
+			}
+		}
+	}
+	return verify ? f->C_VerifyFinal(s, mac, HMAC_LEN) : f->C_SignFinal(s, mac, &mac_len);
+}
+
+static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad,
+		     size_t aad_len, const uint8_t *pt, size_t n, uint8_t *blob, size_t *blob_len,
+		     CK_RV *rv_out, struct mpc_err *e)
+{
+	static const uint8_t empty[1] = { 0 };
+	const uint8_t *in = n > 0 ? pt : empty;
+	uint8_t *gcm_aad = NULL;
+	CK_OBJECT_HANDLE k, km;
+	CK_ULONG out_len;
+	CK_RV rv = CKR_OK;
+	int rc;
+
+	*rv_out = CKR_OK;
+	memcpy(blob, BLOB_MAGIC, 4);
+	blob[4] = BLOB_VERSION;
+	blob[5] = (uint8_t)mech;
+	if (mech == MPC_SEAL_AES_GCM) {
+		CK_GCM_PARAMS p;
+		CK_MECHANISM m = { CKM_AES_GCM, &p, sizeof(p) };
+		uint8_t *iv = blob + HDR_LEN;
+
+		blob[6] = GCM_IV_LEN;
+		rc = mpc_key_get(t, MPC_KEY_SEAL_GCM, &k, e);
+		if (rc == MPC_OK)
+			rc = fresh_iv(t, iv, GCM_IV_LEN, e);
+		if (rc != MPC_OK)
+			return rc;
+		gcm_aad = malloc(HDR_LEN + aad_len);
+		if (gcm_aad == NULL)
+			return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
+		memcpy(gcm_aad, blob, HDR_LEN);
+		if (aad_len > 0)
+			memcpy(gcm_aad + HDR_LEN, aad, aad_len);
+		p = (CK_GCM_PARAMS){ iv, GCM_IV_LEN, GCM_IV_LEN * 8, gcm_aad, HDR_LEN + aad_len,
+				     GCM_TAG_LEN * 8 };
+		rv = t->fn->C_EncryptInit(t->session, &m, k);
+		if (rv == CKR_OK) {
+			out_len = n + GCM_TAG_LEN;
+			rv = t->fn->C_Encrypt(t->session, (CK_BYTE_PTR)in, n,
+					      blob + HDR_LEN + GCM_IV_LEN, &out_len);
+		}
+		/* A token that makes its own IV writes it into p.pIv (== iv): it is stored as is. */
+		free(gcm_aad);
+		if (rv != CKR_OK) {
+			*rv_out = rv;
+			return mpc_fail_ck(e, rv, "C_Encrypt(CKM_AES_GCM)", "mpc-backup-seal-gcm");
+		}
+		if (out_len != n + GCM_TAG_LEN)
+			return mpc_fail(e, MPC_ERR_PKCS11,
+					"C_Encrypt(CKM_AES_GCM) returned %lu bytes for %zu", out_len,
+					n);
+		*blob_len = HDR_LEN + GCM_IV_LEN + out_len;
+		return MPC_OK;
+	}
+	{
+		uint8_t *iv = blob + HDR_LEN;
+		uint8_t *ct = iv + CBC_IV_LEN;
+		CK_MECHANISM m = { CKM_AES_CBC_PAD, iv, CBC_IV_LEN };
+
+		blob[6] = CBC_IV_LEN;
+		rc = mpc_key_get(t, MPC_KEY_SEAL_CBC, &k, e);
+		if (rc == MPC_OK)
+			rc = mpc_key_get(t, MPC_KEY_SEAL_HMAC, &km, e);
+		if (rc == MPC_OK)
+			rc = fresh_iv(t, iv, CBC_IV_LEN, e);
+		if (rc != MPC_OK)
+			return rc;
+		rv = t->fn->C_EncryptInit(t->session, &m, k);
+		if (rv == CKR_OK) {
+			out_len = (n / 16 + 1) * 16;
+			rv = t->fn->C_Encrypt(t->session, (CK_BYTE_PTR)in, n, ct, &out_len);
+		}
+		if (rv != CKR_OK) {
+			*rv_out = rv;
+			return mpc_fail_ck(e, rv, "C_Encrypt(CKM_AES_CBC_PAD)", "mpc-backup-seal-cbc");
+		}
+		rv = hmac_blob(t, km, 0, blob, iv, aad, aad_len, ct, out_len, ct + out_len);
+		if (rv != CKR_OK) {
+			*rv_out = rv;
+			return mpc_fail_ck(e, rv, "C_Sign(CKM_SHA256_HMAC)", "mpc-backup-seal-hmac");
+		}
+		*blob_len = HDR_LEN + CBC_IV_LEN + out_len + HMAC_LEN;
+		return MPC_OK;
+	}
+}
+
+int mpc_seal(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad, size_t aad_len,
+	     const uint8_t *pt, size_t n, uint8_t **blob, size_t *blob_len, struct mpc_err *e)
+{
+	uint8_t *out = NULL;
+	size_t cap, len = 0;
+	CK_RV rv;
+	int rc;
+
+	*blob = NULL;
+	*blob_len = 0;
+	if (n > MPC_SEAL_MAX_PLAINTEXT)
+		return mpc_fail(e, MPC_ERR_TOO_LARGE, "cannot seal %zu bytes (at most %u)", n,
+				MPC_SEAL_MAX_PLAINTEXT);
+	if (mech == MPC_SEAL_AUTO) {
+		rc = mpc_seal_pick(t, MPC_SEAL_AUTO, &mech, e);
+		if (rc != MPC_OK)
+			return rc;
+	}
+	if (mech != MPC_SEAL_AES_GCM && mech != MPC_SEAL_AES_CBC_HMAC)
+		return mpc_fail(e, MPC_ERR_USAGE, "unknown sealing mechanism %d", (int)mech);
+	cap = HDR_LEN + CBC_IV_LEN + n + 16 + HMAC_LEN;
+	out = malloc(cap);
+	if (out == NULL)
+		return mpc_fail(e, MPC_ERR_NOMEM, "out of memory sealing %zu bytes", n);
+	mpc_token_lock(t);
+	rc = seal_once(t, mech, aad, aad_len, pt, n, out, &len, &rv, e);
+	if (rc != MPC_OK && mpc_token_rv_is_lost_session(rv)) {
+		mpc_err_clear(e);
+		rc = mpc_token_recover(t, e);
+		if (rc == MPC_OK)
+			rc = seal_once(t, mech, aad, aad_len, pt, n, out, &len, &rv, e);
+	}
+	mpc_token_unlock(t);
+	if (rc != MPC_OK) {
+		free(out);
+		return rc;
+	}
+	*blob = out;
+	*blob_len = len;
+	return MPC_OK;
+}
+
+int mpc_seal_blob_mech(const uint8_t *blob, size_t blob_len, enum mpc_seal_mech *out,
+		       struct mpc_err *e)
+{
+	if (blob_len < HDR_LEN || memcmp(blob, BLOB_MAGIC, 4) != 0)
+		return mpc_fail(e, MPC_ERR_PARSE, "sealed data: bad magic (not a sealed blob)");
+	if (blob[4] != BLOB_VERSION)
+		return mpc_fail(e, MPC_ERR_PARSE, "sealed data: unsupported version %u", blob[4]);
+	if (blob[5] == MPC_SEAL_AES_GCM && blob[6] == GCM_IV_LEN &&
+	    blob_len >= HDR_LEN + GCM_IV_LEN + GCM_TAG_LEN) {
+		*out = MPC_SEAL_AES_GCM;
+		return MPC_OK;
+	}
+	if (blob[5] == MPC_SEAL_AES_CBC_HMAC && blob[6] == CBC_IV_LEN &&
+	    blob_len >= HDR_LEN + CBC_IV_LEN + 16 + HMAC_LEN &&
+	    (blob_len - HDR_LEN - CBC_IV_LEN - HMAC_LEN) % 16 == 0) {
+		*out = MPC_SEAL_AES_CBC_HMAC;
+		return MPC_OK;
+	}
+	if (blob[5] != MPC_SEAL_AES_GCM && blob[5] != MPC_SEAL_AES_CBC_HMAC)
+		return mpc_fail(e, MPC_ERR_PARSE, "sealed data: unknown mechanism %u", blob[5]);
+	return mpc_fail(e, MPC_ERR_AUTH, "sealed data is truncated or has a bad IV length");
+}
+
+static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad,
+		       size_t aad_len, const uint8_t *blob, size_t blob_len, uint8_t *pt,
+		       size_t *pt_len, CK_RV *rv_out, struct mpc_err *e)
+{
+	static uint8_t empty[1];
+	CK_OBJECT_HANDLE k, km;
+	CK_ULONG out_len = blob_len;
+	CK_RV rv;
+	int rc;
+
+	*rv_out = CKR_OK;
+	if (mech == MPC_SEAL_AES_GCM) {
+		uint8_t *gcm_aad;
+		CK_GCM_PARAMS p;
+		CK_MECHANISM m = { CKM_AES_GCM, &p, sizeof(p) };
+		uint8_t iv[GCM_IV_LEN];
+
+		rc = mpc_key_get(t, MPC_KEY_SEAL_GCM, &k, e);
+		if (rc != MPC_OK)
+			return rc;
+		memcpy(iv, blob + HDR_LEN, GCM_IV_LEN);
+		gcm_aad = malloc(HDR_LEN + aad_len);
+		if (gcm_aad == NULL)
+			return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
+		memcpy(gcm_aad, blob, HDR_LEN);
+		if (aad_len > 0)
+			memcpy(gcm_aad + HDR_LEN, aad, aad_len);
+		p = (CK_GCM_PARAMS){ iv, GCM_IV_LEN, GCM_IV_LEN * 8, gcm_aad, HDR_LEN + aad_len,
+				     GCM_TAG_LEN * 8 };
+		rv = t->fn->C_DecryptInit(t->session, &m, k);
+		if (rv == CKR_OK)
+			rv = t->fn->C_Decrypt(t->session, (CK_BYTE_PTR)blob + HDR_LEN + GCM_IV_LEN,
+					      blob_len - HDR_LEN - GCM_IV_LEN, pt != NULL ? pt : empty,
+					      &out_len);
+		free(gcm_aad);
+		*rv_out = rv;
+		if (rv != CKR_OK) {
+			if (mpc_token_rv_is_lost_session(rv))
+				return mpc_fail_ck(e, rv, "C_Decrypt(CKM_AES_GCM)", "mpc-backup-seal-gcm");
+			/* Tokens differ in what they return for a bad tag; every failure here means
+			 * the data, the associated data or the key is not the one sealed. */
+			return mpc_fail(e, MPC_ERR_AUTH,
+					"sealed data failed authentication (%s): it was altered, "
+					"truncated, moved, or sealed by another key",
+					mpc_ckr_name(rv));
+		}
+		*pt_len = out_len;
+		return MPC_OK;
+	}
+	{
+		const uint8_t *iv = blob + HDR_LEN;
+		const uint8_t *ct = iv + CBC_IV_LEN;
+		size_t ct_len = blob_len - HDR_LEN - CBC_IV_LEN - HMAC_LEN;
+		CK_MECHANISM m = { CKM_AES_CBC_PAD, (void *)iv, CBC_IV_LEN };
+
+		rc = mpc_key_get(t, MPC_KEY_SEAL_CBC, &k, e);
+		if (rc == MPC_OK)
+			rc = mpc_key_get(t, MPC_KEY_SEAL_HMAC, &km, e);
+		if (rc != MPC_OK)
+			return rc;
+		rv = hmac_blob(t, km, 1, blob, iv, aad, aad_len, ct, ct_len,
+			       (uint8_t *)(uintptr_t)(ct + ct_len));
+		*rv_out = rv;
+		if (rv != CKR_OK) {
+			if (mpc_token_rv_is_lost_session(rv) || mpc_ckr_class(rv) != MPC_ERR_AUTH)
+				return mpc_fail_ck(e, rv, "C_Verify(CKM_SHA256_HMAC)",
+						   "mpc-backup-seal-hmac");
+			return mpc_fail(e, MPC_ERR_AUTH,
+					"sealed data failed authentication (HMAC mismatch): it was "
+					"altered, truncated, moved, or sealed by another key");
+		}
+		rv = t->fn->C_DecryptInit(t->session, &m, k);
+		if (rv == CKR_OK)
+			rv = t->fn->C_Decrypt(t->session, (CK_BYTE_PTR)ct, ct_len, pt, &out_len);
+		*rv_out = rv;
+		if (rv != CKR_OK)
+			return mpc_fail_ck(e, rv, "C_Decrypt(CKM_AES_CBC_PAD)", "mpc-backup-seal-cbc");
+		*pt_len = out_len;
+		return MPC_OK;
+	}
+}
+
+int mpc_unseal(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const uint8_t *blob,
+	       size_t blob_len, uint8_t **pt, size_t *pt_len, struct mpc_err *e)
+{
+	enum mpc_seal_mech mech;
+	uint8_t *out = NULL;
+	size_t len = 0;
+	CK_RV rv;
+	int rc;
+
+	*pt = NULL;
+	*pt_len = 0;
+	rc = mpc_seal_blob_mech(blob, blob_len, &mech, e);
+	if (rc != MPC_OK)
+		return rc;
+	if (blob_len > MPC_SEAL_MAX_PLAINTEXT + 256)
+		return mpc_fail(e, MPC_ERR_TOO_LARGE, "sealed data of %zu bytes is over the limit",
+				blob_len);
+	out = mpc_secure_alloc(blob_len, e);
+	if (out == NULL)
+		return MPC_ERR_NOMEM;
+	mpc_token_lock(t);
+	rc = unseal_once(t, mech, aad, aad_len, blob, blob_len, out, &len, &rv, e);
+	if (rc != MPC_OK && mpc_token_rv_is_lost_session(rv)) {
+		mpc_err_clear(e);
+		rc = mpc_token_recover(t, e);
+		if (rc == MPC_OK)
+			rc = unseal_once(t, mech, aad, aad_len, blob, blob_len, out, &len, &rv, e);
+	}
+	mpc_token_unlock(t);
+	if (rc != MPC_OK) {
+		mpc_secure_free(out);
+		return rc;
+	}
+	*pt = out;
+	*pt_len = len;
+	return MPC_OK;
+}

@@ -1,0 +1,62 @@
+/* seal.h: authenticated encryption of byte strings by the token's sealing keys.
+ *
+ * A sealed blob is self-describing (see docs/store-format.md, "Sealed blob"):
+ *   "MPCS" | version (1) | mechanism (1) | iv_len (1) | iv | body
+ * where for MPC_SEAL_AES_GCM the body is AES-256-GCM ciphertext || 16-byte tag made by
+ * C_Encrypt(CKM_AES_GCM) with the key labelled "mpc-backup-seal-gcm", and for
+ * MPC_SEAL_AES_CBC_HMAC it is AES-256-CBC-PAD ciphertext (key "mpc-backup-seal-cbc") followed
+ * by HMAC-SHA256 (key "mpc-backup-seal-hmac", C_Sign/C_Verify) over
+ *   blob header || iv || be64(aad length) || aad || ciphertext.
+ * For GCM the associated data given to the token is blob header || caller aad, so neither the
+ * mechanism nor the IV length can be changed without detection.
+ *
+ * The IV stored is the one in the CK_GCM_PARAMS buffer after C_Encrypt, so a token that
+ * generates its own IV (AWS CloudHSM) works as well as one that takes the caller's (SoftHSM2).
+ * Caller IVs are 96 random bits: token RNG XOR OpenSSL RAND (see docs/design.md).
+ */
+#ifndef MPC_PKCS11_SEAL_H
+#define MPC_PKCS11_SEAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pkcs11/token.h"
+
+enum mpc_seal_mech {
+	MPC_SEAL_AUTO = 0,          /* pick: GCM if the token offers it, else CBC+HMAC */
+	MPC_SEAL_AES_GCM = 1,
+	MPC_SEAL_AES_CBC_HMAC = 2,
+};
+
+#define MPC_SEAL_MAX_PLAINTEXT (64u * 1024 * 1024)
+
+/* Static name ("aes-256-gcm", "aes-256-cbc-hmac-sha256"). */
+const char *mpc_seal_mech_name(enum mpc_seal_mech m);
+/* Parse a name as printed above, or "auto". */
+int mpc_seal_mech_parse(const char *s, enum mpc_seal_mech *out, struct mpc_err *e);
+
+/* The mechanism MPC_SEAL_AUTO resolves to on this token (its keys present and the mechanism
+ * offered), or MPC_ERR_UNSUPPORTED / MPC_ERR_OBJECT_NOT_FOUND. */
+int mpc_seal_pick(struct mpc_token *t, enum mpc_seal_mech want, enum mpc_seal_mech *out,
+		  struct mpc_err *e);
+
+/* Seal n bytes of plaintext with associated data `aad`. On success *blob is a malloc()ed
+ * buffer of *blob_len bytes owned by the caller (it holds no secret). The plaintext is not
+ * modified. */
+int mpc_seal(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad, size_t aad_len,
+	     const uint8_t *pt, size_t n, uint8_t **blob, size_t *blob_len, struct mpc_err *e)
+	__attribute__((warn_unused_result));
+
+/* Open a blob made by mpc_seal with the same aad. On success *pt is mpc_secure_alloc() memory
+ * of *pt_len bytes (free with mpc_secure_free). Any change to blob or aad, a blob from another
+ * key, or a truncated blob fails with MPC_ERR_AUTH (or MPC_ERR_PARSE for a malformed header);
+ * nothing is returned then. */
+int mpc_unseal(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const uint8_t *blob,
+	       size_t blob_len, uint8_t **pt, size_t *pt_len, struct mpc_err *e)
+	__attribute__((warn_unused_result));
+
+/* The mechanism recorded in a blob's header, without opening it. */
+int mpc_seal_blob_mech(const uint8_t *blob, size_t blob_len, enum mpc_seal_mech *out,
+		       struct mpc_err *e);
+
+#endif

@@ -1,0 +1,275 @@
+/* token.c: finding a token by URI, its session, login, lock and recovery. */
+#include "pkcs11/token.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pkcs11/ckr.h"
+#include "pkcs11/module.h"
+#include "pkcs11/pin.h"
+#include "pkcs11/uri.h"
+#include "src/util/mem.h"
+
+static void trim_copy(char *dst, const unsigned char *src, size_t n)
+{
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	while (n > 0 && dst[n - 1] == ' ')
+		dst[--n] = '\0';
+}
+
+static int login(struct mpc_token *t, struct mpc_err *e)
+{
+	CK_TOKEN_INFO info;
+	char *pin = NULL;
+	size_t pin_len = 0;
+	const char *source = NULL;
+	char what[64];
+	CK_RV rv;
+	int rc;
+
+	snprintf(what, sizeof(what), "token \"%s\"", t->label);
+	rv = t->fn->C_GetTokenInfo(t->slot, &info);
+	if (rv != CKR_OK)
+		return mpc_fail_ck(e, rv, "C_GetTokenInfo", what);
+	if (!(info.flags & CKF_LOGIN_REQUIRED)) {
+		t->logged_in = 0;
+		return MPC_OK;
+	}
+	if (!(info.flags & CKF_USER_PIN_INITIALIZED))
+		return mpc_fail(e, MPC_ERR_PIN, "%s has no user PIN set (initialise it first)", what);
+	if (info.flags & CKF_USER_PIN_LOCKED)
+		return mpc_fail(e, MPC_ERR_PIN,
+				"%s: the user PIN is locked; the security officer must unlock it", what);
+	if ((info.flags & CKF_USER_PIN_FINAL_TRY) && !t->pin.allow_final_try)
+		return mpc_fail(e, MPC_ERR_PIN,
+				"%s: one wrong PIN away from locking; not trying. Check the PIN, then "
+				"pass --allow-final-pin-try",
+				what);
+	rc = mpc_pin_read(t->pin.pin_file, t->uri->pin_file, t->pin.pin_env, &pin, &pin_len,
+			  &source, e);
+	if (rc != MPC_OK)
+		return rc;
+	rv = t->fn->C_Login(t->session, CKU_USER, (CK_UTF8CHAR_PTR)pin, pin_len);
+	mpc_secure_free(pin);
+	if (rv == CKR_USER_ALREADY_LOGGED_IN)
+		rv = CKR_OK;
+	if (rv != CKR_OK) {
+		rc = mpc_fail_ck(e, rv, "C_Login", what);
+		if (rv == CKR_PIN_INCORRECT)
+			mpc_err_prefix(e, "PIN from %s rejected: ", source);
+		return rc;
+	}
+	t->logged_in = 1;
+	return MPC_OK;
+}
+
+static int open_session(struct mpc_token *t, struct mpc_err *e)
+{
+	char what[64];
+	CK_RV rv;
+
+	snprintf(what, sizeof(what), "token \"%s\"", t->label);
+	rv = t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
+				  &t->session);
+	if (rv != CKR_OK) {
+		t->session = CK_INVALID_HANDLE;
+		return mpc_fail_ck(e, rv, "C_OpenSession", what);
+	}
+	return login(t, e);
+}
+
+/* Append the tokens of one module to `seen` (for the not-found message), and return the
+ * first slot whose token matches. */
+static int find_in_module(CK_FUNCTION_LIST *fn, const struct mpc_token_uri *u, CK_SLOT_ID *slot,
+			  CK_TOKEN_INFO *info, char *seen, size_t seen_cap, struct mpc_err *e)
+{
+	CK_SLOT_ID *slots = NULL;
+	CK_ULONG n = 0;
+	CK_RV rv;
+	int found = 0;
+
+	rv = fn->C_GetSlotList(CK_TRUE, NULL, &n);
+	if (rv != CKR_OK)
+		return mpc_fail_ck(e, rv, "C_GetSlotList", "module");
+	if (n == 0)
+		return 0;
+	slots = calloc(n, sizeof(*slots));
+	if (slots == NULL)
+		return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
+	rv = fn->C_GetSlotList(CK_TRUE, slots, &n);
+	if (rv != CKR_OK) {
+		free(slots);
+		return mpc_fail_ck(e, rv, "C_GetSlotList", "module");
+	}
+	for (CK_ULONG i = 0; i < n && !found; i++) {
+		CK_TOKEN_INFO ti;
+		char label[33];
+		size_t used = strlen(seen);
+
+		if (fn->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+			continue;
+		trim_copy(label, ti.label, 32);
+		if (used + 40 < seen_cap)
+			snprintf(seen + used, seen_cap - used, "%s\"%s\"", used ? ", " : "", label);
+		if (mpc_token_uri_match_token(u, &ti)) {
+			*slot = slots[i];
+			*info = ti;
+			found = 1;
+		}
+	}
+	free(slots);
+	return found;
+}
+
+int mpc_token_open(struct mpc_p11_ctx *ctx, const char *uri, const struct mpc_pin_opts *pin,
+		   struct mpc_token **out, struct mpc_err *e)
+{
+	struct mpc_token *t = NULL;
+	struct mpc_token_uri *u = NULL;
+	char seen[512] = "";
+	int rc, nmods = 0, found = 0, first = 0;
+
+	*out = NULL;
+	rc = mpc_token_uri_parse(uri != NULL ? uri : MPC_DEFAULT_TOKEN_URI, &u, e);
+	if (rc != MPC_OK)
+		return rc;
+	if (u->module_path != NULL || u->module_name != NULL) {
+		struct mpc_p11_module *m;
+
+		rc = u->module_path != NULL ? mpc_p11_load_path(ctx, u->module_path, &m, e)
+					    : mpc_p11_load_name(ctx, u->module_name, &m, e);
+		if (rc != MPC_OK)
+			goto out;
+		first = (int)(m - ctx->mod);
+		nmods = first + 1;
+	} else {
+		rc = mpc_p11_load_registered(ctx, &nmods, e);
+		if (rc != MPC_OK)
+			goto out;
+		if (nmods == 0) {
+			rc = mpc_fail(e, MPC_ERR_MODULE,
+				      "no PKCS#11 module: name one with module-path= or module-name= "
+				      "in the token URI");
+			goto out;
+		}
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		rc = mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	t->session = CK_INVALID_HANDLE;
+	for (int i = first; i < nmods && !found; i++) {
+		found = find_in_module(ctx->mod[i].fn, u, &t->slot, &t->info, seen, sizeof(seen), e);
+		if (found < 0) {
+			rc = found;
+			goto out;
+		}
+		if (found) {
+			t->fn = ctx->mod[i].fn;
+			t->module_path = ctx->mod[i].path;
+		}
+	}
+	if (!found) {
+		rc = mpc_fail(e, MPC_ERR_TOKEN_NOT_FOUND, "no token matches \"%.200s\" (tokens seen: %s)",
+			      u->text, seen[0] ? seen : "none");
+		goto out;
+	}
+	t->ctx = ctx;
+	t->uri = u;
+	u = NULL;
+	if (pin != NULL)
+		t->pin = *pin;
+	trim_copy(t->label, t->info.label, 32);
+	trim_copy(t->serial, t->info.serialNumber, 16);
+	if (pthread_mutex_init(&t->lock, NULL) != 0) {
+		rc = mpc_fail(e, MPC_ERR_INTERNAL, "cannot create a mutex");
+		goto out;
+	}
+	rc = open_session(t, e);
+	if (rc != MPC_OK) {
+		mpc_token_close(t);
+		t = NULL;
+		goto out;
+	}
+	*out = t;
+	t = NULL;
+out:
+	if (t != NULL) {
+		mpc_token_uri_free(t->uri);
+		free(t);
+	}
+	mpc_token_uri_free(u);
+	return rc;
+}
+
+void mpc_token_close(struct mpc_token *t)
+{
+	if (t == NULL)
+		return;
+	if (t->session != CK_INVALID_HANDLE) {
+		if (t->logged_in)
+			(void)t->fn->C_Logout(t->session);
+		(void)t->fn->C_CloseSession(t->session);
+	}
+	pthread_mutex_destroy(&t->lock);
+	mpc_token_uri_free(t->uri);
+	free(t);
+}
+
+void mpc_token_lock(struct mpc_token *t)
+{
+	pthread_mutex_lock(&t->lock);
+}
+
+void mpc_token_unlock(struct mpc_token *t)
+{
+	pthread_mutex_unlock(&t->lock);
+}
+
+int mpc_token_rv_is_lost_session(CK_RV rv)
+{
+	return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
+	       rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_DEVICE_REMOVED;
+}
+
+int mpc_token_recover(struct mpc_token *t, struct mpc_err *e)
+{
+	if (t->session != CK_INVALID_HANDLE) {
+		(void)t->fn->C_CloseSession(t->session);
+		t->session = CK_INVALID_HANDLE;
+	}
+	t->logged_in = 0;
+	memset(t->key_cache, 0, sizeof(t->key_cache));
+	return open_session(t, e);
+}
+
+int mpc_token_has_mechanism(struct mpc_token *t, CK_MECHANISM_TYPE mech, CK_FLAGS flags)
+{
+	CK_MECHANISM_INFO mi;
+
+	if (t->fn->C_GetMechanismInfo(t->slot, mech, &mi) != CKR_OK)
+		return 0;
+	return (mi.flags & flags) == flags;
+}
+
+int mpc_token_random(struct mpc_token *t, unsigned char *buf, size_t n, struct mpc_err *e)
+{
+	CK_RV rv;
+
+	mpc_token_lock(t);
+	rv = t->fn->C_GenerateRandom(t->session, buf, n);
+	if (mpc_token_rv_is_lost_session(rv) && mpc_token_recover(t, e) == MPC_OK)
+		rv = t->fn->C_GenerateRandom(t->session, buf, n);
+	mpc_token_unlock(t);
+	if (rv != CKR_OK)
+		return mpc_fail_ck(e, rv, "C_GenerateRandom", t->label);
+	return MPC_OK;
+}
+
+const char *mpc_token_uri_object(const struct mpc_token *t)
+{
+	return t->uri != NULL ? t->uri->object : NULL;
+}

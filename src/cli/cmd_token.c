@@ -1,0 +1,271 @@
+/* cmd_token.c: `mpc-backup token list|init|show`: inventory, the key ceremony, inspection. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pkcs11/ed25519.h"
+#include "pkcs11/inventory.h"
+#include "pkcs11/keys.h"
+#include "src/cli/cli.h"
+#include "src/util/encoding.h"
+#include "src/util/mem.h"
+#include "src/util/secret.h"
+
+#define TRANSPORT_ENV "MPC_BACKUP_TRANSPORT_KEY_HEX"
+
+static const char token_help[] =
+	"usage: mpc-backup token list [--token URI] [--json]\n"
+	"       mpc-backup token init [options] [--import-transport-key [--transport-key-file F]]\n"
+	"       mpc-backup token show [options]\n"
+	"\n"
+	"list  modules, slots and tokens, and whether each token can do Ed25519 (CKM_EDDSA),\n"
+	"      AES-GCM and the AES-CBC-PAD + HMAC-SHA256 fallback. Needs no PIN. With --token,\n"
+	"      only that URI's module.\n"
+	"init  the key ceremony: creates, inside the token(s), the sealing keys and the Ed25519\n"
+	"      TLS key pair that are missing (idempotent; never overwrites), and prints what it\n"
+	"      created and the TLS public key. --import-transport-key also imports the node's\n"
+	"      32-byte backup transport key (hex, from --transport-key-file or $" TRANSPORT_ENV ")\n"
+	"      as a non-extractable AES key.\n"
+	"show  the keys, their security attributes, and the TLS public key.\n"
+	"\n"
+	"options:\n" MPC_CLI_COMMON_HELP
+	"\n"
+	"exit status: 0 ok, 2 usage, 11 module, 12 token not found, 13 key not found, 14 PIN,\n"
+	"             16 unsupported, 17 already exists, 27 inconsistent token; see\n"
+	"             docs/operations.md\n";
+
+static json_t *capabilities_json(const struct mpc_slot_report *r)
+{
+	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:{s:b, s:b, s:b}}",
+			 "module", r->module, "slot", (json_int_t)r->slot, "label", r->label,
+			 "serial", r->serial, "manufacturer", r->manufacturer, "model", r->model,
+			 "initialized", r->token_initialized, "login_required", r->login_required,
+			 "user_pin_locked", r->user_pin_locked, "user_pin_final_try",
+			 r->user_pin_final_try, "user_pin_count_low", r->user_pin_count_low,
+			 "capabilities", "eddsa", r->eddsa, "aes_gcm", r->aes_gcm, "aes_cbc_hmac",
+			 r->cbc_hmac);
+}
+
+static int token_list(const struct mpc_cli_common *c, int explicit_token)
+{
+	struct mpc_p11_ctx *ctx = NULL;
+	struct mpc_slot_report *r = NULL;
+	struct mpc_err e = { 0 };
+	size_t n = 0;
+	int rc, status = 0;
+
+	rc = mpc_p11_ctx_new(&ctx, &e);
+	if (rc == MPC_OK)
+		rc = mpc_p11_inventory(ctx, explicit_token ? c->token_uri : NULL, &r, &n, &e);
+	if (rc != MPC_OK) {
+		status = mpc_cli_fail("token list", &e);
+		goto out;
+	}
+	if (c->json) {
+		json_t *arr = json_array();
+
+		for (size_t i = 0; i < n && arr != NULL; i++)
+			if (json_array_append_new(arr, capabilities_json(&r[i])) != 0) {
+				json_decref(arr);
+				arr = NULL;
+			}
+		status = mpc_cli_print_json(arr);
+		goto out;
+	}
+	if (n == 0)
+		printf("no tokens found\n");
+	for (size_t i = 0; i < n; i++) {
+		printf("%s slot %lu: token \"%s\" serial %s (%s %s)%s%s\n", r[i].module, r[i].slot,
+		       r[i].label, r[i].serial, r[i].manufacturer, r[i].model,
+		       r[i].token_initialized ? "" : " [not initialised]",
+		       r[i].user_pin_locked ? " [user PIN LOCKED]" : "");
+		printf("    ed25519 (CKM_EDDSA): %s   aes-256-gcm: %s   aes-cbc-pad+hmac-sha256: %s\n",
+		       r[i].eddsa ? "yes" : "no", r[i].aes_gcm ? "yes" : "no",
+		       r[i].cbc_hmac ? "yes" : "no");
+	}
+out:
+	free(r);
+	mpc_p11_ctx_free(ctx);
+	return status;
+}
+
+static const char *yn(int v)
+{
+	return v < 0 ? "n/a" : v ? "true" : "false";
+}
+
+/* The JSON form: true, false, or null where the attribute does not apply to the class. */
+static json_t *yn_json(int v)
+{
+	return v < 0 ? json_null() : json_boolean(v);
+}
+
+/* One line or one JSON object per mpc-backup key in `t`. */
+static int describe_keys(struct mpc_token *t, const struct mpc_ceremony_report *rep,
+			 json_t *keys_json, struct mpc_err *e)
+{
+	for (int role = 0; role < MPC_KEY_ROLE_COUNT; role++) {
+		const struct mpc_key_desc *d = mpc_key_desc((enum mpc_key_role)role);
+		CK_OBJECT_HANDLE h;
+		struct mpc_key_attrs a;
+		struct mpc_err nf = { 0 };
+		int rc;
+
+		mpc_token_lock(t);
+		rc = mpc_key_find(t, (enum mpc_key_role)role, &h, &nf);
+		if (rc == MPC_OK)
+			rc = mpc_key_get_attrs(t, h, &a, e);
+		mpc_token_unlock(t);
+		if (rc == MPC_ERR_OBJECT_NOT_FOUND)
+			continue;
+		if (rc != MPC_OK)
+			return rc == MPC_ERR_STATE ? mpc_fail(e, rc, "%s", nf.msg) : rc;
+		if (keys_json != NULL) {
+			json_t *k = json_pack(
+				"{s:s, s:s, s:i, s:s, s:b, s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}}",
+				"token", t->label, "label", d->label, "id", d->id, "class",
+				d->cls == CKO_SECRET_KEY ? "secret" : d->cls == CKO_PRIVATE_KEY ? "private" : "public",
+				"created_now", rep != NULL && rep->created[role], "attributes", "sensitive",
+				yn_json(a.sensitive), "extractable", yn_json(a.extractable),
+				"never_extractable", yn_json(a.never_extractable), "private",
+				yn_json(a.private_), "encrypt", yn_json(a.encrypt), "decrypt",
+				yn_json(a.decrypt), "sign", yn_json(a.sign), "wrap", yn_json(a.wrap));
+
+			if (k == NULL || json_array_append_new(keys_json, k) != 0)
+				return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
+		} else {
+			printf("  %-22s id %02x %-7s %s sensitive=%s extractable=%s "
+			       "never_extractable=%s encrypt=%s decrypt=%s sign=%s wrap=%s\n",
+			       d->label, d->id,
+			       d->cls == CKO_SECRET_KEY ? "secret" : d->cls == CKO_PRIVATE_KEY ? "private" : "public",
+			       rep != NULL && rep->created[role] ? "[created]" : "[present]",
+			       yn(a.sensitive), yn(a.extractable), yn(a.never_extractable),
+			       yn(a.encrypt), yn(a.decrypt), yn(a.sign), yn(a.wrap));
+		}
+	}
+	return MPC_OK;
+}
+
+static int import_transport(struct mpc_token *t, const char *file, struct mpc_err *e)
+{
+	uint8_t *key = NULL;
+	int rc = mpc_secret_hex_read(file, TRANSPORT_ENV, 32, &key, e);
+
+	if (rc == MPC_OK)
+		rc = mpc_key_import_transport(t, key, e);
+	mpc_secure_free(key);
+	return rc;
+}
+
+static int token_init_or_show(const struct mpc_cli_common *c, int init, int import,
+			      const char *transport_file)
+{
+	const char *cmd = init ? "token init" : "token show";
+	struct mpc_cli_tokens tk;
+	struct mpc_ceremony_report rep_seal, rep_tls;
+	struct mpc_err e = { 0 };
+	uint8_t pub[32];
+	char pub_str[MPC_ED25519_KEY_STR_MAX];
+	json_t *keys = c->json ? json_array() : NULL;
+	int rc, status = 0;
+
+	memset(&rep_seal, 0, sizeof(rep_seal));
+	memset(&rep_tls, 0, sizeof(rep_tls));
+	rc = mpc_cli_open_tokens(c, MPC_CLI_NEED_TLS | MPC_CLI_NEED_SEAL, &tk, &e);
+	if (rc != MPC_OK) {
+		json_decref(keys);
+		return mpc_cli_fail(cmd, &e);
+	}
+	if (init) {
+		int same = tk.tls == tk.seal;
+
+		rc = mpc_key_ceremony(tk.seal, same ? MPC_CEREMONY_SEAL | MPC_CEREMONY_TLS
+						    : MPC_CEREMONY_SEAL,
+				      &rep_seal, &e);
+		if (rc == MPC_OK && !same)
+			rc = mpc_key_ceremony(tk.tls, MPC_CEREMONY_TLS, &rep_tls, &e);
+		if (rc == MPC_OK && import)
+			rc = import_transport(tk.seal, transport_file, &e);
+		if (rc == MPC_OK && import)
+			rep_seal.created[MPC_KEY_TRANSPORT] = 1;
+		if (rc != MPC_OK)
+			goto fail;
+	}
+	rc = mpc_ed25519_public_key(tk.tls, pub, &e);
+	if (rc == MPC_OK)
+		rc = mpc_ed25519_key_format(pub, pub_str, &e);
+	if (rc != MPC_OK)
+		goto fail;
+	if (!c->json)
+		printf("token \"%s\" (serial %s, module %s)\n", tk.seal->label, tk.seal->serial,
+		       tk.seal->module_path);
+	rc = describe_keys(tk.seal, &rep_seal, keys, &e);
+	if (rc == MPC_OK && tk.tls != tk.seal) {
+		if (!c->json)
+			printf("token \"%s\" (serial %s, module %s)\n", tk.tls->label, tk.tls->serial,
+			       tk.tls->module_path);
+		rc = describe_keys(tk.tls, &rep_tls, keys, &e);
+	}
+	if (rc != MPC_OK)
+		goto fail;
+	if (c->json) {
+		status = mpc_cli_print_json(json_pack("{s:s, s:s, s:o}", "tls_public_key", pub_str,
+						      "token", tk.seal->label, "keys", keys));
+		keys = NULL;
+	} else {
+		printf("TLS public key: %s\n", pub_str);
+	}
+	goto out;
+fail:
+	status = mpc_cli_fail(cmd, &e);
+out:
+	json_decref(keys);
+	mpc_cli_close_tokens(&tk);
+	return status;
+}
+
+int mpc_cmd_token(int argc, char **argv)
+{
+	enum { OPT_IMPORT = MPC_OPT_FIRST_COMMAND_OPTION, OPT_TRANSPORT_FILE };
+	static const struct option opts[] = {
+		MPC_CLI_COMMON_OPTIONS,
+		{ "import-transport-key", no_argument, NULL, OPT_IMPORT },
+		{ "transport-key-file", required_argument, NULL, OPT_TRANSPORT_FILE },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mpc_cli_common c;
+	const char *sub, *transport_file = NULL;
+	int opt, import = 0, explicit_token = 0;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(token_help, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	sub = argv[1];
+	mpc_cli_common_init(&c);
+	optind = 1;
+	while ((opt = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+		if (opt == MPC_OPT_HELP) {
+			fputs(token_help, stdout);
+			return 0;
+		}
+		if (opt == MPC_OPT_TOKEN)
+			explicit_token = 1;
+		if (mpc_cli_common_opt(&c, opt, optarg))
+			continue;
+		if (opt == OPT_IMPORT)
+			import = 1;
+		else if (opt == OPT_TRANSPORT_FILE)
+			transport_file = optarg, import = 1;
+		else
+			return mpc_cli_usage("token", "bad option");
+	}
+	if (mpc_cli_no_extra_args("token", argc - 1, argv + 1) != 0)
+		return 2;
+	if (strcmp(sub, "list") == 0)
+		return token_list(&c, explicit_token);
+	if (strcmp(sub, "init") == 0)
+		return token_init_or_show(&c, 1, import, transport_file);
+	if (strcmp(sub, "show") == 0)
+		return token_init_or_show(&c, 0, 0, NULL);
+	return mpc_cli_usage("token", "unknown subcommand \"%.40s\"", sub);
+}

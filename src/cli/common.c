@@ -1,0 +1,120 @@
+/* common.c: options, token opening, output and errors shared by the subcommands. */
+#include "src/cli/cli.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mpc_cli_common_init(struct mpc_cli_common *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->token_uri = MPC_DEFAULT_TOKEN_URI;
+}
+
+int mpc_cli_common_opt(struct mpc_cli_common *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case MPC_OPT_TOKEN:
+		c->token_uri = arg;
+		return 1;
+	case MPC_OPT_TLS_TOKEN:
+		c->tls_token_uri = arg;
+		return 1;
+	case MPC_OPT_SEAL_TOKEN:
+		c->seal_token_uri = arg;
+		return 1;
+	case MPC_OPT_PIN_FILE:
+		c->pin.pin_file = arg;
+		return 1;
+	case MPC_OPT_FINAL_TRY:
+		c->pin.allow_final_try = 1;
+		return 1;
+	case MPC_OPT_JSON:
+		c->json = 1;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int mpc_cli_fail(const char *cmd, const struct mpc_err *e)
+{
+	int code = e->code != MPC_OK ? e->code : MPC_ERR_INTERNAL;
+
+	fprintf(stderr, "mpc-backup %s: %s\n", cmd,
+		e->msg[0] != '\0' ? e->msg : mpc_strerror(code));
+	return mpc_exit_status(code);
+}
+
+int mpc_cli_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "mpc-backup %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see mpc-backup %s --help)\n", cmd);
+	return 2;
+}
+
+int mpc_cli_no_extra_args(const char *cmd, int argc, char **argv)
+{
+	if (optind < argc)
+		return mpc_cli_usage(cmd, "unexpected argument \"%.80s\"", argv[optind]);
+	return 0;
+}
+
+int mpc_cli_print_json(json_t *j)
+{
+	int rc;
+
+	if (j == NULL) {
+		fprintf(stderr, "mpc-backup: out of memory building JSON output\n");
+		return 70;
+	}
+	rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	fputc('\n', stdout);
+	return rc == 0 ? 0 : 70;
+}
+
+int mpc_cli_open_tokens(const struct mpc_cli_common *c, int need, struct mpc_cli_tokens *out,
+			struct mpc_err *e)
+{
+	const char *tls_uri = c->tls_token_uri != NULL ? c->tls_token_uri : c->token_uri;
+	const char *seal_uri = c->seal_token_uri != NULL ? c->seal_token_uri : c->token_uri;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = mpc_p11_ctx_new(&out->p11, e);
+	if (rc != MPC_OK)
+		return rc;
+	if (need & MPC_CLI_NEED_SEAL) {
+		rc = mpc_token_open(out->p11, seal_uri, &c->pin, &out->seal, e);
+		if (rc != MPC_OK)
+			goto fail;
+	}
+	if (need & MPC_CLI_NEED_TLS) {
+		if (out->seal != NULL && strcmp(tls_uri, seal_uri) == 0) {
+			out->tls = out->seal;
+		} else {
+			rc = mpc_token_open(out->p11, tls_uri, &c->pin, &out->tls, e);
+			if (rc != MPC_OK)
+				goto fail;
+		}
+	}
+	return MPC_OK;
+fail:
+	mpc_cli_close_tokens(out);
+	return rc;
+}
+
+void mpc_cli_close_tokens(struct mpc_cli_tokens *t)
+{
+	if (t->tls != NULL && t->tls != t->seal)
+		mpc_token_close(t->tls);
+	mpc_token_close(t->seal);
+	mpc_p11_ctx_free(t->p11);
+	memset(t, 0, sizeof(*t));
+}
