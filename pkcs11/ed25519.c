@@ -40,42 +40,43 @@ out:
 	return rc;
 }
 
-static CK_RV sign_once(struct mpc_token *t, const uint8_t *msg, size_t n, uint8_t sig[64],
-		       struct mpc_err *e, int *rc)
+static int sign_once(struct mpc_token *t, const uint8_t *msg, size_t n, uint8_t sig[64],
+		     struct mpc_err *e)
 {
 	CK_MECHANISM m = { CKM_EDDSA, NULL, 0 }; /* NULL parameter: pure Ed25519 */
 	CK_OBJECT_HANDLE h;
 	CK_ULONG sig_len = 64;
 	CK_RV rv;
+	int rc;
 
-	*rc = mpc_key_get(t, MPC_KEY_TLS_PRIVATE, &h, e);
-	if (*rc != MPC_OK)
-		return CKR_OK;
+	rc = mpc_key_get(t, MPC_KEY_TLS_PRIVATE, &h, e);
+	if (rc != MPC_OK)
+		return rc;
 	rv = t->fn->C_SignInit(t->session, &m, h);
 	if (rv == CKR_OK)
 		rv = t->fn->C_Sign(t->session, (CK_BYTE_PTR)msg, n, sig, &sig_len);
-	if (rv == CKR_OK && sig_len != 64) {
-		*rc = mpc_fail(e, MPC_ERR_PKCS11, "C_Sign(CKM_EDDSA) returned %lu bytes, not 64",
-			       (unsigned long)sig_len);
-		return CKR_OK;
-	}
-	*rc = rv == CKR_OK ? MPC_OK : mpc_fail_ck(e, rv, "C_Sign(CKM_EDDSA)", "mpc-backup-tls");
-	return rv;
+	if (rv != CKR_OK)
+		return mpc_fail_ck(e, rv, "C_Sign(CKM_EDDSA)", "mpc-backup-tls");
+	if (sig_len != 64)
+		return mpc_fail(e, MPC_ERR_PKCS11, "C_Sign(CKM_EDDSA) returned %lu bytes, not 64",
+				(unsigned long)sig_len);
+	return MPC_OK;
 }
 
 int mpc_ed25519_sign(struct mpc_token *t, const uint8_t *msg, size_t n, uint8_t sig[64],
 		     struct mpc_err *e)
 {
+	struct mpc_err first = { 0 };
 	int rc;
-	CK_RV rv;
 
 	mpc_token_lock(t);
-	rv = sign_once(t, msg, n, sig, e, &rc);
-	if (rc != MPC_OK && mpc_token_rv_is_lost_session(rv)) {
-		mpc_err_clear(e);
+	rc = sign_once(t, msg, n, sig, &first);
+	if (rc != MPC_OK && mpc_token_rv_is_lost_session(first.ckr)) {
 		rc = mpc_token_recover(t, e);
 		if (rc == MPC_OK)
-			(void)sign_once(t, msg, n, sig, e, &rc);
+			rc = sign_once(t, msg, n, sig, e);
+	} else if (rc != MPC_OK && e != NULL) {
+		*e = first;
 	}
 	mpc_token_unlock(t);
 	return rc;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pkcs11/ckr.h"
+#include "pkcs11/token.h"
 #include "pkcs11/uri.h"
 
 static void trim(char *dst, const unsigned char *src, size_t n)
@@ -17,9 +18,7 @@ static void trim(char *dst, const unsigned char *src, size_t n)
 
 static int has(CK_FUNCTION_LIST *fn, CK_SLOT_ID s, CK_MECHANISM_TYPE m, CK_FLAGS f)
 {
-	CK_MECHANISM_INFO mi;
-
-	return fn->C_GetMechanismInfo(s, m, &mi) == CKR_OK && (mi.flags & f) == f;
+	return mpc_p11_slot_has_mechanism(fn, s, m, f);
 }
 
 static int report_module(struct mpc_p11_module *m, struct mpc_slot_report **arr, size_t *n,

@@ -174,7 +174,7 @@ static CK_RV hmac_blob(struct mpc_token *t, CK_OBJECT_HANDLE k, int verify, cons
 
 static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad,
 		     size_t aad_len, const uint8_t *pt, size_t n, uint8_t *blob, size_t *blob_len,
-		     CK_RV *rv_out, struct mpc_err *e)
+		     struct mpc_err *e)
 {
 	static const uint8_t empty[1] = { 0 };
 	const uint8_t *in = n > 0 ? pt : empty;
@@ -184,7 +184,6 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 	CK_RV rv = CKR_OK;
 	int rc;
 
-	*rv_out = CKR_OK;
 	memcpy(blob, BLOB_MAGIC, 4);
 	blob[4] = BLOB_VERSION;
 	blob[5] = (uint8_t)mech;
@@ -215,10 +214,8 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 		}
 		/* A token that makes its own IV writes it into p.pIv (== iv): it is stored as is. */
 		free(gcm_aad);
-		if (rv != CKR_OK) {
-			*rv_out = rv;
+		if (rv != CKR_OK)
 			return mpc_fail_ck(e, rv, "C_Encrypt(CKM_AES_GCM)", "mpc-backup-seal-gcm");
-		}
 		if (out_len != n + GCM_TAG_LEN)
 			return mpc_fail(e, MPC_ERR_PKCS11,
 					"C_Encrypt(CKM_AES_GCM) returned %lu bytes for %zu", out_len,
@@ -244,15 +241,11 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 			out_len = (n / 16 + 1) * 16;
 			rv = t->fn->C_Encrypt(t->session, (CK_BYTE_PTR)in, n, ct, &out_len);
 		}
-		if (rv != CKR_OK) {
-			*rv_out = rv;
+		if (rv != CKR_OK)
 			return mpc_fail_ck(e, rv, "C_Encrypt(CKM_AES_CBC_PAD)", "mpc-backup-seal-cbc");
-		}
 		rv = hmac_blob(t, km, 0, blob, iv, aad, aad_len, ct, out_len, ct + out_len);
-		if (rv != CKR_OK) {
-			*rv_out = rv;
+		if (rv != CKR_OK)
 			return mpc_fail_ck(e, rv, "C_Sign(CKM_SHA256_HMAC)", "mpc-backup-seal-hmac");
-		}
 		*blob_len = HDR_LEN + CBC_IV_LEN + out_len + HMAC_LEN;
 		return MPC_OK;
 	}
@@ -263,7 +256,6 @@ int mpc_seal(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad, s
 {
 	uint8_t *out = NULL;
 	size_t cap, len = 0;
-	CK_RV rv;
 	int rc;
 
 	*blob = NULL;
@@ -283,12 +275,17 @@ int mpc_seal(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad, s
 	if (out == NULL)
 		return mpc_fail(e, MPC_ERR_NOMEM, "out of memory sealing %zu bytes", n);
 	mpc_token_lock(t);
-	rc = seal_once(t, mech, aad, aad_len, pt, n, out, &len, &rv, e);
-	if (rc != MPC_OK && mpc_token_rv_is_lost_session(rv)) {
-		mpc_err_clear(e);
-		rc = mpc_token_recover(t, e);
-		if (rc == MPC_OK)
-			rc = seal_once(t, mech, aad, aad_len, pt, n, out, &len, &rv, e);
+	{
+		struct mpc_err first = { 0 };
+
+		rc = seal_once(t, mech, aad, aad_len, pt, n, out, &len, &first);
+		if (rc != MPC_OK && mpc_token_rv_is_lost_session(first.ckr)) {
+			rc = mpc_token_recover(t, e);
+			if (rc == MPC_OK)
+				rc = seal_once(t, mech, aad, aad_len, pt, n, out, &len, e);
+		} else if (rc != MPC_OK && e != NULL) {
+			*e = first;
+		}
 	}
 	mpc_token_unlock(t);
 	if (rc != MPC_OK) {
@@ -325,7 +322,7 @@ int mpc_seal_blob_mech(const uint8_t *blob, size_t blob_len, enum mpc_seal_mech 
 
 static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad,
 		       size_t aad_len, const uint8_t *blob, size_t blob_len, uint8_t *pt,
-		       size_t *pt_len, CK_RV *rv_out, struct mpc_err *e)
+		       size_t *pt_len, struct mpc_err *e)
 {
 	static uint8_t empty[1];
 	CK_OBJECT_HANDLE k, km;
@@ -333,7 +330,6 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 	CK_RV rv;
 	int rc;
 
-	*rv_out = CKR_OK;
 	if (mech == MPC_SEAL_AES_GCM) {
 		uint8_t *gcm_aad;
 		CK_GCM_PARAMS p;
@@ -358,7 +354,6 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 					      blob_len - HDR_LEN - GCM_IV_LEN, pt != NULL ? pt : empty,
 					      &out_len);
 		free(gcm_aad);
-		*rv_out = rv;
 		if (rv != CKR_OK) {
 			if (mpc_token_rv_is_lost_session(rv))
 				return mpc_fail_ck(e, rv, "C_Decrypt(CKM_AES_GCM)", "mpc-backup-seal-gcm");
@@ -385,7 +380,6 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 			return rc;
 		rv = hmac_blob(t, km, 1, blob, iv, aad, aad_len, ct, ct_len,
 			       (uint8_t *)(uintptr_t)(ct + ct_len));
-		*rv_out = rv;
 		if (rv != CKR_OK) {
 			if (mpc_token_rv_is_lost_session(rv) || mpc_ckr_class(rv) != MPC_ERR_AUTH)
 				return mpc_fail_ck(e, rv, "C_Verify(CKM_SHA256_HMAC)",
@@ -397,7 +391,6 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 		rv = t->fn->C_DecryptInit(t->session, &m, k);
 		if (rv == CKR_OK)
 			rv = t->fn->C_Decrypt(t->session, (CK_BYTE_PTR)ct, ct_len, pt, &out_len);
-		*rv_out = rv;
 		if (rv != CKR_OK)
 			return mpc_fail_ck(e, rv, "C_Decrypt(CKM_AES_CBC_PAD)", "mpc-backup-seal-cbc");
 		*pt_len = out_len;
@@ -411,7 +404,6 @@ int mpc_unseal(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const ui
 	enum mpc_seal_mech mech;
 	uint8_t *out = NULL;
 	size_t len = 0;
-	CK_RV rv;
 	int rc;
 
 	*pt = NULL;
@@ -426,12 +418,17 @@ int mpc_unseal(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const ui
 	if (out == NULL)
 		return MPC_ERR_NOMEM;
 	mpc_token_lock(t);
-	rc = unseal_once(t, mech, aad, aad_len, blob, blob_len, out, &len, &rv, e);
-	if (rc != MPC_OK && mpc_token_rv_is_lost_session(rv)) {
-		mpc_err_clear(e);
-		rc = mpc_token_recover(t, e);
-		if (rc == MPC_OK)
-			rc = unseal_once(t, mech, aad, aad_len, blob, blob_len, out, &len, &rv, e);
+	{
+		struct mpc_err first = { 0 };
+
+		rc = unseal_once(t, mech, aad, aad_len, blob, blob_len, out, &len, &first);
+		if (rc != MPC_OK && mpc_token_rv_is_lost_session(first.ckr)) {
+			rc = mpc_token_recover(t, e);
+			if (rc == MPC_OK)
+				rc = unseal_once(t, mech, aad, aad_len, blob, blob_len, out, &len, e);
+		} else if (rc != MPC_OK && e != NULL) {
+			*e = first;
+		}
 	}
 	mpc_token_unlock(t);
 	if (rc != MPC_OK) {

@@ -76,8 +76,11 @@ int mpc_token_rv_is_lost_session(CK_RV rv);
  * held. */
 int mpc_token_recover(struct mpc_token *t, struct mpc_err *e);
 
-/* 1 if the token's slot offers `mech` with all of `flags` (CKF_ENCRYPT, CKF_SIGN, ...). */
+/* 1 if the token's slot lists `mech` (C_GetMechanismList) with all of `flags` (CKF_ENCRYPT,
+ * CKF_SIGN, ...) in its C_GetMechanismInfo. */
 int mpc_token_has_mechanism(struct mpc_token *t, CK_MECHANISM_TYPE mech, CK_FLAGS flags);
+int mpc_p11_slot_has_mechanism(CK_FUNCTION_LIST *fn, CK_SLOT_ID slot, CK_MECHANISM_TYPE mech,
+				CK_FLAGS flags);
 
 /* Fill `buf` with n random bytes from the token's RNG. */
 int mpc_token_random(struct mpc_token *t, unsigned char *buf, size_t n, struct mpc_err *e);

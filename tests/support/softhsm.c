@@ -55,7 +55,7 @@ int th_softhsm_add_token(struct th_softhsm *h, const char *label, char *uri)
 		fprintf(stderr, "softhsm2-util failed: %s\n", out);
 		return -1;
 	}
-	snprintf(uri, 512, "pkcs11:token=%s;module-path=%s", label, h->module);
+	snprintf(uri, 512, "pkcs11:token=%s?module-path=%s", label, h->module);
 	return 0;
 }
 

@@ -15,10 +15,11 @@ struct th_softhsm {
 	char dir[256];
 	char conf[300];
 	char module[256];
-	char uri[512]; /* pkcs11:token=<label>;module-path=<module> for the first token */
+	char uri[512]; /* pkcs11:token=<label>?module-path=<module> for the first token */
 };
 
-/* mechanisms: NULL for "ALL", else a SoftHSM slots.mechanisms value such as "ALL,-CKM_AES_GCM". */
+/* mechanisms: NULL for "ALL", else a SoftHSM slots.mechanisms value listing the enabled
+ * mechanisms ("CKM_AES_KEY_GEN,CKM_AES_CBC_PAD,..."); SoftHSM 2.6.1 ignores "-CKM_X" exclusions. */
 int th_softhsm_setup(struct th_softhsm *h, const char *label, const char *mechanisms);
 /* Add another token to the same SoftHSM directory; writes its URI to uri (size 512). */
 int th_softhsm_add_token(struct th_softhsm *h, const char *label, char *uri);
