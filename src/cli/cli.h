@@ -66,6 +66,8 @@ int mpc_cli_common_opt(struct mpc_cli_common *c, int opt, const char *arg);
 int mpc_cli_fail(const char *cmd, const struct mpc_err *e);
 /* Usage error: print the message and "see mpc-backup <cmd> --help"; returns 2. */
 int mpc_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* getopt_long returned '?' or ':': name the offending argument. Returns 2. */
+int mpc_cli_bad_option(const char *cmd, char **argv);
 /* Reject positional arguments left after getopt. Returns 0 or 2. */
 int mpc_cli_no_extra_args(const char *cmd, int argc, char **argv);
 

@@ -63,7 +63,6 @@ int mpc_cmd_register(int argc, char **argv)
 	int opt, rc, status;
 
 	mpc_cli_common_init(&c);
-	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == MPC_OPT_HELP) {
 			fputs(register_help, stdout);
@@ -78,7 +77,7 @@ int mpc_cmd_register(int argc, char **argv)
 		else if (opt == OPT_NETWORK)
 			network = optarg;
 		else
-			return mpc_cli_usage("register", "bad option");
+			return mpc_cli_bad_option("register", argv);
 	}
 	if (mpc_cli_no_extra_args("register", argc, argv) != 0)
 		return 2;

@@ -242,7 +242,6 @@ int mpc_cmd_token(int argc, char **argv)
 	}
 	sub = argv[1];
 	mpc_cli_common_init(&c);
-	optind = 1;
 	while ((opt = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
 		if (opt == MPC_OPT_HELP) {
 			fputs(token_help, stdout);
@@ -257,7 +256,7 @@ int mpc_cmd_token(int argc, char **argv)
 		else if (opt == OPT_TRANSPORT_FILE)
 			transport_file = optarg, import = 1;
 		else
-			return mpc_cli_usage("token", "bad option");
+			return mpc_cli_bad_option("token", argv + 1);
 	}
 	if (mpc_cli_no_extra_args("token", argc - 1, argv + 1) != 0)
 		return 2;

@@ -9,6 +9,17 @@ void mpc_cli_common_init(struct mpc_cli_common *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->token_uri = MPC_DEFAULT_TOKEN_URI;
+	opterr = 0; /* mpc_cli_bad_option() says it in one line */
+	optind = 1;
+}
+
+int mpc_cli_bad_option(const char *cmd, char **argv)
+{
+	const char *bad = optind > 0 ? argv[optind - 1] : "?";
+
+	if (optopt != 0 && optopt < 256 && bad[0] == '-' && bad[1] != '-')
+		return mpc_cli_usage(cmd, "unknown option -%c", optopt);
+	return mpc_cli_usage(cmd, "unknown option or missing value: \"%.60s\"", bad);
 }
 
 int mpc_cli_common_opt(struct mpc_cli_common *c, int opt, const char *arg)

@@ -1,0 +1,215 @@
+/* test_cli_token.c: `mpc-backup token ...` and `register` as an operator or a ceremony script
+ * runs them: exit statuses, one-line errors, JSON, and PINs that never show. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "tests/support/softhsm.h"
+
+struct cli {
+	struct th_softhsm hsm;
+	char out[16384];
+};
+
+static int setup(void **state)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+
+	assert_non_null(c);
+	assert_int_equal(th_softhsm_setup(&c->hsm, "mpc-backup", NULL), 0);
+	*state = c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct cli *c = *state;
+
+	th_softhsm_teardown(&c->hsm);
+	free(c);
+	return 0;
+}
+
+/* Run mpc-backup with `args` (and an optional environment prefix). */
+static int run(struct cli *c, const char *env, const char *args)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd), "%s '%s' %s", env ? env : "", getenv("MPC_BACKUP_BIN"), args);
+	return th_run(cmd, c->out, sizeof(c->out));
+}
+
+static int lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void test_init_is_idempotent_and_prints_key(void **state)
+{
+	struct cli *c = *state;
+	char args[1024], key[80];
+	json_t *j;
+	json_error_t je;
+
+	snprintf(args, sizeof(args), "token init --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 0);
+	assert_non_null(strstr(c->out, "[created]"));
+	assert_non_null(strstr(c->out, "TLS public key: ed25519:"));
+	snprintf(key, sizeof(key), "%.60s", strstr(c->out, "ed25519:"));
+	*strchr(key, '\n') = '\0';
+	assert_int_equal(run(c, NULL, args), 0);
+	assert_null(strstr(c->out, "[created]"));
+	assert_non_null(strstr(c->out, key));
+	snprintf(args, sizeof(args), "token show --json --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 0);
+	j = json_loads(c->out, 0, &je);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "tls_public_key")), key);
+	assert_int_equal(json_array_size(json_object_get(j, "keys")), 5);
+	json_decref(j);
+	snprintf(args, sizeof(args), "register --token '%s' --account op.near --contract v1.signer-prod.testnet --network testnet", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 0);
+	assert_non_null(strstr(c->out, "{\"backup_service_info\":{\"public_key\":\""));
+	assert_non_null(strstr(c->out, key));
+	assert_non_null(strstr(c->out, "near contract call-function as-transaction v1.signer-prod.testnet register_backup_service"));
+	assert_non_null(strstr(c->out, "sign-as op.near network-config testnet"));
+	assert_null(strstr(c->out, TH_USER_PIN));
+}
+
+static void test_pin_sources(void **state)
+{
+	struct cli *c = *state;
+	char args[1024], pinfile[300];
+	FILE *f;
+
+	snprintf(pinfile, sizeof(pinfile), "%s/pin", c->hsm.dir);
+	f = fopen(pinfile, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n", TH_USER_PIN);
+	fclose(f);
+	snprintf(args, sizeof(args), "token init --token '%s' --pin-file %s", c->hsm.uri, pinfile);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 0);
+	snprintf(args, sizeof(args), "token show --token '%s&pin-source=file:%s'", c->hsm.uri, pinfile);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 0);
+	snprintf(args, sizeof(args), "token show --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 14);
+	assert_non_null(strstr(c->out, "no PIN"));
+	assert_int_equal(lines(c->out), 1);
+}
+
+static void test_wrong_pin_once(void **state)
+{
+	struct cli *c = *state;
+	char args[1024];
+
+	snprintf(args, sizeof(args), "token show --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, "MPC_BACKUP_PIN=99999999", args), 14);
+	assert_int_equal(lines(c->out), 1);
+	assert_non_null(strstr(c->out, "CKR_PIN_INCORRECT"));
+	assert_non_null(strstr(c->out, "not retried"));
+	assert_null(strstr(c->out, "99999999"));
+}
+
+static void test_locked_and_final_try(void **state)
+{
+	struct cli *c = *state;
+	char args[1024], env[1024];
+
+	/* A token that reports its user PIN locked (SoftHSM2 has no lockout: the shim module
+	 * reports the flag on top of the real token). */
+	snprintf(args, sizeof(args), "token show --token 'pkcs11:token=mpc-backup?module-path=%s'",
+		 getenv("LOCKSHIM"));
+	snprintf(env, sizeof(env), "LOCKSHIM_REAL=%s LOCKSHIM_FLAGS=%lu", c->hsm.module, 1UL << 18);
+	assert_int_equal(run(c, env, args), 14);
+	assert_int_equal(lines(c->out), 1);
+	assert_non_null(strstr(c->out, "locked"));
+	snprintf(env, sizeof(env), "LOCKSHIM_REAL=%s LOCKSHIM_FLAGS=%lu", c->hsm.module, 1UL << 17);
+	assert_int_equal(run(c, env, args), 14);
+	assert_non_null(strstr(c->out, "--allow-final-pin-try"));
+	snprintf(args, sizeof(args), "token init --allow-final-pin-try --token 'pkcs11:token=mpc-backup?module-path=%s'",
+		 getenv("LOCKSHIM"));
+	assert_int_equal(run(c, env, args), 0);
+}
+
+static void test_clear_errors(void **state)
+{
+	struct cli *c = *state;
+	char args[1024];
+	static const struct {
+		const char *args;
+		int status;
+		const char *needle;
+	} cases[] = {
+		{ "token show --token 'pkcs11:token=mpc-backup?module-path=/nonexistent/module.so'", 11, "cannot load PKCS#11 module /nonexistent/module.so" },
+		{ "token show --token 'pkcs11:token=nope?module-path=%s'", 12, "no token matches" },
+		{ "token show --token 'pkcs11:token=%%zz'", 65, "malformed PKCS#11 URI" },
+		{ "token show --token 'https://example'", 65, "malformed PKCS#11 URI" },
+		{ "token show --token 'pkcs11:token=x?pin-value=1234'", 65, "never be given on a command line" },
+		{ "token frobnicate", 2, "unknown subcommand" },
+		{ "token show --bogus", 2, "see mpc-backup token --help" },
+		{ "register --token 'pkcs11:token=mpc-backup?module-path=%s'", 2, "--account OPERATOR is required" },
+		{ "register --account 'bad account;rm' --token 'pkcs11:token=mpc-backup?module-path=%s'", 2, "not a NEAR account id" },
+		{ "nonsense", 2, "unknown command" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int st;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		snprintf(args, sizeof(args), cases[i].args, c->hsm.module);
+#pragma GCC diagnostic pop
+		st = run(c, NULL, args);
+		if (st != cases[i].status || strstr(c->out, cases[i].needle) == NULL || lines(c->out) != 1)
+			fail_msg("`%s` -> %d, output: %s", args, st, c->out);
+		assert_null(strstr(c->out, "1234"));
+	}
+	/* The token has no keys yet: a clear pointer to the ceremony. */
+	snprintf(args, sizeof(args), "register --account op.near --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 13);
+	assert_non_null(strstr(c->out, "mpc-backup token init"));
+}
+
+static void test_list(void **state)
+{
+	struct cli *c = *state;
+	char args[1024];
+	json_t *j;
+	json_error_t je;
+
+	snprintf(args, sizeof(args), "token list --json --token 'pkcs11:?module-path=%s'", c->hsm.module);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 0);
+	j = json_loads(c->out, 0, &je);
+	assert_non_null(j);
+	assert_true(json_array_size(j) >= 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "label")), "mpc-backup");
+	assert_true(json_is_true(json_object_get(json_object_get(json_array_get(j, 0), "capabilities"), "eddsa")));
+	json_decref(j);
+	assert_int_equal(run(c, NULL, "token --help"), 0);
+	assert_non_null(strstr(c->out, "usage: mpc-backup token"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_init_is_idempotent_and_prints_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pin_sources, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_pin_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locked_and_final_try, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clear_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
