@@ -178,6 +178,7 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 {
 	static const uint8_t empty[1] = { 0 };
 	const uint8_t *in = n > 0 ? pt : empty;
+	uint8_t aad_stack[512];
 	uint8_t *gcm_aad = NULL;
 	CK_OBJECT_HANDLE k, km;
 	CK_ULONG out_len;
@@ -198,7 +199,7 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 			rc = fresh_iv(t, iv, GCM_IV_LEN, e);
 		if (rc != MPC_OK)
 			return rc;
-		gcm_aad = malloc(HDR_LEN + aad_len);
+		gcm_aad = HDR_LEN + aad_len <= sizeof(aad_stack) ? aad_stack : malloc(HDR_LEN + aad_len);
 		if (gcm_aad == NULL)
 			return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
 		memcpy(gcm_aad, blob, HDR_LEN);
@@ -213,7 +214,8 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 					      blob + HDR_LEN + GCM_IV_LEN, &out_len);
 		}
 		/* A token that makes its own IV writes it into p.pIv (== iv): it is stored as is. */
-		free(gcm_aad);
+		if (gcm_aad != aad_stack)
+			free(gcm_aad);
 		if (rv != CKR_OK)
 			return mpc_fail_ck(e, rv, "C_Encrypt(CKM_AES_GCM)", "mpc-backup-seal-gcm");
 		if (out_len != n + GCM_TAG_LEN)
@@ -251,14 +253,18 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 	}
 }
 
-int mpc_seal(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad, size_t aad_len,
-	     const uint8_t *pt, size_t n, uint8_t **blob, size_t *blob_len, struct mpc_err *e)
+size_t mpc_seal_size(size_t n)
 {
-	uint8_t *out = NULL;
-	size_t cap, len = 0;
+	return HDR_LEN + CBC_IV_LEN + n + 16 + HMAC_LEN;
+}
+
+int mpc_seal_to(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad,
+		size_t aad_len, const uint8_t *pt, size_t n, uint8_t *out, size_t cap,
+		size_t *blob_len, struct mpc_err *e)
+{
+	size_t len = 0;
 	int rc;
 
-	*blob = NULL;
 	*blob_len = 0;
 	if (n > MPC_SEAL_MAX_PLAINTEXT)
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "cannot seal %zu bytes (at most %u)", n,
@@ -270,10 +276,9 @@ int mpc_seal(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad, s
 	}
 	if (mech != MPC_SEAL_AES_GCM && mech != MPC_SEAL_AES_CBC_HMAC)
 		return mpc_fail(e, MPC_ERR_USAGE, "unknown sealing mechanism %d", (int)mech);
-	cap = HDR_LEN + CBC_IV_LEN + n + 16 + HMAC_LEN;
-	out = malloc(cap);
-	if (out == NULL)
-		return mpc_fail(e, MPC_ERR_NOMEM, "out of memory sealing %zu bytes", n);
+	if (cap < mpc_seal_size(n))
+		return mpc_fail(e, MPC_ERR_TOO_LARGE, "sealing %zu bytes needs a %zu-byte buffer", n,
+				mpc_seal_size(n));
 	mpc_token_lock(t);
 	{
 		struct mpc_err first = { 0 };
@@ -288,12 +293,31 @@ int mpc_seal(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad, s
 		}
 	}
 	mpc_token_unlock(t);
+	if (rc == MPC_OK)
+		*blob_len = len;
+	return rc;
+}
+
+int mpc_seal(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad, size_t aad_len,
+	     const uint8_t *pt, size_t n, uint8_t **blob, size_t *blob_len, struct mpc_err *e)
+{
+	uint8_t *out;
+	int rc;
+
+	*blob = NULL;
+	*blob_len = 0;
+	if (n > MPC_SEAL_MAX_PLAINTEXT)
+		return mpc_fail(e, MPC_ERR_TOO_LARGE, "cannot seal %zu bytes (at most %u)", n,
+				MPC_SEAL_MAX_PLAINTEXT);
+	out = malloc(mpc_seal_size(n));
+	if (out == NULL)
+		return mpc_fail(e, MPC_ERR_NOMEM, "out of memory sealing %zu bytes", n);
+	rc = mpc_seal_to(t, mech, aad, aad_len, pt, n, out, mpc_seal_size(n), blob_len, e);
 	if (rc != MPC_OK) {
 		free(out);
 		return rc;
 	}
 	*blob = out;
-	*blob_len = len;
 	return MPC_OK;
 }
 
@@ -331,6 +355,7 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 	int rc;
 
 	if (mech == MPC_SEAL_AES_GCM) {
+		uint8_t aad_stack[512];
 		uint8_t *gcm_aad;
 		CK_GCM_PARAMS p;
 		CK_MECHANISM m = { CKM_AES_GCM, &p, sizeof(p) };
@@ -340,7 +365,7 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 		if (rc != MPC_OK)
 			return rc;
 		memcpy(iv, blob + HDR_LEN, GCM_IV_LEN);
-		gcm_aad = malloc(HDR_LEN + aad_len);
+		gcm_aad = HDR_LEN + aad_len <= sizeof(aad_stack) ? aad_stack : malloc(HDR_LEN + aad_len);
 		if (gcm_aad == NULL)
 			return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
 		memcpy(gcm_aad, blob, HDR_LEN);
@@ -353,7 +378,8 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 			rv = t->fn->C_Decrypt(t->session, (CK_BYTE_PTR)blob + HDR_LEN + GCM_IV_LEN,
 					      blob_len - HDR_LEN - GCM_IV_LEN, pt != NULL ? pt : empty,
 					      &out_len);
-		free(gcm_aad);
+		if (gcm_aad != aad_stack)
+			free(gcm_aad);
 		if (rv != CKR_OK) {
 			if (mpc_token_rv_is_lost_session(rv))
 				return mpc_fail_ck(e, rv, "C_Decrypt(CKM_AES_GCM)", "mpc-backup-seal-gcm");
@@ -398,15 +424,13 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 	}
 }
 
-int mpc_unseal(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const uint8_t *blob,
-	       size_t blob_len, uint8_t **pt, size_t *pt_len, struct mpc_err *e)
+int mpc_unseal_to(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const uint8_t *blob,
+		  size_t blob_len, uint8_t *out, size_t cap, size_t *pt_len, struct mpc_err *e)
 {
-	enum mpc_seal_mech mech;
-	uint8_t *out = NULL;
+	enum mpc_seal_mech mech = MPC_SEAL_AUTO;
 	size_t len = 0;
 	int rc;
 
-	*pt = NULL;
 	*pt_len = 0;
 	rc = mpc_seal_blob_mech(blob, blob_len, &mech, e);
 	if (rc != MPC_OK)
@@ -414,9 +438,9 @@ int mpc_unseal(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const ui
 	if (blob_len > MPC_SEAL_MAX_PLAINTEXT + 256)
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "sealed data of %zu bytes is over the limit",
 				blob_len);
-	out = mpc_secure_alloc(blob_len, e);
-	if (out == NULL)
-		return MPC_ERR_NOMEM;
+	if (cap < blob_len)
+		return mpc_fail(e, MPC_ERR_TOO_LARGE, "opening %zu sealed bytes needs a %zu-byte buffer",
+				blob_len, blob_len);
 	mpc_token_lock(t);
 	{
 		struct mpc_err first = { 0 };
@@ -432,10 +456,33 @@ int mpc_unseal(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const ui
 	}
 	mpc_token_unlock(t);
 	if (rc != MPC_OK) {
+		mpc_memzero(out, cap);
+		return rc;
+	}
+	*pt_len = len;
+	return MPC_OK;
+}
+
+int mpc_unseal(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const uint8_t *blob,
+	       size_t blob_len, uint8_t **pt, size_t *pt_len, struct mpc_err *e)
+{
+	uint8_t *out;
+	int rc;
+
+	*pt = NULL;
+	*pt_len = 0;
+	if (blob_len > MPC_SEAL_MAX_PLAINTEXT + 256)
+		return mpc_fail(e, MPC_ERR_TOO_LARGE, "sealed data of %zu bytes is over the limit",
+				blob_len);
+	out = mpc_secure_alloc(blob_len, e);
+	if (out == NULL)
+		return MPC_ERR_NOMEM;
+	rc = mpc_unseal_to(t, aad, aad_len, blob, blob_len, out, blob_len, pt_len, e);
+	if (rc != MPC_OK) {
 		mpc_secure_free(out);
+		*pt_len = 0;
 		return rc;
 	}
 	*pt = out;
-	*pt_len = len;
 	return MPC_OK;
 }
