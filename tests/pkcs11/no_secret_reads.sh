@@ -1,0 +1,13 @@
+#!/bin/sh
+# no_secret_reads.sh: a guard that no code path reads a key's value out of the token. The only
+# CKA_VALUE in the tree is the template that imports the node's transport key (a write).
+set -eu
+src=${1:?source dir}
+hits=$(grep -rn --include='*.c' --include='*.h' -E 'CKA_VALUE([^_A-Z]|$)' "$src/pkcs11" "$src/src" | grep -v 'pkcs11/keys.c:.*{ CKA_VALUE, (void \*)key, 32 }' || true)
+if [ -n "$hits" ]; then
+  echo "CKA_VALUE used outside the transport-key import template:"; echo "$hits"; exit 1
+fi
+if grep -rn 'C_GetAttributeValue' "$src/pkcs11/provider"; then
+  echo "the OpenSSL provider must not read attributes"; exit 1
+fi
+echo "1 passed, 0 failed"
