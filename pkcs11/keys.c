@@ -54,9 +54,9 @@ int mpc_key_find(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *
 		return mpc_fail_ck(e, rv, "C_FindObjects", label);
 	if (n == 0)
 		return mpc_fail(e, MPC_ERR_OBJECT_NOT_FOUND,
-				"token \"%s\" has no %s key \"%s\" (run `mpc-backup token init`)",
+				"token \"%s\" has no %s key \"%s\" (run `mpc-backup token init%s`)",
 				t->label, cls == CKO_PUBLIC_KEY ? "public" : cls == CKO_PRIVATE_KEY ? "private" : "secret",
-				label);
+				label, role == MPC_KEY_TRANSPORT ? " --import-transport-key" : "");
 	if (n > 1)
 		return mpc_fail(e, MPC_ERR_STATE,
 				"token \"%s\" has more than one object labelled \"%s\"; refusing to "
