@@ -1,0 +1,25 @@
+/* rpc_envelope.h: decoding a NEAR JSON-RPC `query` response without building a JSON tree.
+ *
+ * A response is {"jsonrpc": "2.0", "id": ..., "result": {"result": [bytes], "logs": [...],
+ * "block_height": u64, "block_hash": "..."}} or carries an `error` object, or (contract panic)
+ * a `result.error` string. The view's bytes can be tens of MiB of "123," text; decoding them
+ * into a jansson tree would cost ~50 bytes of heap per byte, so this scanner validates the
+ * whole document as JSON (depth-limited) and writes the byte array straight into a buffer of at
+ * most len/2 + 1 bytes. Only the small `error` values are handed to jansson.
+ *
+ * On success *out (malloc'd, NUL-terminated after *out_len bytes; free()) holds the view's JSON
+ * text. Errors: MPC_ERR_PARSE (not a valid response), MPC_ERR_RPC (JSON-RPC error or contract
+ * panic; the message quotes the server's text, truncated), MPC_ERR_NOMEM.
+ */
+#ifndef MPC_CONTRACT_RPC_ENVELOPE_H
+#define MPC_CONTRACT_RPC_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "src/util/err.h"
+
+int mpc_rpc_envelope_decode(const char *text, size_t len, char **out, size_t *out_len,
+			    uint64_t *block_height, struct mpc_err *e);
+
+#endif
