@@ -90,5 +90,11 @@ void mpc_cli_close_tokens(struct mpc_cli_tokens *t);
 /* The subcommands. */
 int mpc_cmd_token(int argc, char **argv);
 int mpc_cmd_register(int argc, char **argv);
+int mpc_cmd_node(int argc, char **argv);
+int mpc_cmd_backup(int argc, char **argv);
+int mpc_cmd_restore(int argc, char **argv);
+int mpc_cmd_store(int argc, char **argv);
+int mpc_cmd_contract(int argc, char **argv);
+int mpc_cmd_run(int argc, char **argv);
 
 #endif

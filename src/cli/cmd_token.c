@@ -8,9 +8,9 @@
 #include "src/cli/cli.h"
 #include "src/util/encoding.h"
 #include "src/util/mem.h"
-#include "src/util/secret.h"
+#include "src/node/body.h"
 
-#define TRANSPORT_ENV "MPC_BACKUP_TRANSPORT_KEY_HEX"
+#define TRANSPORT_ENV MPC_TRANSPORT_KEY_ENV
 
 static const char token_help[] =
 	"usage: mpc-backup token list [--token URI] [--json]\n"
@@ -147,12 +147,18 @@ static int describe_keys(struct mpc_token *t, const struct mpc_ceremony_report *
 
 static int import_transport(struct mpc_token *t, const char *file, struct mpc_err *e)
 {
-	uint8_t *key = NULL;
-	int rc = mpc_secret_hex_read(file, TRANSPORT_ENV, 32, &key, e);
+	struct mpc_transport_key k;
+	int rc;
 
+	memset(&k, 0, sizeof(k));
+	rc = file != NULL ? mpc_transport_key_from_file(&k, file, e)
+			  : mpc_transport_key_from_env(&k, TRANSPORT_ENV, e);
+	if (rc == MPC_ERR_NOT_FOUND && file == NULL)
+		rc = mpc_fail(e, MPC_ERR_USAGE, "--import-transport-key: set %s or give "
+				"--transport-key-file", TRANSPORT_ENV);
 	if (rc == MPC_OK)
-		rc = mpc_key_import_transport(t, key, e);
-	mpc_secure_free(key);
+		rc = mpc_key_import_transport(t, k.sw, e);
+	mpc_transport_key_clear(&k);
 	return rc;
 }
 

@@ -1,9 +1,11 @@
 /* main.c: the mpc-backup process entry point: hardening, process-wide library settings, and
  * dispatch to one subcommand. The only place with process-global state. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "src/cli/cli.h"
@@ -16,6 +18,12 @@ static const struct {
 } commands[] = {
 	{ "token", mpc_cmd_token, "list tokens, run the key ceremony, show keys" },
 	{ "register", mpc_cmd_register, "print what to register on the contract" },
+	{ "node", mpc_cmd_node, "prove the authenticated path to a node (hello)" },
+	{ "backup", mpc_cmd_backup, "fetch, validate, seal and store one keyset" },
+	{ "restore", mpc_cmd_restore, "push a stored keyset to a node" },
+	{ "store", mpc_cmd_store, "list, verify, prune, quarantine stored keysets" },
+	{ "contract", mpc_cmd_contract, "read the contract: status for the operator" },
+	{ "run", mpc_cmd_run, "the monitor: automatic backup and recovery" },
 };
 
 static void usage(FILE *f)
@@ -26,27 +34,20 @@ static void usage(FILE *f)
 	fprintf(f, "\nPINs and keys are never taken on the command line: see docs/operations.md.\n");
 }
 
-/* jansson's allocations are wiped when freed: parsed keyshares pass through it. The size is
- * kept in a header in front of the block. */
+/* jansson's allocations are wiped when freed: parsed keyshares pass through it. Blocks are
+ * plain malloc() blocks (so strings jansson hands out, e.g. from json_dumps, may still be
+ * released with free()); the size to wipe comes from malloc_usable_size(). */
 static void *json_wiping_malloc(size_t n)
 {
-	size_t *p = malloc(n + sizeof(size_t) * 2);
-
-	if (p == NULL)
-		return NULL;
-	p[0] = n;
-	return p + 2;
+	return malloc(n);
 }
 
 static void json_wiping_free(void *ptr)
 {
-	size_t *p;
-
 	if (ptr == NULL)
 		return;
-	p = (size_t *)ptr - 2;
-	mpc_memzero(ptr, p[0]);
-	free(p);
+	mpc_memzero(ptr, malloc_usable_size(ptr));
+	free(ptr);
 }
 
 int main(int argc, char **argv)
@@ -58,6 +59,10 @@ int main(int argc, char **argv)
 		return 70;
 	}
 	json_set_alloc_funcs(json_wiping_malloc, json_wiping_free);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "mpc-backup: libcurl cannot initialise\n");
+		return 70;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -9,6 +9,7 @@ struct mpc_quorum {
 	size_t n, k;
 	struct mpc_rpc_endpoint *eps[MPC_QUORUM_MAX_ENDPOINTS];
 	CURLM *multi;
+	const volatile sig_atomic_t *cancel; /* borrowed, may be NULL */
 };
 
 /* What one endpoint said during a poll. */
@@ -48,6 +49,7 @@ int mpc_quorum_new(const char *const *urls, size_t n, size_t k, const struct mpc
 	if (q == NULL)
 		return mpc_fail(e, MPC_ERR_NOMEM, "quorum: out of memory");
 	q->k = k != 0 ? k : n / 2 + 1;
+	q->cancel = opt != NULL ? opt->cancel : NULL;
 	q->multi = curl_multi_init();
 	if (q->multi == NULL) {
 		rc = mpc_fail(e, MPC_ERR_NOMEM, "quorum: cannot create a curl multi handle");
@@ -112,7 +114,9 @@ static int fetch_all(struct mpc_quorum *q, const char *method, struct reading *r
 
 		if (curl_multi_perform(q->multi, &running) != CURLM_OK)
 			break;
-		if (running > 0 && curl_multi_poll(q->multi, NULL, 0, 1000, NULL) != CURLM_OK)
+		if (q->cancel != NULL && *q->cancel)
+			break; /* the unfinished count as errors below */
+		if (running > 0 && curl_multi_poll(q->multi, NULL, 0, 100, NULL) != CURLM_OK)
 			break;
 		while ((msg = curl_multi_info_read(q->multi, &left)) != NULL) {
 			if (msg->msg != CURLMSG_DONE)
@@ -132,8 +136,11 @@ static int fetch_all(struct mpc_quorum *q, const char *method, struct reading *r
 		if (handles[i] == NULL)
 			continue;
 		curl_multi_remove_handle(q->multi, handles[i]);
-		r[i].rc = mpc_fail(&r[i].err, MPC_ERR_HTTP, "rpc %s: request did not complete",
-				   mpc_rpc_endpoint_name(q->eps[i]));
+		r[i].rc = q->cancel != NULL && *q->cancel
+				  ? mpc_fail(&r[i].err, MPC_ERR_CANCELLED, "rpc %s: cancelled",
+					     mpc_rpc_endpoint_name(q->eps[i]))
+				  : mpc_fail(&r[i].err, MPC_ERR_HTTP, "rpc %s: request did not complete",
+					     mpc_rpc_endpoint_name(q->eps[i]));
 	}
 	return MPC_OK;
 }

@@ -18,6 +18,7 @@
 #ifndef MPC_CONTRACT_RPC_H
 #define MPC_CONTRACT_RPC_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,8 @@ struct mpc_rpc_options {
 	long connect_timeout_ms;  /* 0: default */
 	long timeout_ms;          /* 0: default; whole request */
 	const char *ca_file;      /* https: PEM CA bundle to trust instead of the system's; copied */
+	const volatile sig_atomic_t *cancel; /* non-zero aborts a quorum poll within 100 ms; may
+						be NULL */
 };
 
 struct mpc_rpc_endpoint;

@@ -21,6 +21,8 @@
 
 struct mpc_node_client {
 	CURL *curl;
+	CURLM *multi;                        /* drives curl so a cancel flag is seen */
+	const volatile sig_atomic_t *cancel; /* borrowed, may be NULL */
 	EVP_PKEY *key;
 	X509 *leaf;
 	uint8_t client_pub[32];
@@ -281,6 +283,7 @@ int mpc_node_client_new(const struct mpc_node_client_opts *o, struct mpc_node_cl
 	c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : MPC_NODE_TIMEOUT_MS_DEFAULT;
 	c->max_response = o->max_response > 0 ? o->max_response : MPC_NODE_MAX_RESPONSE_DEFAULT;
 	c->fresh = o->fresh_connection;
+	c->cancel = o->cancel;
 	c->leaf = mpc_node_cert_leaf(c->client_pub, e);
 	if (c->leaf == NULL) {
 		rc = MPC_ERR_INTERNAL;
@@ -293,7 +296,8 @@ int mpc_node_client_new(const struct mpc_node_client_opts *o, struct mpc_node_cl
 	c->key = o->client_key;
 	c->connect_to = curl_slist_append(NULL, ct);
 	c->curl = curl_easy_init();
-	if (c->connect_to == NULL || c->curl == NULL) {
+	c->multi = curl_multi_init();
+	if (c->connect_to == NULL || c->curl == NULL || c->multi == NULL) {
 		rc = mpc_fail(e, MPC_ERR_NOMEM, "node client: cannot initialise libcurl");
 		goto out;
 	}
@@ -311,6 +315,8 @@ void mpc_node_client_free(struct mpc_node_client *c)
 		return;
 	if (c->curl != NULL)
 		curl_easy_cleanup(c->curl);
+	if (c->multi != NULL)
+		curl_multi_cleanup(c->multi);
 	curl_slist_free_all(c->connect_to);
 	X509_free(c->leaf);
 	EVP_PKEY_free(c->key);
@@ -376,6 +382,37 @@ static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err
 	if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST)
 		return mpc_fail(e, MPC_ERR_HTTP, "node at %s: cannot connect: %s", c->where, detail);
 	return mpc_fail(e, MPC_ERR_HTTP, "node at %s: %s", c->where, detail);
+}
+
+/* curl_easy_perform with a bounded wait per round, so a cancel flag set by a signal handler
+ * ends even a hanging request within 100 ms. The easy handle's connection cache is kept. */
+static CURLcode perform(struct mpc_node_client *c, CURL *u)
+{
+	CURLcode cc = CURLE_OK;
+	CURLMsg *msg;
+	int running = 1, left;
+
+	if (curl_multi_add_handle(c->multi, u) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	while (running > 0) {
+		if (c->cancel != NULL && *c->cancel) {
+			cc = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		if (curl_multi_perform(c->multi, &running) != CURLM_OK) {
+			cc = CURLE_FAILED_INIT;
+			break;
+		}
+		if (running > 0 && curl_multi_poll(c->multi, NULL, 0, 100, NULL) != CURLM_OK) {
+			cc = CURLE_FAILED_INIT;
+			break;
+		}
+	}
+	while ((msg = curl_multi_info_read(c->multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == u && cc == CURLE_OK)
+			cc = msg->data.result;
+	curl_multi_remove_handle(c->multi, u);
+	return cc;
 }
 
 /* One request. body may be NULL (no body). On MPC_OK *status holds the HTTP status and
@@ -454,7 +491,12 @@ static int request(struct mpc_node_client *c, const char *method, const char *pa
 		rc = mpc_fail(e, MPC_ERR_INTERNAL, "node client: cannot set the method");
 		goto out;
 	}
-	cc = curl_easy_perform(u);
+	cc = perform(c, u);
+	if (cc == CURLE_ABORTED_BY_CALLBACK && c->cancel != NULL && *c->cancel) {
+		rc = mpc_fail(e, MPC_ERR_CANCELLED, "node at %s: request cancelled (shutting down)",
+			      c->where);
+		goto out;
+	}
 	if (cc != CURLE_OK) {
 		rc = map_curl_error(c, cc, e);
 		goto out;

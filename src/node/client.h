@@ -19,6 +19,7 @@
 #ifndef MPC_NODE_CLIENT_H
 #define MPC_NODE_CLIENT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,8 @@ struct mpc_node_client_opts {
 	long timeout_ms;         /* 0: default; whole request, connection included */
 	size_t max_response;     /* 0: default; bytes of response body */
 	int fresh_connection;    /* 1: a new TCP+TLS connection per request (benchmarks, probes) */
+	const volatile sig_atomic_t *cancel; /* non-zero (set by a signal handler) aborts a request
+						within 100 ms with MPC_ERR_CANCELLED; may be NULL */
 };
 
 struct mpc_node_client; /* opaque; reuses one CURL handle and its connection */

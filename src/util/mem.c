@@ -113,6 +113,17 @@ void mpc_secure_free(void *p)
 	munmap(h, map_len);
 }
 
+int mpc_lock_all_memory(struct mpc_err *e)
+{
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0)
+		return mpc_fail(e, MPC_ERR_NOMEM,
+				"cannot lock the process's memory (%s): raise RLIMIT_MEMLOCK "
+				"(systemd LimitMEMLOCK=infinity) or grant CAP_IPC_LOCK; keyshares must "
+				"not be swapped",
+				strerror(errno));
+	return MPC_OK;
+}
+
 int mpc_harden_process(struct mpc_err *e)
 {
 	struct rlimit no_core = { 0, 0 };

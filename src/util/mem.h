@@ -35,4 +35,9 @@ void mpc_secure_free(void *p);
  * processes of the same user. Returns MPC_OK or records why not. */
 int mpc_harden_process(struct mpc_err *e);
 
+/* Lock all current and future pages of the process in RAM (mlockall with MCL_ONFAULT), so
+ * that copies of keyshares made by libraries (jansson's parser, libcurl's buffers) are never
+ * swapped. Fails with MPC_ERR_NOMEM naming RLIMIT_MEMLOCK when not permitted. */
+int mpc_lock_all_memory(struct mpc_err *e);
+
 #endif

@@ -173,7 +173,7 @@ static void test_refused_connection(void **state)
 static void test_hang_times_out(void **state)
 {
 	struct env *env = *state;
-	struct mpc_rpc_options opt = { NULL, 0, 1000, 500, NULL };
+	struct mpc_rpc_options opt = { NULL, 0, 1000, 500, NULL, NULL };
 	struct mpc_rpc_result res = { 0 };
 	struct mpc_err e = { 0 };
 
@@ -208,8 +208,8 @@ static unsigned long long oversized_sent(const struct env *env, int nth)
 static void test_oversized(void **state)
 {
 	struct env *env = *state;
-	struct mpc_rpc_options small = { NULL, (size_t)1 << 20, 0, 0, NULL };
-	struct mpc_rpc_options tiny = { NULL, 1000, 0, 0, NULL };
+	struct mpc_rpc_options small = { NULL, (size_t)1 << 20, 0, 0, NULL, NULL };
+	struct mpc_rpc_options tiny = { NULL, 1000, 0, 0, NULL, NULL };
 	struct mpc_rpc_result res = { 0 };
 	struct mpc_err e = { 0 };
 	unsigned long long sent;

@@ -1,0 +1,190 @@
+/* cmd_backup.c: `mpc-backup backup` (fetch, validate, seal, store one keyset) and
+ * `mpc-backup restore` (push a stored keyset to a node). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "src/cli/session.h"
+#include "src/util/encoding.h"
+#include "src/util/file.h"
+#include "src/util/mem.h"
+
+static const char backup_help[] =
+	"usage: mpc-backup backup --store DIR --node HOST:PORT --node-key ed25519:...\n"
+	"                         --keyset FILE|- [--contract ACCOUNT --account OPERATOR] [options]\n"
+	"\n"
+	"Fetches the keyshares of the keyset (the contract's Keyset JSON, from FILE or stdin) from\n"
+	"the node, checks them against the keyset (every domain once, epoch, attempts, public\n"
+	"keys), seals them in the token(s) and adds them to the store. A keyset the store already\n"
+	"covers is not fetched again (exit 0, says so). Exit 26 when the node's keyshares do not\n"
+	"match the keyset, 27 for an older epoch than the store's newest.\n"
+	"\n"
+	"options:\n"
+	"  --keyset FILE|-      the Keyset JSON ({\"epoch_id\":..,\"domains\":[..]}), at most 1 MiB\n"
+	MPC_CLI_NODE_HELP "  --contract, --account  recorded in the stored file's header\n" MPC_CLI_COMMON_HELP;
+
+static const char restore_help[] =
+	"usage: mpc-backup restore --store DIR --node HOST:PORT --node-key ed25519:... [--epoch N]\n"
+	"                          [options]\n"
+	"\n"
+	"Opens the newest stored keyset (or the newest of epoch N) in the token and pushes it to\n"
+	"the node with PUT /set_keyshares. An empty store or a missing epoch is an error (exit 18),\n"
+	"never a silent success. The node's 200 only means it took the keyshares: the migration is\n"
+	"complete when the contract concludes it.\n"
+	"\n"
+	"options:\n"
+	"  --epoch N            push the newest stored keyset of epoch N\n" MPC_CLI_NODE_HELP
+	MPC_CLI_COMMON_HELP;
+
+static int read_keyset(const char *path, struct mpc_keyset *ks, struct mpc_err *e)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = strcmp(path, "-") == 0 ? mpc_fd_read_all(STDIN_FILENO, 1 << 20, 0, "stdin", &buf, &len, e)
+					: mpc_file_read(path, 1 << 20, 0, &buf, &len, e);
+
+	if (rc == MPC_OK)
+		rc = mpc_keyset_parse((const char *)buf, len, ks, e);
+	free(buf);
+	return rc;
+}
+
+static int parse_common(const char *cmd, const char *help, int argc, char **argv,
+			struct mpc_cli_common *c, struct mpc_cli_node_opts *no, const char **extra,
+			const char *extra_name)
+{
+	enum { OPT_EXTRA = MPC_OPT_SESSION_LAST };
+	const struct option opts[] = { MPC_CLI_COMMON_OPTIONS, MPC_CLI_NODE_OPTIONS,
+				       { extra_name, required_argument, NULL, OPT_EXTRA },
+				       { NULL, 0, NULL, 0 } };
+	int opt, r;
+
+	memset(no, 0, sizeof(*no));
+	mpc_cli_common_init(c);
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == MPC_OPT_HELP) {
+			fputs(help, stdout);
+			return 1;
+		}
+		if (mpc_cli_common_opt(c, opt, optarg))
+			continue;
+		if (opt == OPT_EXTRA) {
+			*extra = optarg;
+			continue;
+		}
+		r = mpc_cli_node_opt(cmd, no, opt, optarg);
+		if (r < 0)
+			return 2;
+		if (r == 0)
+			return mpc_cli_bad_option(cmd, argv);
+	}
+	if (mpc_cli_no_extra_args(cmd, argc, argv) != 0)
+		return 2;
+	if (no->node == NULL)
+		return mpc_cli_usage(cmd, "--node HOST:PORT is required");
+	if (no->store == NULL)
+		return mpc_cli_usage(cmd, "--store DIR is required");
+	return 0;
+}
+
+int mpc_cmd_backup(int argc, char **argv)
+{
+	struct mpc_cli_common c;
+	struct mpc_cli_node_opts no;
+	struct mpc_cli_session s;
+	struct mpc_keyset ks;
+	struct mpc_backup_outcome out;
+	struct mpc_err e = { 0 };
+	const char *keyset_path = NULL;
+	uint8_t node_pub[32];
+	int rc, st;
+
+	st = parse_common("backup", backup_help, argc, argv, &c, &no, &keyset_path, "keyset");
+	if (st != 0)
+		return st == 1 ? 0 : st;
+	if (keyset_path == NULL)
+		return mpc_cli_usage("backup", "--keyset FILE|- is required");
+	memset(&ks, 0, sizeof(ks));
+	rc = mpc_cli_node_key(&no, node_pub, &e);
+	if (rc == MPC_OK)
+		rc = read_keyset(keyset_path, &ks, &e);
+	if (rc != MPC_OK)
+		return mpc_cli_fail("backup", &e);
+	rc = mpc_lock_all_memory(&e);
+	if (rc == MPC_OK)
+		rc = mpc_cli_session_open(&c, &no,
+					  MPC_SESSION_TLS | MPC_SESSION_TRANSPORT | MPC_SESSION_STORE_CREATE,
+					  &s, &e);
+	if (rc != MPC_OK) {
+		mpc_keyset_free(&ks);
+		return mpc_cli_fail("backup", &e);
+	}
+	rc = mpc_op_backup(&s.ops, no.node, node_pub, &ks, &out, &e);
+	mpc_cli_session_close(&s);
+	if (rc != MPC_OK) {
+		mpc_keyset_free(&ks);
+		return mpc_cli_fail("backup", &e);
+	}
+	if (c.json)
+		st = mpc_cli_print_json(json_pack(
+			"{s:I, s:I, s:b, s:s, s:I, s:{s:f, s:f, s:f, s:f}}", "epoch", (json_int_t)ks.epoch_id,
+			"domains", (json_int_t)ks.n_domains, "already_covered", out.already_covered, "file",
+			out.file, "bytes", (json_int_t)out.bytes, "seconds", "node", out.t.node_s, "token",
+			out.t.token_s, "disk", out.t.disk_s, "total", out.t.total_s));
+	else if (out.already_covered)
+		printf("epoch %llu (%zu domains) is already covered by %s: nothing fetched\n",
+		       (unsigned long long)ks.epoch_id, ks.n_domains, out.file);
+	else
+		printf("stored epoch %llu (%zu domains, %zu bytes of keyshares) in %s/%s "
+		       "(node %.1f ms, token %.1f ms, disk %.1f ms)\n",
+		       (unsigned long long)ks.epoch_id, ks.n_domains, out.bytes, no.store, out.file,
+		       out.t.node_s * 1e3, out.t.token_s * 1e3, out.t.disk_s * 1e3);
+	mpc_keyset_free(&ks);
+	return st;
+}
+
+int mpc_cmd_restore(int argc, char **argv)
+{
+	struct mpc_cli_common c;
+	struct mpc_cli_node_opts no;
+	struct mpc_cli_session s;
+	struct mpc_push_outcome out;
+	struct mpc_err e = { 0 };
+	const char *epoch_arg = NULL;
+	uint64_t epoch = 0;
+	uint8_t node_pub[32];
+	int rc, st;
+
+	st = parse_common("restore", restore_help, argc, argv, &c, &no, &epoch_arg, "epoch");
+	if (st != 0)
+		return st == 1 ? 0 : st;
+	if (epoch_arg != NULL) {
+		char *end;
+
+		if (epoch_arg[0] < '0' || epoch_arg[0] > '9')
+			return mpc_cli_usage("restore", "--epoch: \"%.40s\" is not an epoch number", epoch_arg);
+		epoch = strtoull(epoch_arg, &end, 10);
+		if (*end != '\0')
+			return mpc_cli_usage("restore", "--epoch: \"%.40s\" is not an epoch number", epoch_arg);
+	}
+	rc = mpc_cli_node_key(&no, node_pub, &e);
+	if (rc == MPC_OK)
+		rc = mpc_lock_all_memory(&e);
+	if (rc == MPC_OK)
+		rc = mpc_cli_session_open(&c, &no, MPC_SESSION_TLS | MPC_SESSION_TRANSPORT | MPC_SESSION_STORE,
+					  &s, &e);
+	if (rc != MPC_OK)
+		return mpc_cli_fail("restore", &e);
+	rc = mpc_op_push(&s.ops, no.node, node_pub, NULL, epoch_arg == NULL, epoch, &out, &e);
+	mpc_cli_session_close(&s);
+	if (rc != MPC_OK)
+		return mpc_cli_fail("restore", &e);
+	if (c.json)
+		return mpc_cli_print_json(json_pack("{s:I, s:I, s:s, s:I, s:s}", "epoch", (json_int_t)out.epoch,
+						    "domains", (json_int_t)out.n_domains, "file", out.file,
+						    "bytes", (json_int_t)out.bytes, "node", no.node));
+	printf("pushed epoch %llu (%zu domains, %zu bytes) from %s to %s: the node took them; the "
+	       "move is complete when the contract concludes the migration\n",
+	       (unsigned long long)out.epoch, out.n_domains, out.bytes, out.file, no.node);
+	return 0;
+}

@@ -1,0 +1,286 @@
+/* config.c: the monitor's configuration file and settings. */
+#include "src/monitor/config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/util/encoding.h"
+#include "src/util/file.h"
+
+void mpc_config_defaults(struct mpc_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->poll_interval = 30;
+	c->migration_port = MPC_MIGRATION_PORT_DEFAULT;
+	c->node_timeout = 60;
+	c->node_connect_timeout = 10;
+	c->rpc_timeout = 30;
+	c->backoff_initial = 1;
+	c->backoff_max = 300;
+	c->verify_interval = 3600;
+}
+
+static void free_list(char **l, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free(l[i]);
+	*n = 0;
+}
+
+void mpc_config_free(struct mpc_config *c)
+{
+	char **strs[] = { &c->token, &c->tls_token, &c->seal_token, &c->pin_file, &c->store,
+			  &c->contract, &c->account, &c->metrics_listen, &c->transport_key_file,
+			  &c->log_level };
+
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		free(*strs[i]);
+		*strs[i] = NULL;
+	}
+	free_list(c->seal_to, &c->n_seal_to);
+	free_list(c->rpc_url, &c->n_rpc_url);
+	for (size_t i = 0; i < c->n_overrides; i++) {
+		free((char *)c->overrides[i].account_id);
+		free((char *)c->overrides[i].address);
+	}
+	c->n_overrides = 0;
+}
+
+static int set_str(char **dst, const char *v, const char *where, struct mpc_err *e)
+{
+	char *d = strdup(v);
+
+	if (d == NULL)
+		return mpc_fail(e, MPC_ERR_NOMEM, "%s: out of memory", where);
+	free(*dst);
+	*dst = d;
+	return MPC_OK;
+}
+
+static int add_list(char **l, size_t *n, const char *v, const char *where, struct mpc_err *e)
+{
+	if (*n == MPC_CONFIG_MAX_LIST)
+		return mpc_fail(e, MPC_ERR_USAGE, "%s: at most %d values", where, MPC_CONFIG_MAX_LIST);
+	l[*n] = strdup(v);
+	if (l[*n] == NULL)
+		return mpc_fail(e, MPC_ERR_NOMEM, "%s: out of memory", where);
+	(*n)++;
+	return MPC_OK;
+}
+
+static int set_seconds(double *dst, const char *v, double min, double max, const char *where,
+		       struct mpc_err *e)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno != 0 || end == v || *end != '\0' || !isfinite(d) || d < min || d > max)
+		return mpc_fail(e, MPC_ERR_USAGE, "%s: \"%.40s\" is not a number of seconds in [%g, %g]",
+				where, v, min, max);
+	*dst = d;
+	return MPC_OK;
+}
+
+static int set_uint(unsigned *dst, const char *v, unsigned min, unsigned max, const char *where,
+		    struct mpc_err *e)
+{
+	char *end;
+	unsigned long u;
+
+	errno = 0;
+	u = strtoul(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || u < min || u > max)
+		return mpc_fail(e, MPC_ERR_USAGE, "%s: \"%.40s\" is not an integer in [%u, %u]", where,
+				v, min, max);
+	*dst = (unsigned)u;
+	return MPC_OK;
+}
+
+/* Secrets are not configuration. */
+static int refuse_secret(const char *key, const char *value, const char *where, struct mpc_err *e)
+{
+	if (strcmp(key, "pin") == 0 || strcmp(key, "transport_key") == 0 ||
+	    strcmp(key, "transport_key_hex") == 0)
+		return mpc_fail(e, MPC_ERR_USAGE,
+				"%s: secrets are never configuration: name a file (pin_file, "
+				"transport_key_file) or use the environment",
+				where);
+	if (strstr(value, "pin-value") != NULL)
+		return mpc_fail(e, MPC_ERR_USAGE,
+				"%s: a token URI with pin-value= would put the PIN in a file of "
+				"settings; use pin-source=file:... or pin_file",
+				where);
+	return MPC_OK;
+}
+
+static int add_override(struct mpc_config *c, const char *sel, const char *value,
+			const char *where, struct mpc_err *e)
+{
+	struct mpc_address_override *o;
+	int rc;
+
+	if (c->n_overrides == MPC_CONFIG_MAX_OVERRIDES)
+		return mpc_fail(e, MPC_ERR_USAGE, "%s: at most %d address overrides", where,
+				MPC_CONFIG_MAX_OVERRIDES);
+	if (strlen(value) == 0 || strlen(value) >= MPC_ADDRESS_MAX)
+		return mpc_fail(e, MPC_ERR_USAGE, "%s: the address must be host:port", where);
+	o = &c->overrides[c->n_overrides];
+	memset(o, 0, sizeof(*o));
+	if (strncmp(sel, "account.", 8) == 0 && sel[8] != '\0') {
+		o->account_id = strdup(sel + 8);
+		if (o->account_id == NULL)
+			return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
+	} else if (strncmp(sel, "key.", 4) == 0) {
+		rc = mpc_ed25519_key_parse(sel + 4, o->tls_key, where, e);
+		if (rc != MPC_OK)
+			return rc;
+		o->has_tls_key = 1;
+	} else {
+		return mpc_fail(e, MPC_ERR_USAGE,
+				"%s: address overrides are address.account.<account> or "
+				"address.key.ed25519:<base58>",
+				where);
+	}
+	o->address = strdup(value);
+	if (o->address == NULL) {
+		free((char *)o->account_id);
+		return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
+	}
+	c->n_overrides++;
+	return MPC_OK;
+}
+
+int mpc_config_set(struct mpc_config *c, const char *key, const char *value, const char *where,
+		   struct mpc_err *e)
+{
+	int rc = refuse_secret(key, value, where, e);
+
+	if (rc != MPC_OK)
+		return rc;
+	if (strlen(value) > 4096)
+		return mpc_fail(e, MPC_ERR_TOO_LARGE, "%s: value longer than 4096 characters", where);
+	if (strcmp(key, "token") == 0)
+		return set_str(&c->token, value, where, e);
+	if (strcmp(key, "tls_token") == 0)
+		return set_str(&c->tls_token, value, where, e);
+	if (strcmp(key, "seal_token") == 0)
+		return set_str(&c->seal_token, value, where, e);
+	if (strcmp(key, "seal_to") == 0)
+		return add_list(c->seal_to, &c->n_seal_to, value, where, e);
+	if (strcmp(key, "pin_file") == 0)
+		return set_str(&c->pin_file, value, where, e);
+	if (strcmp(key, "store") == 0)
+		return set_str(&c->store, value, where, e);
+	if (strcmp(key, "rpc_url") == 0)
+		return add_list(c->rpc_url, &c->n_rpc_url, value, where, e);
+	if (strcmp(key, "rpc_quorum") == 0)
+		return set_uint(&c->rpc_quorum, value, 1, MPC_CONFIG_MAX_LIST, where, e);
+	if (strcmp(key, "contract") == 0)
+		return set_str(&c->contract, value, where, e);
+	if (strcmp(key, "account") == 0)
+		return set_str(&c->account, value, where, e);
+	if (strcmp(key, "poll_interval") == 0)
+		return set_seconds(&c->poll_interval, value, 0.05, 86400, where, e);
+	if (strcmp(key, "migration_port") == 0)
+		return set_uint(&c->migration_port, value, 1, 65535, where, e);
+	if (strcmp(key, "metrics_listen") == 0)
+		return set_str(&c->metrics_listen, value, where, e);
+	if (strcmp(key, "transport_key_file") == 0)
+		return set_str(&c->transport_key_file, value, where, e);
+	if (strcmp(key, "node_timeout") == 0)
+		return set_seconds(&c->node_timeout, value, 0.1, 3600, where, e);
+	if (strcmp(key, "node_connect_timeout") == 0)
+		return set_seconds(&c->node_connect_timeout, value, 0.1, 600, where, e);
+	if (strcmp(key, "rpc_timeout") == 0)
+		return set_seconds(&c->rpc_timeout, value, 0.1, 600, where, e);
+	if (strcmp(key, "backoff_initial") == 0)
+		return set_seconds(&c->backoff_initial, value, 0.01, 3600, where, e);
+	if (strcmp(key, "backoff_max") == 0)
+		return set_seconds(&c->backoff_max, value, 0.01, 86400, where, e);
+	if (strcmp(key, "verify_interval") == 0)
+		return set_seconds(&c->verify_interval, value, 1, 30 * 86400, where, e);
+	if (strcmp(key, "log_level") == 0)
+		return set_str(&c->log_level, value, where, e);
+	if (strncmp(key, "address.", 8) == 0)
+		return add_override(c, key + 8, value, where, e);
+	return mpc_fail(e, MPC_ERR_USAGE, "%s: unknown setting \"%.60s\"", where, key);
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}
+
+int mpc_config_load_file(struct mpc_config *c, const char *path, struct mpc_err *e)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, lineno = 0;
+	char *line, *save = NULL, where[300];
+	int rc = mpc_file_read(path, 64 * 1024, 0, &buf, &len, e);
+
+	if (rc != MPC_OK)
+		return rc;
+	if (memchr(buf, '\0', len) != NULL) {
+		free(buf);
+		return mpc_fail(e, MPC_ERR_PARSE, "%s: not a text file", path);
+	}
+	/* Split by hand so that empty lines still count. */
+	for (line = (char *)buf; line != NULL; line = save) {
+		char *nl = strchr(line, '\n'), *eq, *key, *val;
+
+		save = nl != NULL ? nl + 1 : NULL;
+		if (nl != NULL)
+			*nl = '\0';
+		lineno++;
+		snprintf(where, sizeof(where), "%.260s:%zu", path, lineno);
+		line = trim(line);
+		if (*line == '\0' || *line == '#')
+			continue;
+		eq = strchr(line, '=');
+		if (eq == NULL) {
+			rc = mpc_fail(e, MPC_ERR_PARSE, "%s: expected key = value", where);
+			break;
+		}
+		*eq = '\0';
+		key = trim(line);
+		val = trim(eq + 1);
+		rc = mpc_config_set(c, key, val, where, e);
+		if (rc != MPC_OK)
+			break;
+	}
+	free(buf);
+	return rc;
+}
+
+int mpc_config_check(const struct mpc_config *c, struct mpc_err *e)
+{
+	if (c->store == NULL)
+		return mpc_fail(e, MPC_ERR_USAGE, "no store: --store DIR (or store = in the config)");
+	if (c->account == NULL)
+		return mpc_fail(e, MPC_ERR_USAGE,
+				"no operator account: --account OPERATOR (or account = in the config)");
+	if (c->n_rpc_url == 0)
+		return mpc_fail(e, MPC_ERR_USAGE, "no NEAR RPC endpoint: --rpc-url URL (repeatable)");
+	if (c->rpc_quorum > c->n_rpc_url)
+		return mpc_fail(e, MPC_ERR_USAGE, "--rpc-quorum %u is more than the %zu endpoints given",
+				c->rpc_quorum, c->n_rpc_url);
+	if (c->backoff_max < c->backoff_initial)
+		return mpc_fail(e, MPC_ERR_USAGE, "backoff_max is smaller than backoff_initial");
+	if (c->log_level != NULL && strcmp(c->log_level, "debug") != 0 &&
+	    strcmp(c->log_level, "info") != 0 && strcmp(c->log_level, "warn") != 0 &&
+	    strcmp(c->log_level, "error") != 0)
+		return mpc_fail(e, MPC_ERR_USAGE, "log_level must be debug, info, warn or error");
+	return MPC_OK;
+}

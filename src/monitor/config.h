@@ -1,0 +1,64 @@
+/* config.h: the monitor's configuration: a file of `key = value` lines (format in
+ * docs/operations.md, "The configuration file") and command-line flags that override it.
+ *
+ * Secrets are never configuration: a PIN or a key in the file is refused (pin= , pin-value=
+ * in a URI, transport_key=). Files, PIN and transport key are named by path or environment.
+ * Every value is bounded and checked; an unknown key or a malformed line is an error naming
+ * the file and line.
+ *
+ * Ownership: strings are owned by the struct (strdup); free with mpc_config_free().
+ */
+#ifndef MPC_MONITOR_CONFIG_H
+#define MPC_MONITOR_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "src/contract/address.h"
+#include "src/util/err.h"
+
+#define MPC_CONFIG_MAX_LIST 16
+#define MPC_CONFIG_MAX_OVERRIDES 64
+
+struct mpc_config {
+	char *token, *tls_token, *seal_token, *pin_file;
+	char *seal_to[MPC_CONFIG_MAX_LIST];
+	size_t n_seal_to;
+	char *store;
+	char *rpc_url[MPC_CONFIG_MAX_LIST];
+	size_t n_rpc_url;
+	unsigned rpc_quorum;           /* 0: strict majority */
+	char *contract;                /* default v1.signer */
+	char *account;
+	double poll_interval;          /* seconds, default 30 */
+	unsigned migration_port;       /* default 8079 */
+	char *metrics_listen;          /* "ADDR:PORT" or NULL */
+	char *transport_key_file;      /* else env MPC_BACKUP_TRANSPORT_KEY_HEX, else the token */
+	double node_timeout;           /* seconds, default 60 */
+	double node_connect_timeout;   /* seconds, default 10 */
+	double rpc_timeout;            /* seconds, default 30 */
+	double backoff_initial;        /* seconds, default 1 */
+	double backoff_max;            /* seconds, default 300 */
+	double verify_interval;        /* seconds between full store verifications, default 3600 */
+	char *log_level;               /* debug, info, warn, error */
+	struct mpc_address_override overrides[MPC_CONFIG_MAX_OVERRIDES];
+	size_t n_overrides;
+	/* which of the list options were set on the command line (they replace the file's) */
+	int cli_rpc_url, cli_seal_to;
+};
+
+void mpc_config_defaults(struct mpc_config *c);
+void mpc_config_free(struct mpc_config *c);
+
+/* Apply one setting (from a file line or a flag). `where` names it in messages
+ * ("/etc/mpc-backup.conf:12" or "--rpc-url"). */
+int mpc_config_set(struct mpc_config *c, const char *key, const char *value, const char *where,
+		   struct mpc_err *e);
+
+/* Read a file (at most 64 KiB) into c. */
+int mpc_config_load_file(struct mpc_config *c, const char *path, struct mpc_err *e);
+
+/* What `run` needs before it starts: store, account, at least one RPC URL, quorum <= URLs. */
+int mpc_config_check(const struct mpc_config *c, struct mpc_err *e);
+
+#endif

@@ -1,0 +1,78 @@
+/* monitor.h: `mpc-backup run`'s state machine (drawn in docs/design.md, "The monitor").
+ *
+ * Every poll reads the contract through the quorum reader and, only when the endpoints agree:
+ *   backup duty   the keyset to back up is not covered by the store -> fetch it from the
+ *                 operator's node (authenticated by the contract's TLS key for the operator's
+ *                 account), validate, seal, store;
+ *   push duty     a destination for the operator in migration_info (or, in the seed design's
+ *                 Recovery state, the operator's prospective participant with a new TLS key)
+ *                 -> push the stored keyshares of exactly the contract's keyset to it,
+ *                 authenticated by the destination's contract TLS key, once per distinct
+ *                 destination; then watch for the contract to conclude (the destination is now
+ *                 the operator's participant) or cancel (the destination is gone).
+ * Failures retry with capped exponential backoff, also when the contract does not change; each
+ * distinct failure is logged once and the recovery from it once.
+ *
+ * One thread; the metrics server runs in its own (metrics.h).
+ */
+#ifndef MPC_MONITOR_MONITOR_H
+#define MPC_MONITOR_MONITOR_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "src/contract/address.h"
+#include "src/contract/participants.h"
+#include "src/contract/quorum.h"
+#include "src/monitor/config.h"
+#include "src/monitor/log.h"
+#include "src/monitor/metrics.h"
+#include "src/monitor/ops.h"
+#include "src/monitor/retry.h"
+
+enum mpc_push_kind { MPC_PUSH_MIGRATION = 1, MPC_PUSH_RECOVERY = 2 };
+
+struct mpc_push_state {
+	int active;                        /* a destination is known */
+	enum mpc_push_kind kind;
+	struct mpc_participant_info target; /* the destination as the contract names it */
+	char address[MPC_ADDRESS_MAX];
+	uint64_t epoch;                    /* the keyset epoch pushed (or to push) */
+	int sent;                          /* the node took the keyshares; awaiting the contract */
+	struct mpc_retry retry;
+};
+
+struct mpc_monitor {
+	const struct mpc_config *cfg;      /* borrowed; replaced on reload */
+	const struct mpc_logger *log;      /* borrowed */
+	struct mpc_metrics *metrics;       /* borrowed */
+	struct mpc_quorum *quorum;         /* borrowed */
+	struct mpc_ops ops;                /* borrowed pointers inside */
+	struct mpc_address_config addr;    /* points into cfg */
+	struct mpc_retry read;             /* contract reads (log-once only) */
+	struct mpc_retry backup;
+	struct mpc_push_state push;
+	char note[MPC_ERR_MSG_MAX];        /* the last "cannot act" notice, logged once */
+	char reg_note[MPC_ERR_MSG_MAX];    /* the last registration notice, logged once */
+	double next_verify;
+};
+
+/* Prepare (no I/O). cfg, log, metrics, quorum and the ops' objects must outlive m. */
+void mpc_monitor_init(struct mpc_monitor *m, const struct mpc_config *cfg,
+		      const struct mpc_logger *log, struct mpc_metrics *metrics,
+		      struct mpc_quorum *quorum, const struct mpc_ops *ops);
+
+/* Point at a new configuration (after SIGHUP); keeps the duties' state. */
+void mpc_monitor_reconfigure(struct mpc_monitor *m, const struct mpc_config *cfg,
+			     struct mpc_quorum *quorum);
+
+/* One poll: read, decide, act. Returns MPC_OK or the reason nothing could be read. */
+int mpc_monitor_poll(struct mpc_monitor *m);
+
+/* Verify the whole store with the sealing tokens; logs and updates store health. */
+int mpc_monitor_verify_store(struct mpc_monitor *m);
+
+/* Seconds (monotonic). */
+double mpc_monitor_now(void);
+
+#endif
