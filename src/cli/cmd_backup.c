@@ -136,7 +136,7 @@ int mpc_cmd_backup(int argc, char **argv)
 		       (unsigned long long)ks.epoch_id, ks.n_domains, out.file);
 	else
 		printf("stored epoch %llu (%zu domains, %zu bytes of keyshares) in %s/%s "
-		       "(node %.1f ms, token %.1f ms, disk %.1f ms)\n",
+		       "(node %.1f ms, token %.2f ms, disk %.1f ms)\n",
 		       (unsigned long long)ks.epoch_id, ks.n_domains, out.bytes, no.store, out.file,
 		       out.t.node_s * 1e3, out.t.token_s * 1e3, out.t.disk_s * 1e3);
 	mpc_keyset_free(&ks);

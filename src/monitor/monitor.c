@@ -128,7 +128,7 @@ static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v
 			mpc_log(m->log, MPC_LOG_INFO, "backup works again");
 		mpc_log(m->log, MPC_LOG_INFO,
 			"backed up epoch %llu (%zu domains, %zu bytes) from %s into %s "
-			"(node %.1f ms, token %.1f ms, disk %.1f ms)",
+			"(node %.1f ms, token %.2f ms, disk %.1f ms)",
 			(unsigned long long)v->keyset.epoch_id, v->keyset.n_domains, out.bytes, addr,
 			out.file, out.t.node_s * 1e3, out.t.token_s * 1e3, out.t.disk_s * 1e3);
 		return;
