@@ -136,7 +136,7 @@ int mpc_p11_load_name(struct mpc_p11_ctx *ctx, const char *name, struct mpc_p11_
 				"/usr/share/p11-kit/modules/)",
 				name);
 	rc = mpc_p11_load_path(ctx, path, out, e);
-	if (rc == MPC_OK && (*out)->name == NULL) {
+	if (rc == MPC_OK && *out != NULL && (*out)->name == NULL) {
 		(*out)->name = strdup(name);
 		if ((*out)->name == NULL)
 			rc = mpc_fail(e, MPC_ERR_NOMEM, "out of memory");

@@ -436,7 +436,8 @@ int mpc_store_file_parse(const uint8_t *buf, size_t len, struct mpc_store_header
 			      r.n - r.off);
 		goto fail;
 	}
-	*n_blobs = h->n_tokens;
+	if (n_blobs != NULL)
+		*n_blobs = h->n_tokens;
 	return MPC_OK;
 fail:
 	*hdr_len = 0;

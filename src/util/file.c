@@ -110,7 +110,7 @@ static int split_dir(const char *path, char *dir, size_t cap)
 	if (slash == NULL) {
 		if (cap < 2)
 			return -1;
-		strcpy(dir, ".");
+		memcpy(dir, ".", 2);
 		return 0;
 	}
 	n = slash == path ? 1 : (size_t)(slash - path);
