@@ -289,7 +289,7 @@ int main(void)
 			char grep[900];
 			FILE *p;
 
-			snprintf(grep, sizeof(grep), "grep -o 'node [0-9.]* ms, token [0-9.]* ms, disk [0-9.]* ms' '%s' | tail -n 5", r.log);
+			snprintf(grep, sizeof(grep), "grep -o 'node [0-9.]* ms, token [0-9.]* ms, disk [0-9.]* ms' '%s' | tail -n 9", r.log);
 			p = popen(grep, "r");
 			while (p != NULL && fgets(line, sizeof(line), p) != NULL) {
 				double a, b, c;
