@@ -40,9 +40,18 @@ out:
 	return rc;
 }
 
-static int sign_once(struct mpc_token *t, const uint8_t *msg, size_t n, uint8_t sig[64],
-		     struct mpc_err *e)
+struct sign_call {
+	const uint8_t *msg;
+	size_t n;
+	uint8_t *sig;
+};
+
+static int sign_op(struct mpc_token *t, void *arg, struct mpc_err *e)
 {
+	struct sign_call *a = arg;
+	const uint8_t *msg = a->msg;
+	size_t n = a->n;
+	uint8_t *sig = a->sig;
 	CK_MECHANISM m = { CKM_EDDSA, NULL, 0 }; /* NULL parameter: pure Ed25519 */
 	CK_OBJECT_HANDLE h;
 	CK_ULONG sig_len = 64;
@@ -66,18 +75,7 @@ static int sign_once(struct mpc_token *t, const uint8_t *msg, size_t n, uint8_t 
 int mpc_ed25519_sign(struct mpc_token *t, const uint8_t *msg, size_t n, uint8_t sig[64],
 		     struct mpc_err *e)
 {
-	struct mpc_err first = { 0 };
-	int rc;
+	struct sign_call a = { msg, n, sig };
 
-	mpc_token_lock(t);
-	rc = sign_once(t, msg, n, sig, &first);
-	if (rc != MPC_OK && mpc_token_rv_is_lost_session(first.ckr)) {
-		rc = mpc_token_recover(t, e);
-		if (rc == MPC_OK)
-			rc = sign_once(t, msg, n, sig, e);
-	} else if (rc != MPC_OK && e != NULL) {
-		*e = first;
-	}
-	mpc_token_unlock(t);
-	return rc;
+	return mpc_token_call(t, sign_op, &a, e);
 }

@@ -253,6 +253,23 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 	}
 }
 
+struct seal_call {
+	enum mpc_seal_mech mech;
+	const uint8_t *aad;
+	size_t aad_len;
+	const uint8_t *pt;
+	size_t n;
+	uint8_t *blob;
+	size_t *blob_len;
+};
+
+static int seal_op(struct mpc_token *t, void *arg, struct mpc_err *e)
+{
+	struct seal_call *a = arg;
+
+	return seal_once(t, a->mech, a->aad, a->aad_len, a->pt, a->n, a->blob, a->blob_len, e);
+}
+
 size_t mpc_seal_size(size_t n)
 {
 	return HDR_LEN + CBC_IV_LEN + n + 16 + HMAC_LEN;
@@ -279,20 +296,11 @@ int mpc_seal_to(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad
 	if (cap < mpc_seal_size(n))
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "sealing %zu bytes needs a %zu-byte buffer", n,
 				mpc_seal_size(n));
-	mpc_token_lock(t);
 	{
-		struct mpc_err first = { 0 };
+		struct seal_call a = { mech, aad, aad_len, pt, n, out, &len };
 
-		rc = seal_once(t, mech, aad, aad_len, pt, n, out, &len, &first);
-		if (rc != MPC_OK && mpc_token_rv_is_lost_session(first.ckr)) {
-			rc = mpc_token_recover(t, e);
-			if (rc == MPC_OK)
-				rc = seal_once(t, mech, aad, aad_len, pt, n, out, &len, e);
-		} else if (rc != MPC_OK && e != NULL) {
-			*e = first;
-		}
+		rc = mpc_token_call(t, seal_op, &a, e);
 	}
-	mpc_token_unlock(t);
 	if (rc == MPC_OK)
 		*blob_len = len;
 	return rc;
@@ -424,6 +432,23 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 	}
 }
 
+struct unseal_call {
+	enum mpc_seal_mech mech;
+	const uint8_t *aad;
+	size_t aad_len;
+	const uint8_t *blob;
+	size_t blob_len;
+	uint8_t *pt;
+	size_t *pt_len;
+};
+
+static int unseal_op(struct mpc_token *t, void *arg, struct mpc_err *e)
+{
+	struct unseal_call *a = arg;
+
+	return unseal_once(t, a->mech, a->aad, a->aad_len, a->blob, a->blob_len, a->pt, a->pt_len, e);
+}
+
 int mpc_unseal_to(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const uint8_t *blob,
 		  size_t blob_len, uint8_t *out, size_t cap, size_t *pt_len, struct mpc_err *e)
 {
@@ -441,20 +466,11 @@ int mpc_unseal_to(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const
 	if (cap < blob_len)
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "opening %zu sealed bytes needs a %zu-byte buffer",
 				blob_len, blob_len);
-	mpc_token_lock(t);
 	{
-		struct mpc_err first = { 0 };
+		struct unseal_call a = { mech, aad, aad_len, blob, blob_len, out, &len };
 
-		rc = unseal_once(t, mech, aad, aad_len, blob, blob_len, out, &len, &first);
-		if (rc != MPC_OK && mpc_token_rv_is_lost_session(first.ckr)) {
-			rc = mpc_token_recover(t, e);
-			if (rc == MPC_OK)
-				rc = unseal_once(t, mech, aad, aad_len, blob, blob_len, out, &len, e);
-		} else if (rc != MPC_OK && e != NULL) {
-			*e = first;
-		}
+		rc = mpc_token_call(t, unseal_op, &a, e);
 	}
-	mpc_token_unlock(t);
 	if (rc != MPC_OK) {
 		mpc_memzero(out, cap);
 		return rc;

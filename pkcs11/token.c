@@ -246,6 +246,25 @@ int mpc_token_recover(struct mpc_token *t, struct mpc_err *e)
 	return open_session(t, e);
 }
 
+int mpc_token_call(struct mpc_token *t, int (*op)(struct mpc_token *t, void *arg, struct mpc_err *e),
+		   void *arg, struct mpc_err *e)
+{
+	struct mpc_err first = { 0 };
+	int rc;
+
+	mpc_token_lock(t);
+	rc = op(t, arg, &first);
+	if (rc != MPC_OK && mpc_token_rv_is_lost_session(first.ckr)) {
+		rc = mpc_token_recover(t, e);
+		if (rc == MPC_OK)
+			rc = op(t, arg, e);
+	} else if (rc != MPC_OK && e != NULL) {
+		*e = first;
+	}
+	mpc_token_unlock(t);
+	return rc;
+}
+
 int mpc_p11_slot_has_mechanism(CK_FUNCTION_LIST *fn, CK_SLOT_ID slot, CK_MECHANISM_TYPE mech,
 				CK_FLAGS flags)
 {

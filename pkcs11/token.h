@@ -76,6 +76,12 @@ int mpc_token_rv_is_lost_session(CK_RV rv);
  * held. */
 int mpc_token_recover(struct mpc_token *t, struct mpc_err *e);
 
+/* Run op(t, arg, e) under the token's lock. If it fails because the session or login was lost
+ * (its error's ckr says so), re-open the session, log in again and run it once more. op must
+ * be safe to repeat (start every Cryptoki operation afresh). */
+int mpc_token_call(struct mpc_token *t, int (*op)(struct mpc_token *t, void *arg, struct mpc_err *e),
+		   void *arg, struct mpc_err *e);
+
 /* 1 if the token's slot lists `mech` (C_GetMechanismList) with all of `flags` (CKF_ENCRYPT,
  * CKF_SIGN, ...) in its C_GetMechanismInfo. */
 int mpc_token_has_mechanism(struct mpc_token *t, CK_MECHANISM_TYPE mech, CK_FLAGS flags);

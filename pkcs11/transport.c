@@ -43,25 +43,31 @@ static int gcm_once(struct mpc_token *t, int decrypt, uint8_t iv[12], const uint
 			   "mpc-backup-transport");
 }
 
+struct gcm_call {
+	int decrypt;
+	uint8_t *iv;
+	const uint8_t *in;
+	size_t in_len;
+	uint8_t *out;
+	CK_ULONG cap, out_len;
+};
+
+static int gcm_op(struct mpc_token *t, void *arg, struct mpc_err *e)
+{
+	struct gcm_call *a = arg;
+
+	a->out_len = a->cap;
+	return gcm_once(t, a->decrypt, a->iv, a->in, a->in_len, a->out, &a->out_len, e);
+}
+
 /* Run once; on a lost session recover and run again. */
 static int with_recovery(struct mpc_token *t, int decrypt, uint8_t iv[12], const uint8_t *in,
 			 size_t in_len, uint8_t *out, CK_ULONG *out_len, struct mpc_err *e)
 {
-	struct mpc_err first = { 0 };
-	CK_ULONG cap = *out_len;
-	int rc;
+	struct gcm_call a = { decrypt, iv, in, in_len, out, *out_len, 0 };
+	int rc = mpc_token_call(t, gcm_op, &a, e);
 
-	mpc_token_lock(t);
-	rc = gcm_once(t, decrypt, iv, in, in_len, out, out_len, &first);
-	if (rc != MPC_OK && mpc_token_rv_is_lost_session(first.ckr)) {
-		*out_len = cap;
-		rc = mpc_token_recover(t, e);
-		if (rc == MPC_OK)
-			rc = gcm_once(t, decrypt, iv, in, in_len, out, out_len, e);
-	} else if (rc != MPC_OK && e != NULL) {
-		*e = first;
-	}
-	mpc_token_unlock(t);
+	*out_len = a.out_len;
 	return rc;
 }
 
