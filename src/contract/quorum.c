@@ -223,8 +223,25 @@ int mpc_quorum_poll(struct mpc_quorum *q, const char *operator_account,
 		char msg[MPC_ERR_MSG_MAX];
 		size_t o = 0;
 
-		snprintf(msg, sizeof(msg), "RPC endpoints do not agree (%zu of %zu needed, best %zu):",
-			 q->k, q->n, best_votes);
+		size_t n_views = 0;
+		int code = MPC_ERR_DISAGREE, common = r[0].rc;
+
+		for (size_t i = 0; i < q->n; i++) {
+			n_views += r[i].rc == MPC_OK;
+			if (r[i].rc != common)
+				common = MPC_ERR_RPC;
+		}
+		/* Nobody answered: that is a failure to read (an RPC error, a timeout...), not a
+		 * disagreement. */
+		if (n_views == 0)
+			code = common;
+		if (n_views == 0)
+			snprintf(msg, sizeof(msg), "no RPC endpoint produced a reading (%zu of %zu needed):",
+				 q->k, q->n);
+		else
+			snprintf(msg, sizeof(msg),
+				 "RPC endpoints do not agree (%zu of %zu needed, best %zu):",
+				 q->k, q->n, best_votes);
 		o = strlen(msg);
 		for (size_t i = 0; i < q->n; i++) {
 			char s[MPC_ERR_MSG_MAX];
@@ -235,7 +252,7 @@ int mpc_quorum_poll(struct mpc_quorum *q, const char *operator_account,
 				snprintf(s, sizeof(s), "error %s", mpc_errname(r[i].rc));
 			append(msg, sizeof(msg), &o, mpc_rpc_endpoint_name(q->eps[i]), s);
 		}
-		rc = mpc_fail(e, MPC_ERR_DISAGREE, "%s", msg);
+		rc = mpc_fail(e, code, "%s", msg);
 	}
 out:
 	for (size_t i = 0; i < q->n; i++) {

@@ -208,9 +208,21 @@ int mpc_store_move_to_quarantine(const char *dir, const char *name, struct mpc_e
 		return rc;
 	if ((rc = mpc_store_mkdir(qdir, e)) != MPC_OK)
 		return rc;
-	if (link(from, to) != 0 && errno != EEXIST)
-		return mpc_fail(e, MPC_ERR_IO, "cannot link %s into quarantine: %s", from,
-				strerror(errno));
+	if (link(from, to) != 0) {
+		struct stat a, b;
+
+		/* Only an interrupted earlier quarantine of this very file (same inode) may be
+		 * there already; another file of the same name is never replaced or lost. */
+		if (errno != EEXIST)
+			return mpc_fail(e, MPC_ERR_IO, "cannot link %s into quarantine: %s", from,
+					strerror(errno));
+		if (lstat(from, &a) != 0 || lstat(to, &b) != 0 || a.st_ino != b.st_ino ||
+		    a.st_dev != b.st_dev)
+			return mpc_fail(e, MPC_ERR_EXISTS,
+					"cannot quarantine %s: quarantine/ already holds another file "
+					"of that name",
+					name);
+	}
 	if ((rc = mpc_dir_sync(qdir, e)) != MPC_OK)
 		return rc;
 	mpc_store_hook_crash("q-linked");

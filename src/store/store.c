@@ -208,7 +208,8 @@ static int scan_dir(const struct mpc_store *s, int quarantined, struct mpc_store
 		}
 		if (!mpc_store_name_parse(d->d_name, &ep, digest))
 			continue;
-		/* a file both here and in quarantine/ is an interrupted quarantine: quarantined */
+		/* a file both here and in quarantine/ (the same inode: link done, unlink not) is an
+		 * interrupted quarantine: quarantined. New files never take a quarantined name. */
 		for (size_t i = 0; i < l->n; i++)
 			if (strcmp(l->items[i].name, d->d_name) == 0)
 				dup = 1;

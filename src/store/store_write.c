@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,6 +110,19 @@ out:
 	return rc;
 }
 
+/* 1 if `name` exists in the store directory or in its quarantine. */
+static int name_taken(const struct mpc_store *s, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s/%s", s->dir, name) < (int)sizeof(path) &&
+	    lstat(path, &st) == 0)
+		return 1;
+	return snprintf(path, sizeof(path), "%s/quarantine/%s", s->dir, name) < (int)sizeof(path) &&
+	       lstat(path, &st) == 0;
+}
+
 int mpc_store_put(const struct mpc_store *s, const struct mpc_store_put_opts *o,
 		  const struct mpc_keyset *ks, const uint8_t *keyshares, size_t len,
 		  char name_out[MPC_STORE_NAME_MAX], struct mpc_err *e)
@@ -154,21 +168,35 @@ int mpc_store_put(const struct mpc_store *s, const struct mpc_store_put_opts *o,
 				return mpc_fail(e, MPC_ERR_USAGE, "token %s (serial %s) given twice",
 						h.tokens[i].label, h.tokens[i].serial);
 	}
-	/* the header copies the keyset's public data: borrow the domains array, not owned here */
-	h.keyset = *ks;
-	rc = mpc_store_header_encode(&h, &hdr, &hdr_len, e);
-	h.keyset.domains = NULL;
-	if (rc != MPC_OK)
-		goto out;
-	if ((rc = mpc_store_file_name(hdr, hdr_len, h.epoch, name, e)) != MPC_OK)
-		goto out;
-
 	if ((rc = mpc_store_lock(s->dir, &lock, e)) != MPC_OK)
 		goto out;
 	if ((rc = cleanup_locked(s, NULL, e)) != MPC_OK)
 		goto out;
 	if ((rc = check_rules(s, ks, e)) != MPC_OK)
 		goto out;
+	/* The name is a digest of the header; a header equal to an existing file's (same keyset
+	 * and tokens in the same second, e.g. right after quarantining it) would give the same
+	 * name: move the creation time on until the name is new here and in quarantine/. */
+	for (int tries = 0;; tries++) {
+		/* the header copies the keyset's public data: borrow the domains array */
+		h.keyset = *ks;
+		rc = mpc_store_header_encode(&h, &hdr, &hdr_len, e);
+		h.keyset.domains = NULL;
+		if (rc != MPC_OK)
+			goto out;
+		if ((rc = mpc_store_file_name(hdr, hdr_len, h.epoch, name, e)) != MPC_OK)
+			goto out;
+		if (!name_taken(s, name))
+			break;
+		if (tries == 1000) {
+			rc = mpc_fail(e, MPC_ERR_EXISTS, "store: cannot find a new file name for epoch %llu",
+				      (unsigned long long)h.epoch);
+			goto out;
+		}
+		free(hdr);
+		hdr = NULL;
+		h.created++;
+	}
 	t0 = mpc_store_now();
 	for (size_t i = 0; i < o->n_tokens; i++) {
 		rc = mpc_seal(o->tokens[i], h.tokens[i].mech, hdr, hdr_len, keyshares, len, &blobs[i],

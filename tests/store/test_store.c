@@ -301,6 +301,43 @@ static void test_rules(void **state)
 	sf_set_free(&e5other);
 }
 
+/* A keyset stored again in the same second as its quarantine (same header, so the same name
+ * digest) gets a new name, counts as a backup, and a second quarantine loses nothing. */
+static void test_requarantine_same_second(void **state)
+{
+	struct st *x = *state;
+	struct mpc_store_put_opts o = { .tokens = &x->t, .n_tokens = 1, .mech = MPC_SEAL_AUTO,
+					.contract = "v1.signer", .operator_ = "operator.near",
+					.created = 1790000000 };
+	struct sf_set f;
+	struct mpc_store_list l;
+	struct mpc_err e = { 0 };
+	char n1[MPC_STORE_NAME_MAX], n2[MPC_STORE_NAME_MAX], n3[MPC_STORE_NAME_MAX];
+	uint8_t *js = NULL;
+	size_t len = 0, k = 0;
+
+	assert_int_equal(sf_synthetic_set(8, 2, 1, &f), 0);
+	assert_int_equal(sf_shares_json(f.shares, f.n, &js, &len), 0);
+	assert_int_equal(mpc_store_put(x->s, &o, &f.ks, js, len, n1, &e), MPC_OK);
+	assert_int_equal(mpc_store_quarantine(x->s, 8, &k, &e), MPC_OK);
+	assert_int_equal(covered(x, &f.ks), 0);
+	assert_int_equal(mpc_store_put(x->s, &o, &f.ks, js, len, n2, &e), MPC_OK);
+	assert_string_not_equal(n1, n2);
+	assert_int_equal(covered(x, &f.ks), 1);
+	expect_restore(x, &x->t, 1, 0, 8, &f);
+	/* quarantine it too, and store it a third time: all three files are kept */
+	assert_int_equal(mpc_store_quarantine(x->s, 8, &k, &e), MPC_OK);
+	assert_int_equal(mpc_store_put(x->s, &o, &f.ks, js, len, n3, &e), MPC_OK);
+	assert_string_not_equal(n3, n1);
+	assert_string_not_equal(n3, n2);
+	assert_int_equal(mpc_store_list(x->s, &l, &e), MPC_OK);
+	assert_int_equal(l.n, 3);
+	mpc_store_list_free(&l);
+	assert_int_equal(covered(x, &f.ks), 1);
+	mpc_secure_free(js);
+	sf_set_free(&f);
+}
+
 static void test_invalid_keyshares_touch_nothing(void **state)
 {
 	struct st *x = *state;
@@ -614,6 +651,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_requarantine_same_second, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_keyshares_touch_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tamper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_from_another_token, setup, teardown),

@@ -1,0 +1,405 @@
+/* test_cli_contract.c: `mpc-backup contract status` against fake-rpc processes serving the
+ * contract's `state` (the mainnet fixture with a keyset whose keys match the keyshare fixtures)
+ * and `migration_info` views: text and JSON, whether the registered backup key is the token's
+ * (--token), whether the store covers the keyset (--store), endpoints that disagree (exit 25,
+ * each named), and RPC URLs whose path, query and user info never show in any output. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "tests/cli/cli_harness.h"
+#include "tests/fakes/rpc/fake_rpc_spawn.h"
+#include "tests/support/softhsm.h"
+
+#define OPERATOR "n1-multichain.near"
+#define SECRET "SECRET123"
+#define SECRET_PATH "/secret-path"
+#define OTHER_KEY "ed25519:8kjdkEUAD7kXc5aCYJdcSwNQESanvpbqSm325o7uSUQH"
+
+struct fx {
+	struct th_softhsm hsm;
+	char key[64];
+	char dir[3][600], log[3][600];
+	struct mpc_fake_rpc rpc[3];
+	char url[3][300]; /* with a path and an API key */
+	struct nh_node node;
+	struct ch_result r;
+	char store[600];
+};
+
+/* The mainnet state with the fixture keyset at `epoch`, as fake-rpc serves it. */
+static void write_state(const char *dir, int epoch)
+{
+	char path[1024];
+	const char *shared = getenv("MPC_SHARED_DIR");
+	json_error_t je;
+	json_t *root, *ks;
+	char tmp[1200];
+
+	snprintf(path, sizeof(path), "%s/fixtures/near-mpc/mainnet-contract-state.json",
+		 shared ? shared : "/work/shared");
+	root = json_load_file(path, 0, &je);
+	assert_non_null(root);
+	ks = json_loads(CH_KEYSET_E4, 0, &je);
+	assert_non_null(ks);
+	json_object_set_new(ks, "epoch_id", json_integer(epoch));
+	assert_int_equal(json_object_set_new(json_object_get(root, "Running"), "keyset", ks), 0);
+	snprintf(tmp, sizeof(tmp), "%s/state.json.tmp", dir);
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	assert_int_equal(json_dump_file(root, tmp, JSON_COMPACT), 0);
+	assert_int_equal(rename(tmp, path), 0);
+	json_decref(root);
+}
+
+static void write_migration(const char *dir, const char *backup_key)
+{
+	char text[512], path[512];
+
+	snprintf(text, sizeof(text), "{\"" OPERATOR "\":[{\"public_key\":\"%s\"},null]}", backup_key);
+	ch_write(dir, "migration_info.json", text, path);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(th_softhsm_setup(&f->hsm, "mpc-backup", NULL), 0);
+	setenv("MPC_BACKUP_TRANSPORT_KEY_HEX", NH_TRANSPORT_KEY_HEX, 1);
+	ch_token_init(f->hsm.uri, f->key);
+	snprintf(f->store, sizeof(f->store), "%s/store", f->hsm.dir);
+	for (int i = 0; i < 3; i++) {
+		snprintf(f->dir[i], sizeof(f->dir[i]), "%s/rpc%d", f->hsm.dir, i);
+		snprintf(f->log[i], sizeof(f->log[i]), "%s/rpc%d.log", f->hsm.dir, i);
+		assert_int_equal(mkdir(f->dir[i], 0700), 0);
+		write_state(f->dir[i], 4);
+		write_migration(f->dir[i], f->key);
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	for (int i = 0; i < 3; i++)
+		mpc_fake_rpc_stop(&f->rpc[i]);
+	nh_stop(&f->node);
+	ch_result_free(&f->r);
+	th_softhsm_teardown(&f->hsm);
+	unsetenv("MPC_BACKUP_TRANSPORT_KEY_HEX");
+	free(f);
+	return 0;
+}
+
+static void start_rpc(struct fx *f, int i, const char *fault)
+{
+	mpc_fake_rpc_stop(&f->rpc[i]);
+	assert_int_equal(mpc_fake_rpc_start(&f->rpc[i], f->dir[i], fault, f->log[i]), 0);
+	/* user info, a path and an API key that must never be printed */
+	snprintf(f->url[i], sizeof(f->url[i]), "http://op:hunter2@127.0.0.1:%u" SECRET_PATH
+		 "?apikey=" SECRET, f->rpc[i].port);
+}
+
+static void no_secrets(const struct ch_result *r)
+{
+	static const char *const bad[] = { SECRET, "secret-path", "apikey", "hunter2", "op:", NULL };
+
+	for (int i = 0; bad[i] != NULL; i++)
+		if (strstr(r->out, bad[i]) != NULL || strstr(r->err, bad[i]) != NULL)
+			fail_msg("\"%s\" from an RPC URL shows in the output:\n%s\n%s", bad[i], r->out,
+				 r->err);
+}
+
+static json_t *parse(const struct ch_result *r)
+{
+	json_error_t je;
+	json_t *j = json_loads(r->out, 0, &je);
+
+	if (j == NULL)
+		fail_msg("stdout is not JSON (%s):\n%s", je.text, r->out);
+	return j;
+}
+
+static const char *jpath_str(json_t *j, const char *a, const char *b)
+{
+	json_t *v = json_object_get(b ? json_object_get(j, a) : j, b ? b : a);
+
+	if (!json_is_string(v))
+		fail_msg("%s%s%s is not a string", a, b ? "." : "", b ? b : "");
+	return json_string_value(v);
+}
+
+/* 8a. One endpoint: the operator's view in text and JSON; --token says the key is ours. */
+static void test_status(void **state)
+{
+	struct fx *f = *state;
+	char want[300];
+	json_t *j, *d;
+
+	start_rpc(f, 0, NULL);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--account",
+	       OPERATOR, NULL);
+	ch_expect(&f->r, 0, "protocol state:      Running");
+	no_secrets(&f->r);
+	assert_int_equal(f->r.err_len, 0);
+	assert_non_null(strstr(f->r.out, "endpoints:           1 of 1 agree (quorum 1)"));
+	assert_non_null(strstr(f->r.out, "keyset:              epoch 4, 2 domain(s)"));
+	assert_non_null(strstr(f->r.out, "domain 0  Secp256k1 attempt 240  " CH_SECP_KEY));
+	assert_non_null(strstr(f->r.out, "domain 1  Ed25519   attempt 0  " CH_ED_KEY));
+	assert_non_null(strstr(f->r.out, OPERATOR " (participant 8)"));
+	assert_non_null(strstr(f->r.out, "migration address: multichain-mainnet-0.nearone.org:8079"));
+	snprintf(want, sizeof(want), "http://127.0.0.1:%u ", f->rpc[0].port);
+	assert_non_null(strstr(f->r.out, want));
+	snprintf(want, sizeof(want), "backup service:      registered %s (ours: unknown)", f->key);
+	assert_non_null(strstr(f->r.out, want));
+	assert_non_null(strstr(f->r.out, "store covers keyset: unknown"));
+
+	/* With the token: the registered key is ours. */
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--token", f->hsm.uri, "--rpc-url",
+	       f->url[0], "--account", OPERATOR, "--migration-port", "3000", NULL);
+	ch_expect(&f->r, 0, "(ours: yes)");
+	assert_non_null(strstr(f->r.out, "migration address: multichain-mainnet-0.nearone.org:3000"));
+	no_secrets(&f->r);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--token", f->hsm.uri,
+	       "--rpc-url", f->url[0], "--account", OPERATOR, NULL);
+	ch_expect(&f->r, 0, NULL);
+	no_secrets(&f->r);
+	j = parse(&f->r);
+	assert_true(json_is_true(json_object_get(j, "agreed")));
+	assert_string_equal(jpath_str(j, "protocol_state", NULL), "Running");
+	assert_string_equal(jpath_str(j, "operator_account", NULL), OPERATOR);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "keyset"), "epoch_id")), 4);
+	d = json_object_get(json_object_get(j, "keyset"), "domains");
+	assert_int_equal(json_array_size(d), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(d, 0), "attempt")), 240);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(d, 1), "curve")), "Ed25519");
+	assert_string_equal(jpath_str(j, "node", "tls_public_key"), OTHER_KEY);
+	assert_string_equal(jpath_str(j, "backup_service", "public_key"), f->key);
+	assert_true(json_is_true(json_object_get(json_object_get(j, "backup_service"), "is_ours")));
+	assert_true(json_is_null(json_object_get(j, "store_covers_keyset")));
+	snprintf(want, sizeof(want), "http://127.0.0.1:%u", f->rpc[0].port);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "endpoints"), 0), "endpoint")),
+			    want);
+	json_decref(j);
+
+	/* Another key registered: not ours. */
+	write_migration(f->dir[0], OTHER_KEY);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--token", f->hsm.uri, "--rpc-url",
+	       f->url[0], "--account", OPERATOR, NULL);
+	ch_expect(&f->r, 0, "registered " OTHER_KEY " (ours: no)");
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--token", f->hsm.uri,
+	       "--rpc-url", f->url[0], "--account", OPERATOR, NULL);
+	ch_expect(&f->r, 0, NULL);
+	j = parse(&f->r);
+	assert_true(json_is_false(json_object_get(json_object_get(j, "backup_service"), "is_ours")));
+	json_decref(j);
+	/* Usage errors. */
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], NULL);
+	ch_expect(&f->r, 2, "--account OPERATOR");
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--account", OPERATOR,
+	       "--rpc-quorum", "2", NULL);
+	ch_expect(&f->r, 2, "quorum 2");
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--account", OPERATOR, "--rpc-url",
+	       "ftp://127.0.0.1:1" SECRET_PATH "?apikey=" SECRET, NULL);
+	ch_expect(&f->r, 2, "http:// or https://");
+	no_secrets(&f->r);
+}
+
+/* 8b. --store: whether the store covers the contract's keyset. */
+static void test_store_coverage(void **state)
+{
+	struct fx *f = *state;
+	char keyshares[600], keyset[600], addr[64];
+	const char *node_args[] = { "--client-key", f->key, "--keyshares", keyshares, NULL };
+	json_t *j;
+
+	start_rpc(f, 0, NULL);
+	assert_int_equal(mkdir(f->store, 0700), 0);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--store", f->store, "--rpc-url",
+	       f->url[0], "--account", OPERATOR, NULL);
+	ch_expect(&f->r, 0, NULL);
+	j = parse(&f->r);
+	assert_true(json_is_false(json_object_get(j, "store_covers_keyset")));
+	json_decref(j);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--store", f->store, "--rpc-url", f->url[0],
+	       "--account", OPERATOR, NULL);
+	ch_expect(&f->r, 0, "store covers keyset: no");
+
+	ch_write(f->hsm.dir, "keyshares.json", nh_mainnet_keyshares_json(), keyshares);
+	ch_write(f->hsm.dir, "keyset.json", CH_KEYSET_E4, keyset);
+	assert_int_equal(nh_start(&f->node, node_args), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", f->node.port);
+	ch_run(&f->r, NULL, NULL, "backup", "--token", f->hsm.uri, "--store", f->store, "--node", addr,
+	       "--node-key", f->node.key_str, "--keyset", keyset, NULL);
+	ch_expect(&f->r, 0, "stored epoch 4");
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--store", f->store, "--token", f->hsm.uri,
+	       "--rpc-url", f->url[0], "--account", OPERATOR, NULL);
+	ch_expect(&f->r, 0, "store covers keyset: yes");
+	assert_non_null(strstr(f->r.out, "(ours: yes)"));
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--store", f->store, "--rpc-url",
+	       f->url[0], "--account", OPERATOR, NULL);
+	ch_expect(&f->r, 0, NULL);
+	j = parse(&f->r);
+	assert_true(json_is_true(json_object_get(j, "store_covers_keyset")));
+	json_decref(j);
+	/* The contract moves to epoch 5: no longer covered. */
+	write_state(f->dir[0], 5);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--store", f->store, "--rpc-url", f->url[0],
+	       "--account", OPERATOR, NULL);
+	ch_expect(&f->r, 0, "store covers keyset: no");
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--store", "/nonexistent-mpc-store",
+	       "--rpc-url", f->url[0], "--account", OPERATOR, NULL);
+	ch_expect(&f->r, 18, "does not exist");
+	ch_expect_one_error_line(&f->r, "contract status");
+}
+
+static void expect_endpoint(const struct fx *f, const char *text, int i, const char *status)
+{
+	char want[200];
+
+	snprintf(want, sizeof(want), "http://127.0.0.1:%u", f->rpc[i].port);
+	{
+		const char *p = strstr(text, want);
+		const char *eol = p ? strchr(p, '\n') : NULL;
+
+		if (p == NULL || eol == NULL || strstr(p, status) == NULL || strstr(p, status) > eol)
+			fail_msg("endpoint %s is not shown as \"%s\":\n%s", want, status, text);
+	}
+}
+
+/* 8c. Three endpoints: 2 of 3 agree (0, the odd one named); all three differ (25, all named). */
+static void test_endpoints_disagree(void **state)
+{
+	struct fx *f = *state;
+	json_t *j, *eps;
+
+	write_state(f->dir[1], 5);
+	for (int i = 0; i < 3; i++)
+		start_rpc(f, i, NULL);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--rpc-url",
+	       f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, NULL);
+	ch_expect(&f->r, 0, "endpoints:           2 of 3 agree (quorum 2)");
+	no_secrets(&f->r);
+	expect_endpoint(f, f->r.out, 0, "ok");
+	expect_endpoint(f, f->r.out, 1, "disagree");
+	expect_endpoint(f, f->r.out, 2, "ok");
+	assert_non_null(strstr(f->r.out, "keyset:              epoch 4"));
+
+	write_state(f->dir[2], 6);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--rpc-url",
+	       f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, NULL);
+	ch_expect(&f->r, 25, "NO AGREEMENT");
+	no_secrets(&f->r);
+	for (int i = 0; i < 3; i++)
+		expect_endpoint(f, f->r.out, i, "disagree");
+	assert_non_null(strstr(f->r.out, "epoch 4"));
+	assert_non_null(strstr(f->r.out, "epoch 5"));
+	assert_non_null(strstr(f->r.out, "epoch 6"));
+	assert_null(strstr(f->r.out, "protocol state:")); /* no view is shown as the contract's */
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--rpc-url", f->url[0],
+	       "--rpc-url", f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, NULL);
+	assert_int_equal(f->r.status, 25);
+	no_secrets(&f->r);
+	j = parse(&f->r);
+	assert_true(json_is_false(json_object_get(j, "agreed")));
+	assert_true(json_is_null(json_object_get(j, "keyset")));
+	eps = json_object_get(j, "endpoints");
+	assert_int_equal(json_array_size(eps), 3);
+	for (int i = 0; i < 3; i++) {
+		char want[64];
+
+		snprintf(want, sizeof(want), "http://127.0.0.1:%u", f->rpc[i].port);
+		assert_string_equal(json_string_value(json_object_get(json_array_get(eps, (size_t)i), "endpoint")),
+				    want);
+		assert_string_equal(json_string_value(json_object_get(json_array_get(eps, (size_t)i), "status")),
+				    "disagree");
+		assert_non_null(strstr(jpath_str(j, "disagreement", NULL), want));
+	}
+	json_decref(j);
+
+	/* Two agree but the operator demands all three: 25. */
+	write_state(f->dir[2], 4);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-quorum", "3", "--rpc-url", f->url[0],
+	       "--rpc-url", f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, NULL);
+	ch_expect(&f->r, 25, "NO AGREEMENT");
+	no_secrets(&f->r);
+}
+
+/* 8d. An endpoint that quotes the request's path and query back in its error: scrubbed. */
+static void test_echoed_secrets_scrubbed(void **state)
+{
+	struct fx *f = *state;
+
+	start_rpc(f, 0, "echo");
+	start_rpc(f, 1, NULL);
+	start_rpc(f, 2, NULL);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--account", OPERATOR,
+	       NULL);
+	if (f->r.status == 0)
+		fail_msg("an endpoint answering with an error gave exit 0:\n%s", f->r.out);
+	no_secrets(&f->r);
+	expect_endpoint(f, f->r.out, 0, "error");
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--rpc-url", f->url[0], "--account",
+	       OPERATOR, NULL);
+	assert_true(f->r.status != 0);
+	no_secrets(&f->r);
+	/* The erring endpoint is outvoted by two that agree. */
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--rpc-url",
+	       f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, NULL);
+	ch_expect(&f->r, 0, "2 of 3 agree");
+	expect_endpoint(f, f->r.out, 0, "error");
+	no_secrets(&f->r);
+}
+
+/* 8e. Every endpoint fails with a NEAR RPC error or a contract panic: the documented status is
+ * 24 ("24 on RPC errors", contract status --help; docs/operations.md: 24 = NEAR RPC error or
+ * contract panic), not 25 ("RPC endpoints disagree"). */
+static void test_rpc_errors_exit_24(void **state)
+{
+	struct fx *f = *state;
+	static const char *const faults[] = { "rpc-error", "panic" };
+
+	for (size_t i = 0; i < 2; i++) {
+		start_rpc(f, 0, faults[i]);
+		ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--account",
+		       OPERATOR, NULL);
+		no_secrets(&f->r);
+		expect_endpoint(f, f->r.out, 0, "error");
+		if (f->r.status != 24)
+			fail_msg("BUG: the only endpoint fails (fake-rpc --fault %s) and contract status "
+				 "exits %d (25 = endpoints disagree); its help and docs/operations.md "
+				 "say 24 for an RPC error or contract panic. Output:\n%s%s",
+				 faults[i], f->r.status, f->r.out, f->r.err);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_coverage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_endpoints_disagree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_echoed_secrets_scrubbed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rpc_errors_exit_24, setup, teardown),
+	};
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
+}
