@@ -361,9 +361,9 @@ static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err
 		format_key(c->node_pub, node);
 		return mpc_fail(e, MPC_ERR_PEER_KEY,
 				"node at %s (%s) completed the TLS handshake and closed the "
-				"connection without answering: it refused our client key %s, which "
-				"is not the backup service key registered on the contract for this "
-				"node's account",
+				"connection without answering: it refused our client key %s (most "
+				"likely it is not the backup service key registered on the contract "
+				"for this node's account; or the node rejected our certificate)",
 				c->where, node, mine);
 	}
 	if (c->alert_recv == 70 + 1 || c->alert_sent == 70 + 1)
