@@ -249,9 +249,12 @@ int mpc_quorum_poll(struct mpc_quorum *q, const char *operator_account,
 			if (r[i].rc == MPC_OK)
 				mpc_contract_view_summary(&r[i].view, s, sizeof(s));
 			else
-				snprintf(s, sizeof(s), "error %s", mpc_errname(r[i].rc));
+				snprintf(s, sizeof(s), "error %s (%.160s)", mpc_errname(r[i].rc),
+					 r[i].err.msg);
 			append(msg, sizeof(msg), &o, mpc_rpc_endpoint_name(q->eps[i]), s);
 		}
+		if (o > 0 && o < sizeof(msg) && msg[o - 1] == ';')
+			msg[o - 1] = '\0';
 		rc = mpc_fail(e, code, "%s", msg);
 	}
 out:

@@ -142,7 +142,8 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 			"# TYPE mpc_backup_last_backup_timestamp_seconds gauge\n"
 			"mpc_backup_last_backup_timestamp_seconds %.0f\n",
 		    (unsigned long long)m->last_backup_epoch, m->last_backup_time);
-	put(&o, "# HELP mpc_backup_backups_total Backup attempts by outcome.\n"
+	put(&o, "# HELP mpc_backup_backups_total Backups by outcome (covered: polls that found the "
+		"keyset already backed up).\n"
 		"# TYPE mpc_backup_backups_total counter\n"
 		"mpc_backup_backups_total{outcome=\"ok\"} %llu\n"
 		"mpc_backup_backups_total{outcome=\"error\"} %llu\n"

@@ -43,6 +43,10 @@ void mpc_monitor_reconfigure(struct mpc_monitor *m, const struct mpc_config *cfg
 	m->cfg = cfg;
 	m->quorum = quorum;
 	set_addr_config(m);
+	/* ops point into the configuration: re-point them at the new one */
+	m->ops.contract = cfg->contract != NULL ? cfg->contract : "v1.signer";
+	m->ops.timeout_ms = (long)(cfg->node_timeout * 1000);
+	m->ops.connect_timeout_ms = (long)(cfg->node_connect_timeout * 1000);
 }
 
 static const char *key_str(const uint8_t k[32], char buf[MPC_ED25519_KEY_STR_MAX])
@@ -97,8 +101,12 @@ static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v
 		notice(m, m->note, MPC_LOG_ERROR, e.msg);
 		return;
 	}
-	if (covered)
+	if (covered) {
+		mpc_metrics_lock(m->metrics);
+		m->metrics->backups_covered++;
+		mpc_metrics_unlock(m->metrics);
 		return;
+	}
 	if (!v->has_own) {
 		snprintf(msg, sizeof(msg),
 			 "keyset of epoch %llu is not backed up, and %s is not a participant of the "
@@ -133,6 +141,8 @@ static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v
 			out.file, out.t.node_s * 1e3, out.t.token_s * 1e3, out.t.disk_s * 1e3);
 		return;
 	}
+	if (rc == MPC_ERR_CANCELLED)
+		return; /* shutting down: not a failure */
 	mpc_metrics_lock(m->metrics);
 	m->metrics->backups_error++;
 	mpc_metrics_unlock(m->metrics);
@@ -254,6 +264,8 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 			kind_name(p->kind));
 		return;
 	}
+	if (rc == MPC_ERR_CANCELLED)
+		return; /* shutting down: not a failure */
 	mpc_metrics_lock(m->metrics);
 	m->metrics->pushes_error++;
 	mpc_metrics_unlock(m->metrics);

@@ -347,9 +347,19 @@ static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err
 		mpc_fail(e, c->verr.code, "%s", c->verr.msg);
 		return mpc_err_prefix(e, "node at %s: ", c->where);
 	}
-	if (cc == CURLE_OPERATION_TIMEDOUT)
-		return mpc_fail(e, MPC_ERR_TIMEOUT, "node at %s: no complete answer within %ld ms (%s)",
-				c->where, c->timeout_ms, detail);
+	if (cc == CURLE_OPERATION_TIMEDOUT) {
+		curl_off_t connected = 0;
+
+		/* Say which limit fired; curl's own text carries elapsed milliseconds, which would
+		 * make each repetition of the same failure look new. */
+		curl_easy_getinfo(c->curl, CURLINFO_CONNECT_TIME_T, &connected);
+		if (connected == 0)
+			return mpc_fail(e, MPC_ERR_TIMEOUT,
+					"node at %s: no TCP connection within the connect timeout of %ld ms",
+					c->where, c->connect_timeout_ms);
+		return mpc_fail(e, MPC_ERR_TIMEOUT, "node at %s: no complete answer within %ld ms",
+				c->where, c->timeout_ms);
+	}
 	if ((cc == CURLE_WRITE_ERROR && c->resp_over) || cc == CURLE_FILESIZE_EXCEEDED)
 		return mpc_fail(e, MPC_ERR_TOO_LARGE,
 				"node at %s: response body over the limit of %zu bytes", c->where,
@@ -380,7 +390,8 @@ static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err
 		return mpc_fail(e, MPC_ERR_HTTP, "node at %s: the answer is not HTTP/1.1 (%s)",
 				c->where, detail);
 	if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST)
-		return mpc_fail(e, MPC_ERR_HTTP, "node at %s: cannot connect: %s", c->where, detail);
+		return mpc_fail(e, MPC_ERR_HTTP, "node at %s: cannot connect: %s", c->where,
+				curl_easy_strerror(cc));
 	return mpc_fail(e, MPC_ERR_HTTP, "node at %s: %s", c->where, detail);
 }
 
