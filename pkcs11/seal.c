@@ -253,21 +253,22 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 	}
 }
 
+/* One seal or unseal, as mpc_token_call() runs it (again after a lost session). */
 struct seal_call {
 	enum mpc_seal_mech mech;
 	const uint8_t *aad;
 	size_t aad_len;
-	const uint8_t *pt;
-	size_t n;
-	uint8_t *blob;
-	size_t *blob_len;
+	const uint8_t *in; /* plaintext to seal, or the blob to open */
+	size_t in_len;
+	uint8_t *out;      /* the blob, or the plaintext */
+	size_t *out_len;
 };
 
 static int seal_op(struct mpc_token *t, void *arg, struct mpc_err *e)
 {
 	struct seal_call *a = arg;
 
-	return seal_once(t, a->mech, a->aad, a->aad_len, a->pt, a->n, a->blob, a->blob_len, e);
+	return seal_once(t, a->mech, a->aad, a->aad_len, a->in, a->in_len, a->out, a->out_len, e);
 }
 
 size_t mpc_seal_size(size_t n)
@@ -432,21 +433,11 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 	}
 }
 
-struct unseal_call {
-	enum mpc_seal_mech mech;
-	const uint8_t *aad;
-	size_t aad_len;
-	const uint8_t *blob;
-	size_t blob_len;
-	uint8_t *pt;
-	size_t *pt_len;
-};
-
 static int unseal_op(struct mpc_token *t, void *arg, struct mpc_err *e)
 {
-	struct unseal_call *a = arg;
+	struct seal_call *a = arg;
 
-	return unseal_once(t, a->mech, a->aad, a->aad_len, a->blob, a->blob_len, a->pt, a->pt_len, e);
+	return unseal_once(t, a->mech, a->aad, a->aad_len, a->in, a->in_len, a->out, a->out_len, e);
 }
 
 int mpc_unseal_to(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const uint8_t *blob,
@@ -467,7 +458,7 @@ int mpc_unseal_to(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "opening %zu sealed bytes needs a %zu-byte buffer",
 				blob_len, blob_len);
 	{
-		struct unseal_call a = { mech, aad, aad_len, blob, blob_len, out, &len };
+		struct seal_call a = { mech, aad, aad_len, blob, blob_len, out, &len };
 
 		rc = mpc_token_call(t, unseal_op, &a, e);
 	}

@@ -110,11 +110,7 @@ int mpc_cmd_backup(int argc, char **argv)
 		rc = read_keyset(keyset_path, &ks, &e);
 	if (rc != MPC_OK)
 		return mpc_cli_fail("backup", &e);
-	rc = mpc_lock_all_memory(&e);
-	if (rc == MPC_OK)
-		rc = mpc_cli_session_open(&c, &no,
-					  MPC_SESSION_TLS | MPC_SESSION_TRANSPORT | MPC_SESSION_STORE_CREATE,
-					  &s, &e);
+	rc = mpc_cli_session_open(&c, &no, MPC_SESSION_NODE_OPS | MPC_SESSION_STORE_CREATE, &s, &e);
 	if (rc != MPC_OK) {
 		mpc_keyset_free(&ks);
 		return mpc_cli_fail("backup", &e);
@@ -169,10 +165,7 @@ int mpc_cmd_restore(int argc, char **argv)
 	}
 	rc = mpc_cli_node_key(&no, node_pub, &e);
 	if (rc == MPC_OK)
-		rc = mpc_lock_all_memory(&e);
-	if (rc == MPC_OK)
-		rc = mpc_cli_session_open(&c, &no, MPC_SESSION_TLS | MPC_SESSION_TRANSPORT | MPC_SESSION_STORE,
-					  &s, &e);
+		rc = mpc_cli_session_open(&c, &no, MPC_SESSION_NODE_OPS | MPC_SESSION_STORE, &s, &e);
 	if (rc != MPC_OK)
 		return mpc_cli_fail("restore", &e);
 	rc = mpc_op_push(&s.ops, no.node, node_pub, NULL, epoch_arg == NULL, epoch, &out, &e);

@@ -273,11 +273,7 @@ int mpc_cmd_run(int argc, char **argv)
 		log.min = (enum mpc_log_level)mpc_log_level_parse(cfg.log_level);
 	install_signals();
 	session_options(&cfg, &c, &no);
-	rc = mpc_lock_all_memory(&e);
-	if (rc == MPC_OK)
-		rc = mpc_cli_session_open(&c, &no,
-					  MPC_SESSION_TLS | MPC_SESSION_TRANSPORT | MPC_SESSION_STORE_CREATE,
-					  &s, &e);
+	rc = mpc_cli_session_open(&c, &no, MPC_SESSION_NODE_OPS | MPC_SESSION_STORE_CREATE, &s, &e);
 	if (rc != MPC_OK) {
 		mpc_config_free(&cfg);
 		return mpc_cli_fail("run", &e);

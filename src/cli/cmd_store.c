@@ -91,9 +91,7 @@ static int store_verify(const struct mpc_cli_common *c, const struct mpc_cli_nod
 	struct mpc_err e = { 0 };
 	int rc, status;
 
-	rc = mpc_lock_all_memory(&e);
-	if (rc == MPC_OK)
-		rc = mpc_cli_session_open(c, no, MPC_SESSION_STORE, &s, &e);
+	rc = mpc_cli_session_open(c, no, MPC_SESSION_KEYSHARES | MPC_SESSION_STORE, &s, &e);
 	if (rc != MPC_OK)
 		return mpc_cli_fail("store verify", &e);
 	rc = mpc_store_verify(s.store, s.seal, s.n_seal, &r, &e);

@@ -10,6 +10,7 @@
 #include "pkcs11/keys.h"
 #include "pkcs11/transport.h"
 #include "src/util/encoding.h"
+#include "src/util/mem.h"
 
 int mpc_cli_node_opt(const char *cmd, struct mpc_cli_node_opts *o, int opt, const char *arg)
 {
@@ -126,6 +127,11 @@ int mpc_cli_session_open(const struct mpc_cli_common *c, const struct mpc_cli_no
 	int rc;
 
 	memset(s, 0, sizeof(*s));
+	if (what & MPC_SESSION_KEYSHARES) {
+		rc = mpc_lock_all_memory(e);
+		if (rc != MPC_OK)
+			return rc;
+	}
 	rc = mpc_cli_open_tokens(c, need, &s->tk, e);
 	if (rc != MPC_OK)
 		return rc;

@@ -61,6 +61,9 @@ int mpc_cli_node_opt(const char *cmd, struct mpc_cli_node_opts *o, int opt, cons
 #define MPC_SESSION_TRANSPORT 2 /* the transport key */
 #define MPC_SESSION_STORE 4     /* the store and the sealing tokens */
 #define MPC_SESSION_STORE_CREATE 8
+#define MPC_SESSION_KEYSHARES 16 /* the command handles plaintext keyshares: mlockall() first */
+/* What backup, restore and run need to move keyshares between a node and the store. */
+#define MPC_SESSION_NODE_OPS (MPC_SESSION_KEYSHARES | MPC_SESSION_TLS | MPC_SESSION_TRANSPORT)
 
 struct mpc_cli_session {
 	struct mpc_cli_tokens tk;
