@@ -6,38 +6,35 @@
 #include "pkcs11/ckr.h"
 #include "pkcs11/keys.h"
 
-int mpc_ed25519_public_key(struct mpc_token *t, uint8_t pub[32], struct mpc_err *e)
+static int public_key_op(struct mpc_token *t, void *arg, struct mpc_err *e)
 {
+	uint8_t *pub = arg;
 	CK_OBJECT_HANDLE h;
 	uint8_t point[64];
 	CK_ATTRIBUTE a = { CKA_EC_POINT, point, sizeof(point) };
 	CK_RV rv;
-	int rc;
+	int rc = mpc_key_get(t, MPC_KEY_TLS_PUBLIC, &h, e);
 
-	mpc_token_lock(t);
-	rc = mpc_key_get(t, MPC_KEY_TLS_PUBLIC, &h, e);
 	if (rc != MPC_OK)
-		goto out;
+		return rc;
 	rv = t->fn->C_GetAttributeValue(t->session, h, &a, 1);
-	if (rv != CKR_OK) {
-		rc = mpc_fail_ck(e, rv, "C_GetAttributeValue(CKA_EC_POINT)", "mpc-backup-tls");
-		goto out;
-	}
+	if (rv != CKR_OK)
+		return mpc_fail_ck(e, rv, "C_GetAttributeValue(CKA_EC_POINT)", "mpc-backup-tls");
 	/* PKCS#11 3.0 says DER OCTET STRING (04 20 || key); some tokens return the raw 32 bytes. */
-	if (a.ulValueLen == 34 && point[0] == 0x04 && point[1] == 0x20) {
+	if (a.ulValueLen == 34 && point[0] == 0x04 && point[1] == 0x20)
 		memcpy(pub, point + 2, 32);
-	} else if (a.ulValueLen == 32) {
+	else if (a.ulValueLen == 32)
 		memcpy(pub, point, 32);
-	} else {
-		rc = mpc_fail(e, MPC_ERR_PKCS11,
-			      "CKA_EC_POINT of the TLS key is %lu bytes, not an Ed25519 point",
-			      (unsigned long)a.ulValueLen);
-		goto out;
-	}
-	rc = MPC_OK;
-out:
-	mpc_token_unlock(t);
-	return rc;
+	else
+		return mpc_fail(e, MPC_ERR_PKCS11,
+				"CKA_EC_POINT of the TLS key is %lu bytes, not an Ed25519 point",
+				(unsigned long)a.ulValueLen);
+	return MPC_OK;
+}
+
+int mpc_ed25519_public_key(struct mpc_token *t, uint8_t pub[32], struct mpc_err *e)
+{
+	return mpc_token_call(t, public_key_op, pub, e);
 }
 
 struct sign_call {

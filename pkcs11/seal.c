@@ -70,7 +70,9 @@ int mpc_seal_pick(struct mpc_token *t, enum mpc_seal_mech want, enum mpc_seal_me
 	if (want == MPC_SEAL_AUTO || want == MPC_SEAL_AES_GCM) {
 		if (gcm_usable(t)) {
 			mpc_token_lock(t);
-			rc = mpc_key_get(t, MPC_KEY_SEAL_GCM, &h, &tmp);
+			rc = mpc_token_ready(t, &tmp);
+			if (rc == MPC_OK)
+				rc = mpc_key_get(t, MPC_KEY_SEAL_GCM, &h, &tmp);
 			mpc_token_unlock(t);
 			if (rc == MPC_OK) {
 				*out = MPC_SEAL_AES_GCM;
@@ -93,7 +95,9 @@ int mpc_seal_pick(struct mpc_token *t, enum mpc_seal_mech want, enum mpc_seal_me
 				"AES-CBC-PAD with HMAC-SHA256)",
 				t->label);
 	mpc_token_lock(t);
-	rc = mpc_key_get(t, MPC_KEY_SEAL_CBC, &h, e);
+	rc = mpc_token_ready(t, e);
+	if (rc == MPC_OK)
+		rc = mpc_key_get(t, MPC_KEY_SEAL_CBC, &h, e);
 	if (rc == MPC_OK)
 		rc = mpc_key_get(t, MPC_KEY_SEAL_HMAC, &h, e);
 	mpc_token_unlock(t);
@@ -357,7 +361,6 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 		       size_t aad_len, const uint8_t *blob, size_t blob_len, uint8_t *pt,
 		       size_t *pt_len, struct mpc_err *e)
 {
-	static uint8_t empty[1];
 	CK_OBJECT_HANDLE k, km;
 	CK_ULONG out_len = blob_len;
 	CK_RV rv;
@@ -385,7 +388,7 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 		rv = t->fn->C_DecryptInit(t->session, &m, k);
 		if (rv == CKR_OK)
 			rv = t->fn->C_Decrypt(t->session, (CK_BYTE_PTR)blob + HDR_LEN + GCM_IV_LEN,
-					      blob_len - HDR_LEN - GCM_IV_LEN, pt != NULL ? pt : empty,
+					      blob_len - HDR_LEN - GCM_IV_LEN, pt,
 					      &out_len);
 		if (gcm_aad != aad_stack)
 			free(gcm_aad);
@@ -454,7 +457,7 @@ int mpc_unseal_to(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const
 	if (blob_len > MPC_SEAL_MAX_PLAINTEXT + 256)
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "sealed data of %zu bytes is over the limit",
 				blob_len);
-	if (cap < blob_len)
+	if (out == NULL || cap < blob_len)
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "opening %zu sealed bytes needs a %zu-byte buffer",
 				blob_len, blob_len);
 	{

@@ -69,6 +69,7 @@ static int open_session(struct mpc_token *t, struct mpc_err *e)
 {
 	char what[64];
 	CK_RV rv;
+	int rc;
 
 	snprintf(what, sizeof(what), "token \"%s\"", t->label);
 	rv = t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
@@ -77,7 +78,14 @@ static int open_session(struct mpc_token *t, struct mpc_err *e)
 		t->session = CK_INVALID_HANDLE;
 		return mpc_fail_ck(e, rv, "C_OpenSession", what);
 	}
-	return login(t, e);
+	rc = login(t, e);
+	if (rc != MPC_OK) {
+		/* No half-open state: a session that is not logged in would hide the private
+		 * keys and look like missing keys. The next call recovers from scratch. */
+		(void)t->fn->C_CloseSession(t->session);
+		t->session = CK_INVALID_HANDLE;
+	}
+	return rc;
 }
 
 /* Append the tokens of one module to `seen` (for the not-found message), and return the
@@ -173,7 +181,7 @@ int mpc_token_open(struct mpc_p11_ctx *ctx, const char *uri, const struct mpc_pi
 		}
 	}
 	if (!found) {
-		rc = mpc_fail(e, MPC_ERR_TOKEN_NOT_FOUND, "no token matches \"%.200s\" (tokens seen: %s)",
+		rc = mpc_fail(e, MPC_ERR_TOKEN_NOT_FOUND, "no token matches \"%s\" (tokens seen: %s)",
 			      u->text, seen[0] ? seen : "none");
 		goto out;
 	}
@@ -246,6 +254,11 @@ int mpc_token_recover(struct mpc_token *t, struct mpc_err *e)
 	return open_session(t, e);
 }
 
+int mpc_token_ready(struct mpc_token *t, struct mpc_err *e)
+{
+	return t->session != CK_INVALID_HANDLE ? MPC_OK : mpc_token_recover(t, e);
+}
+
 int mpc_token_call(struct mpc_token *t, int (*op)(struct mpc_token *t, void *arg, struct mpc_err *e),
 		   void *arg, struct mpc_err *e)
 {
@@ -253,6 +266,11 @@ int mpc_token_call(struct mpc_token *t, int (*op)(struct mpc_token *t, void *arg
 	int rc;
 
 	mpc_token_lock(t);
+	rc = mpc_token_ready(t, e);
+	if (rc != MPC_OK) {
+		mpc_token_unlock(t);
+		return rc;
+	}
 	rc = op(t, arg, &first);
 	if (rc != MPC_OK && mpc_token_rv_is_lost_session(first.ckr)) {
 		rc = mpc_token_recover(t, e);

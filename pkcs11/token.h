@@ -76,6 +76,10 @@ int mpc_token_rv_is_lost_session(CK_RV rv);
  * held. */
 int mpc_token_recover(struct mpc_token *t, struct mpc_err *e);
 
+/* With the lock held: make sure there is a logged-in session (after a failed recovery there is
+ * none until this succeeds). */
+int mpc_token_ready(struct mpc_token *t, struct mpc_err *e);
+
 /* Run op(t, arg, e) under the token's lock. If it fails because the session or login was lost
  * (its error's ckr says so), re-open the session, log in again and run it once more. op must
  * be safe to repeat (start every Cryptoki operation afresh). */

@@ -13,7 +13,7 @@
 static int gcm_once(struct mpc_token *t, int decrypt, uint8_t iv[12], const uint8_t *in,
 		    size_t in_len, uint8_t *out, CK_ULONG *out_len, struct mpc_err *e)
 {
-	static uint8_t empty[1];
+	static const uint8_t empty[1];
 	CK_GCM_PARAMS p = { iv, 12, 96, NULL, 0, TAG_LEN * 8 };
 	CK_MECHANISM m = { CKM_AES_GCM, &p, sizeof(p) };
 	CK_OBJECT_HANDLE k;
@@ -29,7 +29,7 @@ static int gcm_once(struct mpc_token *t, int decrypt, uint8_t iv[12], const uint
 	} else {
 		rv = t->fn->C_EncryptInit(t->session, &m, k);
 		if (rv == CKR_OK)
-			rv = t->fn->C_Encrypt(t->session, (CK_BYTE_PTR)(in_len ? in : empty), in_len,
+			rv = t->fn->C_Encrypt(t->session, (CK_BYTE_PTR)(uintptr_t)(in_len ? in : empty), in_len,
 					      out, out_len);
 	}
 	if (rv == CKR_OK)

@@ -20,10 +20,19 @@ struct mpc_token_uri {
 	char *module_name;    /* owned, or NULL */
 	char *pin_file;       /* owned: path from pin-source, or NULL */
 	char *object;         /* owned: object= label, or NULL */
-	char *text;           /* owned: the URI as given, for messages (holds no secret) */
+	char *text;           /* owned: the URI as shown in messages (mpc_uri_for_message) */
 };
 
 int mpc_token_uri_parse(const char *s, struct mpc_token_uri **out, struct mpc_err *e);
+
+/* 1 if `s` carries a pin-value attribute in any spelling (any case, percent-encoded): such a
+ * string must be refused without being echoed anywhere. */
+int mpc_uri_has_pin_value(const char *s);
+
+/* A printable form of a URI for messages: the part before '?' (the query may hold a PIN source
+ * path, never a PIN, but a mistyped PIN attribute must not be echoed), at most 120 characters;
+ * "(not shown)" if it mentions a PIN in any form. */
+void mpc_uri_for_message(const char *s, char *out, size_t cap);
 void mpc_token_uri_free(struct mpc_token_uri *u);
 
 /* 1 if the token described by `info` matches the URI's token attributes. */

@@ -68,7 +68,11 @@ int mpc_cli_fail(const char *cmd, const struct mpc_err *e);
 int mpc_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* getopt_long returned '?' or ':': name the offending argument. Returns 2. */
 int mpc_cli_bad_option(const char *cmd, char **argv);
-/* Reject positional arguments left after getopt. Returns 0 or 2. */
+/* Before getopt: refuse unknown or abbreviated long options (getopt_long accepts unambiguous
+ * prefixes, so "--pin=1234" would become "--pin-file=1234"). argv[0] is the command's name.
+ * Never quotes a value. Returns 0 or 2. */
+int mpc_cli_check_options(const char *cmd, int argc, char **argv, const struct option *opts);
+/* Reject positional arguments left after getopt (without quoting them). Returns 0 or 2. */
 int mpc_cli_no_extra_args(const char *cmd, int argc, char **argv);
 
 /* Print a JSON value on stdout (indented) and release it. Returns 0, or 70 on failure. */

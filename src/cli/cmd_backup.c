@@ -59,6 +59,8 @@ static int parse_common(const char *cmd, const char *help, int argc, char **argv
 				       { NULL, 0, NULL, 0 } };
 	int opt, r;
 
+	if (mpc_cli_check_options(cmd, argc, argv, opts) != 0)
+		return 2;
 	memset(no, 0, sizeof(*no));
 	mpc_cli_common_init(c);
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {

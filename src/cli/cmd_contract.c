@@ -83,6 +83,8 @@ int mpc_cmd_contract(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "status") != 0)
 		return mpc_cli_usage("contract", "unknown subcommand \"%.40s\"", argv[1]);
+	if (mpc_cli_check_options("contract status", argc - 1, argv + 1, opts) != 0)
+		return 2;
 	mpc_cli_common_init(&c);
 	mpc_config_defaults(&cfg);
 	while ((opt = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {

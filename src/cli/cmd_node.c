@@ -35,6 +35,8 @@ int mpc_cmd_node(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "hello") != 0)
 		return mpc_cli_usage("node", "unknown subcommand \"%.40s\"", argv[1]);
+	if (mpc_cli_check_options("node hello", argc - 1, argv + 1, opts) != 0)
+		return 2;
 	memset(&no, 0, sizeof(no));
 	mpc_cli_common_init(&c);
 	while ((opt = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {

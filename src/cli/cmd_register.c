@@ -62,6 +62,8 @@ int mpc_cmd_register(int argc, char **argv)
 	uint8_t pub[32];
 	int opt, rc, status;
 
+	if (mpc_cli_check_options("register", argc, argv, opts) != 0)
+		return 2;
 	mpc_cli_common_init(&c);
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == MPC_OPT_HELP) {

@@ -82,6 +82,10 @@ static int load_config(int argc, char **argv, struct mpc_config *cfg, const char
 {
 	int opt, idx, pass;
 
+	if (mpc_cli_check_options("run", argc, argv, run_opts) != 0) {
+		mpc_config_defaults(cfg);
+		return 2;
+	}
 	mpc_config_defaults(cfg);
 	*file = NULL;
 	for (pass = 0; pass < 2; pass++) {

@@ -140,6 +140,8 @@ int mpc_cmd_store(int argc, char **argv)
 		fputs(store_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (mpc_cli_check_options("store", argc - 1, argv + 1, opts) != 0)
+		return 2;
 	sub = argv[1];
 	memset(&no, 0, sizeof(no));
 	mpc_cli_common_init(&c);

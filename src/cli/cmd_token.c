@@ -246,6 +246,8 @@ int mpc_cmd_token(int argc, char **argv)
 		fputs(token_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (mpc_cli_check_options("token", argc - 1, argv + 1, opts) != 0)
+		return 2;
 	sub = argv[1];
 	mpc_cli_common_init(&c);
 	while ((opt = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {

@@ -16,10 +16,37 @@ void mpc_cli_common_init(struct mpc_cli_common *c)
 int mpc_cli_bad_option(const char *cmd, char **argv)
 {
 	const char *bad = optind > 0 ? argv[optind - 1] : "?";
+	size_t n = strcspn(bad, "=");
 
+	/* Only the option's name, never a value: a mistyped flag may carry a secret. */
 	if (optopt != 0 && optopt < 256 && bad[0] == '-' && bad[1] != '-')
 		return mpc_cli_usage(cmd, "unknown option -%c", optopt);
-	return mpc_cli_usage(cmd, "unknown option or missing value: \"%.60s\"", bad);
+	return mpc_cli_usage(cmd, "unknown option or missing value: \"%.*s\"", (int)(n > 24 ? 24 : n),
+			     bad);
+}
+
+int mpc_cli_check_options(const char *cmd, int argc, char **argv, const struct option *opts)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const struct option *o;
+		size_t n;
+
+		if (strcmp(a, "--") == 0)
+			break;
+		if (strncmp(a, "--", 2) != 0)
+			continue;
+		n = strcspn(a + 2, "=");
+		for (o = opts; o->name != NULL; o++)
+			if (strlen(o->name) == n && strncmp(o->name, a + 2, n) == 0)
+				break;
+		/* getopt_long would take "--pin=..." for "--pin-file=...": names must be exact */
+		if (o->name == NULL)
+			return mpc_cli_usage(cmd, "unknown option \"--%.*s\"", (int)(n > 24 ? 24 : n), a + 2);
+		if (o->has_arg == required_argument && a[2 + n] != '=')
+			i++;
+	}
+	return 0;
 }
 
 int mpc_cli_common_opt(struct mpc_cli_common *c, int opt, const char *arg)
@@ -71,8 +98,11 @@ int mpc_cli_usage(const char *cmd, const char *fmt, ...)
 
 int mpc_cli_no_extra_args(const char *cmd, int argc, char **argv)
 {
+	(void)argv;
 	if (optind < argc)
-		return mpc_cli_usage(cmd, "unexpected argument \"%.80s\"", argv[optind]);
+		return mpc_cli_usage(cmd, "unexpected argument #%d (not shown: it might be a secret; "
+				     "PINs and keys are never taken on the command line)",
+				     optind);
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pkcs11/uri.h"
 #include "src/util/encoding.h"
 #include "src/util/file.h"
 
@@ -110,7 +111,7 @@ static int refuse_secret(const char *key, const char *value, const char *where, 
 				"%s: secrets are never configuration: name a file (pin_file, "
 				"transport_key_file) or use the environment",
 				where);
-	if (strstr(value, "pin-value") != NULL)
+	if (mpc_uri_has_pin_value(value))
 		return mpc_fail(e, MPC_ERR_USAGE,
 				"%s: a token URI with pin-value= would put the PIN in a file of "
 				"settings; use pin-source=file:... or pin_file",

@@ -14,6 +14,9 @@
 
 #include "src/util/file.h"
 
+/* The hooks exist only in the test build of the library (mpc_store_hooked); the production
+ * library cannot be crashed or failed through the environment. */
+#ifdef MPC_STORE_TEST_HOOKS
 void mpc_store_hook_crash(const char *step)
 {
 	const char *v = getenv("MPC_STORE_CRASH_AT");
@@ -30,6 +33,18 @@ int mpc_store_hook_fail(const char *op)
 
 	return v != NULL && strcmp(v, op) == 0;
 }
+#else
+void mpc_store_hook_crash(const char *step)
+{
+	(void)step;
+}
+
+int mpc_store_hook_fail(const char *op)
+{
+	(void)op;
+	return 0;
+}
+#endif
 
 static int join(char *out, size_t cap, const char *a, const char *b, struct mpc_err *e)
 {

@@ -11,7 +11,8 @@
  * A crash before 4 leaves only a temporary (ignored by list/verify, removed by the next write or
  * by mpc_store_cleanup); after 4 the complete file is in place.
  *
- * TEST-ONLY hooks (documented in docs/store-format.md; never set them in production):
+ * TEST-ONLY hooks (documented in docs/store-format.md), compiled in only in the test build of
+ * the library (mpc_store_hooked, MPC_STORE_TEST_HOOKS); no-ops in the product:
  *   MPC_STORE_CRASH_AT=<step>  the process kills itself with SIGKILL right after <step>
  *                              (also "q-linked", "q-unlinked" in quarantine, "pruned" in prune).
  *   MPC_STORE_FAIL_AT=<op>     the operation <op> ("write", "fsync", "link", "dir-sync") fails

@@ -28,13 +28,19 @@ static int cleanup_locked(const struct mpc_store *s, size_t *removed, struct mpc
 				strerror(errno));
 	while ((d = readdir(dh)) != NULL) {
 		int rm = mpc_store_name_is_temp(d->d_name);
+		struct stat qs, ms;
 
+		if (snprintf(path, sizeof(path), "%s/%s", s->dir, d->d_name) >= (int)sizeof(path))
+			continue;
+		/* An interrupted quarantine leaves the same file (same inode) in both places: finish
+		 * it. A different file of the same name is never removed. */
 		if (!rm && strncmp(d->d_name, "keyset-", 7) == 0 &&
 		    snprintf(qpath, sizeof(qpath), "%s/quarantine/%s", s->dir, d->d_name) <
 			    (int)sizeof(qpath) &&
-		    access(qpath, F_OK) == 0)
+		    lstat(qpath, &qs) == 0 && lstat(path, &ms) == 0 && qs.st_ino == ms.st_ino &&
+		    qs.st_dev == ms.st_dev)
 			rm = 1;
-		if (!rm || snprintf(path, sizeof(path), "%s/%s", s->dir, d->d_name) >= (int)sizeof(path))
+		if (!rm)
 			continue;
 		if (unlink(path) == 0)
 			n++;

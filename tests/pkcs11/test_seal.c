@@ -182,6 +182,30 @@ static void test_lost_session_recovers(void **state)
 	free(blob);
 }
 
+/* A re-login that fails (the PIN source briefly unreadable) leaves no half-open session: once
+ * the PIN is back, the next operation logs in again instead of reporting missing keys. */
+static void test_failed_relogin_recovers_later(void **state)
+{
+	struct ptest *p = *state;
+	uint8_t *blob = NULL;
+	size_t blob_len;
+	struct mpc_err e = { 0 };
+
+	assert_int_equal(p->t->fn->C_CloseAllSessions(p->t->slot), CKR_OK);
+	unsetenv("MPC_BACKUP_PIN");
+	assert_int_equal(mpc_seal(p->t, MPC_SEAL_AES_GCM, aad, sizeof(aad), (const uint8_t *)"k", 1, &blob, &blob_len, &e),
+			 MPC_ERR_PIN);
+	assert_null(blob);
+	mpc_err_clear(&e);
+	assert_int_equal(mpc_seal(p->t, MPC_SEAL_AES_GCM, aad, sizeof(aad), (const uint8_t *)"k", 1, &blob, &blob_len, &e),
+			 MPC_ERR_PIN);
+	mpc_err_clear(&e);
+	setenv("MPC_BACKUP_PIN", TH_USER_PIN, 1);
+	if (mpc_seal(p->t, MPC_SEAL_AES_GCM, aad, sizeof(aad), (const uint8_t *)"k", 1, &blob, &blob_len, &e) != MPC_OK)
+		fail_msg("seal after the PIN came back: %s", e.msg);
+	free(blob);
+}
+
 /* IVs never repeat across many seals of the same plaintext. */
 static void test_ivs_unique(void **state)
 {
@@ -213,6 +237,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tamper_large, ptest_setup, ptest_teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_key, ptest_setup, ptest_teardown),
 		cmocka_unit_test_setup_teardown(test_lost_session_recovers, ptest_setup, ptest_teardown),
+		cmocka_unit_test_setup_teardown(test_failed_relogin_recovers_later, ptest_setup, ptest_teardown),
 		cmocka_unit_test_setup_teardown(test_ivs_unique, ptest_setup, ptest_teardown),
 	};
 
