@@ -1,5 +1,6 @@
 /* cmd_backup.c: `mpc-backup backup` (fetch, validate, seal, store one keyset) and
  * `mpc-backup restore` (push a stored keyset to a node). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -161,8 +162,9 @@ int mpc_cmd_restore(int argc, char **argv)
 
 		if (epoch_arg[0] < '0' || epoch_arg[0] > '9')
 			return mpc_cli_usage("restore", "--epoch: \"%.40s\" is not an epoch number", epoch_arg);
+		errno = 0;
 		epoch = strtoull(epoch_arg, &end, 10);
-		if (*end != '\0')
+		if (*end != '\0' || errno == ERANGE)
 			return mpc_cli_usage("restore", "--epoch: \"%.40s\" is not an epoch number", epoch_arg);
 	}
 	rc = mpc_cli_node_key(&no, node_pub, &e);

@@ -1,5 +1,6 @@
 /* cmd_store.c: `mpc-backup store list|verify|prune|quarantine`. list, prune and quarantine
  * read headers only and need no token; verify opens every file in the token(s). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,8 +31,9 @@ static int parse_u64(const char *s, uint64_t *out)
 
 	if (s == NULL || s[0] < '0' || s[0] > '9')
 		return -1;
+	errno = 0;
 	*out = strtoull(s, &end, 10);
-	return *end == '\0' ? 0 : -1;
+	return *end == '\0' && errno != ERANGE ? 0 : -1;
 }
 
 static void print_entry(const struct mpc_store_entry *en)

@@ -77,6 +77,15 @@ static int open_transport(const struct mpc_cli_node_opts *o, struct mpc_cli_sess
 	if (o->transport_key_file != NULL)
 		return mpc_transport_key_from_file(&s->transport, o->transport_key_file, e);
 	rc = mpc_transport_key_from_env(&s->transport, NULL, &nf);
+	if (rc == MPC_OK) {
+		/* It is in locked memory now: do not leave it in the environment for the process's
+		 * lifetime (nor for children). */
+		char *v = getenv(MPC_TRANSPORT_KEY_ENV);
+
+		if (v != NULL)
+			mpc_memzero(v, strlen(v));
+		unsetenv(MPC_TRANSPORT_KEY_ENV);
+	}
 	if (rc != MPC_ERR_NOT_FOUND) {
 		if (rc != MPC_OK && e != NULL)
 			*e = nf;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "src/contract/rpc_envelope.h"
+#include "src/util/mem.h"
 
 struct mpc_rpc_endpoint {
 	char *url;                        /* secret-bearing: never printed */
@@ -108,7 +109,7 @@ void mpc_rpc_endpoint_free(struct mpc_rpc_endpoint *ep)
 		curl_easy_cleanup(ep->curl);
 	curl_slist_free_all(ep->headers);
 	if (ep->url != NULL)
-		memset(ep->url, 0, strlen(ep->url));
+		mpc_memzero(ep->url, strlen(ep->url)); /* it may hold an API key */
 	free(ep->url);
 	free(ep->contract);
 	free(ep->ca_file);
@@ -156,6 +157,8 @@ CURL *mpc_rpc_begin(struct mpc_rpc_endpoint *ep, const char *method, struct mpc_
 	ep->errbuf[0] = '\0';
 	/* Options are re-applied on every call: cheap, and the handle stays self-describing. */
 	cc |= curl_easy_setopt(c, CURLOPT_URL, ep->url);
+	/* No proxy from the environment: it would see an http:// URL's API key in clear. */
+	cc |= curl_easy_setopt(c, CURLOPT_PROXY, "");
 	cc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	cc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	cc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
