@@ -77,9 +77,26 @@ int mpc_key_get(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h
 		return MPC_OK;
 	}
 	rc = mpc_key_find(t, role, h, e);
-	if (rc == MPC_OK && (size_t)role < sizeof(t->key_cache) / sizeof(t->key_cache[0]))
+	if (rc != MPC_OK)
+		return rc;
+	/* A key found by label is used only if it really is sealed in the token: an object
+	 * planted with the right label but extractable (or not sensitive) is refused. */
+	if (mpc_key_desc(role)->cls != CKO_PUBLIC_KEY) {
+		struct mpc_key_attrs a;
+
+		rc = mpc_key_get_attrs(t, *h, &a, e);
+		if (rc != MPC_OK)
+			return rc;
+		if (a.sensitive != 1 || a.extractable != 0)
+			return mpc_fail(e, MPC_ERR_STATE,
+					"token \"%s\": key \"%s\" is %s: refusing to use a key that "
+					"can leave the token",
+					t->label, mpc_key_desc(role)->label,
+					a.extractable != 0 ? "extractable" : "not sensitive");
+	}
+	if ((size_t)role < sizeof(t->key_cache) / sizeof(t->key_cache[0]))
 		t->key_cache[role] = *h;
-	return rc;
+	return MPC_OK;
 }
 
 static int gen_secret(struct mpc_token *t, enum mpc_key_role role, struct mpc_err *e)

@@ -272,12 +272,24 @@ int mpc_token_call(struct mpc_token *t, int (*op)(struct mpc_token *t, void *arg
 		return rc;
 	}
 	rc = op(t, arg, &first);
-	if (rc != MPC_OK && mpc_token_rv_is_lost_session(first.ckr)) {
+	if (rc != MPC_OK && (mpc_token_rv_is_lost_session(first.ckr) ||
+			     first.ckr == CKR_OPERATION_ACTIVE)) {
+		/* a lost session, or one left mid-operation by an earlier failure: start over */
 		rc = mpc_token_recover(t, e);
 		if (rc == MPC_OK)
 			rc = op(t, arg, e);
-	} else if (rc != MPC_OK && e != NULL) {
-		*e = first;
+	} else if (rc != MPC_OK) {
+		/* An operation that failed after its Init (e.g. CKR_BUFFER_TOO_SMALL) may still be
+		 * active in the session: drop the session so the next call starts clean. */
+		if (first.ckr != 0 && mpc_ckr_class(first.ckr) != MPC_ERR_AUTH &&
+		    t->session != CK_INVALID_HANDLE) {
+			(void)t->fn->C_CloseSession(t->session);
+			t->session = CK_INVALID_HANDLE;
+			t->logged_in = 0;
+			memset(t->key_cache, 0, sizeof(t->key_cache));
+		}
+		if (e != NULL)
+			*e = first;
 	}
 	mpc_token_unlock(t);
 	return rc;

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "pkcs11/ed25519.h"
+#include "pkcs11/seal.h"
 #include "pkcs11/uri.h"
 
 static CK_ULONG count_objects(struct mpc_token *t)
@@ -174,6 +175,44 @@ static void test_transport_import(void **state)
 	assert_int_equal(a.extractable, 0);
 }
 
+/* A key planted under mpc-backup's label that can leave the token is refused, not used. */
+static void test_planted_extractable_key_refused(void **state)
+{
+	struct th_softhsm hsm;
+	struct mpc_p11_ctx *ctx = NULL;
+	struct mpc_token *t = NULL;
+	struct mpc_err e = { 0 };
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE kt = CKK_AES;
+	CK_ULONG len = 32;
+	CK_BYTE id = 0x01;
+	const char *label = "mpc-backup-seal-gcm";
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_KEY_TYPE, &kt, sizeof(kt) },
+				{ CKA_VALUE_LEN, &len, sizeof(len) }, { CKA_TOKEN, &yes, sizeof(yes) },
+				{ CKA_PRIVATE, &yes, sizeof(yes) }, { CKA_SENSITIVE, &no, sizeof(no) },
+				{ CKA_EXTRACTABLE, &yes, sizeof(yes) }, { CKA_ENCRYPT, &yes, sizeof(yes) },
+				{ CKA_DECRYPT, &yes, sizeof(yes) }, { CKA_LABEL, (void *)label, strlen(label) },
+				{ CKA_ID, &id, 1 } };
+	CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
+	CK_OBJECT_HANDLE h;
+	uint8_t *blob = NULL;
+	size_t blob_len;
+
+	(void)state;
+	assert_int_equal(th_softhsm_setup(&hsm, "planted", NULL), 0);
+	assert_int_equal(mpc_p11_ctx_new(&ctx, &e), MPC_OK);
+	assert_int_equal(mpc_token_open(ctx, hsm.uri, NULL, &t, &e), MPC_OK);
+	assert_int_equal(t->fn->C_GenerateKey(t->session, &gen, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h), CKR_OK);
+	assert_int_equal(mpc_seal(t, MPC_SEAL_AES_GCM, NULL, 0, (const uint8_t *)"x", 1, &blob, &blob_len, &e),
+			 MPC_ERR_STATE);
+	assert_non_null(strstr(e.msg, "can leave the token"));
+	assert_null(blob);
+	mpc_token_close(t);
+	mpc_p11_ctx_free(ctx);
+	th_softhsm_teardown(&hsm);
+}
+
 static void test_uri_parsing(void **state)
 {
 	struct mpc_token_uri *u = NULL;
@@ -212,6 +251,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keys_cannot_leave_via_pkcs11_tool, ptest_setup, ptest_teardown),
 		cmocka_unit_test_setup_teardown(test_ed25519_sign_verifies_in_openssl, ptest_setup, ptest_teardown),
 		cmocka_unit_test_setup_teardown(test_transport_import, ptest_setup, ptest_teardown),
+		cmocka_unit_test(test_planted_extractable_key_refused),
 		cmocka_unit_test(test_uri_parsing),
 	};
 
