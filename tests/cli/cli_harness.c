@@ -1,5 +1,6 @@
 /* cli_harness.c: running mpc-backup and its peers from the CLI end-to-end tests. */
 #include "tests/cli/cli_harness.h"
+#include "src/util/file.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -208,36 +209,15 @@ void ch_write(const char *dir, const char *name, const char *text, char *out)
 
 char *ch_read(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
+	uint8_t *buf = NULL;
+	size_t n = 0;
 
-	if (f == NULL)
+	/* test files are small: 64 MiB is a generous bound */
+	if (mpc_file_read(path, (size_t)64 << 20, 0, &buf, &n, NULL) != MPC_OK)
 		return NULL;
-	for (;;) {
-		size_t got;
-
-		if (cap - n < 4096) {
-			char *nb = realloc(buf, cap + 65536);
-
-			if (nb == NULL) {
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = nb;
-			cap += 65536;
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	fclose(f);
-	buf[n] = '\0';
 	if (len != NULL)
 		*len = n;
-	return buf;
+	return (char *)buf;
 }
 
 int ch_count_files(const char *dir, const char *suffix)

@@ -1,5 +1,6 @@
 /* scen.c: the scenario harness for `mpc-backup run` (see scen.h). */
 #include "tests/monitor/scen.h"
+#include "src/util/file.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -62,36 +63,15 @@ int sc_count(const char *text, const char *needle)
 
 char *sc_read_file(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
+	uint8_t *buf = NULL;
+	size_t n = 0;
 
-	if (f == NULL)
+	/* test files are small: 64 MiB is a generous bound */
+	if (mpc_file_read(path, (size_t)64 << 20, 0, &buf, &n, NULL) != MPC_OK)
 		return NULL;
-	for (;;) {
-		size_t r;
-
-		if (cap - n < 4096) {
-			char *nb = realloc(buf, cap + 65536);
-
-			if (nb == NULL) {
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = nb;
-			cap += 65536;
-		}
-		r = fread(buf + n, 1, cap - n - 1, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	fclose(f);
-	buf[n] = '\0';
 	if (len != NULL)
 		*len = n;
-	return buf;
+	return (char *)buf;
 }
 
 static const char *bin_dir(void)
@@ -1156,4 +1136,20 @@ double sc_metric_get(struct sc *s, const char *name)
 		v = sc_metric(body, name);
 	free(body);
 	return v;
+}
+
+int sc_cmocka_setup(void **state)
+{
+	struct sc *s;
+
+	if (sc_setup(&s) != 0)
+		return -1;
+	*state = s;
+	return 0;
+}
+
+int sc_cmocka_teardown(void **state)
+{
+	sc_teardown(*state);
+	return 0;
 }

@@ -222,4 +222,8 @@ int sc_count(const char *text, const char *needle);
 /* Read a file into a malloc'd NUL-terminated buffer (NULL if unreadable). */
 char *sc_read_file(const char *path, size_t *len);
 
+/* cmocka fixtures: a fresh scenario per test (sc_setup / sc_teardown). */
+int sc_cmocka_setup(void **state);
+int sc_cmocka_teardown(void **state);
+
 #endif

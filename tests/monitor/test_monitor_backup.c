@@ -23,22 +23,6 @@
 
 #include "tests/monitor/scen.h"
 
-static int setup(void **state)
-{
-	struct sc *s;
-
-	if (sc_setup(&s) != 0)
-		return -1;
-	*state = s;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	sc_teardown(*state);
-	return 0;
-}
-
 /* Node slot 0 serving `keyshares`, one endpoint, config written. */
 static void start_world(struct sc *s, const char *keyshares)
 {
@@ -393,16 +377,16 @@ static void test_sigterm_during_hanging_fetch_keeps_store(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_fresh_start_then_restart, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_epoch_advance_and_added_domain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resharing_fresh_backs_up_previous, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resharing_keeps_previous_keyset, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_node_down_then_up, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_node_unreachable_logged_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sigterm_during_hanging_fetch_empty_store, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_sigterm_during_hanging_fetch_keeps_store, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_fresh_start_then_restart, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_epoch_advance_and_added_domain, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_resharing_fresh_backs_up_previous, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_resharing_keeps_previous_keyset, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_node_down_then_up, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_node_unreachable_logged_once, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_during_hanging_fetch_empty_store, sc_cmocka_setup,
+						sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_during_hanging_fetch_keeps_store, sc_cmocka_setup,
+						sc_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

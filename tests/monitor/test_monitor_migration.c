@@ -17,22 +17,6 @@
 
 #include "tests/monitor/scen.h"
 
-static int setup(void **state)
-{
-	struct sc *s;
-
-	if (sc_setup(&s) != 0)
-		return -1;
-	*state = s;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	sc_teardown(*state);
-	return 0;
-}
-
 static void stop_ok(struct sc *s)
 {
 	double elapsed = 0;
@@ -293,11 +277,11 @@ static void test_recovery_push_and_conclude(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_migration_push_and_conclude, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_migration_cancelled, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_migration_destination_changed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_migration_destination_wrong_key, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_recovery_push_and_conclude, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_push_and_conclude, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_migration_cancelled, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_migration_destination_changed, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_migration_destination_wrong_key, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_push_and_conclude, sc_cmocka_setup, sc_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

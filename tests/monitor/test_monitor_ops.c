@@ -16,22 +16,6 @@
 
 #include "tests/monitor/scen.h"
 
-static int setup(void **state)
-{
-	struct sc *s;
-
-	if (sc_setup(&s) != 0)
-		return -1;
-	*state = s;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	sc_teardown(*state);
-	return 0;
-}
-
 static void stop_ok(struct sc *s, int sig)
 {
 	double elapsed = 0;
@@ -203,12 +187,12 @@ static void test_sighup_node_timeout_takes_effect(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_rpc_api_key_never_logged, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sighup_rereads_config, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sighup_then_backup_records_contract, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_sighup_node_timeout_takes_effect, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_rpc_api_key_never_logged, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_sighup_rereads_config, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_sighup_then_backup_records_contract, sc_cmocka_setup,
+						sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_sighup_node_timeout_takes_effect, sc_cmocka_setup,
+						sc_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

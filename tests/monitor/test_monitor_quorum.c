@@ -17,22 +17,6 @@
 
 #include "tests/monitor/scen.h"
 
-static int setup(void **state)
-{
-	struct sc *s;
-
-	if (sc_setup(&s) != 0)
-		return -1;
-	*state = s;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	sc_teardown(*state);
-	return 0;
-}
-
 static void stop_ok(struct sc *s)
 {
 	double elapsed = 0;
@@ -231,9 +215,9 @@ static void test_metrics_and_healthz_move(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_one_liar_is_outvoted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_disagreeing_stop_all_action, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_metrics_and_healthz_move, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_liar_is_outvoted, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_two_disagreeing_stop_all_action, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_metrics_and_healthz_move, sc_cmocka_setup, sc_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
