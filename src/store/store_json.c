@@ -17,6 +17,16 @@ static json_t *ju64(uint64_t v)
 	return json_string(buf);
 }
 
+/* The object, or NULL with e set if building it failed anywhere (it is released then). */
+static json_t *finish(json_t *o, int bad, struct mpc_err *e)
+{
+	if (!bad)
+		return o;
+	json_decref(o);
+	mpc_fail(e, MPC_ERR_NOMEM, "building store JSON failed");
+	return NULL;
+}
+
 static int set(json_t *o, const char *k, json_t *v)
 {
 	return v == NULL ? -1 : json_object_set_new(o, k, v);
@@ -67,12 +77,7 @@ static json_t *header_json(const struct mpc_store_header *h, struct mpc_err *e)
 	}
 	json_decref(doms);
 	json_decref(toks);
-	if (bad) {
-		json_decref(o);
-		mpc_fail(e, MPC_ERR_NOMEM, "building store JSON failed");
-		return NULL;
-	}
-	return o;
+	return finish(o, bad, e);
 }
 
 json_t *mpc_store_entry_json(const struct mpc_store_entry *en, struct mpc_err *e)
@@ -98,12 +103,7 @@ json_t *mpc_store_entry_json(const struct mpc_store_entry *en, struct mpc_err *e
 	if (!en->header_ok)
 		bad |= set(o, "problem", json_string(en->problem)) |
 		       set(o, "error", json_string(mpc_errname(en->problem_code)));
-	if (bad) {
-		json_decref(o);
-		mpc_fail(e, MPC_ERR_NOMEM, "building store JSON failed");
-		return NULL;
-	}
-	return o;
+	return finish(o, bad, e);
 }
 
 json_t *mpc_store_list_json(const struct mpc_store_list *l, struct mpc_err *e)
@@ -119,12 +119,7 @@ json_t *mpc_store_list_json(const struct mpc_store_list *l, struct mpc_err *e)
 	if (!bad)
 		bad |= json_object_set(o, "files", arr) | set(o, "temporaries", ju64(l->n_temp));
 	json_decref(arr);
-	if (bad) {
-		json_decref(o);
-		mpc_fail(e, MPC_ERR_NOMEM, "building store JSON failed");
-		return NULL;
-	}
-	return o;
+	return finish(o, bad, e);
 }
 
 json_t *mpc_store_verify_item_json(const struct mpc_store_verify_item *it, struct mpc_err *e)
@@ -141,12 +136,7 @@ json_t *mpc_store_verify_item_json(const struct mpc_store_verify_item *it, struc
 		      set(o, "blobs_checked", ju64(it->blobs_checked)) |
 		      set(o, "blobs_unchecked", ju64(it->blobs_unchecked)) |
 		      set(o, "message", json_string(it->msg));
-	if (bad) {
-		json_decref(o);
-		mpc_fail(e, MPC_ERR_NOMEM, "building store JSON failed");
-		return NULL;
-	}
-	return o;
+	return finish(o, bad, e);
 }
 
 json_t *mpc_store_verify_report_json(const struct mpc_store_verify_report *r, struct mpc_err *e)
@@ -164,10 +154,5 @@ json_t *mpc_store_verify_report_json(const struct mpc_store_verify_report *r, st
 		       set(o, "failed", ju64(r->n_failed)) | set(o, "temporaries", ju64(r->n_temp)) |
 		       set(o, "all_ok", json_boolean(r->all_ok));
 	json_decref(arr);
-	if (bad) {
-		json_decref(o);
-		mpc_fail(e, MPC_ERR_NOMEM, "building store JSON failed");
-		return NULL;
-	}
-	return o;
+	return finish(o, bad, e);
 }
