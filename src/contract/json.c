@@ -160,6 +160,8 @@ void mpc_cjson_path_index(char out[MPC_CJSON_PATH_MAX], const char *parent, size
 
 static const char *type_name(const json_t *v)
 {
+	if (v == NULL)
+		return "nothing";
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
 		return "an object";

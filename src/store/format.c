@@ -36,6 +36,8 @@ static void w_bytes(struct wbuf *w, const void *src, size_t n)
 		w->p = np;
 		w->cap = ncap;
 	}
+	if (n == 0)
+		return;
 	memcpy(w->p + w->n, src, n);
 	w->n += n;
 }

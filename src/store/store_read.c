@@ -156,6 +156,7 @@ int mpc_store_verify(const struct mpc_store *s, struct mpc_token *const *tokens,
 		uint8_t *pt = NULL;
 		size_t pt_len = 0;
 
+		memset(&h, 0, sizeof(h));
 		snprintf(it->name, sizeof(it->name), "%s", en->name);
 		it->quarantined = en->quarantined;
 		if (en->header_ok) {

@@ -195,7 +195,7 @@ void ch_token_init(const char *uri, char *key)
 	struct ch_result r = { 0 };
 	const char *p;
 
-	ch_run(&r, NULL, NULL, "token", "init", "--token", uri, NULL);
+	ch_run(&r, NULL, NULL, "token", "init", "--token", uri, (char *)NULL);
 	ch_expect(&r, 0, "TLS public key: ed25519:");
 	p = strstr(r.out, "TLS public key: ") + 16;
 	snprintf(key, 64, "%.*s", (int)strcspn(p, "\n"), p);

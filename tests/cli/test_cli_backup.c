@@ -193,7 +193,7 @@ static void test_round_trip(void **state)
 
 	/* The same keyset again, from stdin: covered, nothing fetched. */
 	ch_run(&f->r, f->keyset4, NULL, "backup", "--token", f->hsm.uri, "--store", f->store,
-	       "--node", f->addr_a, "--node-key", f->a.key_str, "--keyset", "-", NULL);
+	       "--node", f->addr_a, "--node-key", f->a.key_str, "--keyset", "-", (char *)NULL);
 	ch_expect(&f->r, 0, "already covered");
 	assert_non_null(strstr(f->r.out, file));
 	assert_int_equal(f->r.err_len, 0);
@@ -225,14 +225,14 @@ static void test_round_trip(void **state)
 	/* Text form of restore. */
 	remove(f->received);
 	ch_run(&f->r, NULL, NULL, "restore", "--token", f->hsm.uri, "--store", f->store, "--node",
-	       f->addr_b, "--node-key", f->b.key_str, NULL);
+	       f->addr_b, "--node-key", f->b.key_str, (char *)NULL);
 	ch_expect(&f->r, 0, "pushed epoch 4 (2 domains");
 	assert_non_null(strstr(f->r.out, "the contract concludes"));
 	ch_node_events_until(&f->b, "SET ", f->ev, sizeof(f->ev));
 	expect_received_served(f);
 
 	/* The header records contract and operator. */
-	ch_run(&f->r, NULL, NULL, "store", "list", "--json", "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "list", "--json", "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 0, NULL);
 	j = parse(&f->r);
 	{
@@ -262,11 +262,11 @@ static void test_round_trip_token_transport_key(void **state)
 	ch_expect_one_error_line(&f->r, "backup");
 	assert_non_null(strstr(f->r.err, "--import-transport-key"));
 	ch_run(&f->r, NULL, no_env, "token", "init", "--import-transport-key", "--transport-key-file",
-	       f->hexfile, "--token", f->hsm.uri, NULL);
+	       f->hexfile, "--token", f->hsm.uri, (char *)NULL);
 	ch_expect(&f->r, 0, "mpc-backup-transport");
 	assert_non_null(strstr(f->r.out, f->key)); /* the same TLS key: nothing else re-made */
 	assert_null(strstr(f->r.out, NH_TRANSPORT_KEY_HEX));
-	ch_run(&f->r, NULL, no_env, "token", "show", "--json", "--token", f->hsm.uri, NULL);
+	ch_run(&f->r, NULL, no_env, "token", "show", "--json", "--token", f->hsm.uri, (char *)NULL);
 	ch_expect(&f->r, 0, "mpc-backup-transport");
 	assert_null(strstr(f->r.out, NH_TRANSPORT_KEY_HEX));
 
@@ -288,7 +288,7 @@ static void test_round_trip_token_transport_key(void **state)
 	ch_write(f->hsm.dir, "other.hex",
 		 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", other);
 	ch_run(&f->r, NULL, no_env, "restore", "--token", f->hsm.uri, "--store", f->store, "--node",
-	       f->addr_b, "--node-key", f->b.key_str, "--transport-key-file", other, NULL);
+	       f->addr_b, "--node-key", f->b.key_str, "--transport-key-file", other, (char *)NULL);
 	ch_expect(&f->r, 22, "Invalid Json or encryption");
 	ch_expect_one_error_line(&f->r, "restore");
 	ch_node_events_flush(&f->b, f->ev, sizeof(f->ev));
@@ -309,7 +309,7 @@ static void test_restore_nothing(void **state)
 	ch_expect_one_error_line(&f->r, "restore");
 	assert_int_equal(f->r.out_len, 0);
 	ch_run(&f->r, NULL, NULL, "restore", "--token", f->hsm.uri, "--store",
-	       "/nonexistent-mpc-store", "--node", f->addr_b, "--node-key", f->b.key_str, NULL);
+	       "/nonexistent-mpc-store", "--node", f->addr_b, "--node-key", f->b.key_str, (char *)NULL);
 	ch_expect(&f->r, 18, "does not exist");
 	ch_expect_one_error_line(&f->r, "restore");
 
@@ -410,9 +410,9 @@ static void test_two_tokens(void **state)
 	start_a(f, f->keyshares, f->key);
 	ch_run(&f->r, NULL, NULL, "backup", "--token", f->hsm.uri, "--store", f->store, "--seal-to",
 	       f->hsm.uri, "--seal-to", uri_b, "--node", f->addr_a, "--node-key", f->a.key_str,
-	       "--keyset", f->keyset4, NULL);
+	       "--keyset", f->keyset4, (char *)NULL);
 	ch_expect(&f->r, 0, "stored epoch 4 (2 domains");
-	ch_run(&f->r, NULL, NULL, "store", "list", "--json", "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "list", "--json", "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 0, NULL);
 	j = parse(&f->r);
 	tokens = json_object_get(json_array_get(json_object_get(j, "files"), 0), "tokens");
@@ -423,19 +423,19 @@ static void test_two_tokens(void **state)
 
 	/* Token A is gone. Token B's own TLS key talks to the new node. */
 	assert_int_equal(th_softhsm_delete_token(&f->hsm, "mpc-backup"), 0);
-	ch_run(&f->r, NULL, NULL, "token", "show", "--token", f->hsm.uri, NULL);
+	ch_run(&f->r, NULL, NULL, "token", "show", "--token", f->hsm.uri, (char *)NULL);
 	ch_expect(&f->r, 12, "no token matches");
 	start_b(f, key_b);
 	ch_run(&f->r, NULL, NULL, "restore", "--token", uri_b, "--seal-to", uri_b, "--store",
-	       f->store, "--node", f->addr_b, "--node-key", f->b.key_str, NULL);
+	       f->store, "--node", f->addr_b, "--node-key", f->b.key_str, (char *)NULL);
 	ch_expect(&f->r, 0, "pushed epoch 4 (2 domains");
 	ch_node_events_until(&f->b, "SET ", f->ev, sizeof(f->ev));
 	expect_received_served(f);
 	ch_run(&f->r, NULL, NULL, "store", "verify", "--token", uri_b, "--seal-to", uri_b,
-	       "--store", f->store, NULL);
+	       "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 0, "1 intact, 0 failed");
 	ch_run(&f->r, NULL, NULL, "store", "verify", "--json", "--token", uri_b, "--seal-to", uri_b,
-	       "--store", f->store, NULL);
+	       "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 0, NULL);
 	j = parse(&f->r);
 	assert_true(json_is_true(json_object_get(j, "all_ok")));
@@ -443,14 +443,14 @@ static void test_two_tokens(void **state)
 	json_decref(j);
 	/* Naming the lost token is an error that says which. */
 	ch_run(&f->r, NULL, NULL, "store", "verify", "--token", uri_b, "--seal-to", f->hsm.uri,
-	       "--store", f->store, NULL);
+	       "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 12, "--seal-to pkcs11:token=mpc-backup");
 	ch_expect_one_error_line(&f->r, "store verify");
 }
 
 static json_t *list_json(struct fx *f)
 {
-	ch_run(&f->r, NULL, NULL, "store", "list", "--json", "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "list", "--json", "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 0, NULL);
 	return parse(&f->r);
 }
@@ -468,13 +468,13 @@ static void test_store_commands(void **state)
 	start_a(f, f->keyshares, f->key);
 	assert_int_equal(mkdir(f->store, 0700), 0);
 	/* An empty store: list says so (0), verify is not a success. */
-	ch_run(&f->r, NULL, NULL, "store", "list", "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "list", "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 0, "the store is empty");
-	ch_run(&f->r, NULL, NULL, "store", "verify", "--token", f->hsm.uri, "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "verify", "--token", f->hsm.uri, "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 15, "the store holds no keyset");
 	ch_expect_one_error_line(&f->r, "store verify");
 	ch_run(&f->r, NULL, NULL, "store", "verify", "--json", "--token", f->hsm.uri, "--store",
-	       f->store, NULL);
+	       f->store, (char *)NULL);
 	assert_int_equal(f->r.status, 15);
 	j = parse(&f->r);
 	assert_true(json_is_false(json_object_get(j, "all_ok")));
@@ -509,13 +509,13 @@ static void test_store_commands(void **state)
 		assert_true(json_is_true(json_object_get(e, "header_ok")));
 	}
 	json_decref(j);
-	ch_run(&f->r, NULL, NULL, "store", "list", "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "list", "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 0, "[0@240:Secp256k1 1@0:Ed25519]");
 	assert_non_null(strstr(f->r.out, "[newest]"));
 	assert_non_null(strstr(f->r.out, "mpc-backup(aes-256-gcm)"));
 	assert_int_equal(ch_lines(f->r.out), 2);
 	ch_run(&f->r, NULL, NULL, "store", "verify", "--json", "--token", f->hsm.uri, "--store",
-	       f->store, NULL);
+	       f->store, (char *)NULL);
 	ch_expect(&f->r, 0, NULL);
 	j = parse(&f->r);
 	assert_true(json_is_true(json_object_get(j, "all_ok")));
@@ -533,7 +533,7 @@ static void test_store_commands(void **state)
 	assert_int_equal(fseek(fp, size, SEEK_SET), 0);
 	fputc(c ^ 0x01, fp);
 	assert_int_equal(fclose(fp), 0);
-	ch_run(&f->r, NULL, NULL, "store", "verify", "--token", f->hsm.uri, "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "verify", "--token", f->hsm.uri, "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 15, "NOT all intact");
 	ch_expect_one_error_line(&f->r, "store verify");
 	{
@@ -546,7 +546,7 @@ static void test_store_commands(void **state)
 		assert_int_equal(strncmp(line + strlen(f4), "  OK", 4), 0);
 	}
 	ch_run(&f->r, NULL, NULL, "store", "verify", "--json", "--token", f->hsm.uri, "--store",
-	       f->store, NULL);
+	       f->store, (char *)NULL);
 	assert_int_equal(f->r.status, 15);
 	j = parse(&f->r);
 	assert_true(json_is_false(json_object_get(j, "all_ok")));
@@ -561,9 +561,9 @@ static void test_store_commands(void **state)
 	json_decref(j);
 
 	/* prune --keep 1 removes epoch 3 (never the newest); --keep 0 is a usage error. */
-	ch_run(&f->r, NULL, NULL, "store", "prune", "--keep", "0", "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "prune", "--keep", "0", "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 2, "--keep N");
-	ch_run(&f->r, NULL, NULL, "store", "prune", "--json", "--keep", "1", "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "prune", "--json", "--keep", "1", "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 0, NULL);
 	j = parse(&f->r);
 	assert_string_equal(jstr(j, "action"), "prune");
@@ -575,9 +575,9 @@ static void test_store_commands(void **state)
 	assert_int_equal(json_array_size(files), 1);
 	assert_string_equal(jstr(json_array_get(files, 0), "file"), f4);
 	json_decref(j);
-	ch_run(&f->r, NULL, NULL, "store", "verify", "--token", f->hsm.uri, "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "verify", "--token", f->hsm.uri, "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 0, "1 intact, 0 failed");
-	ch_run(&f->r, NULL, NULL, "store", "prune", "--keep", "1", "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "prune", "--keep", "1", "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 0, "removed 0 file(s)");
 	/* A later epoch covers an earlier keyset whose domains it lists (docs/store-format.md). */
 	backup(f, f->keyset3, NULL, NULL);
@@ -617,21 +617,21 @@ static void test_store_commands(void **state)
 
 	/* quarantine --epoch 4: no longer a backup; the next backup fetches it again. */
 	ch_run(&f->r, NULL, NULL, "store", "quarantine", "--json", "--epoch", "4", "--store",
-	       f->store, NULL);
+	       f->store, (char *)NULL);
 	ch_expect(&f->r, 0, NULL);
 	j = parse(&f->r);
 	assert_string_equal(jstr(j, "action"), "quarantine");
 	assert_int_equal(jint(j, "files"), 1);
 	assert_int_equal(jint(j, "epoch"), 4);
 	json_decref(j);
-	ch_run(&f->r, NULL, NULL, "store", "quarantine", "--epoch", "x", "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "quarantine", "--epoch", "x", "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 2, "--epoch N");
 	j = list_json(f);
 	files = json_object_get(j, "files");
 	assert_int_equal(json_array_size(files), 1);
 	assert_true(json_is_true(json_object_get(json_array_get(files, 0), "quarantined")));
 	json_decref(j);
-	ch_run(&f->r, NULL, NULL, "store", "list", "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "list", "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 0, "[QUARANTINED]");
 	snprintf(path, sizeof(path), "%s/quarantine", f->store);
 	assert_int_equal(ch_count_files(path, ".mpcs"), 1);
@@ -647,7 +647,7 @@ static void test_store_commands(void **state)
 	assert_non_null(strstr(f->ev, "GET 2"));
 	assert_int_equal(ch_count_files(f->store, ".mpcs"), 1);
 	/* Nothing of epoch 7 to quarantine: not found. */
-	ch_run(&f->r, NULL, NULL, "store", "quarantine", "--epoch", "7", "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "quarantine", "--epoch", "7", "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 18, "epoch 7");
 	ch_expect_one_error_line(&f->r, "store quarantine");
 }
@@ -682,7 +682,7 @@ static void test_backup_after_quarantine_counts(void **state)
 	j = parse(&f->r);
 	snprintf(first, sizeof(first), "%s", jstr(j, "file"));
 	json_decref(j);
-	ch_run(&f->r, NULL, NULL, "store", "quarantine", "--epoch", "4", "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "quarantine", "--epoch", "4", "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 0, "moved 1 file(s) of epoch 4");
 	next_second();
 	backup(f, f->keyset4, NULL, NULL);
@@ -693,14 +693,14 @@ static void test_backup_after_quarantine_counts(void **state)
 	json_decref(j);
 	ch_node_events_until(&f->a, "GET ", f->ev, sizeof(f->ev));
 	ch_node_events_until(&f->a, "GET ", f->ev, sizeof(f->ev)); /* fetched again */
-	ch_run(&f->r, NULL, NULL, "store", "list", "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "list", "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 0, "[newest]");
 	assert_non_null(strstr(f->r.out, "[QUARANTINED]"));
 	restore(f, NULL, NULL);
 	ch_expect(&f->r, 0, NULL);
 	ch_node_events_until(&f->b, "SET ", f->ev, sizeof(f->ev));
 	expect_received_served(f);
-	ch_run(&f->r, NULL, NULL, "store", "verify", "--token", f->hsm.uri, "--store", f->store, NULL);
+	ch_run(&f->r, NULL, NULL, "store", "verify", "--token", f->hsm.uri, "--store", f->store, (char *)NULL);
 	ch_expect(&f->r, 0, "1 intact, 0 failed");
 	assert_non_null(strstr(f->r.out, "(quarantined)"));
 	backup(f, f->keyset4, NULL, NULL);

@@ -150,7 +150,7 @@ static void test_status(void **state)
 
 	start_rpc(f, 0, NULL);
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--account",
-	       OPERATOR, NULL);
+	       OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 0, "protocol state:      Running");
 	no_secrets(&f->r);
 	assert_int_equal(f->r.err_len, 0);
@@ -168,12 +168,12 @@ static void test_status(void **state)
 
 	/* With the token: the registered key is ours. */
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--token", f->hsm.uri, "--rpc-url",
-	       f->url[0], "--account", OPERATOR, "--migration-port", "3000", NULL);
+	       f->url[0], "--account", OPERATOR, "--migration-port", "3000", (char *)NULL);
 	ch_expect(&f->r, 0, "(ours: yes)");
 	assert_non_null(strstr(f->r.out, "migration address: multichain-mainnet-0.nearone.org:3000"));
 	no_secrets(&f->r);
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--token", f->hsm.uri,
-	       "--rpc-url", f->url[0], "--account", OPERATOR, NULL);
+	       "--rpc-url", f->url[0], "--account", OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 0, NULL);
 	no_secrets(&f->r);
 	j = parse(&f->r);
@@ -198,22 +198,22 @@ static void test_status(void **state)
 	/* Another key registered: not ours. */
 	write_migration(f->dir[0], OTHER_KEY);
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--token", f->hsm.uri, "--rpc-url",
-	       f->url[0], "--account", OPERATOR, NULL);
+	       f->url[0], "--account", OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 0, "registered " OTHER_KEY " (ours: no)");
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--token", f->hsm.uri,
-	       "--rpc-url", f->url[0], "--account", OPERATOR, NULL);
+	       "--rpc-url", f->url[0], "--account", OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 0, NULL);
 	j = parse(&f->r);
 	assert_true(json_is_false(json_object_get(json_object_get(j, "backup_service"), "is_ours")));
 	json_decref(j);
 	/* Usage errors. */
-	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], NULL);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], (char *)NULL);
 	ch_expect(&f->r, 2, "--account OPERATOR");
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--account", OPERATOR,
-	       "--rpc-quorum", "2", NULL);
+	       "--rpc-quorum", "2", (char *)NULL);
 	ch_expect(&f->r, 2, "quorum 2");
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--account", OPERATOR, "--rpc-url",
-	       "ftp://127.0.0.1:1" SECRET_PATH "?apikey=" SECRET, NULL);
+	       "ftp://127.0.0.1:1" SECRET_PATH "?apikey=" SECRET, (char *)NULL);
 	ch_expect(&f->r, 2, "http:// or https://");
 	no_secrets(&f->r);
 }
@@ -229,13 +229,13 @@ static void test_store_coverage(void **state)
 	start_rpc(f, 0, NULL);
 	assert_int_equal(mkdir(f->store, 0700), 0);
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--store", f->store, "--rpc-url",
-	       f->url[0], "--account", OPERATOR, NULL);
+	       f->url[0], "--account", OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 0, NULL);
 	j = parse(&f->r);
 	assert_true(json_is_false(json_object_get(j, "store_covers_keyset")));
 	json_decref(j);
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--store", f->store, "--rpc-url", f->url[0],
-	       "--account", OPERATOR, NULL);
+	       "--account", OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 0, "store covers keyset: no");
 
 	ch_write(f->hsm.dir, "keyshares.json", nh_mainnet_keyshares_json(), keyshares);
@@ -243,14 +243,14 @@ static void test_store_coverage(void **state)
 	assert_int_equal(nh_start(&f->node, node_args), 0);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", f->node.port);
 	ch_run(&f->r, NULL, NULL, "backup", "--token", f->hsm.uri, "--store", f->store, "--node", addr,
-	       "--node-key", f->node.key_str, "--keyset", keyset, NULL);
+	       "--node-key", f->node.key_str, "--keyset", keyset, (char *)NULL);
 	ch_expect(&f->r, 0, "stored epoch 4");
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--store", f->store, "--token", f->hsm.uri,
-	       "--rpc-url", f->url[0], "--account", OPERATOR, NULL);
+	       "--rpc-url", f->url[0], "--account", OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 0, "store covers keyset: yes");
 	assert_non_null(strstr(f->r.out, "(ours: yes)"));
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--store", f->store, "--rpc-url",
-	       f->url[0], "--account", OPERATOR, NULL);
+	       f->url[0], "--account", OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 0, NULL);
 	j = parse(&f->r);
 	assert_true(json_is_true(json_object_get(j, "store_covers_keyset")));
@@ -258,10 +258,10 @@ static void test_store_coverage(void **state)
 	/* The contract moves to epoch 5: no longer covered. */
 	write_state(f->dir[0], 5);
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--store", f->store, "--rpc-url", f->url[0],
-	       "--account", OPERATOR, NULL);
+	       "--account", OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 0, "store covers keyset: no");
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--store", "/nonexistent-mpc-store",
-	       "--rpc-url", f->url[0], "--account", OPERATOR, NULL);
+	       "--rpc-url", f->url[0], "--account", OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 18, "does not exist");
 	ch_expect_one_error_line(&f->r, "contract status");
 }
@@ -290,7 +290,7 @@ static void test_endpoints_disagree(void **state)
 	for (int i = 0; i < 3; i++)
 		start_rpc(f, i, NULL);
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--rpc-url",
-	       f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, NULL);
+	       f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 0, "endpoints:           2 of 3 agree (quorum 2)");
 	no_secrets(&f->r);
 	expect_endpoint(f, f->r.out, 0, "ok");
@@ -300,7 +300,7 @@ static void test_endpoints_disagree(void **state)
 
 	write_state(f->dir[2], 6);
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--rpc-url",
-	       f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, NULL);
+	       f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 25, "NO AGREEMENT");
 	no_secrets(&f->r);
 	for (int i = 0; i < 3; i++)
@@ -310,7 +310,7 @@ static void test_endpoints_disagree(void **state)
 	assert_non_null(strstr(f->r.out, "epoch 6"));
 	assert_null(strstr(f->r.out, "protocol state:")); /* no view is shown as the contract's */
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--rpc-url", f->url[0],
-	       "--rpc-url", f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, NULL);
+	       "--rpc-url", f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, (char *)NULL);
 	assert_int_equal(f->r.status, 25);
 	no_secrets(&f->r);
 	j = parse(&f->r);
@@ -333,7 +333,7 @@ static void test_endpoints_disagree(void **state)
 	/* Two agree but the operator demands all three: 25. */
 	write_state(f->dir[2], 4);
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-quorum", "3", "--rpc-url", f->url[0],
-	       "--rpc-url", f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, NULL);
+	       "--rpc-url", f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 25, "NO AGREEMENT");
 	no_secrets(&f->r);
 }
@@ -347,18 +347,18 @@ static void test_echoed_secrets_scrubbed(void **state)
 	start_rpc(f, 1, NULL);
 	start_rpc(f, 2, NULL);
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--account", OPERATOR,
-	       NULL);
+	       (char *)NULL);
 	if (f->r.status == 0)
 		fail_msg("an endpoint answering with an error gave exit 0:\n%s", f->r.out);
 	no_secrets(&f->r);
 	expect_endpoint(f, f->r.out, 0, "error");
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--rpc-url", f->url[0], "--account",
-	       OPERATOR, NULL);
+	       OPERATOR, (char *)NULL);
 	assert_true(f->r.status != 0);
 	no_secrets(&f->r);
 	/* The erring endpoint is outvoted by two that agree. */
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--rpc-url",
-	       f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, NULL);
+	       f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 0, "2 of 3 agree");
 	expect_endpoint(f, f->r.out, 0, "error");
 	no_secrets(&f->r);
@@ -375,7 +375,7 @@ static void test_rpc_errors_exit_24(void **state)
 	for (size_t i = 0; i < 2; i++) {
 		start_rpc(f, 0, faults[i]);
 		ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--account",
-		       OPERATOR, NULL);
+		       OPERATOR, (char *)NULL);
 		no_secrets(&f->r);
 		expect_endpoint(f, f->r.out, 0, "error");
 		if (f->r.status != 24)

@@ -107,7 +107,7 @@ static void hello_ok(struct fx *f, const char *node_key)
 	json_error_t je;
 
 	ch_run(&f->r, NULL, NULL, "node", "hello", "--json", "--token", f->hsm.uri, "--node",
-	       f->addr, "--node-key", node_key, "--node-timeout", "30", NULL);
+	       f->addr, "--node-key", node_key, "--node-timeout", "30", (char *)NULL);
 	ch_expect(&f->r, 0, NULL);
 	j = json_loads(f->r.out, 0, &je);
 	if (j == NULL)
@@ -356,7 +356,7 @@ static void test_rustls_node(void **state)
 		skip();
 	rustls_start(f, f->key);
 	ch_run(&f->r, NULL, NULL, "node", "hello", "--token", f->hsm.uri, "--node", f->addr,
-	       "--node-key", f->server_key, NULL);
+	       "--node-key", f->server_key, (char *)NULL);
 	ch_expect(&f->r, 0, "answered \"Hello, world!\" over mutual TLS 1.3");
 	snprintf(want, sizeof(want), "accepted client %s (sni dummy, Some(TLSv1_3)", f->key);
 	free(ch_wait_file(f->log, want));
@@ -365,7 +365,7 @@ static void test_rustls_node(void **state)
 	/* It expects another backup-service key (here: its own): our key is refused. */
 	rustls_start(f, f->server_key);
 	ch_run(&f->r, NULL, NULL, "node", "hello", "--token", f->hsm.uri, "--node", f->addr,
-	       "--node-key", f->server_key, NULL);
+	       "--node-key", f->server_key, (char *)NULL);
 	ch_expect(&f->r, 21, "refused our client key");
 	ch_expect_one_error_line(&f->r, "node hello");
 	assert_non_null(strstr(f->r.err, f->key));
@@ -457,10 +457,10 @@ static void test_hello_errors(void **state)
 	hello_fails(f, addr, "secp256k1:abc", NULL, 65, "--node-key");
 	hello_fails(f, addr, f->server_key, "0", 2, "--node-timeout");
 	hello_fails(f, addr, f->server_key, "soon", 2, "--node-timeout");
-	ch_run(&f->r, NULL, NULL, "node", "goodbye", NULL);
+	ch_run(&f->r, NULL, NULL, "node", "goodbye", (char *)NULL);
 	ch_expect(&f->r, 2, "unknown subcommand");
 	ch_run(&f->r, NULL, NULL, "node", "hello", "--token", f->hsm.uri, "--node", addr,
-	       "--node-key", f->server_key, "extra", NULL);
+	       "--node-key", f->server_key, "extra", (char *)NULL);
 	ch_expect(&f->r, 2, NULL);
 }
 

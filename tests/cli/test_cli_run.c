@@ -184,7 +184,7 @@ static void test_missing_settings(void **state)
 
 		refused(f, no_module, 11, "/nonexistent/module.so", NULL);
 	}
-	ch_run(&f->r, NULL, NULL, "run", "--help", NULL);
+	ch_run(&f->r, NULL, NULL, "run", "--help", (char *)NULL);
 	ch_expect(&f->r, 0, "usage: mpc-backup run");
 }
 
