@@ -107,7 +107,8 @@ int mpc_seal_pick(struct mpc_token *t, enum mpc_seal_mech want, enum mpc_seal_me
 	return MPC_OK;
 }
 
-/* Random IV: the token's RNG XOR OpenSSL's, so either one being sound is enough. */
+/* Random IV: the token's RNG XOR OpenSSL's, so either one being sound is enough. The token's
+ * bytes are drawn 512 at a time (each byte used once): one C_GenerateRandom per ~40 seals. */
 static int fresh_iv(struct mpc_token *t, uint8_t *iv, size_t n, struct mpc_err *e)
 {
 	uint8_t mine[CBC_IV_LEN];
@@ -115,11 +116,17 @@ static int fresh_iv(struct mpc_token *t, uint8_t *iv, size_t n, struct mpc_err *
 
 	if (RAND_bytes(mine, (int)n) != 1)
 		return mpc_fail(e, MPC_ERR_INTERNAL, "OpenSSL RAND_bytes failed");
-	rv = t->fn->C_GenerateRandom(t->session, iv, n);
-	if (rv != CKR_OK)
-		return mpc_fail_ck(e, rv, "C_GenerateRandom", t->label);
-	for (size_t i = 0; i < n; i++)
-		iv[i] ^= mine[i];
+	if (t->rng_left < n) {
+		rv = t->fn->C_GenerateRandom(t->session, t->rng_pool, sizeof(t->rng_pool));
+		if (rv != CKR_OK)
+			return mpc_fail_ck(e, rv, "C_GenerateRandom", t->label);
+		t->rng_left = sizeof(t->rng_pool);
+	}
+	t->rng_left -= n;
+	for (size_t i = 0; i < n; i++) {
+		iv[i] = t->rng_pool[t->rng_left + i] ^ mine[i];
+		t->rng_pool[t->rng_left + i] = 0; /* never used twice */
+	}
 	return MPC_OK;
 }
 

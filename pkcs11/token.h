@@ -54,6 +54,9 @@ struct mpc_token {
 	int logged_in;
 	CK_OBJECT_HANDLE key_cache[8];    /* by enum mpc_key_role; 0 = not looked up; cleared by
 					   * mpc_token_recover() */
+	unsigned char rng_pool[512];      /* token RNG output not yet used for IVs (IVs are
+					   * public: this holds no secret) */
+	size_t rng_left;                  /* unused bytes at the end of rng_pool */
 	pthread_mutex_t lock;
 };
 
