@@ -321,9 +321,12 @@ int mpc_status_render_text(const json_t *s, char **out, struct mpc_err *e)
 			n_ok++;
 	put(&t, "contract:            %s\n", str(s, "contract"));
 	put(&t, "operator account:    %s\n", str(s, "operator_account"));
-	put(&t, "endpoints:           %zu of %s agree (quorum %s)%s\n", n_ok,
-	    num(q, "endpoints", b1), num(q, "required", b2),
-	    json_is_true(json_object_get(s, "agreed")) ? "" : ": NO AGREEMENT");
+	if (json_is_true(json_object_get(s, "agreed")))
+		put(&t, "endpoints:           %zu of %s agree (quorum %s)\n", n_ok,
+		    num(q, "endpoints", b1), num(q, "required", b2));
+	else
+		put(&t, "endpoints:           NO AGREEMENT: fewer than %s of %s agree\n",
+		    num(q, "required", b2), num(q, "endpoints", b1));
 	for (size_t i = 0; i < json_array_size(eps); i++) {
 		const json_t *ep = json_array_get(eps, i);
 
