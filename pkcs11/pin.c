@@ -33,7 +33,7 @@ int mpc_pin_read(const char *pin_file, const char *uri_pin_file, const char *env
 		env_name = "MPC_BACKUP_PIN";
 	if (file != NULL) {
 		src = pin_file != NULL ? "--pin-file" : "the URI's pin-source";
-		rc = mpc_file_read(file, MPC_PIN_MAX, 1, &buf, &n, e);
+		rc = mpc_file_read_checked(file, MPC_PIN_MAX, 1, 0007, &buf, &n, e);
 		if (rc != MPC_OK) {
 			struct mpc_err inner = e != NULL ? *e : (struct mpc_err){ 0 };
 

@@ -229,7 +229,7 @@ int mpc_config_load_file(struct mpc_config *c, const char *path, struct mpc_err 
 	uint8_t *buf = NULL;
 	size_t len = 0, lineno = 0;
 	char *line, *save = NULL, where[300];
-	int rc = mpc_file_read(path, 64 * 1024, 0, &buf, &len, e);
+	int rc = mpc_file_read_checked(path, 64 * 1024, 0, 0002, &buf, &len, e);
 
 	if (rc != MPC_OK)
 		return rc;

@@ -72,7 +72,7 @@ int mpc_transport_key_from_file(struct mpc_transport_key *k, const char *path,
 	size_t len = 0;
 	int rc;
 
-	rc = mpc_file_read(path, 4096, 1, &buf, &len, e);
+	rc = mpc_file_read_checked(path, 4096, 1, 0007, &buf, &len, e);
 	if (rc != MPC_OK)
 		goto out;
 	rc = mpc_transport_key_from_hex(k, (const char *)buf, len, e);

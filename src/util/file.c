@@ -86,9 +86,10 @@ out:
 	return rc;
 }
 
-int mpc_file_read(const char *path, size_t max, int secure, uint8_t **out, size_t *len,
-		  struct mpc_err *e)
+int mpc_file_read_checked(const char *path, size_t max, int secure, unsigned forbidden,
+			  uint8_t **out, size_t *len, struct mpc_err *e)
 {
+	struct stat st;
 	int fd, rc;
 
 	*out = NULL;
@@ -97,9 +98,30 @@ int mpc_file_read(const char *path, size_t max, int secure, uint8_t **out, size_
 	if (fd < 0)
 		return mpc_fail(e, errno == ENOENT ? MPC_ERR_NOT_FOUND : MPC_ERR_IO, "cannot open %s: %s",
 				path, strerror(errno));
+	if (forbidden != 0) {
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			return mpc_fail(e, MPC_ERR_STATE, "%s is not a regular file", path);
+		}
+		if ((st.st_mode & forbidden) != 0) {
+			close(fd);
+			return mpc_fail(e, MPC_ERR_STATE,
+					"%s has mode %03o: %s (chmod o-rwx, or go-w for configuration)",
+					path, (unsigned)(st.st_mode & 0777),
+					(forbidden & 0004) ? "a file holding a secret must not be accessible "
+							     "to other users"
+							   : "other users must not be able to change it");
+		}
+	}
 	rc = mpc_fd_read_all(fd, max, secure, path, out, len, e);
 	close(fd);
 	return rc;
+}
+
+int mpc_file_read(const char *path, size_t max, int secure, uint8_t **out, size_t *len,
+		  struct mpc_err *e)
+{
+	return mpc_file_read_checked(path, max, secure, 0, out, len, e);
 }
 
 static int split_dir(const char *path, char *dir, size_t cap)

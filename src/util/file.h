@@ -20,6 +20,12 @@
 
 int mpc_file_read(const char *path, size_t max, int secure, uint8_t **out, size_t *len,
 		  struct mpc_err *e);
+/* The same, refusing (MPC_ERR_STATE, before reading) a file that is not a regular file or
+ * whose mode has any of `forbidden` bits (checked on the opened file, so no race): 0007 for
+ * files holding a secret (a PIN, a key: others may not touch them), 0002 for configuration
+ * (nobody else may rewrite it). */
+int mpc_file_read_checked(const char *path, size_t max, int secure, unsigned forbidden,
+			  uint8_t **out, size_t *len, struct mpc_err *e);
 int mpc_fd_read_all(int fd, size_t max, int secure, const char *what, uint8_t **out, size_t *len,
 		    struct mpc_err *e);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -155,8 +156,12 @@ int nh_write_file(const char *dir, const char *name, const char *text, char *out
 
 	snprintf(out, 512, "%s/%s", dir, name);
 	f = fopen(out, "w");
-	if (f == NULL)
+	/* 0600: tests write keys here, and mpc-backup refuses secret files others can read */
+	if (f == NULL || fchmod(fileno(f), 0600) != 0) {
+		if (f != NULL)
+			fclose(f);
 		return -1;
+	}
 	if (fwrite(text, 1, n, f) != n) {
 		fclose(f);
 		return -1;

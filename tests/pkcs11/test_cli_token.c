@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include <jansson.h>
@@ -98,6 +99,12 @@ static void test_pin_sources(void **state)
 	assert_non_null(f);
 	fprintf(f, "%s\n", TH_USER_PIN);
 	fclose(f);
+	/* readable by others: refused before it is read */
+	assert_int_equal(chmod(pinfile, 0644), 0);
+	snprintf(args, sizeof(args), "token show --token '%s' --pin-file %s", c->hsm.uri, pinfile);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 14);
+	assert_non_null(strstr(c->out, "must not be accessible to other users"));
+	assert_int_equal(chmod(pinfile, 0600), 0);
 	snprintf(args, sizeof(args), "token init --token '%s' --pin-file %s", c->hsm.uri, pinfile);
 	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 0);
 	snprintf(args, sizeof(args), "token show --token '%s&pin-source=file:%s'", c->hsm.uri, pinfile);
