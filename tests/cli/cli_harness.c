@@ -1,6 +1,6 @@
 /* cli_harness.c: running mpc-backup and its peers from the CLI end-to-end tests. */
 #include "tests/cli/cli_harness.h"
-#include "src/util/file.h"
+
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -19,10 +19,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
 #include <cmocka.h>
 
 #include "src/node/client.h"
 #include "src/util/encoding.h"
+#include "src/util/file.h"
 
 static long now_ms(void)
 {
@@ -398,4 +401,15 @@ int ch_refusing_port(unsigned *port)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
 	*port = ntohs(a.sin_port);
 	return fd;
+}
+
+int ch_main(const char *name, const struct CMUnitTest *tests, size_t n)
+{
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
 }

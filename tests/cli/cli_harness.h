@@ -94,4 +94,10 @@ unsigned ch_free_port(void);
  * the fd (close it when done) and the port. */
 int ch_refusing_port(unsigned *port);
 
+struct CMUnitTest;
+
+/* A test program's main: SIGPIPE ignored, libcurl initialised, the group run. */
+int ch_main(const char *name, const struct CMUnitTest *tests, size_t n);
+#define CH_MAIN(tests) ch_main(__FILE__, tests, sizeof(tests) / sizeof((tests)[0]))
+
 #endif

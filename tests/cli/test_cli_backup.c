@@ -720,11 +720,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_after_quarantine_counts, setup, teardown),
 	};
-	int rc;
 
-	signal(SIGPIPE, SIG_IGN);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	curl_global_cleanup();
-	return rc;
+	return CH_MAIN(tests);
 }

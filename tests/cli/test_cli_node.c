@@ -472,11 +472,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rustls_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_errors, setup, teardown),
 	};
-	int rc;
 
-	signal(SIGPIPE, SIG_IGN);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	curl_global_cleanup();
-	return rc;
+	return CH_MAIN(tests);
 }

@@ -196,6 +196,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_settings, setup, teardown),
 	};
 
-	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return CH_MAIN(tests);
 }
