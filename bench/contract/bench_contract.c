@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "src/contract/near_key.h"
+#include "src/model/near_key.h"
 #include "src/contract/quorum.h"
 #include "src/contract/view.h"
 #include "src/util/file.h"
@@ -257,7 +257,7 @@ int main(int argc, char **argv)
 		iters = 500;
 	json_set_alloc_funcs(count_malloc, count_free);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	state = slurp(MPC_BENCH_SHARED_DIR "/fixtures/near-mpc/mainnet-contract-state.json", &slen);
+	state = slurp(MPC_BENCH_NEAR_FIXTURES_DIR "/mainnet-contract-state.json", &slen);
 	mi = slurp(MPC_BENCH_FIXTURES_DIR "/migration_info.json", &mlen);
 	gen = generate_state(1000, 100, &glen);
 	bench_parse("mainnet (10 participants, 2 domains)", state, slen, mi, mlen, iters);
@@ -267,7 +267,7 @@ int main(int argc, char **argv)
 		return 1;
 	close(fd);
 	bench_poll("mainnet (10 participants, 2 domains)",
-		   MPC_BENCH_SHARED_DIR "/fixtures/near-mpc/mainnet-contract-state.json",
+		   MPC_BENCH_NEAR_FIXTURES_DIR "/mainnet-contract-state.json",
 		   MPC_BENCH_FIXTURES_DIR "/migration_info.json", iters / 5 + 1);
 	bench_poll("generated (1000 part., 100 domains)", gen_path,
 		   MPC_BENCH_FIXTURES_DIR "/migration_info.json", iters / 50 + 1);

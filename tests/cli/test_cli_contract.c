@@ -41,13 +41,13 @@ struct fx {
 static void write_state(const char *dir, int epoch)
 {
 	char path[1024];
-	const char *shared = getenv("MPC_SHARED_DIR");
+	const char *fixtures = getenv("MPC_FIXTURES_DIR");
 	json_error_t je;
 	json_t *root, *ks;
 	char tmp[1200];
 
-	snprintf(path, sizeof(path), "%s/fixtures/near-mpc/mainnet-contract-state.json",
-		 shared ? shared : "/work/shared");
+	assert_non_null(fixtures);
+	snprintf(path, sizeof(path), "%s/near-mpc/mainnet-contract-state.json", fixtures);
 	root = json_load_file(path, 0, &je);
 	assert_non_null(root);
 	ks = json_loads(CH_KEYSET_E4, 0, &je);

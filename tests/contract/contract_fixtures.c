@@ -19,12 +19,11 @@ char *fixture_read(const char *name, size_t *len)
 	char path[4096];
 	uint8_t *data = NULL;
 	struct mpc_err e = { 0 };
-	const char *src = getenv("MPC_SOURCE_DIR"), *shared = getenv("MPC_SHARED_DIR");
+	const char *src = getenv("MPC_SOURCE_DIR"), *fixtures = getenv("MPC_FIXTURES_DIR");
 
 	if (strcmp(name, "mainnet") == 0) {
-		assert_non_null(shared);
-		snprintf(path, sizeof(path), "%s/fixtures/near-mpc/mainnet-contract-state.json",
-			 shared);
+		assert_non_null(fixtures);
+		snprintf(path, sizeof(path), "%s/near-mpc/mainnet-contract-state.json", fixtures);
 	} else {
 		assert_non_null(src);
 		snprintf(path, sizeof(path), "%s/tests/contract/fixtures/%s", src, name);

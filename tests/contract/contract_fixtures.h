@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 /* Read $MPC_SOURCE_DIR/tests/contract/fixtures/<name>, or the mainnet state for
- * name == "mainnet" ($MPC_SHARED_DIR/fixtures/near-mpc/mainnet-contract-state.json).
+ * name == "mainnet" ($MPC_FIXTURES_DIR/near-mpc/mainnet-contract-state.json).
  * Aborts the test on failure. free() the result. */
 char *fixture_read(const char *name, size_t *len);
 

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "src/contract/keyset.h"
-#include "src/contract/near_key.h"
+#include "src/model/keyset.h"
+#include "src/model/near_key.h"
 
 static const char MAINNET_KEYSET[] =
 	"{\"epoch_id\": 4, \"domains\": [{\"domain_id\": 0, \"key\": {\"Secp256k1\": "

@@ -171,14 +171,15 @@ int nh_write_file(const char *dir, const char *name, const char *text, char *out
 
 int nh_mainnet_keyset(struct mpc_keyset *ks)
 {
-	const char *shared = getenv("MPC_SHARED_DIR");
+	const char *fixtures = getenv("MPC_FIXTURES_DIR");
 	char path[512];
 	json_t *root;
 	json_error_t jerr;
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/fixtures/near-mpc/mainnet-contract-state.json",
-		 shared ? shared : "/work/shared");
+	if (fixtures == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/near-mpc/mainnet-contract-state.json", fixtures);
 	root = json_load_file(path, 0, &jerr);
 	if (root == NULL)
 		return -1;

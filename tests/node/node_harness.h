@@ -10,7 +10,7 @@
 
 #include <openssl/evp.h>
 
-#include "src/contract/keyset.h"
+#include "src/model/keyset.h"
 
 /* The transport key every harness node and test uses (env MPC_BACKUP_ENCRYPTION_KEY_HEX). */
 #define NH_TRANSPORT_KEY_HEX "5ab0c1d2e3f405162738495a6b7c8d9eafb0c1d2e3f405162738495a6b7c8d9e"
@@ -43,7 +43,7 @@ int nh_tmpdir(char *out, size_t cap);
 void nh_rmdir(const char *dir);
 
 /* The mainnet keyset (epoch 4: domain 0 Secp256k1 attempt 240, domain 1 Ed25519 attempt 0)
- * from MPC_SHARED_DIR/fixtures/near-mpc/mainnet-contract-state.json. 0 on success. */
+ * from $MPC_FIXTURES_DIR/near-mpc/mainnet-contract-state.json. 0 on success. */
 int nh_mainnet_keyset(struct mpc_keyset *ks);
 /* Keyshares JSON text for that keyset (threshold-signatures KeygenOutput shapes), plus one
  * unrelated keyshare of epoch 3 that must never be served. Static string. */

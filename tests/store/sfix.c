@@ -15,11 +15,11 @@
 #include "src/util/encoding.h"
 #include "src/util/mem.h"
 
-const char *sf_shared_dir(void)
+const char *sf_fixtures_dir(void)
 {
-	const char *d = getenv("MPC_SHARED_DIR");
+	const char *d = getenv("MPC_FIXTURES_DIR");
 
-	return d != NULL && *d != '\0' ? d : "/work/shared";
+	return d != NULL && *d != '\0' ? d : NULL;
 }
 
 void sf_set_free(struct sf_set *s)
@@ -59,7 +59,9 @@ static int read_snap(const char *file, int who, char share[65], char pk[2 * 96 +
 	FILE *f;
 	int rc = -1;
 
-	snprintf(path, sizeof(path), "%s/fixtures/near-mpc/%s", sf_shared_dir(), file);
+	if (sf_fixtures_dir() == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/near-mpc/%s", sf_fixtures_dir(), file);
 	f = fopen(path, "r");
 	if (f == NULL)
 		return -1;

@@ -1,5 +1,5 @@
 /* sfix.h: fixtures for the store tests, the crash driver and the bench: keysets with matching
- * node keyshare JSON (real values from ../shared/fixtures/near-mpc or seeded synthetic ones) and
+ * node keyshare JSON (real values from tests/fixtures/near-mpc or seeded synthetic ones) and
  * SoftHSM2 tokens with the mpc-backup keys made by the key ceremony.
  */
 #ifndef MPC_TESTS_STORE_SFIX_H
@@ -10,7 +10,7 @@
 
 #include "pkcs11/module.h"
 #include "pkcs11/token.h"
-#include "src/contract/keyset.h"
+#include "src/model/keyset.h"
 
 /* One keyshare as the node would send it; tests mutate these to build bad inputs. */
 struct sf_share {
@@ -43,7 +43,7 @@ void sf_set_free(struct sf_set *s);
 /* Open the token at uri (MPC_BACKUP_PIN set by th_softhsm_setup) and run the key ceremony. */
 int sf_token_open(struct mpc_p11_ctx *ctx, const char *uri, struct mpc_token **out);
 
-/* The shared fixtures directory. */
-const char *sf_shared_dir(void);
+/* $MPC_FIXTURES_DIR (tests/fixtures), or NULL when unset. */
+const char *sf_fixtures_dir(void);
 
 #endif
