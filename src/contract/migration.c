@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/contract/json.h"
-#include "src/contract/near_key.h"
+#include "src/model/json.h"
+#include "src/model/near_key.h"
 #include "src/util/encoding.h"
 
 static int parse_backup(const json_t *j, const char *path, struct mpc_migration_entry *m,

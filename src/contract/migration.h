@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "src/contract/keyset.h"
+#include "src/model/keyset.h"
 #include "src/contract/participants.h"
 #include "src/util/err.h"
 

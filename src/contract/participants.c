@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/contract/json.h"
+#include "src/model/json.h"
 #include "src/util/encoding.h"
 
 int mpc_account_id_check(const char *s, const char *path, struct mpc_err *e)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/contract/json.h"
+#include "src/model/json.h"
 
 #define ERROR_TEXT_MAX 65536
 

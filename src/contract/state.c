@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "src/contract/json.h"
+#include "src/model/json.h"
 
 const char *mpc_protocol_kind_name(enum mpc_protocol_kind k)
 {

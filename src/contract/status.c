@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/contract/near_key.h"
+#include "src/model/near_key.h"
 #include "src/util/encoding.h"
 
 /* Allocation failures are collected in `oom` and reported once at the end. */

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "src/contract/keyset.h"
+#include "src/model/keyset.h"
 #include "src/contract/migration.h"
 #include "src/contract/participants.h"
 #include "src/contract/state.h"

@@ -17,7 +17,7 @@
 
 #include "pkcs11/seal.h"
 #include "pkcs11/token.h"
-#include "src/contract/keyset.h"
+#include "src/model/keyset.h"
 #include "src/node/body.h"
 #include "src/store/store.h"
 #include "src/util/err.h"

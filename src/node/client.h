@@ -25,7 +25,7 @@
 
 #include <openssl/evp.h>
 
-#include "src/contract/keyset.h"
+#include "src/model/keyset.h"
 #include "src/node/body.h"
 #include "src/util/err.h"
 

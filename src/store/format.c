@@ -7,7 +7,7 @@
 
 #include <openssl/evp.h>
 
-#include "src/contract/near_key.h"
+#include "src/model/near_key.h"
 #include "src/util/encoding.h"
 
 /* ---- writing ---- */

@@ -26,7 +26,7 @@
 
 #include "pkcs11/seal.h"
 #include "src/store/keyshares.h"
-#include "src/contract/keyset.h"
+#include "src/model/keyset.h"
 #include "src/util/err.h"
 
 #define MPC_STORE_MAGIC "MPCSTORE"

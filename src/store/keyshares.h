@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "src/contract/keyset.h"
+#include "src/model/keyset.h"
 #include "src/util/err.h"
 
 /* Largest plaintext keyshare array accepted (well above 4096 domains of BLS). */

@@ -37,7 +37,7 @@
 
 #include "pkcs11/seal.h"
 #include "pkcs11/token.h"
-#include "src/contract/keyset.h"
+#include "src/model/keyset.h"
 #include "src/store/format.h"
 #include "src/util/err.h"
 

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "src/contract/near_key.h"
+#include "src/model/near_key.h"
 #include "src/store/store.h"
 #include "src/util/encoding.h"
 

@@ -22,7 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "src/contract/keyset.h"
+#include "src/model/keyset.h"
 #include "src/util/encoding.h"
 
 /* The fixture keys (tests/monitor/fixtures/README.md) and the .snap keyshares of epoch 4. */

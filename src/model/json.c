@@ -1,5 +1,5 @@
 /* json.c: the guarded JSON loader and typed getters used by every contract parser. */
-#include "src/contract/json.h"
+#include "src/model/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,24 +1,11 @@
 /* keyset.c: the contract's Keyset: parse, emit, compare, copy. */
-#include "src/contract/keyset.h"
+#include "src/model/keyset.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/contract/json.h"
-#include "src/contract/near_key.h"
-
-const char *mpc_curve_name(enum mpc_curve c)
-{
-	switch (c) {
-	case MPC_CURVE_SECP256K1:
-		return "Secp256k1";
-	case MPC_CURVE_ED25519:
-		return "Ed25519";
-	case MPC_CURVE_BLS12381:
-		return "Bls12381";
-	}
-	return "unknown";
-}
+#include "src/model/json.h"
+#include "src/model/near_key.h"
 
 /* {"Ed25519": {"near_public_key_compressed": ..., "edwards_point": [32 numbers]}}: the point is
  * the compressed encoding again (curve25519-dalek serialises it that way); it must match. */

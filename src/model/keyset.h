@@ -1,7 +1,7 @@
 /* keyset.h: the contract's Keyset (epoch + per-domain public keys) and the node's Keyshare
  * identity, parsed from and written to the exact JSON the MPC node and contract use.
  *
- * JSON (see ../shared/docs/near-mpc-protocol.md, "JSON shapes"):
+ * JSON (docs/contract.md and docs/node.md; checked against near/mpc):
  *   Keyset       {"epoch_id": u64, "domains": [KeyForDomain]}
  *   KeyForDomain {"domain_id": u64, "key": PublicKeyExtended, "attempt": u64}
  *   PublicKeyExtended: {"Secp256k1": {"near_public_key": "secp256k1:<base58 64 bytes x||y>"}}
@@ -13,23 +13,17 @@
  * Parsers fail with MPC_ERR_PARSE and a message naming the JSON path ("keyset.domains[1].key")
  * on any missing, mistyped or out-of-range field; unknown fields are ignored.
  */
-#ifndef MPC_CONTRACT_KEYSET_H
-#define MPC_CONTRACT_KEYSET_H
+#ifndef MPC_MODEL_KEYSET_H
+#define MPC_MODEL_KEYSET_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
+#include "src/model/curve.h"
 #include "src/util/err.h"
 
-enum mpc_curve {
-	MPC_CURVE_SECP256K1 = 1, /* pk: 64 bytes, x||y (the NEAR "secp256k1:" encoding) */
-	MPC_CURVE_ED25519 = 2,   /* pk: 32 bytes, compressed Edwards point */
-	MPC_CURVE_BLS12381 = 3,  /* pk: 96 bytes, compressed G2 point */
-};
-
-#define MPC_PK_MAX 96
 #define MPC_KEYSET_MAX_DOMAINS 4096
 
 struct mpc_domain_key {
@@ -45,9 +39,6 @@ struct mpc_keyset {
 	size_t n_domains;
 	struct mpc_domain_key *domains; /* owned, in contract order */
 };
-
-/* Static curve name as the JSON variant spells it ("Secp256k1", "Ed25519", "Bls12381"). */
-const char *mpc_curve_name(enum mpc_curve c);
 
 /* Parse a Keyset object. `path` names the object in messages ("state.Running.keyset").
  * Duplicate domain ids are refused. On failure *out is left zeroed. */

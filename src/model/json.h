@@ -9,8 +9,8 @@
  * Getters take the JSON path of the value they read ("state.Running.keyset.epoch_id") and
  * fail with MPC_ERR_PARSE and a message naming that path. Returned json_t pointers are borrowed.
  */
-#ifndef MPC_CONTRACT_JSON_H
-#define MPC_CONTRACT_JSON_H
+#ifndef MPC_MODEL_JSON_H
+#define MPC_MODEL_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -7,13 +7,13 @@
  * Parsers fail with MPC_ERR_PARSE naming `path` for a wrong prefix, bad base58 or a wrong
  * decoded length. No allocation.
  */
-#ifndef MPC_CONTRACT_NEAR_KEY_H
-#define MPC_CONTRACT_NEAR_KEY_H
+#ifndef MPC_MODEL_NEAR_KEY_H
+#define MPC_MODEL_NEAR_KEY_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "src/contract/keyset.h"
+#include "src/model/curve.h"
 #include "src/util/err.h"
 
 /* String prefix for a curve's key ("secp256k1:", "ed25519:", "bls12381g2:"). */

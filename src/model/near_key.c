@@ -1,5 +1,5 @@
 /* near_key.c: "<curve>:<base58>" public keys. */
-#include "src/contract/near_key.h"
+#include "src/model/near_key.h"
 
 #include <string.h>
 
