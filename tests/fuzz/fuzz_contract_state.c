@@ -4,8 +4,32 @@
 #include <jansson.h>
 
 #include "src/contract/state.h"
+#include "src/model/json.h"
 #include "src/model/keyset.h"
 #include "tests/fuzz/fuzz.h"
+
+/* mpc_cjson_load only adds checks to jansson (depth, \u0000, duplicates) and carries integers
+ * beyond int64: what it accepts, jansson reading big integers as reals accepts too. */
+static void check_loader(const uint8_t *data, size_t size)
+{
+	struct mpc_err e = { 0 };
+	json_error_t jerr;
+	json_t *j = NULL, *ref;
+	int rc = mpc_cjson_load((const char *)data, size, "fuzz", &j, &e);
+
+	fuzz_check_rc(rc, &e);
+	if (rc != MPC_OK)
+		return;
+	json_decref(j);
+	ref = json_loadb((const char *)data, size,
+			 JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
+	if (ref == NULL && json_error_code(&jerr) != json_error_numeric_overflow) {
+		fprintf(stderr, "mpc_cjson_load accepted what jansson refuses: %s at %d\n",
+			jerr.text, jerr.position);
+		FUZZ_CHECK(!"mpc_cjson_load accepted invalid JSON");
+	}
+	json_decref(ref);
+}
 
 static void check_keyset_round_trip(const struct mpc_keyset *ks)
 {
@@ -39,6 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct mpc_keyset *bk;
 	int rc;
 
+	check_loader(data, size);
 	/* The whole input as a state view, then as a bare Keyset. */
 	rc = mpc_contract_state_parse((const char *)data, size, &st, &e);
 	fuzz_check_rc(rc, &e);
