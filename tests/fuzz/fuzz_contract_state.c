@@ -55,6 +55,18 @@ static void check_keyset_round_trip(const struct mpc_keyset *ks)
 	json_decref(j);
 }
 
+/* Participants that parsed have valid account ids and bounded URLs. */
+static void check_participants(const struct mpc_participants *ps)
+{
+	struct mpc_err e = { 0 };
+
+	for (size_t i = 0; i < ps->n; i++) {
+		FUZZ_CHECK(mpc_account_id_check(ps->items[i].account_id, "fuzz", &e) == MPC_OK);
+		FUZZ_CHECK(memchr(ps->items[i].info.url, '\0', sizeof(ps->items[i].info.url)) != NULL);
+		FUZZ_CHECK(mpc_participants_find(ps, ps->items[i].account_id) == &ps->items[i]);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mpc_err e = { 0 };
@@ -69,6 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_check_rc(rc, &e);
 	if (rc == MPC_OK) {
 		FUZZ_CHECK(mpc_protocol_kind_name(st.kind) != NULL);
+		check_participants(&st.participants);
+		check_participants(&st.prospective);
 		bk = mpc_contract_state_backup_keyset(&st);
 		if (bk != NULL)
 			check_keyset_round_trip(bk);

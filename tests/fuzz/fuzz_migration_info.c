@@ -1,5 +1,6 @@
 /* fuzz_migration_info.c: the contract's `migration_info` view (src/contract/migration.h):
- * every parsed entry is found again by its account id (duplicate keys are refused). */
+ * every parsed entry has a valid account id and is found again by it (duplicate keys are
+ * refused), and its strings are bounded. */
 #include "src/contract/migration.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -17,6 +18,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct mpc_migration_entry *m = &mi.entries[i];
 
 		FUZZ_CHECK(memchr(m->account_id, '\0', sizeof(m->account_id)) != NULL);
+		FUZZ_CHECK(mpc_account_id_check(m->account_id, "fuzz", &e) == MPC_OK);
+		if (m->has_destination)
+			FUZZ_CHECK(memchr(m->destination.url, '\0', sizeof(m->destination.url)) !=
+				   NULL);
 		FUZZ_CHECK(mpc_migration_info_find(&mi, m->account_id) == m);
 		FUZZ_CHECK(m->signer_pk_len <= sizeof(m->signer_pk));
 	}
