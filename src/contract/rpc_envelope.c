@@ -73,7 +73,7 @@ static int scan_string(struct scan *sc, const char **start, size_t *len, struct 
 				sc->i += 6;
 				continue;
 			}
-			if (strchr("\"\\/bfnrt", c) == NULL)
+			if (c == '\0' || strchr("\"\\/bfnrt", c) == NULL)
 				return bad(sc, "bad escape", e);
 			sc->i += 2;
 			continue;
