@@ -5,6 +5,8 @@
 #include "pkcs11/uri.h"
 #include "tests/fuzz/fuzz.h"
 
+#define QUERY_HINTS "?module-path=...?module-name=...?pin-source=..."
+
 static void token_info(CK_TOKEN_INFO *ti)
 {
 	memset(ti, 0, sizeof(*ti));
@@ -39,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q = strchr(s, '?');
 	if (rc != MPC_OK) {
 		FUZZ_CHECK(u == NULL);
-		if (q != NULL && strlen(q) >= 8)
+		/* (the hint for a misplaced query attribute quotes "?pin-source=..." itself) */
+		if (q != NULL && strlen(q) >= 8 && strstr(QUERY_HINTS, q) == NULL)
 			FUZZ_CHECK(strstr(e.msg, q) == NULL);
 		free(s);
 		return 0;
