@@ -3,7 +3,12 @@
  * (the migration push) into another fake node. Where the vendor lacks Ed25519 the TLS key is
  * in a plain SoftHSM2 token (--tls-token) and the sealing keys in the stand-in
  * (--seal-token). Where the product does not support the vendor yet (kmsp11), the test checks
- * that it refuses clearly, before fetching anything, and stores nothing. */
+ * that it refuses clearly, before fetching anything, and stores nothing.
+ *
+ * A second real implementation: NSS's softokn (Debian libnss3), registered with p11-kit in a
+ * private HOME with its initialisation string (x-init-reserved), holds the sealing keys while
+ * SoftHSM2 holds the TLS key (NSS 3.87 offers no Ed25519). */
+#include <dlfcn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
+
+#include <p11-kit/pkcs11.h>
 
 #include "tests/cli/cli_harness.h"
 #include "tests/support/softhsm.h"
@@ -215,12 +224,147 @@ static void test_kmsp11_refused(void **state)
 	assert_true(ch_count_files(f->store, ".mpcs") <= 0);
 }
 
+#define NSS_SOFTOKN "/usr/lib/x86_64-linux-gnu/libsoftokn3.so"
+#define NSS_TOKEN "NSS Certificate DB"
+
+/* NSS's initialisation string for a database in dir. */
+static void nss_params(const char *dir, char *out, size_t cap)
+{
+	snprintf(out, cap,
+		 "configdir='sql:%s/nssdb' certPrefix='' keyPrefix='' secmod='secmod.db' flags=",
+		 dir);
+}
+
+/* Set the user PIN of a new NSS database (as `certutil -N` would): SO login with the empty
+ * PIN, C_InitPIN. Returns the first failing CK_RV. */
+static CK_RV nss_init_pin(const char *params)
+{
+	void *dl = dlopen(NSS_SOFTOKN, RTLD_NOW | RTLD_LOCAL);
+	CK_C_GetFunctionList gfl;
+	CK_FUNCTION_LIST *fn;
+	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK, .pReserved = (void *)params };
+	CK_SLOT_ID slots[8];
+	CK_ULONG n = 8;
+	CK_SESSION_HANDLE s;
+	CK_RV rv;
+
+	if (dl == NULL)
+		return CKR_GENERAL_ERROR;
+	gfl = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList");
+	if (gfl == NULL || gfl(&fn) != CKR_OK)
+		return CKR_GENERAL_ERROR;
+	if ((rv = fn->C_Initialize(&args)) != CKR_OK)
+		return rv;
+	rv = fn->C_GetSlotList(CK_TRUE, slots, &n);
+	for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
+		CK_TOKEN_INFO ti;
+
+		if (fn->C_GetTokenInfo(slots[i], &ti) != CKR_OK ||
+		    memcmp(ti.label, NSS_TOKEN, strlen(NSS_TOKEN)) != 0)
+			continue;
+		rv = fn->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
+		if (rv == CKR_OK)
+			rv = fn->C_Login(s, CKU_SO, (CK_UTF8CHAR *)"", 0);
+		if (rv == CKR_OK)
+			rv = fn->C_InitPIN(s, (CK_UTF8CHAR *)TH_USER_PIN, strlen(TH_USER_PIN));
+		(void)fn->C_CloseAllSessions(slots[i]);
+		break;
+	}
+	(void)fn->C_Finalize(NULL);
+	dlclose(dl);
+	return rv;
+}
+
+/* p11-kit reads a user's ~/.config/pkcs11 only when the program does not run as root: as
+ * root, mpc-backup runs as nobody (setpriv) over a tree nobody owns, with CAP_IPC_LOCK as a
+ * service account is given it (it locks its memory). */
+static char g_real_bin[600], g_wrapper[600];
+
+static void run_as_nobody(struct fx *f)
+{
+	char cmd[1400], text[1400], out[512];
+
+	if (geteuid() != 0)
+		return;
+	snprintf(cmd, sizeof(cmd), "chown -R 65534:65534 '%s'", f->hsm.dir);
+	assert_int_equal(th_run(cmd, out, sizeof(out)), 0);
+	snprintf(g_real_bin, sizeof(g_real_bin), "%s", getenv("MPC_BACKUP_BIN"));
+	snprintf(text, sizeof(text),
+		 "#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups "
+		 "--inh-caps=+ipc_lock --ambient-caps=+ipc_lock -- '%s' \"$@\"\n",
+		 g_real_bin);
+	ch_write(f->hsm.dir, "mpc-backup-as-nobody", text, g_wrapper);
+	assert_int_equal(chmod(g_wrapper, 0755), 0);
+	setenv("MPC_BACKUP_BIN", g_wrapper, 1);
+}
+
+static int setup_nss(void **state)
+{
+	struct fx *f;
+	char params[700], path[900], text[1200], dir[600];
+	static char home[300];
+
+	if (setup_profile(state, "none") != 0)
+		return -1;
+	f = *state;
+	snprintf(dir, sizeof(dir), "%s/nssdb", f->hsm.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	nss_params(f->hsm.dir, params, sizeof(params));
+	assert_int_equal(nss_init_pin(params), CKR_OK);
+	/* p11-kit reads ~/.config/pkcs11/modules: a private HOME registers softokn, with its
+	 * initialisation string, as "mpc-nss" for this test's processes only. */
+	snprintf(home, sizeof(home), "%s/home", f->hsm.dir);
+	snprintf(path, sizeof(path), "%s/.config/pkcs11/modules", home);
+	assert_int_equal(mkdir(home, 0700), 0);
+	snprintf(dir, sizeof(dir), "%s/.config", home);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(dir, sizeof(dir), "%s/.config/pkcs11", home);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(text, sizeof(text), "module: %s\nx-init-reserved: %s\n", NSS_SOFTOKN, params);
+	ch_write(path, "mpc-nss.module", text, dir);
+	setenv("HOME", home, 1);
+	snprintf(f->vendor_uri, sizeof(f->vendor_uri),
+		 "pkcs11:token=NSS%%20Certificate%%20DB?module-name=mpc-nss");
+	run_as_nobody(f);
+	return 0;
+}
+
+static int teardown_nss(void **state)
+{
+	unsetenv("HOME");
+	if (g_real_bin[0] != '\0')
+		setenv("MPC_BACKUP_BIN", g_real_bin, 1);
+	return teardown(state);
+}
+
+/* NSS softokn holds the sealing keys (AES-GCM chosen; CBC+HMAC made too), SoftHSM2 the TLS
+ * key: ceremony, backup, verify, restore. */
+static void test_nss_split(void **state)
+{
+	struct fx *f = *state;
+	const char *init[] = { "token", "init", NULL };
+	const char *list[] = { "token", "list", "--token", f->vendor_uri, NULL };
+
+	ch_runv(&f->r, NULL, NULL, list);
+	ch_expect(&f->r, 0, NSS_TOKEN);
+	run(f, f->vendor_uri, NULL, NULL, init);
+	ch_expect(&f->r, 16, "--tls-token"); /* no Ed25519 in NSS 3.87's softokn */
+	run(f, NULL, f->hsm.uri, f->vendor_uri, init);
+	ch_expect(&f->r, 0, "mpc-backup-seal-gcm");
+	assert_non_null(strstr(f->r.out, "mpc-backup-seal-hmac"));
+	key_from_output(f);
+	start_nodes(f);
+	cycle(f, NULL, f->hsm.uri, f->vendor_uri, "aes-256-gcm");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_yubihsm2, setup_yubihsm2, teardown),
 		cmocka_unit_test_setup_teardown(test_cloudhsm_split, setup_cloudhsm, teardown),
 		cmocka_unit_test_setup_teardown(test_kmsp11_refused, setup_kmsp11, teardown),
+		cmocka_unit_test_setup_teardown(test_nss_split, setup_nss, teardown_nss),
 	};
 
 	return CH_MAIN(tests);
