@@ -19,8 +19,8 @@ int mpc_metrics_init(struct mpc_metrics *m, struct mpc_err *e)
 	memset(m, 0, sizeof(*m));
 	if (pthread_mutex_init(&m->mu, NULL) != 0)
 		return mpc_fail(e, MPC_ERR_INTERNAL, "cannot create a mutex");
-	m->token_ok = m->store_ok = 1;
-	snprintf(m->contract_why, sizeof(m->contract_why), "no contract read yet");
+	m->ok[MPC_HEALTH_TOKEN] = m->ok[MPC_HEALTH_STORE] = 1;
+	snprintf(m->why[MPC_HEALTH_CONTRACT], sizeof(m->why[0]), "no contract read yet");
 	return MPC_OK;
 }
 
@@ -32,21 +32,52 @@ void mpc_metrics_destroy(struct mpc_metrics *m)
 	pthread_mutex_destroy(&m->mu);
 }
 
-void mpc_metrics_lock(struct mpc_metrics *m)
+static void lock(struct mpc_metrics *m)
 {
 	pthread_mutex_lock(&m->mu);
 }
 
-void mpc_metrics_unlock(struct mpc_metrics *m)
+static void unlock(struct mpc_metrics *m)
 {
 	pthread_mutex_unlock(&m->mu);
 }
 
-void mpc_metrics_endpoint(struct mpc_metrics *m, const char *name, int status)
+void mpc_metrics_count(struct mpc_metrics *m, enum mpc_counter c)
+{
+	if ((unsigned)c >= MPC_COUNT_N)
+		return;
+	lock(m);
+	m->count[c]++;
+	unlock(m);
+}
+
+uint64_t mpc_metrics_get(struct mpc_metrics *m, enum mpc_counter c)
+{
+	uint64_t v = 0;
+
+	if ((unsigned)c >= MPC_COUNT_N)
+		return 0;
+	lock(m);
+	v = m->count[c];
+	unlock(m);
+	return v;
+}
+
+void mpc_metrics_backup_stored(struct mpc_metrics *m, uint64_t epoch, double when)
+{
+	lock(m);
+	m->count[MPC_COUNT_BACKUPS_OK]++;
+	m->has_backup = 1;
+	m->last_backup_epoch = epoch;
+	m->last_backup_time = when;
+	unlock(m);
+}
+
+void mpc_metrics_endpoint(struct mpc_metrics *m, const char *name, enum mpc_read_outcome status)
 {
 	size_t i;
 
-	mpc_metrics_lock(m);
+	lock(m);
 	for (i = 0; i < m->n_endpoints; i++)
 		if (strcmp(m->endpoints[i].name, name) == 0)
 			break;
@@ -55,19 +86,19 @@ void mpc_metrics_endpoint(struct mpc_metrics *m, const char *name, int status)
 		m->n_endpoints++;
 	}
 	if (i < m->n_endpoints) {
-		if (status == 0)
+		if (status == MPC_READ_OK)
 			m->endpoints[i].ok++;
-		else if (status == 1)
+		else if (status == MPC_READ_ERROR)
 			m->endpoints[i].error++;
 		else
 			m->endpoints[i].disagree++;
 	}
-	mpc_metrics_unlock(m);
+	unlock(m);
 }
 
 void mpc_metrics_token_op(struct mpc_metrics *m, double seconds)
 {
-	mpc_metrics_lock(m);
+	lock(m);
 	for (int i = 0; i < MPC_METRICS_BUCKETS; i++)
 		if (seconds <= bucket_le[i]) {
 			m->token_buckets[i]++;
@@ -75,20 +106,25 @@ void mpc_metrics_token_op(struct mpc_metrics *m, double seconds)
 		}
 	m->token_count++;
 	m->token_sum += seconds;
-	mpc_metrics_unlock(m);
+	unlock(m);
 }
 
-void mpc_metrics_health(struct mpc_metrics *m, int which, int ok, const char *why)
+void mpc_metrics_health(struct mpc_metrics *m, enum mpc_health part, int ok, const char *why)
 {
-	int *flag[] = { &m->contract_ok, &m->token_ok, &m->store_ok };
-	char *text[] = { m->contract_why, m->token_why, m->store_why };
-
-	if (which < 0 || which > 2)
+	if ((unsigned)part >= MPC_HEALTH_N)
 		return;
-	mpc_metrics_lock(m);
-	*flag[which] = ok;
-	snprintf(text[which], 256, "%s", ok || why == NULL ? "" : why);
-	mpc_metrics_unlock(m);
+	lock(m);
+	m->ok[part] = ok;
+	snprintf(m->why[part], sizeof(m->why[part]), "%s", ok || why == NULL ? "" : why);
+	unlock(m);
+}
+
+static int healthy(const struct mpc_metrics *m)
+{
+	for (int i = 0; i < MPC_HEALTH_N; i++)
+		if (!m->ok[i])
+			return 0;
+	return 1;
 }
 
 struct out {
@@ -132,7 +168,7 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 	struct out o = { buf, cap, 0, 0 };
 	uint64_t cum = 0;
 
-	mpc_metrics_lock(m);
+	lock(m);
 	put(&o, "# HELP mpc_backup_up 1 while the monitor runs.\n# TYPE mpc_backup_up gauge\n"
 		"mpc_backup_up 1\n");
 	put(&o, "# HELP mpc_backup_last_backup_epoch Epoch of the newest keyset backed up by this "
@@ -148,25 +184,28 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 		"mpc_backup_backups_total{outcome=\"ok\"} %llu\n"
 		"mpc_backup_backups_total{outcome=\"error\"} %llu\n"
 		"mpc_backup_backups_total{outcome=\"covered\"} %llu\n",
-	    (unsigned long long)m->backups_ok, (unsigned long long)m->backups_error,
-	    (unsigned long long)m->backups_covered);
+	    (unsigned long long)m->count[MPC_COUNT_BACKUPS_OK],
+	    (unsigned long long)m->count[MPC_COUNT_BACKUPS_ERROR],
+	    (unsigned long long)m->count[MPC_COUNT_BACKUPS_COVERED]);
 	put(&o, "# HELP mpc_backup_pushes_total Keyshare pushes to a new node by outcome.\n"
 		"# TYPE mpc_backup_pushes_total counter\n"
 		"mpc_backup_pushes_total{outcome=\"ok\"} %llu\n"
 		"mpc_backup_pushes_total{outcome=\"error\"} %llu\n",
-	    (unsigned long long)m->pushes_ok, (unsigned long long)m->pushes_error);
+	    (unsigned long long)m->count[MPC_COUNT_PUSHES_OK],
+	    (unsigned long long)m->count[MPC_COUNT_PUSHES_ERROR]);
 	put(&o, "# HELP mpc_backup_migrations_total Migrations or recoveries seen to their end.\n"
 		"# TYPE mpc_backup_migrations_total counter\n"
 		"mpc_backup_migrations_total{outcome=\"concluded\"} %llu\n"
 		"mpc_backup_migrations_total{outcome=\"cancelled\"} %llu\n",
-	    (unsigned long long)m->migrations_concluded, (unsigned long long)m->migrations_cancelled);
+	    (unsigned long long)m->count[MPC_COUNT_MIGRATIONS_CONCLUDED],
+	    (unsigned long long)m->count[MPC_COUNT_MIGRATIONS_CANCELLED]);
 	put(&o, "# HELP mpc_backup_polls_total Contract polls.\n# TYPE mpc_backup_polls_total counter\n"
 		"mpc_backup_polls_total %llu\n",
-	    (unsigned long long)m->polls);
+	    (unsigned long long)m->count[MPC_COUNT_POLLS]);
 	put(&o, "# HELP mpc_backup_endpoint_disagreements_total Polls whose endpoints did not reach "
 		"the quorum.\n# TYPE mpc_backup_endpoint_disagreements_total counter\n"
 		"mpc_backup_endpoint_disagreements_total %llu\n",
-	    (unsigned long long)m->disagreements);
+	    (unsigned long long)m->count[MPC_COUNT_DISAGREEMENTS]);
 	put(&o, "# HELP mpc_backup_contract_reads_total Contract reads by endpoint and outcome.\n"
 		"# TYPE mpc_backup_contract_reads_total counter\n");
 	for (size_t i = 0; i < m->n_endpoints; i++) {
@@ -192,9 +231,31 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 	    (unsigned long long)m->token_count, m->token_sum, (unsigned long long)m->token_count);
 	put(&o, "# HELP mpc_backup_healthy 1 when contract reads, token and store are healthy.\n"
 		"# TYPE mpc_backup_healthy gauge\nmpc_backup_healthy %d\n",
-	    m->contract_ok && m->token_ok && m->store_ok);
-	mpc_metrics_unlock(m);
+	    healthy(m));
+	unlock(m);
 	return o.overflow ? 0 : o.len;
+}
+
+/* "ok\n", or "unhealthy: contract: why token: why ...\n" (truncated to cap). Under the mutex. */
+static size_t healthz_text(const struct mpc_metrics *m, char *buf, size_t cap)
+{
+	static const char *const names[MPC_HEALTH_N] = { "contract", "token", "store" };
+	struct out o = { buf, cap - 1, 0, 0 };
+
+	if (healthy(m)) {
+		put(&o, "ok\n");
+		return o.len;
+	}
+	put(&o, "unhealthy:");
+	for (int i = 0; i < MPC_HEALTH_N; i++)
+		if (!m->ok[i])
+			put(&o, " %s: %s", names[i], m->why[i]);
+	put(&o, "\n");
+	if (o.overflow) {
+		o.len = strnlen(buf, cap - 1);
+		buf[o.len] = '\0';
+	}
+	return o.len;
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
@@ -239,23 +300,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	if (strcmp(url, "/healthz") == 0) {
 		int ok;
-		int n;
+		size_t n;
 
-		mpc_metrics_lock(m);
-		ok = m->contract_ok && m->token_ok && m->store_ok;
-		if (ok)
-			n = snprintf(small, sizeof(small), "ok\n");
-		else
-			n = snprintf(small, sizeof(small), "unhealthy:%s%s%s%s%s%s\n",
-				     m->contract_ok ? "" : " contract: ", m->contract_ok ? "" : m->contract_why,
-				     m->token_ok ? "" : " token: ", m->token_ok ? "" : m->token_why,
-				     m->store_ok ? "" : " store: ", m->store_ok ? "" : m->store_why);
-		mpc_metrics_unlock(m);
-		if (n < 0)
-			n = 0;
-		if ((size_t)n >= sizeof(small))
-			n = sizeof(small) - 1;
-		return reply(conn, ok ? 200 : 503, "text/plain", small, (size_t)n);
+		lock(m);
+		ok = healthy(m);
+		n = healthz_text(m, small, sizeof(small));
+		unlock(m);
+		return reply(conn, ok ? 200 : 503, "text/plain", small, n);
 	}
 	return reply(conn, 404, "text/plain", (char *)"not found\n", 10);
 }

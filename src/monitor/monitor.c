@@ -5,15 +5,20 @@
 #include <string.h>
 #include <time.h>
 
+#include "src/contract/rpc.h"
 #include "src/util/encoding.h"
 #include "src/util/mem.h"
 
-double mpc_monitor_now(void)
+const char *mpc_push_phase_name(enum mpc_push_phase p)
 {
-	struct timespec ts;
+	static const char *const names[] = { "idle", "pending", "sent", "concluded", "cancelled" };
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
+}
+
+static int push_active(const struct mpc_push_state *p)
+{
+	return p->phase == MPC_PUSH_PENDING || p->phase == MPC_PUSH_SENT;
 }
 
 static void set_addr_config(struct mpc_monitor *m)
@@ -34,7 +39,7 @@ void mpc_monitor_init(struct mpc_monitor *m, const struct mpc_config *cfg,
 	m->quorum = quorum;
 	m->ops = *ops;
 	set_addr_config(m);
-	m->next_verify = mpc_monitor_now() + cfg->verify_interval;
+	m->next_verify = mpc_now_monotonic() + cfg->verify_interval;
 }
 
 void mpc_monitor_reconfigure(struct mpc_monitor *m, const struct mpc_config *cfg,
@@ -44,7 +49,7 @@ void mpc_monitor_reconfigure(struct mpc_monitor *m, const struct mpc_config *cfg
 	m->quorum = quorum;
 	set_addr_config(m);
 	/* ops point into the configuration: re-point them at the new one */
-	m->ops.contract = cfg->contract != NULL ? cfg->contract : "v1.signer";
+	m->ops.contract = cfg->contract != NULL ? cfg->contract : MPC_RPC_DEFAULT_CONTRACT;
 	m->ops.timeout_ms = (long)(cfg->node_timeout * 1000);
 	m->ops.connect_timeout_ms = (long)(cfg->node_connect_timeout * 1000);
 }
@@ -97,14 +102,12 @@ static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v
 		return;
 	rc = mpc_store_covers(m->ops.store, &v->keyset, &covered, NULL, &e);
 	if (rc != MPC_OK) {
-		mpc_metrics_health(m->metrics, 2, 0, "cannot read the store");
+		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 0, "cannot read the store");
 		notice(m, m->note, MPC_LOG_ERROR, e.msg);
 		return;
 	}
 	if (covered) {
-		mpc_metrics_lock(m->metrics);
-		m->metrics->backups_covered++;
-		mpc_metrics_unlock(m->metrics);
+		mpc_metrics_count(m->metrics, MPC_COUNT_BACKUPS_COVERED);
 		return;
 	}
 	if (!v->has_own) {
@@ -125,13 +128,8 @@ static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v
 		return;
 	if (rc == MPC_OK) {
 		mpc_metrics_token_op(m->metrics, out.t.token_s);
-		mpc_metrics_lock(m->metrics);
-		m->metrics->backups_ok++;
-		m->metrics->has_backup = 1;
-		m->metrics->last_backup_epoch = v->keyset.epoch_id;
-		m->metrics->last_backup_time = (double)time(NULL);
-		mpc_metrics_unlock(m->metrics);
-		mpc_metrics_health(m->metrics, 2, 1, NULL);
+		mpc_metrics_backup_stored(m->metrics, v->keyset.epoch_id, (double)time(NULL));
+		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 1, NULL);
 		if (mpc_retry_succeeded(&m->backup))
 			mpc_log(m->log, MPC_LOG_INFO, "backup works again");
 		mpc_log(m->log, MPC_LOG_INFO,
@@ -143,11 +141,9 @@ static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v
 	}
 	if (rc == MPC_ERR_CANCELLED)
 		return; /* shutting down: not a failure */
-	mpc_metrics_lock(m->metrics);
-	m->metrics->backups_error++;
-	mpc_metrics_unlock(m->metrics);
+	mpc_metrics_count(m->metrics, MPC_COUNT_BACKUPS_ERROR);
 	if (rc == MPC_ERR_PKCS11 || rc == MPC_ERR_PIN || rc == MPC_ERR_OBJECT_NOT_FOUND)
-		mpc_metrics_health(m->metrics, 1, 0, "token operation failed (see the log)");
+		mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 0, "token operation failed (see the log)");
 	if (mpc_retry_failed(&m->backup, now, m->cfg->backoff_initial, m->cfg->backoff_max, e.msg))
 		mpc_log(m->log, MPC_LOG_ERROR,
 			"backup of epoch %llu failed: %s (retrying with backoff, now %.1f s)",
@@ -182,12 +178,8 @@ static void push_ended(struct mpc_monitor *m, const struct mpc_contract_view *v)
 	char key[MPC_ED25519_KEY_STR_MAX];
 	int concluded = v->has_own && mpc_memeq_ct(v->own.info.tls_key, p->target.tls_key, 32);
 
-	mpc_metrics_lock(m->metrics);
-	if (concluded)
-		m->metrics->migrations_concluded++;
-	else
-		m->metrics->migrations_cancelled++;
-	mpc_metrics_unlock(m->metrics);
+	mpc_metrics_count(m->metrics, concluded ? MPC_COUNT_MIGRATIONS_CONCLUDED
+						 : MPC_COUNT_MIGRATIONS_CANCELLED);
 	if (concluded)
 		mpc_log(m->log, MPC_LOG_INFO,
 			"%s concluded: %s is now %s's participant (node %s) in state %s", kind_name(p->kind),
@@ -197,8 +189,10 @@ static void push_ended(struct mpc_monitor *m, const struct mpc_contract_view *v)
 		mpc_log(m->log, MPC_LOG_WARN,
 			"%s to %s (%s) was cancelled on the contract (state %s)%s", kind_name(p->kind),
 			key_str(p->target.tls_key, key), p->address, mpc_protocol_kind_name(v->kind),
-			p->sent ? " after the keyshares were pushed" : " before any push succeeded");
+			p->phase == MPC_PUSH_SENT ? " after the keyshares were pushed"
+						  : " before any push succeeded");
 	memset(p, 0, sizeof(*p));
+	p->phase = concluded ? MPC_PUSH_CONCLUDED : MPC_PUSH_CANCELLED;
 }
 
 static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, double now)
@@ -212,19 +206,20 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 	int rc;
 
 	if (!push_target(v, &kind, &target)) {
-		if (p->active)
+		if (push_active(p))
 			push_ended(m, v);
 		return;
 	}
-	if (p->active && (p->kind != kind || memcmp(p->target.tls_key, target->tls_key, 32) != 0 ||
+	if (push_active(p) && (p->kind != kind || memcmp(p->target.tls_key, target->tls_key, 32) != 0 ||
 			  strcmp(p->target.url, target->url) != 0)) {
 		mpc_log(m->log, MPC_LOG_WARN,
 			"the %s destination changed from %s (%s): pushing to the new one only",
 			kind_name(p->kind), key_str(p->target.tls_key, key), p->address);
 		memset(p, 0, sizeof(*p));
 	}
-	if (!p->active) {
-		p->active = 1;
+	if (!push_active(p)) {
+		memset(p, 0, sizeof(*p));
+		p->phase = MPC_PUSH_PENDING;
 		p->kind = kind;
 		p->target = *target;
 		rc = mpc_migration_address(&m->addr, m->cfg->account, target->url, target->tls_key,
@@ -241,7 +236,7 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 		       "a destination is named but the contract has no keyset to push");
 		return;
 	}
-	if (p->sent && p->epoch == v->keyset.epoch_id)
+	if (p->phase == MPC_PUSH_SENT && p->epoch == v->keyset.epoch_id)
 		return; /* waiting for the contract; a 200 is not success */
 	if (!mpc_retry_ready(&p->retry, now))
 		return;
@@ -251,11 +246,10 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 		rc = mpc_op_push(&m->ops, p->address, target->tls_key, &v->keyset, 0, 0, &out, &e);
 	if (rc == MPC_OK) {
 		mpc_metrics_token_op(m->metrics, out.t.token_s);
-		mpc_metrics_lock(m->metrics);
-		m->metrics->pushes_ok++;
-		mpc_metrics_unlock(m->metrics);
+		mpc_metrics_count(m->metrics, MPC_COUNT_PUSHES_OK);
 		mpc_retry_succeeded(&p->retry);
-		p->sent = 1;
+		p->phase = MPC_PUSH_SENT;
+		p->pushes_ok++;
 		p->epoch = out.epoch;
 		mpc_log(m->log, MPC_LOG_INFO,
 			"pushed epoch %llu (%zu domains, %zu bytes, from %s) to %s: the node took them; "
@@ -266,9 +260,7 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 	}
 	if (rc == MPC_ERR_CANCELLED)
 		return; /* shutting down: not a failure */
-	mpc_metrics_lock(m->metrics);
-	m->metrics->pushes_error++;
-	mpc_metrics_unlock(m->metrics);
+	mpc_metrics_count(m->metrics, MPC_COUNT_PUSHES_ERROR);
 	if (mpc_retry_failed(&p->retry, now, m->cfg->backoff_initial, m->cfg->backoff_max, e.msg))
 		mpc_log(m->log, MPC_LOG_ERROR, "%s push to %s failed: %s (retrying with backoff, now %.1f s)",
 			kind_name(p->kind), p->address, e.msg, p->retry.delay);
@@ -278,26 +270,26 @@ int mpc_monitor_verify_store(struct mpc_monitor *m)
 {
 	struct mpc_store_verify_report r;
 	struct mpc_err e = { 0 };
-	double t0 = mpc_monitor_now();
+	double t0 = mpc_now_monotonic();
 	int rc = mpc_store_verify(m->ops.store, m->ops.seal_tokens, m->ops.n_seal, &r, &e);
 
 	if (rc != MPC_OK) {
-		mpc_metrics_health(m->metrics, 2, 0, "store verification could not run");
+		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 0, "store verification could not run");
 		mpc_log(m->log, MPC_LOG_ERROR, "store verification could not run: %s", e.msg);
 		return rc;
 	}
-	mpc_metrics_token_op(m->metrics, mpc_monitor_now() - t0);
+	mpc_metrics_token_op(m->metrics, mpc_now_monotonic() - t0);
 	if (r.n_failed > 0) {
 		char why[256];
 
 		snprintf(why, sizeof(why), "%zu stored keyset(s) fail verification", r.n_failed);
-		mpc_metrics_health(m->metrics, 2, 0, why);
+		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 0, why);
 		for (size_t i = 0; i < r.n; i++)
 			if (!r.items[i].ok && !r.items[i].quarantined)
 				mpc_log(m->log, MPC_LOG_ERROR, "store: %s: %s", r.items[i].name,
 					r.items[i].msg);
 	} else {
-		mpc_metrics_health(m->metrics, 2, 1, NULL);
+		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 1, NULL);
 		mpc_log(m->log, MPC_LOG_INFO, "store verified: %zu keyset(s) open and match their headers",
 			r.n_ok);
 	}
@@ -318,23 +310,22 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 	memset(&v, 0, sizeof(v));
 	memset(outcomes, 0, sizeof(outcomes));
 	rc = mpc_quorum_poll(m->quorum, m->cfg->account, &v, outcomes, &e);
-	now = mpc_monitor_now();
-	mpc_metrics_lock(m->metrics);
-	m->metrics->polls++;
+	now = mpc_now_monotonic();
+	mpc_metrics_count(m->metrics, MPC_COUNT_POLLS);
 	if (rc == MPC_ERR_DISAGREE)
-		m->metrics->disagreements++;
-	mpc_metrics_unlock(m->metrics);
+		mpc_metrics_count(m->metrics, MPC_COUNT_DISAGREEMENTS);
 	for (size_t i = 0; i < n; i++)
-		mpc_metrics_endpoint(m->metrics, outcomes[i].endpoint, (int)outcomes[i].status);
+		mpc_metrics_endpoint(m->metrics, outcomes[i].endpoint,
+				     (enum mpc_read_outcome)outcomes[i].status);
 	if (rc != MPC_OK) {
-		mpc_metrics_health(m->metrics, 0, 0,
+		mpc_metrics_health(m->metrics, MPC_HEALTH_CONTRACT, 0,
 				   rc == MPC_ERR_DISAGREE ? "RPC endpoints disagree" : "contract read failed");
 		if (mpc_retry_failed(&m->read, now, 0, 0, e.msg))
 			mpc_log(m->log, MPC_LOG_WARN, "contract read: %s; taking no action until %zu of %zu endpoints agree",
 				e.msg, mpc_quorum_threshold(m->quorum), n);
 		return rc;
 	}
-	mpc_metrics_health(m->metrics, 0, 1, NULL);
+	mpc_metrics_health(m->metrics, MPC_HEALTH_CONTRACT, 1, NULL);
 	if (mpc_retry_succeeded(&m->read))
 		mpc_log(m->log, MPC_LOG_INFO, "contract reads agree again (%s)",
 			mpc_protocol_kind_name(v.kind));

@@ -29,16 +29,30 @@
 #include "src/monitor/metrics.h"
 #include "src/monitor/ops.h"
 #include "src/monitor/retry.h"
+#include "src/util/clock.h"
 
 enum mpc_push_kind { MPC_PUSH_MIGRATION = 1, MPC_PUSH_RECOVERY = 2 };
 
+/* The push duty's states, as docs/design.md ("The monitor") draws them. CONCLUDED and CANCELLED
+ * are where a push ends (logged and counted once); they act as IDLE until a target appears. */
+enum mpc_push_phase {
+	MPC_PUSH_IDLE = 0,     /* no destination named */
+	MPC_PUSH_PENDING,      /* a destination named, its keyshares not (yet) taken */
+	MPC_PUSH_SENT,         /* the node took the keyshares: waiting for the contract */
+	MPC_PUSH_CONCLUDED,    /* the destination became the operator's participant */
+	MPC_PUSH_CANCELLED,    /* the destination disappeared without becoming it */
+};
+
+/* "idle", "pending", ... */
+const char *mpc_push_phase_name(enum mpc_push_phase p);
+
 struct mpc_push_state {
-	int active;                        /* a destination is known */
+	enum mpc_push_phase phase;
 	enum mpc_push_kind kind;
 	struct mpc_participant_info target; /* the destination as the contract names it */
 	char address[MPC_ADDRESS_MAX];
 	uint64_t epoch;                    /* the keyset epoch pushed (or to push) */
-	int sent;                          /* the node took the keyshares; awaiting the contract */
+	unsigned pushes_ok;                /* pushes to this destination the node took */
 	struct mpc_retry retry;
 };
 
@@ -71,8 +85,5 @@ int mpc_monitor_poll(struct mpc_monitor *m);
 
 /* Verify the whole store with the sealing tokens; logs and updates store health. */
 int mpc_monitor_verify_store(struct mpc_monitor *m);
-
-/* Seconds (monotonic). */
-double mpc_monitor_now(void);
 
 #endif
