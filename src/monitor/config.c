@@ -1,6 +1,7 @@
 /* config.c: the monitor's configuration file and settings. */
 #include "src/monitor/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +23,45 @@ void mpc_config_defaults(struct mpc_config *c)
 	c->backoff_initial = 1;
 	c->backoff_max = 300;
 	c->verify_interval = 3600;
+	c->conclude_timeout = 600;
+}
+
+/* "host:port" or "[v6]:port", port 1..65535: refused at start-up, not at the first use. */
+static int check_host_port(const char *v, const char *where, struct mpc_err *e)
+{
+	const char *colon = strrchr(v, ':'), *host_end = colon;
+	char *end;
+	unsigned long p;
+
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+		char inner[64];
+		unsigned char buf[16];
+
+		if (close == NULL || close[1] != ':' || (size_t)(close - v - 1) >= sizeof(inner))
+			return mpc_fail(e, MPC_ERR_USAGE,
+					"%s: \"%.80s\" is not [IPv6-ADDRESS]:PORT", where, v);
+		memcpy(inner, v + 1, (size_t)(close - v - 1));
+		inner[close - v - 1] = '\0';
+		if (inet_pton(AF_INET6, inner, buf) != 1)
+			return mpc_fail(e, MPC_ERR_USAGE, "%s: \"%.80s\" is not an IPv6 address", where,
+					inner);
+		colon = close + 1;
+		host_end = close + 1;
+	} else if (colon == NULL || colon == v || strchr(v, ']') != NULL ||
+		   memchr(v, ':', (size_t)(colon - v)) != NULL) {
+		return mpc_fail(e, MPC_ERR_USAGE,
+				"%s: \"%.80s\" is not HOST:PORT (an IPv6 address is [ADDRESS]:PORT)",
+				where, v);
+	}
+	for (const char *q = v; q < host_end; q++)
+		if (*q <= ' ' || *q == 0x7f || *q == '/' || *q == '@')
+			return mpc_fail(e, MPC_ERR_USAGE, "%s: \"%.80s\" is not HOST:PORT", where, v);
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || colon[1] < '0' || colon[1] > '9' || *end != '\0' || p > 65535)
+		return mpc_fail(e, MPC_ERR_USAGE, "%s: bad port in \"%.80s\"", where, v);
+	return MPC_OK;
 }
 
 static void free_list(char **l, size_t *n)
@@ -130,6 +170,9 @@ static int add_override(struct mpc_config *c, const char *sel, const char *value
 				MPC_CONFIG_MAX_OVERRIDES);
 	if (strlen(value) == 0 || strlen(value) >= MPC_ADDRESS_MAX)
 		return mpc_fail(e, MPC_ERR_USAGE, "%s: the address must be host:port", where);
+	rc = check_host_port(value, where, e);
+	if (rc != MPC_OK)
+		return rc;
 	o = &c->overrides[c->n_overrides];
 	memset(o, 0, sizeof(*o));
 	if (strncmp(sel, "account.", 8) == 0 && sel[8] != '\0') {
@@ -189,8 +232,10 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 		return set_seconds(&c->poll_interval, value, 0.05, 86400, where, e);
 	if (strcmp(key, "migration_port") == 0)
 		return set_uint(&c->migration_port, value, 1, 65535, where, e);
-	if (strcmp(key, "metrics_listen") == 0)
-		return set_str(&c->metrics_listen, value, where, e);
+	if (strcmp(key, "metrics_listen") == 0) {
+		rc = check_host_port(value, where, e);
+		return rc != MPC_OK ? rc : set_str(&c->metrics_listen, value, where, e);
+	}
 	if (strcmp(key, "transport_key_file") == 0)
 		return set_str(&c->transport_key_file, value, where, e);
 	if (strcmp(key, "node_timeout") == 0)
@@ -205,6 +250,8 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 		return set_seconds(&c->backoff_max, value, 0.01, 86400, where, e);
 	if (strcmp(key, "verify_interval") == 0)
 		return set_seconds(&c->verify_interval, value, 1, 30 * 86400, where, e);
+	if (strcmp(key, "conclude_timeout") == 0)
+		return set_seconds(&c->conclude_timeout, value, 0.1, 30 * 86400, where, e);
 	if (strcmp(key, "log_level") == 0)
 		return set_str(&c->log_level, value, where, e);
 	if (strncmp(key, "address.", 8) == 0)

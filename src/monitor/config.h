@@ -40,6 +40,8 @@ struct mpc_config {
 	double backoff_initial;        /* seconds, default 1 */
 	double backoff_max;            /* seconds, default 300 */
 	double verify_interval;        /* seconds between full store verifications, default 3600 */
+	double conclude_timeout;       /* seconds after a push before saying why the migration has
+					  not concluded, default 600 */
 	char *log_level;               /* debug, info, warn, error */
 	struct mpc_address_override overrides[MPC_CONFIG_MAX_OVERRIDES];
 	size_t n_overrides;

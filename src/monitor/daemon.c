@@ -163,6 +163,11 @@ int mpc_daemon_run(const struct mpc_daemon_opts *o, struct mpc_err *e)
 		mpc_quorum_size(q), mpc_quorum_threshold(q), cfg->store, key, ops.n_seal,
 		cfg->poll_interval, o->config_file ? ", config " : "",
 		o->config_file ? o->config_file : "");
+	if (mpc_quorum_threshold(q) == 1 && mpc_quorum_size(q) >= 2)
+		mpc_log(o->log, MPC_LOG_WARN,
+			"rpc_quorum is 1 with %zu endpoints: any single endpoint decides what is backed "
+			"up and where keyshares are pushed; use a majority",
+			mpc_quorum_size(q));
 	(void)mpc_monitor_verify_store(&m);
 	while (!stop_flag) {
 		double next = mpc_now_monotonic() + cfg->poll_interval;
@@ -175,6 +180,7 @@ int mpc_daemon_run(const struct mpc_daemon_opts *o, struct mpc_err *e)
 		}
 	}
 	mpc_log(o->log, MPC_LOG_INFO, "stopping on a signal");
+	mpc_monitor_free(&m);
 	rc = MPC_OK;
 out:
 	mpc_quorum_free(q);

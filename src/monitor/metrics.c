@@ -119,10 +119,39 @@ void mpc_metrics_health(struct mpc_metrics *m, enum mpc_health part, int ok, con
 	unlock(m);
 }
 
+static const char *const anomaly_names[MPC_ANOMALY_N] = { "epoch_backwards", "operator_gone",
+							   "unknown_state", "registration" };
+
+const char *mpc_anomaly_name(enum mpc_anomaly a)
+{
+	return (unsigned)a < MPC_ANOMALY_N ? anomaly_names[a] : "?";
+}
+
+int mpc_metrics_anomaly(struct mpc_metrics *m, enum mpc_anomaly a, int active, const char *why)
+{
+	int changed;
+
+	if ((unsigned)a >= MPC_ANOMALY_N)
+		return 0;
+	active = active != 0;
+	lock(m);
+	changed = m->anomaly[a] != active;
+	m->anomaly[a] = active;
+	if (changed && active)
+		m->anomalies[a]++;
+	snprintf(m->anomaly_why[a], sizeof(m->anomaly_why[a]), "%s",
+		 active && why != NULL ? why : "");
+	unlock(m);
+	return changed;
+}
+
 static int healthy(const struct mpc_metrics *m)
 {
 	for (int i = 0; i < MPC_HEALTH_N; i++)
 		if (!m->ok[i])
+			return 0;
+	for (int i = 0; i < MPC_ANOMALY_N; i++)
+		if (m->anomaly[i])
 			return 0;
 	return 1;
 }
@@ -229,7 +258,17 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 		"mpc_backup_token_operation_seconds_sum %.6f\n"
 		"mpc_backup_token_operation_seconds_count %llu\n",
 	    (unsigned long long)m->token_count, m->token_sum, (unsigned long long)m->token_count);
-	put(&o, "# HELP mpc_backup_healthy 1 when contract reads, token and store are healthy.\n"
+	put(&o, "# HELP mpc_backup_anomaly 1 while the contract shows this oddity.\n"
+		"# TYPE mpc_backup_anomaly gauge\n");
+	for (int i = 0; i < MPC_ANOMALY_N; i++)
+		put(&o, "mpc_backup_anomaly{kind=\"%s\"} %d\n", anomaly_names[i], m->anomaly[i]);
+	put(&o, "# HELP mpc_backup_anomalies_total Times each oddity of the contract started.\n"
+		"# TYPE mpc_backup_anomalies_total counter\n");
+	for (int i = 0; i < MPC_ANOMALY_N; i++)
+		put(&o, "mpc_backup_anomalies_total{kind=\"%s\"} %llu\n", anomaly_names[i],
+		    (unsigned long long)m->anomalies[i]);
+	put(&o, "# HELP mpc_backup_healthy 1 when contract reads, token and store are healthy and "
+		"the contract shows no oddity.\n"
 		"# TYPE mpc_backup_healthy gauge\nmpc_backup_healthy %d\n",
 	    healthy(m));
 	unlock(m);
@@ -249,7 +288,10 @@ static size_t healthz_text(const struct mpc_metrics *m, char *buf, size_t cap)
 	put(&o, "unhealthy:");
 	for (int i = 0; i < MPC_HEALTH_N; i++)
 		if (!m->ok[i])
-			put(&o, " %s: %s", names[i], m->why[i]);
+			put(&o, " %s: %s;", names[i], m->why[i]);
+	for (int i = 0; i < MPC_ANOMALY_N; i++)
+		if (m->anomaly[i])
+			put(&o, " %s: %s;", anomaly_names[i], m->anomaly_why[i]);
 	put(&o, "\n");
 	if (o.overflow) {
 		o.len = strnlen(buf, cap - 1);
@@ -277,7 +319,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			      size_t *upload_len, void **con_cls)
 {
 	struct mpc_metrics *m = cls;
-	char small[1024];
+	char small[2048];
 
 	(void)version;
 	(void)upload;
@@ -320,7 +362,7 @@ int mpc_metrics_listen(struct mpc_metrics *m, const char *listen, unsigned *port
 	unsigned long p;
 	char *end;
 	const union MHD_DaemonInfo *info;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 
 	memset(&ss, 0, sizeof(ss));
 	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host) || colon == listen)
@@ -331,6 +373,9 @@ int mpc_metrics_listen(struct mpc_metrics *m, const char *listen, unsigned *port
 	p = strtoul(colon + 1, &end, 10);
 	if (*end != '\0' || colon[1] == '\0' || p > 65535)
 		return mpc_fail(e, MPC_ERR_USAGE, "--metrics-listen: bad port in \"%.60s\"", listen);
+	if (host[0] == '[' && host[strlen(host) - 1] != ']')
+		return mpc_fail(e, MPC_ERR_USAGE,
+				"--metrics-listen: \"%.60s\": an IPv6 address is [ADDR]:PORT", listen);
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
 
@@ -349,9 +394,14 @@ int mpc_metrics_listen(struct mpc_metrics *m, const char *listen, unsigned *port
 			return mpc_fail(e, MPC_ERR_USAGE,
 					"--metrics-listen: \"%.60s\" is not an IP address", host);
 	}
+	/* A probe must always get an answer: one client holds at most MPC_METRICS_PER_CLIENT
+	 * connections, idle ones close after MPC_METRICS_IDLE_S, and the total leaves room for
+	 * many clients. */
 	m->daemon = MHD_start_daemon(flags, (uint16_t)p, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR,
 				     (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
-				     (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
+				     (unsigned)MPC_METRICS_IDLE_S, MHD_OPTION_CONNECTION_LIMIT,
+				     (unsigned)MPC_METRICS_MAX_CONNECTIONS,
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MPC_METRICS_PER_CLIENT,
 				     MHD_OPTION_END);
 	if (m->daemon == NULL)
 		return mpc_fail(e, MPC_ERR_IO, "cannot serve metrics on %.60s (address in use?)",

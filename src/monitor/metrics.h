@@ -15,6 +15,9 @@
 
 #define MPC_METRICS_MAX_ENDPOINTS 16
 #define MPC_METRICS_BUCKETS 9
+#define MPC_METRICS_PER_CLIENT 8         /* connections one client address may hold */
+#define MPC_METRICS_MAX_CONNECTIONS 256  /* all clients together */
+#define MPC_METRICS_IDLE_S 5             /* an idle connection is closed after this */
 
 /* The counters, each a monotonic total. */
 enum mpc_counter {
@@ -38,6 +41,19 @@ enum mpc_health {
 	MPC_HEALTH_N
 };
 
+/* The contract's oddities: each is logged when it starts and when it clears, counted each time
+ * it starts, shown as a gauge, and makes /healthz 503 with its reason while it lasts. */
+enum mpc_anomaly {
+	MPC_ANOMALY_EPOCH_BACKWARDS = 0, /* the keyset's epoch is below one seen before */
+	MPC_ANOMALY_OPERATOR_GONE,       /* the operator was a participant and is not any more */
+	MPC_ANOMALY_UNKNOWN_STATE,       /* a state variant this build does not know */
+	MPC_ANOMALY_REGISTRATION,        /* migration_info does not list this service's key */
+	MPC_ANOMALY_N
+};
+
+/* "epoch_backwards", "operator_gone", "unknown_state", "registration". */
+const char *mpc_anomaly_name(enum mpc_anomaly a);
+
 /* How a contract read ended, per endpoint (the quorum's enum mpc_endpoint_status values). */
 enum mpc_read_outcome { MPC_READ_OK = 0, MPC_READ_ERROR = 1, MPC_READ_DISAGREE = 2 };
 
@@ -57,6 +73,9 @@ struct mpc_metrics {
 	double token_sum;
 	int ok[MPC_HEALTH_N];
 	char why[MPC_HEALTH_N][256];
+	int anomaly[MPC_ANOMALY_N];              /* active */
+	uint64_t anomalies[MPC_ANOMALY_N];       /* times started */
+	char anomaly_why[MPC_ANOMALY_N][256];
 	void *daemon; /* struct MHD_Daemon * */
 };
 
@@ -76,6 +95,9 @@ void mpc_metrics_endpoint(struct mpc_metrics *m, const char *name, enum mpc_read
 void mpc_metrics_token_op(struct mpc_metrics *m, double seconds);
 /* Set one part's health; `why` (may be NULL) is shown by /healthz while it is unhealthy. */
 void mpc_metrics_health(struct mpc_metrics *m, enum mpc_health part, int ok, const char *why);
+/* Set an anomaly active (with why, may be NULL) or cleared. Returns 1 when that changed it (the
+ * caller logs the start or the end), 0 when it stays as it was. */
+int mpc_metrics_anomaly(struct mpc_metrics *m, enum mpc_anomaly a, int active, const char *why);
 /* A counter's value (tests and benchmarks). */
 uint64_t mpc_metrics_get(struct mpc_metrics *m, enum mpc_counter c);
 

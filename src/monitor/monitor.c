@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "src/contract/rpc.h"
+#include "src/model/near_key.h"
 #include "src/util/encoding.h"
 #include "src/util/mem.h"
 
@@ -71,24 +72,72 @@ static void notice(struct mpc_monitor *m, char *slot, enum mpc_log_level lvl, co
 		mpc_log(m->log, lvl, "%s", msg);
 }
 
+/* An oddity starts or clears: logged once each way, counted and shown by the metrics. */
+static void anomaly(struct mpc_monitor *m, enum mpc_anomaly a, int active, const char *why,
+		    const char *cleared)
+{
+	if (!mpc_metrics_anomaly(m->metrics, a, active, why))
+		return;
+	if (active)
+		mpc_log(m->log, MPC_LOG_WARN, "%s", why);
+	else
+		mpc_log(m->log, MPC_LOG_WARN, "cleared: %s", cleared);
+}
+
 static void check_registration(struct mpc_monitor *m, const struct mpc_contract_view *v)
 {
 	char ours[MPC_ED25519_KEY_STR_MAX], theirs[MPC_ED25519_KEY_STR_MAX], msg[MPC_ERR_MSG_MAX];
+	const char *contract = m->cfg->contract != NULL ? m->cfg->contract : MPC_RPC_DEFAULT_CONTRACT;
+	int ok = 0;
 
+	key_str(m->ops.tls_pub, ours);
 	if (!v->has_migration || !v->migration.has_backup)
 		snprintf(msg, sizeof(msg),
 			 "no backup service is registered on the contract for %s: the node will "
-			 "refuse this service (run `mpc-backup register`)",
-			 m->cfg->account);
+			 "refuse this service (run `mpc-backup register --account %s --contract %s` "
+			 "and submit register_backup_service as %s; the contract removes the "
+			 "registration of an account that leaves the participants)",
+			 m->cfg->account, m->cfg->account, contract, m->cfg->account);
 	else if (!mpc_memeq_ct(v->migration.backup_key, m->ops.tls_pub, 32))
-		snprintf(msg, sizeof(msg) - 1,
+		snprintf(msg, sizeof(msg),
 			 "the contract registers %s as %s's backup service, not this token's key %s: "
-			 "the node will refuse this service",
-			 key_str(v->migration.backup_key, theirs), m->cfg->account,
-			 key_str(m->ops.tls_pub, ours));
+			 "the node will refuse this service (run `mpc-backup register --account %s "
+			 "--contract %s` and submit register_backup_service as %s)",
+			 key_str(v->migration.backup_key, theirs), m->cfg->account, ours,
+			 m->cfg->account, contract, m->cfg->account);
 	else
-		msg[0] = '\0';
-	notice(m, m->reg_note, MPC_LOG_WARN, msg);
+		ok = 1;
+	anomaly(m, MPC_ANOMALY_REGISTRATION, !ok, msg,
+		"migration_info registers this service's key again");
+}
+
+/* The epoch going backwards, the operator leaving, an unknown state. */
+static void check_oddities(struct mpc_monitor *m, const struct mpc_contract_view *v)
+{
+	char msg[MPC_ERR_MSG_MAX];
+
+	if (v->has_keyset) {
+		int back = m->has_max_epoch && v->keyset.epoch_id < m->max_epoch;
+
+		snprintf(msg, sizeof(msg),
+			 "the contract's keyset epoch went backwards: %llu after %llu (taking it as "
+			 "the contract's word; check the RPC endpoints)",
+			 (unsigned long long)v->keyset.epoch_id, (unsigned long long)m->max_epoch);
+		anomaly(m, MPC_ANOMALY_EPOCH_BACKWARDS, back, msg,
+			"the contract's keyset epoch is no longer below one seen before");
+		if (!m->has_max_epoch || v->keyset.epoch_id > m->max_epoch)
+			m->max_epoch = v->keyset.epoch_id;
+		m->has_max_epoch = 1;
+	}
+	if (v->has_own)
+		m->had_own = 1;
+	snprintf(msg, sizeof(msg),
+		 "%s is no longer a participant of the contract (state %s): nothing to back up from",
+		 m->cfg->account, mpc_protocol_kind_name(v->kind));
+	anomaly(m, MPC_ANOMALY_OPERATOR_GONE, m->had_own && !v->has_own && v->has_keyset, msg,
+		"the operator is a participant again");
+	if (v->has_own)
+		m->had_own = 1;
 }
 
 static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, double now)
@@ -167,32 +216,142 @@ static int push_target(const struct mpc_contract_view *v, enum mpc_push_kind *ki
 	return 0;
 }
 
+static int same_target(const struct mpc_participant_info *a, const struct mpc_participant_info *b)
+{
+	return memcmp(a->tls_key, b->tls_key, 32) == 0 && strcmp(a->url, b->url) == 0;
+}
+
+/* Do two agreeing views say the same about what to push, where, and how it ends? */
+static int same_push_view(const struct mpc_contract_view *a, const struct mpc_contract_view *b)
+{
+	const struct mpc_participant_info *ta = NULL, *tb = NULL;
+	enum mpc_push_kind ka = MPC_PUSH_MIGRATION, kb = MPC_PUSH_MIGRATION;
+	int ha = push_target(a, &ka, &ta), hb = push_target(b, &kb, &tb);
+
+	if (a->kind != b->kind || ha != hb || (ha && (ka != kb || !same_target(ta, tb))))
+		return 0;
+	if (a->has_keyset != b->has_keyset ||
+	    (a->has_keyset && !mpc_keyset_equal(&a->keyset, &b->keyset)))
+		return 0;
+	return a->has_own == b->has_own &&
+	       (!a->has_own || memcmp(a->own.info.tls_key, b->own.info.tls_key, 32) == 0);
+}
+
 static const char *kind_name(enum mpc_push_kind k)
 {
 	return k == MPC_PUSH_RECOVERY ? "recovery" : "migration";
 }
 
+static void push_reset(struct mpc_push_state *p, enum mpc_push_phase phase)
+{
+	mpc_keyset_free(&p->pushed);
+	memset(p, 0, sizeof(*p));
+	p->phase = phase;
+}
+
+/* "epoch 4 [0@240 1@0 2@0]" */
+static void keyset_str(const struct mpc_keyset *ks, char *out, size_t cap)
+{
+	size_t o;
+
+	snprintf(out, cap, "epoch %llu [", (unsigned long long)ks->epoch_id);
+	o = strlen(out);
+	for (size_t i = 0; i < ks->n_domains && o + 24 < cap; i++) {
+		snprintf(out + o, cap - o, "%s%llu@%llu", i ? " " : "",
+			 (unsigned long long)ks->domains[i].domain_id,
+			 (unsigned long long)ks->domains[i].attempt);
+		o += strlen(out + o);
+	}
+	snprintf(out + o, cap - o, "%s]", o + 24 < cap ? "" : "...");
+}
+
 static void push_ended(struct mpc_monitor *m, const struct mpc_contract_view *v)
 {
 	struct mpc_push_state *p = &m->push;
-	char key[MPC_ED25519_KEY_STR_MAX];
+	char key[MPC_ED25519_KEY_STR_MAX], what[MPC_ERR_MSG_MAX];
 	int concluded = v->has_own && mpc_memeq_ct(v->own.info.tls_key, p->target.tls_key, 32);
 
 	mpc_metrics_count(m->metrics, concluded ? MPC_COUNT_MIGRATIONS_CONCLUDED
 						 : MPC_COUNT_MIGRATIONS_CANCELLED);
-	if (concluded)
+	if (concluded) {
 		mpc_log(m->log, MPC_LOG_INFO,
 			"%s concluded: %s is now %s's participant (node %s) in state %s", kind_name(p->kind),
 			key_str(p->target.tls_key, key), m->cfg->account, p->address,
 			mpc_protocol_kind_name(v->kind));
+		push_reset(p, MPC_PUSH_CONCLUDED);
+		return;
+	}
+	/* Say what happened to this destination, not what the phase suggests. */
+	if (p->pushes_ok > 0)
+		snprintf(what, sizeof(what),
+			 "after the node took the keyshares (%u push(es) taken, the last of epoch "
+			 "%llu; %u failed)",
+			 p->pushes_ok, (unsigned long long)p->epoch, p->pushes_failed);
+	else if (p->pushes_failed > 0)
+		snprintf(what, sizeof(what),
+			 "before any push succeeded (%u push(es) failed, the last with: %.400s)",
+			 p->pushes_failed, p->retry.last);
 	else
-		mpc_log(m->log, MPC_LOG_WARN,
-			"%s to %s (%s) was cancelled on the contract (state %s)%s", kind_name(p->kind),
-			key_str(p->target.tls_key, key), p->address, mpc_protocol_kind_name(v->kind),
-			p->phase == MPC_PUSH_SENT ? " after the keyshares were pushed"
-						  : " before any push succeeded");
-	memset(p, 0, sizeof(*p));
-	p->phase = concluded ? MPC_PUSH_CONCLUDED : MPC_PUSH_CANCELLED;
+		snprintf(what, sizeof(what), "before any push was attempted");
+	mpc_log(m->log, MPC_LOG_WARN, "%s to %s (%s) was cancelled on the contract (state %s) %s",
+		kind_name(p->kind), key_str(p->target.tls_key, key), p->address,
+		mpc_protocol_kind_name(v->kind), what);
+	push_reset(p, MPC_PUSH_CANCELLED);
+}
+
+/* "; ..." about the destination's attestation for the diagnosis; its length. */
+static int attestation_note(struct mpc_monitor *m, char *out, size_t cap)
+{
+	(void)m;
+	return snprintf(out, cap, "%s", "");
+}
+
+/* The push was taken conclude_timeout ago and the contract has not concluded: say once which
+ * of conclude_node_migration's conditions the contract shows as unmet. */
+static void diagnose_conclusion(struct mpc_monitor *m, const struct mpc_contract_view *v,
+				double now)
+{
+	struct mpc_push_state *p = &m->push;
+	char key[MPC_ED25519_KEY_STR_MAX], signer[MPC_NEAR_KEY_STR_MAX], ks[160], ks2[160];
+	char unmet[MPC_ERR_MSG_MAX] = "";
+	size_t o = 0;
+
+	if (p->diagnosed || p->kind != MPC_PUSH_MIGRATION || now - p->sent_at < m->cfg->conclude_timeout)
+		return;
+	p->diagnosed = 1;
+	if (v->kind != MPC_STATE_RUNNING)
+		o += (size_t)snprintf(unmet + o, sizeof(unmet) - o,
+				      "; the contract is in state %s, not Running",
+				      mpc_protocol_kind_name(v->kind));
+	if (o < sizeof(unmet) && (!v->has_keyset || !p->has_pushed ||
+				  !mpc_keyset_equal(&v->keyset, &p->pushed))) {
+		if (v->has_keyset)
+			keyset_str(&v->keyset, ks, sizeof(ks));
+		else
+			snprintf(ks, sizeof(ks), "none");
+		if (p->has_pushed)
+			keyset_str(&p->pushed, ks2, sizeof(ks2));
+		else
+			snprintf(ks2, sizeof(ks2), "none");
+		o += (size_t)snprintf(unmet + o, sizeof(unmet) - o,
+				      "; the contract's keyset (%s) differs from the one pushed (%s)", ks,
+				      ks2);
+	}
+	if (o < sizeof(unmet))
+		o += (size_t)attestation_note(m, unmet + o, sizeof(unmet) - o);
+	if (!v->has_migration || !v->migration.has_destination ||
+	    mpc_near_key_format(v->migration.signer_curve, v->migration.signer_pk,
+				v->migration.signer_pk_len, signer, NULL) != MPC_OK)
+		snprintf(signer, sizeof(signer), "(unknown)");
+	mpc_log(m->log, MPC_LOG_WARN,
+		"the migration to %s (%s) has not concluded %.0f s after the node took the "
+		"keyshares. conclude_node_migration needs the state Running, the contract's keyset "
+		"equal to the one pushed, the destination's attestation, and a transaction signed "
+		"by the access key the contract expects, %s, on %s%s. Unmet as the contract shows it: "
+		"%s. To give up: cancel_node_migration (see docs/operations.md)",
+		key_str(p->target.tls_key, key), p->address, now - p->sent_at, signer,
+		m->cfg->account, "", o > 0 ? unmet + 2 : "none of the state, the keyset or the "
+		"attestation (check the destination node's log and its signer key)");
 }
 
 static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, double now)
@@ -202,24 +361,46 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 	enum mpc_push_kind kind = MPC_PUSH_MIGRATION;
 	struct mpc_push_outcome out;
 	struct mpc_err e = { 0 };
-	char key[MPC_ED25519_KEY_STR_MAX];
-	int rc;
+	char key[MPC_ED25519_KEY_STR_MAX], msg[MPC_ERR_MSG_MAX], a[160], b[160];
+	int has = push_target(v, &kind, &target), rc;
 
-	if (!push_target(v, &kind, &target)) {
-		if (push_active(p))
-			push_ended(m, v);
+	/* Act only on what two consecutive agreeing polls show. */
+	if (!m->has_prev || !same_push_view(&m->prev, v)) {
+		if (m->has_announced && (!has || !same_target(target, &m->announced))) {
+			mpc_log(m->log, MPC_LOG_WARN,
+				"the %s destination %s named in one poll is not named in the next: not "
+				"acted on (a target must hold for two consecutive polls)",
+				kind_name(m->announced_kind), key_str(m->announced.tls_key, key));
+			m->has_announced = 0;
+		}
+		if (has && !(push_active(p) && same_target(&p->target, target)) &&
+		    !(m->has_announced && same_target(target, &m->announced))) {
+			mpc_log(m->log, MPC_LOG_INFO,
+				"%s destination %s (contract URL %s) named for %s: acting if the next "
+				"poll agrees",
+				kind_name(kind), key_str(target->tls_key, key), target->url,
+				m->cfg->account);
+			m->has_announced = 1;
+			m->announced_kind = kind;
+			m->announced = *target;
+		}
 		return;
 	}
-	if (push_active(p) && (p->kind != kind || memcmp(p->target.tls_key, target->tls_key, 32) != 0 ||
-			  strcmp(p->target.url, target->url) != 0)) {
+	m->has_announced = 0;
+	if (!has) {
+		if (push_active(p))
+			push_ended(m, v);
+		notice(m, m->push_note, MPC_LOG_INFO, "");
+		return;
+	}
+	if (push_active(p) && (p->kind != kind || !same_target(&p->target, target))) {
 		mpc_log(m->log, MPC_LOG_WARN,
 			"the %s destination changed from %s (%s): pushing to the new one only",
 			kind_name(p->kind), key_str(p->target.tls_key, key), p->address);
-		memset(p, 0, sizeof(*p));
+		push_reset(p, MPC_PUSH_IDLE);
 	}
 	if (!push_active(p)) {
-		memset(p, 0, sizeof(*p));
-		p->phase = MPC_PUSH_PENDING;
+		push_reset(p, MPC_PUSH_PENDING);
 		p->kind = kind;
 		p->target = *target;
 		rc = mpc_migration_address(&m->addr, m->cfg->account, target->url, target->tls_key,
@@ -236,8 +417,37 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 		       "a destination is named but the contract has no keyset to push");
 		return;
 	}
-	if (p->phase == MPC_PUSH_SENT && p->epoch == v->keyset.epoch_id)
-		return; /* waiting for the contract; a 200 is not success */
+	/* The node imports only in Running (Recovery is the seed design's own state). */
+	if (kind == MPC_PUSH_MIGRATION && v->kind != MPC_STATE_RUNNING) {
+		snprintf(msg, sizeof(msg),
+			 "the contract is in state %s: the destination node imports keyshares only in "
+			 "Running, so the migration to %s waits (a state change does not cancel it)",
+			 mpc_protocol_kind_name(v->kind), key_str(target->tls_key, key));
+		notice(m, m->push_note, MPC_LOG_INFO, msg);
+		if (p->phase == MPC_PUSH_SENT)
+			diagnose_conclusion(m, v, now);
+		return;
+	}
+	if (m->push_note[0] != '\0') {
+		mpc_log(m->log, MPC_LOG_INFO, "the contract is %s again: the %s resumes",
+			mpc_protocol_kind_name(v->kind), kind_name(kind));
+		m->push_note[0] = '\0';
+	}
+	if (p->phase == MPC_PUSH_SENT) {
+		if (p->has_pushed && mpc_keyset_equal(&p->pushed, &v->keyset)) {
+			diagnose_conclusion(m, v, now);
+			return; /* waiting for the contract; a 200 is not success */
+		}
+		keyset_str(&p->pushed, a, sizeof(a));
+		keyset_str(&v->keyset, b, sizeof(b));
+		mpc_log(m->log, MPC_LOG_INFO,
+			"the contract's keyset changed since the push (%s, now %s): pushing the %s "
+			"again so that the destination holds exactly the contract's keyset",
+			a, b, kind_name(kind));
+		p->phase = MPC_PUSH_PENDING;
+		p->diagnosed = 0;
+		mpc_retry_reset(&p->retry);
+	}
 	if (!mpc_retry_ready(&p->retry, now))
 		return;
 	rc = mpc_migration_address(&m->addr, m->cfg->account, target->url, target->tls_key,
@@ -245,11 +455,21 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 	if (rc == MPC_OK)
 		rc = mpc_op_push(&m->ops, p->address, target->tls_key, &v->keyset, 0, 0, &out, &e);
 	if (rc == MPC_OK) {
+		struct mpc_keyset copy;
+
 		mpc_metrics_token_op(m->metrics, out.t.token_s);
 		mpc_metrics_count(m->metrics, MPC_COUNT_PUSHES_OK);
 		mpc_retry_succeeded(&p->retry);
+		memset(&copy, 0, sizeof(copy));
+		if (mpc_keyset_copy(&copy, &v->keyset, NULL) == MPC_OK) {
+			mpc_keyset_free(&p->pushed);
+			p->pushed = copy;
+			p->has_pushed = 1;
+		}
 		p->phase = MPC_PUSH_SENT;
 		p->pushes_ok++;
+		p->sent_at = now;
+		p->diagnosed = 0;
 		p->epoch = out.epoch;
 		mpc_log(m->log, MPC_LOG_INFO,
 			"pushed epoch %llu (%zu domains, %zu bytes, from %s) to %s: the node took them; "
@@ -261,6 +481,11 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 	if (rc == MPC_ERR_CANCELLED)
 		return; /* shutting down: not a failure */
 	mpc_metrics_count(m->metrics, MPC_COUNT_PUSHES_ERROR);
+	p->pushes_failed++;
+	if (strstr(e.msg, "answered HTTP 500: keyshares receiver channel is closed") != NULL)
+		mpc_err_prefix(&e, "the destination node has left onboarding and no longer imports "
+				   "keyshares (near/mpc #3406): restart the destination node, which "
+				   "fixes it; ");
 	if (mpc_retry_failed(&p->retry, now, m->cfg->backoff_initial, m->cfg->backoff_max, e.msg))
 		mpc_log(m->log, MPC_LOG_ERROR, "%s push to %s failed: %s (retrying with backoff, now %.1f s)",
 			kind_name(p->kind), p->address, e.msg, p->retry.delay);
@@ -298,6 +523,16 @@ int mpc_monitor_verify_store(struct mpc_monitor *m)
 	return rc;
 }
 
+void mpc_monitor_free(struct mpc_monitor *m)
+{
+	if (m == NULL)
+		return;
+	push_reset(&m->push, MPC_PUSH_IDLE);
+	if (m->has_prev)
+		mpc_contract_view_free(&m->prev);
+	m->has_prev = 0;
+}
+
 int mpc_monitor_poll(struct mpc_monitor *m)
 {
 	struct mpc_endpoint_outcome outcomes[MPC_QUORUM_MAX_ENDPOINTS];
@@ -318,11 +553,19 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 		mpc_metrics_endpoint(m->metrics, outcomes[i].endpoint,
 				     (enum mpc_read_outcome)outcomes[i].status);
 	if (rc != MPC_OK) {
-		mpc_metrics_health(m->metrics, MPC_HEALTH_CONTRACT, 0,
-				   rc == MPC_ERR_DISAGREE ? "RPC endpoints disagree" : "contract read failed");
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s: %.200s",
+			 rc == MPC_ERR_DISAGREE ? "RPC endpoints disagree" : "contract read failed",
+			 e.msg);
+		mpc_metrics_health(m->metrics, MPC_HEALTH_CONTRACT, 0, why);
 		if (mpc_retry_failed(&m->read, now, 0, 0, e.msg))
 			mpc_log(m->log, MPC_LOG_WARN, "contract read: %s; taking no action until %zu of %zu endpoints agree",
 				e.msg, mpc_quorum_threshold(m->quorum), n);
+		/* No view: the next one must be confirmed by another before a push acts on it. */
+		if (m->has_prev)
+			mpc_contract_view_free(&m->prev);
+		m->has_prev = 0;
 		return rc;
 	}
 	mpc_metrics_health(m->metrics, MPC_HEALTH_CONTRACT, 1, NULL);
@@ -330,12 +573,17 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 		mpc_log(m->log, MPC_LOG_INFO, "contract reads agree again (%s)",
 			mpc_protocol_kind_name(v.kind));
 	check_registration(m, &v);
+	check_oddities(m, &v);
 	backup_duty(m, &v, now);
 	push_duty(m, &v, now);
 	if (now >= m->next_verify) {
 		(void)mpc_monitor_verify_store(m);
 		m->next_verify = now + m->cfg->verify_interval;
 	}
-	mpc_contract_view_free(&v);
+	/* Keep this view to confirm the next one. */
+	if (m->has_prev)
+		mpc_contract_view_free(&m->prev);
+	m->prev = v;
+	m->has_prev = 1;
 	return MPC_OK;
 }

@@ -8,8 +8,15 @@
  *                 Recovery state, the operator's prospective participant with a new TLS key)
  *                 -> push the stored keyshares of exactly the contract's keyset to it,
  *                 authenticated by the destination's contract TLS key, once per distinct
- *                 destination; then watch for the contract to conclude (the destination is now
- *                 the operator's participant) or cancel (the destination is gone).
+ *                 destination and keyset (again when the contract's keyset changes, e.g. domains
+ *                 added within an epoch); then watch for the contract to conclude (the
+ *                 destination is now the operator's participant) or cancel (it is gone).
+ *                 A target, or its end, is acted on only when two consecutive agreeing polls
+ *                 show it (a one-poll flicker never sends keyshares), and a migration is pushed
+ *                 only while the contract is Running (the node imports only then).
+ *   oddities      the epoch going backwards, the operator leaving the participants, an unknown
+ *                 state, this service's registration missing: logged when each starts and
+ *                 clears, counted, shown in /healthz and /metrics.
  * Failures retry with capped exponential backoff, also when the contract does not change; each
  * distinct failure is logged once and the recovery from it once.
  *
@@ -53,6 +60,11 @@ struct mpc_push_state {
 	char address[MPC_ADDRESS_MAX];
 	uint64_t epoch;                    /* the keyset epoch pushed (or to push) */
 	unsigned pushes_ok;                /* pushes to this destination the node took */
+	unsigned pushes_failed;            /* pushes to this destination that failed */
+	int has_pushed;
+	struct mpc_keyset pushed;          /* owned: the keyset the node last took */
+	double sent_at;                    /* monotonic: when it was taken */
+	int diagnosed;                     /* the conclude-timeout diagnosis was logged */
 	struct mpc_retry retry;
 };
 
@@ -67,7 +79,15 @@ struct mpc_monitor {
 	struct mpc_retry backup;
 	struct mpc_push_state push;
 	char note[MPC_ERR_MSG_MAX];        /* the last "cannot act" notice, logged once */
-	char reg_note[MPC_ERR_MSG_MAX];    /* the last registration notice, logged once */
+	char push_note[MPC_ERR_MSG_MAX];   /* the last "push waits" notice, logged once */
+	int has_prev;
+	struct mpc_contract_view prev;     /* owned: the previous agreeing poll's view */
+	int has_announced;                 /* a target seen in one poll, not yet acted on */
+	enum mpc_push_kind announced_kind;
+	struct mpc_participant_info announced;
+	int has_max_epoch;
+	uint64_t max_epoch;                /* the highest keyset epoch seen */
+	int had_own;                       /* the operator was a participant */
 	double next_verify;
 };
 
@@ -75,6 +95,9 @@ struct mpc_monitor {
 void mpc_monitor_init(struct mpc_monitor *m, const struct mpc_config *cfg,
 		      const struct mpc_logger *log, struct mpc_metrics *metrics,
 		      struct mpc_quorum *quorum, const struct mpc_ops *ops);
+
+/* Release what the monitor owns (accepts a zeroed monitor). */
+void mpc_monitor_free(struct mpc_monitor *m);
 
 /* Point at a new configuration (after SIGHUP); keeps the duties' state. */
 void mpc_monitor_reconfigure(struct mpc_monitor *m, const struct mpc_config *cfg,
