@@ -188,12 +188,46 @@ static void test_missing_settings(void **state)
 	ch_expect(&f->r, 0, "usage: mpc-backup run");
 }
 
+/* Issue 9 item 16: a malformed address is refused at start-up, naming the setting, not at the
+ * first metrics request or migration. */
+static void test_malformed_addresses(void **state)
+{
+	struct fx *f = *state;
+	char path[512], where[600];
+	const char *args[] = { "run", "--config", path, NULL };
+	static const char *const bad[] = {
+		"metrics_listen = [::1:9464",
+		"metrics_listen = [::1]9464",
+		"metrics_listen = ::1:9464",
+		"metrics_listen = 127.0.0.1:",
+		"metrics_listen = 127.0.0.1:99999",
+		"address.account.alice.near = [::1",
+		"address.account.alice.near = [::1]",
+		"address.account.alice.near = [fe80::zz]:8079",
+		"address.key.ed25519:2XPuwqhg71RXRiTUMKGapd8FYWgXnxVvydYBK9tS1ex2 = node:port",
+		"address.account.alice.near = user@node:8079",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		conf(f, "addr.conf", bad[i], path);
+		snprintf(where, sizeof(where), "%s:6:", path);
+		refused(f, args, 2, where, NULL);
+	}
+	{
+		const char *cl[] = { "run", "--store", f->store, "--account", "op.near", "--rpc-url",
+				     "http://127.0.0.1:9", "--metrics-listen", "[::1:9464", NULL };
+
+		refused(f, cl, 2, "--metrics-listen", "is not [IPv6-ADDRESS]:PORT");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_secrets_in_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_settings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_addresses, setup, teardown),
 	};
 
 	return CH_MAIN(tests);

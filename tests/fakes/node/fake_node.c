@@ -25,12 +25,14 @@
  *   --keyshares PATH       JSON array of Keyshares to serve (default: [])
  *   --received PATH        where /set_keyshares writes what it got (default: not written)
  *   --fault NAME           hang | status500 | garbage | garbage-http | oversize |
- *                          oversize-noclen | slow | wrong-server-key | tls12 | no-client-cert
+ *                          oversize-noclen | slow | wrong-server-key | tls12 | no-client-cert |
+ *                          receiver-closed
  *   --oversize-bytes N     body size for the oversize faults (default 17 MiB)
  *   --drip-ms N            pause between bytes for --fault slow (default 100)
  * Environment: MPC_BACKUP_ENCRYPTION_KEY_HEX, the transport key (64 hex), required, as the node.
  * Stdout: "PORT <n>" then "KEY ed25519:<base58>" (the key it advertises), each flushed; then
- * one line per event ("ACCEPTED", "REFUSED ed25519:...", "SET <n>", "GET <n>"). Stderr: errors.
+ * one line per event ("ACCEPTED", "REFUSED ed25519:...", "SET <n>", "GET <n>", "CLOSED <n>").
+ * Stderr: errors.
  * Runs until killed.
  *
  * Faults: hang = read requests, never answer; status500 = every request gets 500 "Failed to get
@@ -39,7 +41,9 @@
  * Content-Length body of --oversize-bytes; oversize-noclen = the same body delimited by closing
  * the connection; slow = every response dripped one byte at a time; wrong-server-key = prints
  * one key but presents another; tls12 = TLS 1.2 only; no-client-cert = never asks for a client
- * certificate (and accepts any client).
+ * certificate (and accepts any client); receiver-closed = /set_keyshares decrypts and parses
+ * the body, then answers 500 "keyshares receiver channel is closed" as a node that has left
+ * onboarding does (near/mpc #3406; event "CLOSED <n>"), everything else as normal.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -277,6 +281,12 @@ static int handle_set_keyshares(struct conn *c, SSL *ssl, const char *body, size
 		snprintf(msg, sizeof(msg), "Invalid Json or encryption: %s",
 			 arr == NULL ? jerr.text : "expected a sequence");
 		rc = send_text(c, ssl, 400, msg);
+		goto out;
+	}
+	if (fault_is(cfg, "receiver-closed")) {
+		/* The node decrypted the body but has left onboarding: nothing imports it. */
+		event(cfg, "CLOSED %zu", json_array_size(arr));
+		rc = send_text(c, ssl, 500, "keyshares receiver channel is closed");
 		goto out;
 	}
 	if (cfg->received_file != NULL &&
