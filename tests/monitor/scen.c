@@ -253,6 +253,8 @@ static void count_event(struct sc_node *n, const char *line, size_t len)
 		n->refused++;
 	else if (len >= 8 && memcmp(line, "ACCEPTED", 8) == 0)
 		n->accepted++;
+	else if (len >= 7 && memcmp(line, "CLOSED ", 7) == 0)
+		n->closed++;
 }
 
 void sc_node_pump(struct sc *s, int i)

@@ -49,7 +49,7 @@ struct sc_node {
 	char keyshares[300];      /* its --keyshares file */
 	char events[SC_EVENTS_MAX]; /* every stdout event line seen, across restarts */
 	size_t events_len;
-	int gets, sets, refused, accepted;
+	int gets, sets, refused, accepted, closed; /* closed: 500 receiver-closed answers */
 };
 
 struct sc {
