@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "src/contract/rpc.h"
 #include "src/model/near_key.h"
 #include "src/util/encoding.h"
@@ -299,11 +301,52 @@ static void push_ended(struct mpc_monitor *m, const struct mpc_contract_view *v)
 	push_reset(p, MPC_PUSH_CANCELLED);
 }
 
-/* "; ..." about the destination's attestation for the diagnosis; its length. */
-static int attestation_note(struct mpc_monitor *m, char *out, size_t cap)
+/* "; ..." about the destination's attestation for the diagnosis (empty when every endpoint
+ * that answered has one); its length. Asks each endpoint the contract's `get_attestation` for
+ * the destination's TLS key: rare (once per migration that does not conclude), so no pooling. */
+static int attestation_note(struct mpc_monitor *m, const uint8_t tls_key[32], char *out,
+			    size_t cap)
 {
-	(void)m;
-	return snprintf(out, cap, "%s", "");
+	struct mpc_rpc_options ro;
+	char key[MPC_ED25519_KEY_STR_MAX], args[128], failed[256] = "";
+	size_t n = m->cfg->n_rpc_url, nulls = 0, some = 0, errors = 0;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.contract = m->cfg->contract;
+	ro.timeout_ms = (long)(m->cfg->rpc_timeout * 1000);
+	ro.connect_timeout_ms = ro.timeout_ms;
+	ro.cancel = m->ops.cancel;
+	snprintf(args, sizeof(args), "{\"tls_public_key\":\"%s\"}", key_str(tls_key, key));
+	for (size_t i = 0; i < n; i++) {
+		struct mpc_rpc_endpoint *ep = NULL;
+		struct mpc_rpc_query q = { "get_attestation", args, 0 };
+		struct mpc_rpc_result r;
+		struct mpc_err e = { 0 };
+		json_t *j = NULL;
+
+		memset(&r, 0, sizeof(r));
+		if (mpc_rpc_endpoint_new(m->cfg->rpc_url[i], &ro, &ep, &e) == MPC_OK &&
+		    mpc_rpc_call(ep, &q, &r, &e) == MPC_OK)
+			j = json_loadb(r.json, r.len, JSON_DECODE_ANY, NULL);
+		if (j != NULL && json_is_null(j))
+			nulls++;
+		else if (j != NULL)
+			some++;
+		else if (errors++ == 0)
+			snprintf(failed, sizeof(failed), "%.200s", e.msg[0] ? e.msg : "not JSON");
+		json_decref(j);
+		mpc_rpc_result_free(&r);
+		mpc_rpc_endpoint_free(ep);
+	}
+	if (nulls > 0)
+		return snprintf(out, cap,
+				"; the contract has no attestation for the destination: "
+				"get_attestation(%s) returns null (%zu of %zu endpoints)",
+				key, nulls, n);
+	if (some == 0)
+		return snprintf(out, cap, "; the destination's attestation could not be read (%s)",
+				failed);
+	return 0;
 }
 
 /* The push was taken conclude_timeout ago and the contract has not concluded: say once which
@@ -338,7 +381,7 @@ static void diagnose_conclusion(struct mpc_monitor *m, const struct mpc_contract
 				      ks2);
 	}
 	if (o < sizeof(unmet))
-		o += (size_t)attestation_note(m, unmet + o, sizeof(unmet) - o);
+		o += (size_t)attestation_note(m, p->target.tls_key, unmet + o, sizeof(unmet) - o);
 	if (!v->has_migration || !v->migration.has_destination ||
 	    mpc_near_key_format(v->migration.signer_curve, v->migration.signer_pk,
 				v->migration.signer_pk_len, signer, NULL) != MPC_OK)
@@ -347,10 +390,11 @@ static void diagnose_conclusion(struct mpc_monitor *m, const struct mpc_contract
 		"the migration to %s (%s) has not concluded %.0f s after the node took the "
 		"keyshares. conclude_node_migration needs the state Running, the contract's keyset "
 		"equal to the one pushed, the destination's attestation, and a transaction signed "
-		"by the access key the contract expects, %s, on %s%s. Unmet as the contract shows it: "
-		"%s. To give up: cancel_node_migration (see docs/operations.md)",
+		"by the access key the contract expects, %s, on %s (the destination node must hold "
+		"it). Unmet as the contract shows it: %s. To give up: cancel_node_migration (see "
+		"docs/operations.md)",
 		key_str(p->target.tls_key, key), p->address, now - p->sent_at, signer,
-		m->cfg->account, "", o > 0 ? unmet + 2 : "none of the state, the keyset or the "
+		m->cfg->account, o > 0 ? unmet + 2 : "none of the state, the keyset or the "
 		"attestation (check the destination node's log and its signer key)");
 }
 

@@ -187,15 +187,16 @@ static void test_receiver_closed(void **state)
 	stop_ok(s);
 }
 
-/* Item 11. Pushed, then the contract goes Resharing and does not conclude: after
- * conclude_timeout the monitor says once which conditions are unmet and which signer key the
- * contract expects. */
+/* Item 11. Pushed, then the contract goes Resharing and does not conclude, and has no
+ * attestation for the destination: after conclude_timeout the monitor says once which
+ * conditions are unmet and which signer key the contract expects. */
 static void test_conclude_timeout_diagnosis(void **state)
 {
 	struct sc *s = *state;
-	char *log, *line, *end;
+	char *log, *line, *end, want[200];
 
-	world(s, sc_keyshares(4, 0, 1), 1, NULL);
+	world(s, sc_keyshares(4, 0, 1), 2, NULL);
+	assert_int_equal(sc_timeline_text(s, -1, "get_attestation.json", "null"), 0);
 	start_monitor(s, "conclude_timeout = 1\n");
 
 	assert_int_equal(sc_publish_running(s, 4, 0, 0, 1), 0);
@@ -216,8 +217,14 @@ static void test_conclude_timeout_diagnosis(void **state)
 	/* sc_migration_info's signer_account_pk */
 	assert_non_null(strstr(line, "ed25519:2XPuwqhg71RXRiTUMKGapd8FYWgXnxVvydYBK9tS1ex2"));
 	assert_non_null(strstr(line, "cancel_node_migration"));
+	snprintf(want, sizeof(want), "get_attestation(%s) returns null (2 of 2 endpoints)",
+		 s->nodes[1].key);
+	assert_non_null(strstr(line, want));
 	assert_null(strstr(line, "keyset ("));
 	free(log);
+	/* It asked with the destination's key, once per endpoint. */
+	assert_int_equal(mpc_fake_rpc_count(s->rpclog[0], "method=get_attestation"), 1);
+	assert_int_equal(mpc_fake_rpc_count(s->rpclog[1], "method=get_attestation"), 1);
 	sc_node_pump(s, 1);
 	assert_int_equal(s->nodes[1].sets, 1);
 	stop_ok(s);
