@@ -59,6 +59,16 @@ static int same(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* K = 1 among several endpoints: any one of them decides alone. */
+static void warn_quorum(const struct mpc_logger *log, const struct mpc_quorum *q)
+{
+	if (mpc_quorum_threshold(q) == 1 && mpc_quorum_size(q) >= 2)
+		mpc_log(log, MPC_LOG_WARN,
+			"rpc_quorum is 1 with %zu endpoints: any single endpoint decides what is backed "
+			"up and where keyshares are pushed; use a majority",
+			mpc_quorum_size(q));
+}
+
 /* SIGHUP: re-read. Settings that need reopened tokens or another store keep their old value
  * (said in the log); everything else takes effect at the next poll. */
 static void reload(const struct mpc_daemon_opts *o, struct mpc_quorum **q, struct mpc_monitor *m)
@@ -108,6 +118,7 @@ static void reload(const struct mpc_daemon_opts *o, struct mpc_quorum **q, struc
 	mpc_log(o->log, MPC_LOG_INFO,
 		"SIGHUP: configuration re-read (%zu endpoints, quorum %zu, poll every %.1f s)",
 		mpc_quorum_size(nq), mpc_quorum_threshold(nq), cfg->poll_interval);
+	warn_quorum(o->log, nq);
 }
 
 /* Sleep until `until` (monotonic) in short steps, waking early for a signal. */
@@ -163,11 +174,7 @@ int mpc_daemon_run(const struct mpc_daemon_opts *o, struct mpc_err *e)
 		mpc_quorum_size(q), mpc_quorum_threshold(q), cfg->store, key, ops.n_seal,
 		cfg->poll_interval, o->config_file ? ", config " : "",
 		o->config_file ? o->config_file : "");
-	if (mpc_quorum_threshold(q) == 1 && mpc_quorum_size(q) >= 2)
-		mpc_log(o->log, MPC_LOG_WARN,
-			"rpc_quorum is 1 with %zu endpoints: any single endpoint decides what is backed "
-			"up and where keyshares are pushed; use a majority",
-			mpc_quorum_size(q));
+	warn_quorum(o->log, q);
 	(void)mpc_monitor_verify_store(&m);
 	while (!stop_flag) {
 		double next = mpc_now_monotonic() + cfg->poll_interval;

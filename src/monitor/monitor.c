@@ -138,8 +138,6 @@ static void check_oddities(struct mpc_monitor *m, const struct mpc_contract_view
 		 m->cfg->account, mpc_protocol_kind_name(v->kind));
 	anomaly(m, MPC_ANOMALY_OPERATOR_GONE, m->had_own && !v->has_own && v->has_keyset, msg,
 		"the operator is a participant again");
-	if (v->has_own)
-		m->had_own = 1;
 }
 
 static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, double now)
