@@ -1,8 +1,8 @@
 /* log.h: the monitor's log: one line per event on stderr,
  * "2026-11-25T13:40:00Z LEVEL message". Only the monitor and the CLI log; libraries return
  * errors. Messages must never contain secrets or RPC URL query strings (use redacted names).
- * Every line is escaped (mpc_log_escape): text from the contract or a node cannot forge a line
- * or hide its meaning with bidirectional overrides.
+ * Every line is escaped (mpc_escape_untrusted, src/util/escape.h): text from the contract or a
+ * node cannot forge a line or hide its meaning with bidirectional overrides.
  */
 #ifndef MPC_MONITOR_LOG_H
 #define MPC_MONITOR_LOG_H
@@ -18,12 +18,6 @@ struct mpc_logger {
 
 void mpc_log(const struct mpc_logger *l, enum mpc_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-
-/* Copy `in` to out (NUL-terminated, at most cap - 1 bytes, cut at a character) with control
- * characters (C0, DEL, C1), line and paragraph separators, and bidirectional overrides,
- * embeddings, isolates and marks written as \xNN or \uNNNN, and bytes that are not UTF-8 as
- * \xNN. mpc_log() applies it to every line. Returns the length written. */
-size_t mpc_log_escape(const char *in, char *out, size_t cap);
 
 /* Parse "debug", "info", "warn", "error"; -1 if unknown. */
 int mpc_log_level_parse(const char *s);

@@ -11,7 +11,7 @@
 
 #include <microhttpd.h>
 
-#include "src/monitor/log.h"
+#include "src/util/escape.h"
 
 static const double bucket_le[MPC_METRICS_BUCKETS] = { 0.0005, 0.001, 0.0025, 0.005, 0.01,
 						       0.025, 0.1, 0.5, 2.5 };
@@ -117,7 +117,7 @@ void mpc_metrics_health(struct mpc_metrics *m, enum mpc_health part, int ok, con
 		return;
 	lock(m);
 	m->ok[part] = ok;
-	mpc_log_escape(ok || why == NULL ? "" : why, m->why[part], sizeof(m->why[part]));
+	mpc_escape_untrusted(ok || why == NULL ? "" : why, m->why[part], sizeof(m->why[part]));
 	unlock(m);
 }
 
@@ -141,7 +141,8 @@ int mpc_metrics_anomaly(struct mpc_metrics *m, enum mpc_anomaly a, int active, c
 	m->anomaly[a] = active;
 	if (changed && active)
 		m->anomalies[a]++;
-	mpc_log_escape(active && why != NULL ? why : "", m->anomaly_why[a], sizeof(m->anomaly_why[a]));
+	mpc_escape_untrusted(active && why != NULL ? why : "", m->anomaly_why[a],
+			     sizeof(m->anomaly_why[a]));
 	unlock(m);
 	return changed;
 }

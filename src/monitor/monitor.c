@@ -131,6 +131,12 @@ static void check_oddities(struct mpc_monitor *m, const struct mpc_contract_view
 			m->max_epoch = v->keyset.epoch_id;
 		m->has_max_epoch = 1;
 	}
+	snprintf(msg, sizeof(msg),
+		 "the contract is in a state this build does not know, \"%s\": taking no action "
+		 "while it lasts (update mpc-backup if the contract has a new state)",
+		 v->variant);
+	anomaly(m, MPC_ANOMALY_UNKNOWN_STATE, v->kind == MPC_STATE_UNKNOWN, msg,
+		"the contract's state is one this build knows again");
 	if (v->has_own)
 		m->had_own = 1;
 	snprintf(msg, sizeof(msg),

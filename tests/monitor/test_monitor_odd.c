@@ -166,6 +166,47 @@ static void test_epoch_backwards_and_operator_gone(void **state)
 	stop_ok(s);
 }
 
+/* Item 14. A state variant this build does not know (with a bidi override in its name): WARN
+ * once, escaped; no action even with a destination named; /healthz 503; cleared when the
+ * contract is Running again. */
+static void test_unknown_state(void **state)
+{
+	struct sc *s = *state;
+	char *log;
+
+	start(s, 1, NULL);
+	assert_int_equal(sc_node_start(s, 1, NULL, NULL, NULL), 0);
+	{
+		json_t *mi = sc_std_mi(s, 1); /* a destination, named during the unknown state */
+
+		assert_int_equal(sc_timeline(s, -1, "migration_info.json", mi), 0);
+		json_decref(mi);
+	}
+	assert_int_equal(sc_timeline_text(s, -1, "state.json",
+					  "{\"Frozen\xe2\x80\xae\":{\"epoch_id\":4}}"),
+			 0);
+	assert_int_equal(sc_wait_log(s, "the contract is in a state this build does not know", 1,
+				     SC_WAIT), 0);
+	wait_healthz(s, 503, "unknown_state: the contract is in a state this build does not know");
+	assert_int_equal(sc_wait_polls(s, 0, 5, SC_WAIT), 0);
+	assert_int_equal(sc_log_count(s, "does not know"), 1);
+	assert_anomaly(s, "unknown_state", 1, 1);
+	sc_node_pump(s, 1);
+	assert_int_equal(s->nodes[1].accepted, 0);
+	assert_int_equal(sc_log_count(s, "pushed"), 0);
+	log = sc_log_text(s);
+	assert_null(strstr(log, "\xe2\x80\xae")); /* the override never reaches the log raw */
+	assert_non_null(strstr(log, "Frozen"));
+	free(log);
+
+	assert_int_equal(sc_publish_running(s, 4, 0, 0, -1), 0);
+	assert_int_equal(sc_wait_log(s, "cleared: the contract's state is one this build knows", 1,
+				     SC_WAIT), 0);
+	wait_healthz(s, 200, "ok");
+	assert_anomaly(s, "unknown_state", 0, 1);
+	stop_ok(s);
+}
+
 /* An idle TCP connection to the metrics port from `src` (a loopback address). */
 static int idle_conn(unsigned port, const char *src)
 {
@@ -259,6 +300,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_registration_vanishes_and_returns, sc_cmocka_setup, sc_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_epoch_backwards_and_operator_gone, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_state, sc_cmocka_setup, sc_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_idle_connections_do_not_block_healthz, sc_cmocka_setup, sc_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_quorum_of_one_warned, sc_cmocka_setup, sc_cmocka_teardown),
 	};
