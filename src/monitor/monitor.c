@@ -122,8 +122,9 @@ static void check_oddities(struct mpc_monitor *m, const struct mpc_contract_view
 		int back = m->has_max_epoch && v->keyset.epoch_id < m->max_epoch;
 
 		snprintf(msg, sizeof(msg),
-			 "the contract's keyset epoch went backwards: %llu after %llu (taking it as "
-			 "the contract's word; check the RPC endpoints)",
+			 "the contract's keyset epoch went backwards: %llu after %llu (epochs only "
+			 "grow: the endpoints serve an old state, or the contract was rolled back; "
+			 "check them)",
 			 (unsigned long long)v->keyset.epoch_id, (unsigned long long)m->max_epoch);
 		anomaly(m, MPC_ANOMALY_EPOCH_BACKWARDS, back, msg,
 			"the contract's keyset epoch is no longer below one seen before");
