@@ -1,6 +1,7 @@
 /* bench_monitor.c: what the monitor costs, measured on a real `mpc-backup run` process
  * (SoftHSM2 token, fake-rpc, fake-node on loopback). Prints figures; no assertions.
- *  1. CPU time (user+sys) per poll and peak RSS over 1,000 polls (poll interval 0.05 s, the minimum) of (a) a mainnet-sized state
+ *  1. CPU time (user+sys) per poll and peak RSS over 1,000 polls (in all, and in the steady
+ *     state after the first backup, read from /proc) (poll interval 0.05 s, the minimum) of (a) a mainnet-sized state
  *     (10 participants, 2 domains) and (b) a 1,000-participant, 100-domain state, the keyset
  *     already covered (each poll: two views from one endpoint, parse, derive, coverage check).
  *  2. Latency from a new keyset appearing on the fake RPC to its sealed file being durable in
@@ -159,6 +160,28 @@ static void stop_run(struct run *r, struct rusage *ru)
 	wait4(r->pid, &st, 0, ru);
 }
 
+/* CPU seconds (user + system) a running process has used so far, from /proc (clock ticks). */
+static double proc_cpu(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* fields after the command name: state is field 3 */
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+				&st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static double cpu(const struct rusage *ru)
 {
 	return (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 +
@@ -230,7 +253,7 @@ int main(void)
 		struct rusage ru;
 		char *state, *ks = NULL, *all = all_epochs(4, 13, sizes[s].domains, sizes[s].parts);
 		const char *args[] = { "--client-key", key, "--keyshares", ksfile, NULL };
-		double lat[9], t0, wall, backup_s = 0;
+		double lat[9], t0, wall, backup_s = 0, steady0, steady;
 		int base, polls;
 
 		nh_write_file(work, "keyshares.json", all, ksfile);
@@ -256,15 +279,19 @@ int main(void)
 		while (count_files(store) == 0)
 			alive_or_die(&r);
 		base = mpc_fake_rpc_count(rpclog, "method=state");
+		steady0 = proc_cpu(r.pid);
 		t0 = now();
 		while (mpc_fake_rpc_count(rpclog, "method=state") < base + 1000)
 			alive_or_die(&r);
 		wall = now() - t0;
 		polls = mpc_fake_rpc_count(rpclog, "method=state") - base;
+		steady = proc_cpu(r.pid) - steady0;
 		stop_run(&r, &ru);
 		printf("%-44s %d polls in %.2f s: process CPU %.3f s in all = %.0f us/poll (start-up and the\n"
-		       "%44s first backup included), peak RSS %ld KiB\n",
-		       sizes[s].name, polls, wall, cpu(&ru), cpu(&ru) / polls * 1e6, "", ru.ru_maxrss);
+		       "%44s first backup included), peak RSS %ld KiB; steady state (after the first\n"
+		       "%44s backup): %.0f us/poll\n",
+		       sizes[s].name, polls, wall, cpu(&ru), cpu(&ru) / polls * 1e6, "", ru.ru_maxrss, "",
+		       steady / polls * 1e6);
 
 		/* 2. New keyset -> durable sealed file, at a 0.5 s poll interval. */
 		start_run(&r, work, hsm.uri, rpc.url, conf, "0.5");
