@@ -68,27 +68,36 @@ static char *make_state(uint64_t epoch, size_t n_domains, size_t n_parts, const 
 		snprintf(near, sizeof(near), "ed25519:%s", b58);
 		for (int k = 0; k < 32; k++)
 			json_array_append_new(pt, json_integer(pk[k]));
-		json_array_append_new(domains, json_pack("{s:I, s:{s:{s:s, s:o}}, s:I}", "domain_id", (json_int_t)i,
-							 "key", "Ed25519", "near_public_key_compressed", near,
-							 "edwards_point", pt, "attempt", (json_int_t)(i % 3)));
-		json_array_append_new(shares, json_pack("{s:{s:I, s:I, s:I}, s:{s:{s:s, s:s}}}", "key_id", "epoch_id",
-							(json_int_t)epoch, "domain_id", (json_int_t)i, "attempt_id",
-							(json_int_t)(i % 3), "data", "Ed25519", "private_share",
-							"4868e82fde014d20fa7316500332a9cad79dee5c7aac79b82e69019da9b1790b",
-							"public_key", hex));
+		json_array_append_new(domains,
+				      json_pack("{s:I, s:{s:{s:s, s:o}}, s:I}", "domain_id",
+						(json_int_t)i, "key", "Ed25519",
+						"near_public_key_compressed", near, "edwards_point",
+						pt, "attempt", (json_int_t)(i % 3)));
+		json_array_append_new(
+			shares,
+			json_pack(
+				"{s:{s:I, s:I, s:I}, s:{s:{s:s, s:s}}}", "key_id", "epoch_id",
+				(json_int_t)epoch, "domain_id", (json_int_t)i, "attempt_id",
+				(json_int_t)(i % 3), "data", "Ed25519", "private_share",
+				"4868e82fde014d20fa7316500332a9cad79dee5c7aac79b82e69019da9b1790b",
+				"public_key", hex));
 	}
 	for (size_t i = 0; i < n_parts; i++) {
 		char acct[64], url[80];
 
 		snprintf(acct, sizeof(acct), i == 0 ? "op.near" : "peer-%zu.near", i);
 		snprintf(url, sizeof(url), "https://node-%zu.example", i);
-		json_array_append_new(parts, json_pack("[s, I, {s:s, s:s}]", acct, (json_int_t)i, "url", url,
-						       "tls_public_key",
-						       i == 0 ? node_key : "ed25519:2XPuwqhg71RXRiTUMKGapd8FYWgXnxVvydYBK9tS1ex2"));
+		json_array_append_new(
+			parts,
+			json_pack("[s, I, {s:s, s:s}]", acct, (json_int_t)i, "url", url,
+				  "tls_public_key",
+				  i == 0 ? node_key
+					 : "ed25519:2XPuwqhg71RXRiTUMKGapd8FYWgXnxVvydYBK9tS1ex2"));
 	}
-	st = json_pack("{s:{s:{s:[], s:I}, s:{s:I, s:o}, s:{s:{s:I, s:o}, s:I}}}", "Running", "domains", "domains",
-		       "next_domain_id", (json_int_t)n_domains, "keyset", "epoch_id", (json_int_t)epoch, "domains",
-		       domains, "parameters", "participants", "next_id", (json_int_t)n_parts, "participants", parts,
+	st = json_pack("{s:{s:{s:[], s:I}, s:{s:I, s:o}, s:{s:{s:I, s:o}, s:I}}}", "Running",
+		       "domains", "domains", "next_domain_id", (json_int_t)n_domains, "keyset",
+		       "epoch_id", (json_int_t)epoch, "domains", domains, "parameters",
+		       "participants", "next_id", (json_int_t)n_parts, "participants", parts,
 		       "threshold", (json_int_t)2);
 	out = json_dumps(st, JSON_COMPACT);
 	*keyshares = json_dumps(shares, JSON_COMPACT);
@@ -129,9 +138,9 @@ static void start_run(struct run *r, const char *work, const char *token_uri, co
 		FILE *f = freopen(r->log, "a", stderr);
 
 		(void)f;
-		execl(MPC_BACKUP_PATH, "mpc-backup", "run", "--token", token_uri, "--store", store, "--rpc-url",
-		      rpc_url, "--account", "op.near", "--poll-interval", poll, "--config", conf,
-		      (char *)NULL);
+		execl(MPC_BACKUP_PATH, "mpc-backup", "run", "--token", token_uri, "--store", store,
+		      "--rpc-url", rpc_url, "--account", "op.near", "--poll-interval", poll,
+		      "--config", conf, (char *)NULL);
 		_exit(127);
 	}
 }
@@ -176,8 +185,8 @@ static double proc_cpu(pid_t pid)
 	fclose(f);
 	buf[n] = '\0';
 	p = strrchr(buf, ')'); /* fields after the command name: state is field 3 */
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
-				&st) != 2)
+	if (p == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -227,7 +236,10 @@ int main(void)
 	struct mpc_fake_rpc rpc;
 	char work[64], tl[600], conf[600], rpclog[600], store[600], key[80], ksfile[512];
 	char out[4096], cmd[1024], line[256];
-	static const struct { size_t domains, parts; const char *name; } sizes[] = {
+	static const struct {
+		size_t domains, parts;
+		const char *name;
+	} sizes[] = {
 		{ 2, 10, "mainnet-sized (10 participants, 2 domains)" },
 		{ 100, 1000, "1,000 participants, 100 domains" },
 	};
@@ -266,7 +278,8 @@ int main(void)
 		free(ks);
 		snprintf(line, sizeof(line), "{\"op.near\":[{\"public_key\":\"%s\"},null]}", key);
 		put(tl, "migration_info.json", line);
-		snprintf(out, sizeof(out), "address.key.%s = 127.0.0.1:%u\n", node.key_str, node.port);
+		snprintf(out, sizeof(out), "address.key.%s = 127.0.0.1:%u\n", node.key_str,
+			 node.port);
 		put(work, "run.conf", out);
 		if (mpc_fake_rpc_start(&rpc, tl, NULL, rpclog) != 0)
 			return 1;
@@ -290,8 +303,8 @@ int main(void)
 		printf("%-44s %d polls in %.2f s: process CPU %.3f s in all = %.0f us/poll (start-up and the\n"
 		       "%44s first backup included), peak RSS %ld KiB; steady state (after the first\n"
 		       "%44s backup): %.0f us/poll\n",
-		       sizes[s].name, polls, wall, cpu(&ru), cpu(&ru) / polls * 1e6, "", ru.ru_maxrss, "",
-		       steady / polls * 1e6);
+		       sizes[s].name, polls, wall, cpu(&ru), cpu(&ru) / polls * 1e6, "",
+		       ru.ru_maxrss, "", steady / polls * 1e6);
 
 		/* 2. New keyset -> durable sealed file, at a 0.5 s poll interval. */
 		start_run(&r, work, hsm.uri, rpc.url, conf, "0.5");
@@ -299,7 +312,8 @@ int main(void)
 		for (int k = 0; k < 9; k++) {
 			int have = count_files(store);
 
-			state = make_state((uint64_t)(5 + k), sizes[s].domains, sizes[s].parts, node.key_str, &ks);
+			state = make_state((uint64_t)(5 + k), sizes[s].domains, sizes[s].parts,
+					   node.key_str, &ks);
 			/* a random phase against the poll clock, as a real keyset change has */
 			usleep((useconds_t)(random() % 500000));
 			t0 = now();
@@ -316,12 +330,16 @@ int main(void)
 			char grep[900];
 			FILE *p;
 
-			snprintf(grep, sizeof(grep), "grep -o 'node [0-9.]* ms, token [0-9.]* ms, disk [0-9.]* ms' '%s' | tail -n 9", r.log);
+			snprintf(
+				grep, sizeof(grep),
+				"grep -o 'node [0-9.]* ms, token [0-9.]* ms, disk [0-9.]* ms' '%s' | tail -n 9",
+				r.log);
 			p = popen(grep, "r");
 			while (p != NULL && fgets(line, sizeof(line), p) != NULL) {
 				double a, b, c;
 
-				if (sscanf(line, "node %lf ms, token %lf ms, disk %lf ms", &a, &b, &c) == 3)
+				if (sscanf(line, "node %lf ms, token %lf ms, disk %lf ms", &a, &b,
+					   &c) == 3)
 					backup_s += (a + b + c) / 9e3;
 			}
 			if (p != NULL)

@@ -50,8 +50,8 @@ static int make_quorum(const struct mpc_config *cfg, struct mpc_quorum **q, stru
 	ro.timeout_ms = (long)(cfg->rpc_timeout * 1000);
 	ro.connect_timeout_ms = (long)(cfg->rpc_timeout * 1000);
 	ro.cancel = &stop_flag;
-	return mpc_quorum_new((const char *const *)cfg->rpc_url, cfg->n_rpc_url, cfg->rpc_quorum, &ro,
-			      q, e);
+	return mpc_quorum_new((const char *const *)cfg->rpc_url, cfg->n_rpc_url, cfg->rpc_quorum,
+			      &ro, q, e);
 }
 
 static int same(const char *a, const char *b)
@@ -96,10 +96,11 @@ static void reload(const struct mpc_daemon_opts *o, struct mpc_quorum **q, struc
 			"after a restart");
 	{
 		/* Keep what needs a restart; take the rest. */
-		char *keep[] = { cfg->token, cfg->tls_token, cfg->seal_token, cfg->store, cfg->account,
-				 cfg->transport_key_file, cfg->pin_file };
-		char **slot[] = { &fresh.token, &fresh.tls_token, &fresh.seal_token, &fresh.store,
-				  &fresh.account, &fresh.transport_key_file, &fresh.pin_file };
+		char *keep[] = { cfg->token,   cfg->tls_token,          cfg->seal_token, cfg->store,
+				 cfg->account, cfg->transport_key_file, cfg->pin_file };
+		char **slot[] = { &fresh.token,   &fresh.tls_token, &fresh.seal_token,
+				  &fresh.store,   &fresh.account,   &fresh.transport_key_file,
+				  &fresh.pin_file };
 
 		for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 			free(*slot[i]);

@@ -22,12 +22,12 @@
 typedef int (*mpc_daemon_reread_fn)(void *ctx, struct mpc_config *fresh, struct mpc_err *e);
 
 struct mpc_daemon_opts {
-	struct mpc_config *cfg;          /* the caller's; replaced in place on SIGHUP */
-	const char *config_file;         /* named in the start-up line; may be NULL */
-	const struct mpc_ops *ops;       /* from the session; copied (cancel is set here) */
-	mpc_daemon_reread_fn reread;     /* NULL: SIGHUP only logs that nothing was re-read */
+	struct mpc_config *cfg;      /* the caller's; replaced in place on SIGHUP */
+	const char *config_file;     /* named in the start-up line; may be NULL */
+	const struct mpc_ops *ops;   /* from the session; copied (cancel is set here) */
+	mpc_daemon_reread_fn reread; /* NULL: SIGHUP only logs that nothing was re-read */
 	void *reread_ctx;
-	struct mpc_logger *log;          /* its level follows log_level on SIGHUP */
+	struct mpc_logger *log; /* its level follows log_level on SIGHUP */
 };
 
 /* Install the handlers. Returns the stop flag (set by SIGTERM/SIGINT) for the session's

@@ -9,10 +9,15 @@
 
 #include <stdio.h>
 
-enum mpc_log_level { MPC_LOG_DEBUG = 0, MPC_LOG_INFO, MPC_LOG_WARN, MPC_LOG_ERROR };
+enum mpc_log_level {
+	MPC_LOG_DEBUG = 0,
+	MPC_LOG_INFO,
+	MPC_LOG_WARN,
+	MPC_LOG_ERROR
+};
 
 struct mpc_logger {
-	FILE *out;                 /* NULL: stderr */
+	FILE *out; /* NULL: stderr */
 	enum mpc_log_level min;
 };
 

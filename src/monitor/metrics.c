@@ -14,7 +14,7 @@
 #include "src/util/escape.h"
 
 static const double bucket_le[MPC_METRICS_BUCKETS] = { 0.0005, 0.001, 0.0025, 0.005, 0.01,
-						       0.025, 0.1, 0.5, 2.5 };
+						       0.025,  0.1,   0.5,    2.5 };
 
 int mpc_metrics_init(struct mpc_metrics *m, struct mpc_err *e)
 {
@@ -122,7 +122,7 @@ void mpc_metrics_health(struct mpc_metrics *m, enum mpc_health part, int ok, con
 }
 
 static const char *const anomaly_names[MPC_ANOMALY_N] = { "epoch_backwards", "operator_gone",
-							   "unknown_state", "registration" };
+							  "unknown_state", "registration" };
 
 const char *mpc_anomaly_name(enum mpc_anomaly a)
 {
@@ -205,43 +205,50 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 	put(&o, "# HELP mpc_backup_last_backup_epoch Epoch of the newest keyset backed up by this "
 		"process.\n# TYPE mpc_backup_last_backup_epoch gauge\n");
 	if (m->has_backup)
-		put(&o, "mpc_backup_last_backup_epoch %llu\n"
-			"# TYPE mpc_backup_last_backup_timestamp_seconds gauge\n"
-			"mpc_backup_last_backup_timestamp_seconds %.0f\n",
+		put(&o,
+		    "mpc_backup_last_backup_epoch %llu\n"
+		    "# TYPE mpc_backup_last_backup_timestamp_seconds gauge\n"
+		    "mpc_backup_last_backup_timestamp_seconds %.0f\n",
 		    (unsigned long long)m->last_backup_epoch, m->last_backup_time);
-	put(&o, "# HELP mpc_backup_backups_total Backups by outcome (covered: polls that found the "
-		"keyset already backed up).\n"
-		"# TYPE mpc_backup_backups_total counter\n"
-		"mpc_backup_backups_total{outcome=\"ok\"} %llu\n"
-		"mpc_backup_backups_total{outcome=\"error\"} %llu\n"
-		"mpc_backup_backups_total{outcome=\"covered\"} %llu\n",
+	put(&o,
+	    "# HELP mpc_backup_backups_total Backups by outcome (covered: polls that found the "
+	    "keyset already backed up).\n"
+	    "# TYPE mpc_backup_backups_total counter\n"
+	    "mpc_backup_backups_total{outcome=\"ok\"} %llu\n"
+	    "mpc_backup_backups_total{outcome=\"error\"} %llu\n"
+	    "mpc_backup_backups_total{outcome=\"covered\"} %llu\n",
 	    (unsigned long long)m->count[MPC_COUNT_BACKUPS_OK],
 	    (unsigned long long)m->count[MPC_COUNT_BACKUPS_ERROR],
 	    (unsigned long long)m->count[MPC_COUNT_BACKUPS_COVERED]);
-	put(&o, "# HELP mpc_backup_pushes_total Keyshare pushes to a new node by outcome.\n"
-		"# TYPE mpc_backup_pushes_total counter\n"
-		"mpc_backup_pushes_total{outcome=\"ok\"} %llu\n"
-		"mpc_backup_pushes_total{outcome=\"error\"} %llu\n",
+	put(&o,
+	    "# HELP mpc_backup_pushes_total Keyshare pushes to a new node by outcome.\n"
+	    "# TYPE mpc_backup_pushes_total counter\n"
+	    "mpc_backup_pushes_total{outcome=\"ok\"} %llu\n"
+	    "mpc_backup_pushes_total{outcome=\"error\"} %llu\n",
 	    (unsigned long long)m->count[MPC_COUNT_PUSHES_OK],
 	    (unsigned long long)m->count[MPC_COUNT_PUSHES_ERROR]);
-	put(&o, "# HELP mpc_backup_migrations_total Migrations or recoveries seen to their end.\n"
-		"# TYPE mpc_backup_migrations_total counter\n"
-		"mpc_backup_migrations_total{outcome=\"concluded\"} %llu\n"
-		"mpc_backup_migrations_total{outcome=\"cancelled\"} %llu\n",
+	put(&o,
+	    "# HELP mpc_backup_migrations_total Migrations or recoveries seen to their end.\n"
+	    "# TYPE mpc_backup_migrations_total counter\n"
+	    "mpc_backup_migrations_total{outcome=\"concluded\"} %llu\n"
+	    "mpc_backup_migrations_total{outcome=\"cancelled\"} %llu\n",
 	    (unsigned long long)m->count[MPC_COUNT_MIGRATIONS_CONCLUDED],
 	    (unsigned long long)m->count[MPC_COUNT_MIGRATIONS_CANCELLED]);
-	put(&o, "# HELP mpc_backup_polls_total Contract polls.\n# TYPE mpc_backup_polls_total counter\n"
-		"mpc_backup_polls_total %llu\n",
+	put(&o,
+	    "# HELP mpc_backup_polls_total Contract polls.\n# TYPE mpc_backup_polls_total counter\n"
+	    "mpc_backup_polls_total %llu\n",
 	    (unsigned long long)m->count[MPC_COUNT_POLLS]);
-	put(&o, "# HELP mpc_backup_endpoint_disagreements_total Polls whose endpoints did not reach "
-		"the quorum.\n# TYPE mpc_backup_endpoint_disagreements_total counter\n"
-		"mpc_backup_endpoint_disagreements_total %llu\n",
+	put(&o,
+	    "# HELP mpc_backup_endpoint_disagreements_total Polls whose endpoints did not reach "
+	    "the quorum.\n# TYPE mpc_backup_endpoint_disagreements_total counter\n"
+	    "mpc_backup_endpoint_disagreements_total %llu\n",
 	    (unsigned long long)m->count[MPC_COUNT_DISAGREEMENTS]);
 	put(&o, "# HELP mpc_backup_contract_reads_total Contract reads by endpoint and outcome.\n"
 		"# TYPE mpc_backup_contract_reads_total counter\n");
 	for (size_t i = 0; i < m->n_endpoints; i++) {
 		static const char *const names[] = { "ok", "error", "disagree" };
-		uint64_t v[] = { m->endpoints[i].ok, m->endpoints[i].error, m->endpoints[i].disagree };
+		uint64_t v[] = { m->endpoints[i].ok, m->endpoints[i].error,
+				 m->endpoints[i].disagree };
 
 		for (int k = 0; k < 3; k++) {
 			put(&o, "mpc_backup_contract_reads_total{endpoint=\"");
@@ -256,9 +263,10 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 		put(&o, "mpc_backup_token_operation_seconds_bucket{le=\"%g\"} %llu\n", bucket_le[i],
 		    (unsigned long long)cum);
 	}
-	put(&o, "mpc_backup_token_operation_seconds_bucket{le=\"+Inf\"} %llu\n"
-		"mpc_backup_token_operation_seconds_sum %.6f\n"
-		"mpc_backup_token_operation_seconds_count %llu\n",
+	put(&o,
+	    "mpc_backup_token_operation_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "mpc_backup_token_operation_seconds_sum %.6f\n"
+	    "mpc_backup_token_operation_seconds_count %llu\n",
 	    (unsigned long long)m->token_count, m->token_sum, (unsigned long long)m->token_count);
 	put(&o, "# HELP mpc_backup_anomaly 1 while the contract shows this oddity.\n"
 		"# TYPE mpc_backup_anomaly gauge\n");
@@ -269,9 +277,10 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 	for (int i = 0; i < MPC_ANOMALY_N; i++)
 		put(&o, "mpc_backup_anomalies_total{kind=\"%s\"} %llu\n", anomaly_names[i],
 		    (unsigned long long)m->anomalies[i]);
-	put(&o, "# HELP mpc_backup_healthy 1 when contract reads, token and store are healthy and "
-		"the contract shows no oddity.\n"
-		"# TYPE mpc_backup_healthy gauge\nmpc_backup_healthy %d\n",
+	put(&o,
+	    "# HELP mpc_backup_healthy 1 when contract reads, token and store are healthy and "
+	    "the contract shows no oddity.\n"
+	    "# TYPE mpc_backup_healthy gauge\nmpc_backup_healthy %d\n",
 	    healthy(m));
 	unlock(m);
 	return o.overflow ? 0 : o.len;
@@ -355,8 +364,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	return reply(conn, 404, "text/plain", (char *)"not found\n", 10);
 }
 
-int mpc_metrics_listen(struct mpc_metrics *m, const char *listen, unsigned *port,
-		       struct mpc_err *e)
+int mpc_metrics_listen(struct mpc_metrics *m, const char *listen, unsigned *port, struct mpc_err *e)
 {
 	struct sockaddr_storage ss;
 	char host[128];
@@ -368,16 +376,18 @@ int mpc_metrics_listen(struct mpc_metrics *m, const char *listen, unsigned *port
 
 	memset(&ss, 0, sizeof(ss));
 	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host) || colon == listen)
-		return mpc_fail(e, MPC_ERR_USAGE, "--metrics-listen: expected ADDR:PORT, got \"%.60s\"",
-				listen);
+		return mpc_fail(e, MPC_ERR_USAGE,
+				"--metrics-listen: expected ADDR:PORT, got \"%.60s\"", listen);
 	memcpy(host, listen, (size_t)(colon - listen));
 	host[colon - listen] = '\0';
 	p = strtoul(colon + 1, &end, 10);
 	if (*end != '\0' || colon[1] == '\0' || p > 65535)
-		return mpc_fail(e, MPC_ERR_USAGE, "--metrics-listen: bad port in \"%.60s\"", listen);
+		return mpc_fail(e, MPC_ERR_USAGE, "--metrics-listen: bad port in \"%.60s\"",
+				listen);
 	if (host[0] == '[' && host[strlen(host) - 1] != ']')
 		return mpc_fail(e, MPC_ERR_USAGE,
-				"--metrics-listen: \"%.60s\": an IPv6 address is [ADDR]:PORT", listen);
+				"--metrics-listen: \"%.60s\": an IPv6 address is [ADDR]:PORT",
+				listen);
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
 
@@ -399,12 +409,13 @@ int mpc_metrics_listen(struct mpc_metrics *m, const char *listen, unsigned *port
 	/* A probe must always get an answer: one client holds at most MPC_METRICS_PER_CLIENT
 	 * connections, idle ones close after MPC_METRICS_IDLE_S, and the total leaves room for
 	 * many clients. */
-	m->daemon = MHD_start_daemon(flags, (uint16_t)p, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR,
-				     (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
-				     (unsigned)MPC_METRICS_IDLE_S, MHD_OPTION_CONNECTION_LIMIT,
-				     (unsigned)MPC_METRICS_MAX_CONNECTIONS,
-				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MPC_METRICS_PER_CLIENT,
-				     MHD_OPTION_END);
+	m->daemon =
+		MHD_start_daemon(flags, (uint16_t)p, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR,
+				 (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
+				 (unsigned)MPC_METRICS_IDLE_S, MHD_OPTION_CONNECTION_LIMIT,
+				 (unsigned)MPC_METRICS_MAX_CONNECTIONS,
+				 MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				 (unsigned)MPC_METRICS_PER_CLIENT, MHD_OPTION_END);
 	if (m->daemon == NULL)
 		return mpc_fail(e, MPC_ERR_IO, "cannot serve metrics on %.60s (address in use?)",
 				listen);

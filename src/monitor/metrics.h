@@ -13,11 +13,11 @@
 
 #include "src/util/err.h"
 
-#define MPC_METRICS_MAX_ENDPOINTS 16
-#define MPC_METRICS_BUCKETS 9
-#define MPC_METRICS_PER_CLIENT 8         /* connections one client address may hold */
-#define MPC_METRICS_MAX_CONNECTIONS 256  /* all clients together */
-#define MPC_METRICS_IDLE_S 5             /* an idle connection is closed after this */
+#define MPC_METRICS_MAX_ENDPOINTS   16
+#define MPC_METRICS_BUCKETS         9
+#define MPC_METRICS_PER_CLIENT      8   /* connections one client address may hold */
+#define MPC_METRICS_MAX_CONNECTIONS 256 /* all clients together */
+#define MPC_METRICS_IDLE_S          5   /* an idle connection is closed after this */
 
 /* The counters, each a monotonic total. */
 enum mpc_counter {
@@ -55,13 +55,17 @@ enum mpc_anomaly {
 const char *mpc_anomaly_name(enum mpc_anomaly a);
 
 /* How a contract read ended, per endpoint (the quorum's enum mpc_endpoint_status values). */
-enum mpc_read_outcome { MPC_READ_OK = 0, MPC_READ_ERROR = 1, MPC_READ_DISAGREE = 2 };
+enum mpc_read_outcome {
+	MPC_READ_OK = 0,
+	MPC_READ_ERROR = 1,
+	MPC_READ_DISAGREE = 2
+};
 
 struct mpc_metrics {
 	pthread_mutex_t mu;
 	uint64_t last_backup_epoch;
 	int has_backup;
-	double last_backup_time;          /* Unix seconds */
+	double last_backup_time; /* Unix seconds */
 	uint64_t count[MPC_COUNT_N];
 	struct {
 		char name[128];
@@ -73,8 +77,8 @@ struct mpc_metrics {
 	double token_sum;
 	int ok[MPC_HEALTH_N];
 	char why[MPC_HEALTH_N][256];
-	int anomaly[MPC_ANOMALY_N];              /* active */
-	uint64_t anomalies[MPC_ANOMALY_N];       /* times started */
+	int anomaly[MPC_ANOMALY_N];        /* active */
+	uint64_t anomalies[MPC_ANOMALY_N]; /* times started */
 	char anomaly_why[MPC_ANOMALY_N][256];
 	void *daemon; /* struct MHD_Daemon * */
 };

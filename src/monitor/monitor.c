@@ -89,24 +89,27 @@ static void anomaly(struct mpc_monitor *m, enum mpc_anomaly a, int active, const
 static void check_registration(struct mpc_monitor *m, const struct mpc_contract_view *v)
 {
 	char ours[MPC_ED25519_KEY_STR_MAX], theirs[MPC_ED25519_KEY_STR_MAX], msg[MPC_ERR_MSG_MAX];
-	const char *contract = m->cfg->contract != NULL ? m->cfg->contract : MPC_RPC_DEFAULT_CONTRACT;
+	const char *contract =
+		m->cfg->contract != NULL ? m->cfg->contract : MPC_RPC_DEFAULT_CONTRACT;
 	int ok = 0;
 
 	key_str(m->ops.tls_pub, ours);
 	if (!v->has_migration || !v->migration.has_backup)
-		snprintf(msg, sizeof(msg),
-			 "no backup service is registered on the contract for %s: the node will "
-			 "refuse this service (run `mpc-backup register --account %s --contract %s` "
-			 "and submit register_backup_service as %s; the contract removes the "
-			 "registration of an account that leaves the participants)",
-			 m->cfg->account, m->cfg->account, contract, m->cfg->account);
+		snprintf(
+			msg, sizeof(msg),
+			"no backup service is registered on the contract for %s: the node will "
+			"refuse this service (run `mpc-backup register --account %s --contract %s` "
+			"and submit register_backup_service as %s; the contract removes the "
+			"registration of an account that leaves the participants)",
+			m->cfg->account, m->cfg->account, contract, m->cfg->account);
 	else if (!mpc_memeq_ct(v->migration.backup_key, m->ops.tls_pub, 32))
-		snprintf(msg, sizeof(msg),
-			 "the contract registers %s as %s's backup service, not this token's key %s: "
-			 "the node will refuse this service (run `mpc-backup register --account %s "
-			 "--contract %s` and submit register_backup_service as %s)",
-			 key_str(v->migration.backup_key, theirs), m->cfg->account, ours,
-			 m->cfg->account, contract, m->cfg->account);
+		snprintf(
+			msg, sizeof(msg),
+			"the contract registers %s as %s's backup service, not this token's key %s: "
+			"the node will refuse this service (run `mpc-backup register --account %s "
+			"--contract %s` and submit register_backup_service as %s)",
+			key_str(v->migration.backup_key, theirs), m->cfg->account, ours,
+			m->cfg->account, contract, m->cfg->account);
 	else
 		ok = 1;
 	anomaly(m, MPC_ANOMALY_REGISTRATION, !ok, msg,
@@ -140,9 +143,10 @@ static void check_oddities(struct mpc_monitor *m, const struct mpc_contract_view
 		"the contract's state is one this build knows again");
 	if (v->has_own)
 		m->had_own = 1;
-	snprintf(msg, sizeof(msg),
-		 "%s is no longer a participant of the contract (state %s): nothing to back up from",
-		 m->cfg->account, mpc_protocol_kind_name(v->kind));
+	snprintf(
+		msg, sizeof(msg),
+		"%s is no longer a participant of the contract (state %s): nothing to back up from",
+		m->cfg->account, mpc_protocol_kind_name(v->kind));
 	anomaly(m, MPC_ANOMALY_OPERATOR_GONE, m->had_own && !v->has_own && v->has_keyset, msg,
 		"the operator is a participant again");
 }
@@ -167,17 +171,18 @@ static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v
 		return;
 	}
 	if (!v->has_own) {
-		snprintf(msg, sizeof(msg),
-			 "keyset of epoch %llu is not backed up, and %s is not a participant of the "
-			 "running state: there is no node to back it up from",
-			 (unsigned long long)v->keyset.epoch_id, m->cfg->account);
+		snprintf(
+			msg, sizeof(msg),
+			"keyset of epoch %llu is not backed up, and %s is not a participant of the "
+			"running state: there is no node to back it up from",
+			(unsigned long long)v->keyset.epoch_id, m->cfg->account);
 		notice(m, m->note, MPC_LOG_WARN, msg);
 		return;
 	}
 	if (!mpc_retry_ready(&m->backup, now))
 		return;
-	rc = mpc_migration_address(&m->addr, v->own.account_id, v->own.info.url, v->own.info.tls_key,
-				   addr, NULL, &e);
+	rc = mpc_migration_address(&m->addr, v->own.account_id, v->own.info.url,
+				   v->own.info.tls_key, addr, NULL, &e);
 	if (rc == MPC_OK)
 		rc = mpc_op_backup(&m->ops, addr, v->own.info.tls_key, &v->keyset, &out, &e);
 	if (rc == MPC_OK && out.already_covered)
@@ -191,15 +196,17 @@ static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v
 		mpc_log(m->log, MPC_LOG_INFO,
 			"backed up epoch %llu (%zu domains, %zu bytes) from %s into %s "
 			"(node %.1f ms, token %.2f ms, disk %.1f ms)",
-			(unsigned long long)v->keyset.epoch_id, v->keyset.n_domains, out.bytes, addr,
-			out.file, out.t.node_s * 1e3, out.t.token_s * 1e3, out.t.disk_s * 1e3);
+			(unsigned long long)v->keyset.epoch_id, v->keyset.n_domains, out.bytes,
+			addr, out.file, out.t.node_s * 1e3, out.t.token_s * 1e3,
+			out.t.disk_s * 1e3);
 		return;
 	}
 	if (rc == MPC_ERR_CANCELLED)
 		return; /* shutting down: not a failure */
 	mpc_metrics_count(m->metrics, MPC_COUNT_BACKUPS_ERROR);
 	if (rc == MPC_ERR_PKCS11 || rc == MPC_ERR_PIN || rc == MPC_ERR_OBJECT_NOT_FOUND)
-		mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 0, "token operation failed (see the log)");
+		mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 0,
+				   "token operation failed (see the log)");
 	if (mpc_retry_failed(&m->backup, now, m->cfg->backoff_initial, m->cfg->backoff_max, e.msg))
 		mpc_log(m->log, MPC_LOG_ERROR,
 			"backup of epoch %llu failed: %s (retrying with backoff, now %.1f s)",
@@ -279,12 +286,12 @@ static void push_ended(struct mpc_monitor *m, const struct mpc_contract_view *v)
 	int concluded = v->has_own && mpc_memeq_ct(v->own.info.tls_key, p->target.tls_key, 32);
 
 	mpc_metrics_count(m->metrics, concluded ? MPC_COUNT_MIGRATIONS_CONCLUDED
-						 : MPC_COUNT_MIGRATIONS_CANCELLED);
+						: MPC_COUNT_MIGRATIONS_CANCELLED);
 	if (concluded) {
 		mpc_log(m->log, MPC_LOG_INFO,
-			"%s concluded: %s is now %s's participant (node %s) in state %s", kind_name(p->kind),
-			key_str(p->target.tls_key, key), m->cfg->account, p->address,
-			mpc_protocol_kind_name(v->kind));
+			"%s concluded: %s is now %s's participant (node %s) in state %s",
+			kind_name(p->kind), key_str(p->target.tls_key, key), m->cfg->account,
+			p->address, mpc_protocol_kind_name(v->kind));
 		push_reset(p, MPC_PUSH_CONCLUDED);
 		return;
 	}
@@ -309,8 +316,7 @@ static void push_ended(struct mpc_monitor *m, const struct mpc_contract_view *v)
 /* "; ..." about the destination's attestation for the diagnosis (empty when every endpoint
  * that answered has one); its length. Asks each endpoint the contract's `get_attestation` for
  * the destination's TLS key: rare (once per migration that does not conclude), so no pooling. */
-static int attestation_note(struct mpc_monitor *m, const uint8_t tls_key[32], char *out,
-			    size_t cap)
+static int attestation_note(struct mpc_monitor *m, const uint8_t tls_key[32], char *out, size_t cap)
 {
 	struct mpc_rpc_options ro;
 	char key[MPC_ED25519_KEY_STR_MAX], args[128], failed[256] = "";
@@ -364,15 +370,16 @@ static void diagnose_conclusion(struct mpc_monitor *m, const struct mpc_contract
 	char unmet[MPC_ERR_MSG_MAX] = "";
 	size_t o = 0;
 
-	if (p->diagnosed || p->kind != MPC_PUSH_MIGRATION || now - p->sent_at < m->cfg->conclude_timeout)
+	if (p->diagnosed || p->kind != MPC_PUSH_MIGRATION ||
+	    now - p->sent_at < m->cfg->conclude_timeout)
 		return;
 	p->diagnosed = 1;
 	if (v->kind != MPC_STATE_RUNNING)
 		o += (size_t)snprintf(unmet + o, sizeof(unmet) - o,
 				      "; the contract is in state %s, not Running",
 				      mpc_protocol_kind_name(v->kind));
-	if (o < sizeof(unmet) && (!v->has_keyset || !p->has_pushed ||
-				  !mpc_keyset_equal(&v->keyset, &p->pushed))) {
+	if (o < sizeof(unmet) &&
+	    (!v->has_keyset || !p->has_pushed || !mpc_keyset_equal(&v->keyset, &p->pushed))) {
 		if (v->has_keyset)
 			keyset_str(&v->keyset, ks, sizeof(ks));
 		else
@@ -381,9 +388,10 @@ static void diagnose_conclusion(struct mpc_monitor *m, const struct mpc_contract
 			keyset_str(&p->pushed, ks2, sizeof(ks2));
 		else
 			snprintf(ks2, sizeof(ks2), "none");
-		o += (size_t)snprintf(unmet + o, sizeof(unmet) - o,
-				      "; the contract's keyset (%s) differs from the one pushed (%s)", ks,
-				      ks2);
+		o += (size_t)
+			snprintf(unmet + o, sizeof(unmet) - o,
+				 "; the contract's keyset (%s) differs from the one pushed (%s)",
+				 ks, ks2);
 	}
 	if (o < sizeof(unmet))
 		o += (size_t)attestation_note(m, p->target.tls_key, unmet + o, sizeof(unmet) - o);
@@ -399,8 +407,10 @@ static void diagnose_conclusion(struct mpc_monitor *m, const struct mpc_contract
 		"it). Unmet as the contract shows it: %s. To give up: cancel_node_migration (see "
 		"docs/operations.md)",
 		key_str(p->target.tls_key, key), p->address, now - p->sent_at, signer,
-		m->cfg->account, o > 0 ? unmet + 2 : "none of the state, the keyset or the "
-		"attestation (check the destination node's log and its signer key)");
+		m->cfg->account,
+		o > 0 ? unmet + 2
+		      : "none of the state, the keyset or the "
+			"attestation (check the destination node's log and its signer key)");
 }
 
 static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, double now)
@@ -456,9 +466,9 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 					   p->address, NULL, &e);
 		if (rc != MPC_OK)
 			snprintf(p->address, sizeof(p->address), "(unknown)");
-		mpc_log(m->log, MPC_LOG_INFO, "%s of %s to %s at %s (contract URL %s)%s%s", kind_name(kind),
-			m->cfg->account, key_str(target->tls_key, key), p->address, target->url,
-			rc != MPC_OK ? ": " : "", rc != MPC_OK ? e.msg : "");
+		mpc_log(m->log, MPC_LOG_INFO, "%s of %s to %s at %s (contract URL %s)%s%s",
+			kind_name(kind), m->cfg->account, key_str(target->tls_key, key), p->address,
+			target->url, rc != MPC_OK ? ": " : "", rc != MPC_OK ? e.msg : "");
 		mpc_err_clear(&e);
 	}
 	if (!v->has_keyset) {
@@ -468,10 +478,11 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 	}
 	/* The node imports only in Running (Recovery is the seed design's own state). */
 	if (kind == MPC_PUSH_MIGRATION && v->kind != MPC_STATE_RUNNING) {
-		snprintf(msg, sizeof(msg),
-			 "the contract is in state %s: the destination node imports keyshares only in "
-			 "Running, so the migration to %s waits (a state change does not cancel it)",
-			 mpc_protocol_kind_name(v->kind), key_str(target->tls_key, key));
+		snprintf(
+			msg, sizeof(msg),
+			"the contract is in state %s: the destination node imports keyshares only in "
+			"Running, so the migration to %s waits (a state change does not cancel it)",
+			mpc_protocol_kind_name(v->kind), key_str(target->tls_key, key));
 		notice(m, m->push_note, MPC_LOG_INFO, msg);
 		if (p->phase == MPC_PUSH_SENT)
 			diagnose_conclusion(m, v, now);
@@ -523,8 +534,8 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 		mpc_log(m->log, MPC_LOG_INFO,
 			"pushed epoch %llu (%zu domains, %zu bytes, from %s) to %s: the node took them; "
 			"waiting for the contract to conclude the %s",
-			(unsigned long long)out.epoch, out.n_domains, out.bytes, out.file, p->address,
-			kind_name(p->kind));
+			(unsigned long long)out.epoch, out.n_domains, out.bytes, out.file,
+			p->address, kind_name(p->kind));
 		return;
 	}
 	if (rc == MPC_ERR_CANCELLED)
@@ -532,11 +543,13 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 	mpc_metrics_count(m->metrics, MPC_COUNT_PUSHES_ERROR);
 	p->pushes_failed++;
 	if (strstr(e.msg, "answered HTTP 500: keyshares receiver channel is closed") != NULL)
-		mpc_err_prefix(&e, "the destination node has left onboarding and no longer imports "
-				   "keyshares (near/mpc #3406): restart the destination node, which "
-				   "fixes it; ");
+		mpc_err_prefix(&e,
+			       "the destination node has left onboarding and no longer imports "
+			       "keyshares (near/mpc #3406): restart the destination node, which "
+			       "fixes it; ");
 	if (mpc_retry_failed(&p->retry, now, m->cfg->backoff_initial, m->cfg->backoff_max, e.msg))
-		mpc_log(m->log, MPC_LOG_ERROR, "%s push to %s failed: %s (retrying with backoff, now %.1f s)",
+		mpc_log(m->log, MPC_LOG_ERROR,
+			"%s push to %s failed: %s (retrying with backoff, now %.1f s)",
 			kind_name(p->kind), p->address, e.msg, p->retry.delay);
 }
 
@@ -548,7 +561,8 @@ int mpc_monitor_verify_store(struct mpc_monitor *m)
 	int rc = mpc_store_verify(m->ops.store, m->ops.seal_tokens, m->ops.n_seal, &r, &e);
 
 	if (rc != MPC_OK) {
-		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 0, "store verification could not run");
+		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 0,
+				   "store verification could not run");
 		mpc_log(m->log, MPC_LOG_ERROR, "store verification could not run: %s", e.msg);
 		return rc;
 	}
@@ -564,8 +578,8 @@ int mpc_monitor_verify_store(struct mpc_monitor *m)
 					r.items[i].msg);
 	} else {
 		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 1, NULL);
-		mpc_log(m->log, MPC_LOG_INFO, "store verified: %zu keyset(s) open and match their headers",
-			r.n_ok);
+		mpc_log(m->log, MPC_LOG_INFO,
+			"store verified: %zu keyset(s) open and match their headers", r.n_ok);
 	}
 	rc = r.n_failed > 0 ? MPC_ERR_AUTH : MPC_OK;
 	mpc_store_verify_report_free(&r);
@@ -609,7 +623,8 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 			 e.msg);
 		mpc_metrics_health(m->metrics, MPC_HEALTH_CONTRACT, 0, why);
 		if (mpc_retry_failed(&m->read, now, 0, 0, e.msg))
-			mpc_log(m->log, MPC_LOG_WARN, "contract read: %s; taking no action until %zu of %zu endpoints agree",
+			mpc_log(m->log, MPC_LOG_WARN,
+				"contract read: %s; taking no action until %zu of %zu endpoints agree",
 				e.msg, mpc_quorum_threshold(m->quorum), n);
 		/* No view: the next one must be confirmed by another before a push acts on it. */
 		if (m->has_prev)

@@ -38,16 +38,19 @@
 #include "src/monitor/retry.h"
 #include "src/util/clock.h"
 
-enum mpc_push_kind { MPC_PUSH_MIGRATION = 1, MPC_PUSH_RECOVERY = 2 };
+enum mpc_push_kind {
+	MPC_PUSH_MIGRATION = 1,
+	MPC_PUSH_RECOVERY = 2
+};
 
 /* The push duty's states, as docs/design.md ("The monitor") draws them. CONCLUDED and CANCELLED
  * are where a push ends (logged and counted once); they act as IDLE until a target appears. */
 enum mpc_push_phase {
-	MPC_PUSH_IDLE = 0,     /* no destination named */
-	MPC_PUSH_PENDING,      /* a destination named, its keyshares not (yet) taken */
-	MPC_PUSH_SENT,         /* the node took the keyshares: waiting for the contract */
-	MPC_PUSH_CONCLUDED,    /* the destination became the operator's participant */
-	MPC_PUSH_CANCELLED,    /* the destination disappeared without becoming it */
+	MPC_PUSH_IDLE = 0,  /* no destination named */
+	MPC_PUSH_PENDING,   /* a destination named, its keyshares not (yet) taken */
+	MPC_PUSH_SENT,      /* the node took the keyshares: waiting for the contract */
+	MPC_PUSH_CONCLUDED, /* the destination became the operator's participant */
+	MPC_PUSH_CANCELLED, /* the destination disappeared without becoming it */
 };
 
 /* "idle", "pending", ... */
@@ -58,36 +61,36 @@ struct mpc_push_state {
 	enum mpc_push_kind kind;
 	struct mpc_participant_info target; /* the destination as the contract names it */
 	char address[MPC_ADDRESS_MAX];
-	uint64_t epoch;                    /* the keyset epoch pushed (or to push) */
-	unsigned pushes_ok;                /* pushes to this destination the node took */
-	unsigned pushes_failed;            /* pushes to this destination that failed */
+	uint64_t epoch;         /* the keyset epoch pushed (or to push) */
+	unsigned pushes_ok;     /* pushes to this destination the node took */
+	unsigned pushes_failed; /* pushes to this destination that failed */
 	int has_pushed;
-	struct mpc_keyset pushed;          /* owned: the keyset the node last took */
-	double sent_at;                    /* monotonic: when it was taken */
-	int diagnosed;                     /* the conclude-timeout diagnosis was logged */
+	struct mpc_keyset pushed; /* owned: the keyset the node last took */
+	double sent_at;           /* monotonic: when it was taken */
+	int diagnosed;            /* the conclude-timeout diagnosis was logged */
 	struct mpc_retry retry;
 };
 
 struct mpc_monitor {
-	const struct mpc_config *cfg;      /* borrowed; replaced on reload */
-	const struct mpc_logger *log;      /* borrowed */
-	struct mpc_metrics *metrics;       /* borrowed */
-	struct mpc_quorum *quorum;         /* borrowed */
-	struct mpc_ops ops;                /* borrowed pointers inside */
-	struct mpc_address_config addr;    /* points into cfg */
-	struct mpc_retry read;             /* contract reads (log-once only) */
+	const struct mpc_config *cfg;   /* borrowed; replaced on reload */
+	const struct mpc_logger *log;   /* borrowed */
+	struct mpc_metrics *metrics;    /* borrowed */
+	struct mpc_quorum *quorum;      /* borrowed */
+	struct mpc_ops ops;             /* borrowed pointers inside */
+	struct mpc_address_config addr; /* points into cfg */
+	struct mpc_retry read;          /* contract reads (log-once only) */
 	struct mpc_retry backup;
 	struct mpc_push_state push;
-	char note[MPC_ERR_MSG_MAX];        /* the last "cannot act" notice, logged once */
-	char push_note[MPC_ERR_MSG_MAX];   /* the last "push waits" notice, logged once */
+	char note[MPC_ERR_MSG_MAX];      /* the last "cannot act" notice, logged once */
+	char push_note[MPC_ERR_MSG_MAX]; /* the last "push waits" notice, logged once */
 	int has_prev;
-	struct mpc_contract_view prev;     /* owned: the previous agreeing poll's view */
-	int has_announced;                 /* a target seen in one poll, not yet acted on */
+	struct mpc_contract_view prev; /* owned: the previous agreeing poll's view */
+	int has_announced;             /* a target seen in one poll, not yet acted on */
 	enum mpc_push_kind announced_kind;
 	struct mpc_participant_info announced;
 	int has_max_epoch;
-	uint64_t max_epoch;                /* the highest keyset epoch seen */
-	int had_own;                       /* the operator was a participant */
+	uint64_t max_epoch; /* the highest keyset epoch seen */
+	int had_own;        /* the operator was a participant */
 	double next_verify;
 };
 

@@ -115,8 +115,8 @@ int mpc_op_push(const struct mpc_ops *o, const char *address, const uint8_t node
 	rc = mpc_node_set_keyshares(c, r.keyshares, r.keyshares_len, o->tk, e);
 	out->t.node_s = mpc_now_monotonic() - t1;
 	if (rc != MPC_OK) {
-		mpc_err_prefix(e, "pushing epoch %llu to %s: ", (unsigned long long)r.hdr.keyset.epoch_id,
-			       address);
+		mpc_err_prefix(e, "pushing epoch %llu to %s: ",
+			       (unsigned long long)r.hdr.keyset.epoch_id, address);
 		goto out;
 	}
 	memcpy(out->file, r.name, sizeof(out->file));

@@ -63,10 +63,13 @@ static void test_forged_line(void **state)
 static void test_terminal_and_bidi(void **state)
 {
 	(void)state;
-	expect("\x1b[2J\x7f key \xe2\x80\xae" "cba \xe2\x81\xa6x\xe2\x81\xa9 \xc2\x85",
+	expect("\x1b[2J\x7f key \xe2\x80\xae"
+	       "cba \xe2\x81\xa6x\xe2\x81\xa9 \xc2\x85",
 	       "\\x1b[2J\\x7f key \\u202ecba \\u2066x\\u2069 \\u0085");
 	/* not UTF-8 */
-	expect("\x80" "a\xc0\xaf", "\\x80a\\xc0\\xaf");
+	expect("\x80"
+	       "a\xc0\xaf",
+	       "\\x80a\\xc0\\xaf");
 	/* a backslash cannot fake an escape */
 	expect("\\x0a", "\\\\x0a");
 }

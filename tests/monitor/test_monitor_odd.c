@@ -100,20 +100,26 @@ static void test_registration_vanishes_and_returns(void **state)
 	assert_int_equal(sc_publish(s, -1, sc_state_running(sc_std_body(s, 4, 0, 0)),
 				    sc_migration_info(NULL, NULL, NULL)),
 			 0);
-	assert_int_equal(sc_wait_log(s, "no backup service is registered on the contract for "
-				     "op.near", 1, SC_WAIT), 0);
+	assert_int_equal(sc_wait_log(s,
+				     "no backup service is registered on the contract for "
+				     "op.near",
+				     1, SC_WAIT),
+			 0);
 	wait_healthz(s, 503, "registration: no backup service is registered");
 	assert_int_equal(sc_wait_polls(s, 0, 4, SC_WAIT), 0);
 	assert_int_equal(sc_log_count(s, "no backup service is registered"), 1);
 	assert_int_equal(sc_log_count(s, "`mpc-backup register --account op.near --contract "
-				      "v1.signer`"), 1);
+					 "v1.signer`"),
+			 1);
 	assert_int_equal(sc_log_count(s, " WARN  no backup service is registered"), 1);
 	assert_anomaly(s, "registration", 1, 1);
 	assert_true(sc_metric_get(s, "mpc_backup_healthy") == 0);
 
 	assert_int_equal(sc_publish_running(s, 4, 0, 0, -1), 0);
-	assert_int_equal(sc_wait_log(s, "cleared: migration_info registers this service's key again",
-				     1, SC_WAIT), 0);
+	assert_int_equal(sc_wait_log(s,
+				     "cleared: migration_info registers this service's key again",
+				     1, SC_WAIT),
+			 0);
 	wait_healthz(s, 200, "ok");
 	assert_anomaly(s, "registration", 0, 1);
 	assert_int_equal(sc_wait_polls(s, 0, 3, SC_WAIT), 0);
@@ -139,7 +145,8 @@ static void test_epoch_backwards_and_operator_gone(void **state)
 
 	assert_int_equal(sc_publish_running(s, 4, 0, 0, -1), 0);
 	assert_int_equal(sc_wait_log(s, "the contract's keyset epoch went backwards: 4 after 5", 1,
-				     SC_WAIT), 0);
+				     SC_WAIT),
+			 0);
 	wait_healthz(s, 503, "epoch_backwards: the contract's keyset epoch went backwards");
 	assert_int_equal(sc_wait_polls(s, 0, 3, SC_WAIT), 0);
 	assert_int_equal(sc_log_count(s, "went backwards"), 1);
@@ -186,7 +193,8 @@ static void test_unknown_state(void **state)
 					  "{\"Frozen\xe2\x80\xae\":{\"epoch_id\":4}}"),
 			 0);
 	assert_int_equal(sc_wait_log(s, "the contract is in a state this build does not know", 1,
-				     SC_WAIT), 0);
+				     SC_WAIT),
+			 0);
 	wait_healthz(s, 503, "unknown_state: the contract is in a state this build does not know");
 	assert_int_equal(sc_wait_polls(s, 0, 5, SC_WAIT), 0);
 	assert_int_equal(sc_log_count(s, "does not know"), 1);
@@ -201,7 +209,8 @@ static void test_unknown_state(void **state)
 
 	assert_int_equal(sc_publish_running(s, 4, 0, 0, -1), 0);
 	assert_int_equal(sc_wait_log(s, "cleared: the contract's state is one this build knows", 1,
-				     SC_WAIT), 0);
+				     SC_WAIT),
+			 0);
 	wait_healthz(s, 200, "ok");
 	assert_anomaly(s, "unknown_state", 0, 1);
 	stop_ok(s);
@@ -291,18 +300,24 @@ static void test_quorum_of_one_warned(void **state)
 
 	start(s, 2, args);
 	assert_int_equal(sc_log_count(s, " WARN  rpc_quorum is 1 with 2 endpoints: any single "
-				      "endpoint decides"), 1);
+					 "endpoint decides"),
+			 1);
 	stop_ok(s);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_registration_vanishes_and_returns, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_epoch_backwards_and_operator_gone, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_state, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_idle_connections_do_not_block_healthz, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_quorum_of_one_warned, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_registration_vanishes_and_returns,
+						sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_epoch_backwards_and_operator_gone,
+						sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_state, sc_cmocka_setup,
+						sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_idle_connections_do_not_block_healthz,
+						sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_quorum_of_one_warned, sc_cmocka_setup,
+						sc_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

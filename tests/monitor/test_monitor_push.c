@@ -72,10 +72,12 @@ static void test_one_poll_flicker_never_pushes(void **state)
 
 	assert_int_equal(sc_publish_running(s, 4, 0, 0, 1), 0);
 	assert_int_equal(sc_wait_log(s, "named for op.near: acting if the next poll agrees", 1,
-				     SC_WAIT), 0);
+				     SC_WAIT),
+			 0);
 	assert_int_equal(sc_publish_running(s, 4, 0, 0, -1), 0);
 	assert_int_equal(sc_wait_log(s, "named in one poll is not named in the next: not acted on",
-				     1, SC_WAIT), 0);
+				     1, SC_WAIT),
+			 0);
 	assert_int_equal(sc_wait_polls(s, 0, 3, SC_WAIT), 0);
 	sc_node_pump(s, 1);
 	assert_int_equal(s->nodes[1].accepted, 0);
@@ -143,8 +145,11 @@ static void test_resharing_waits_and_resumes(void **state)
 	assert_int_equal(sc_publish(s, -1, sc_state_resharing(sc_std_body(s, 4, 0, 0), 5),
 				    sc_std_mi(s, 1)),
 			 0);
-	assert_int_equal(sc_wait_log(s, "the contract is in state Resharing: the destination node "
-				     "imports keyshares only in Running", 1, SC_WAIT), 0);
+	assert_int_equal(sc_wait_log(s,
+				     "the contract is in state Resharing: the destination node "
+				     "imports keyshares only in Running",
+				     1, SC_WAIT),
+			 0);
 	assert_int_equal(sc_wait_polls(s, 0, 8, SC_WAIT), 0);
 	sc_node_pump(s, 1);
 	assert_int_equal(s->nodes[1].accepted, 0);
@@ -259,12 +264,18 @@ static void test_cancel_says_what_happened(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_one_poll_flicker_never_pushes, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_domain_added_during_migration, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_resharing_waits_and_resumes, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_receiver_closed, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_conclude_timeout_diagnosis, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_cancel_says_what_happened, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_one_poll_flicker_never_pushes, sc_cmocka_setup,
+						sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_domain_added_during_migration, sc_cmocka_setup,
+						sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_resharing_waits_and_resumes, sc_cmocka_setup,
+						sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_receiver_closed, sc_cmocka_setup,
+						sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_conclude_timeout_diagnosis, sc_cmocka_setup,
+						sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_says_what_happened, sc_cmocka_setup,
+						sc_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -105,7 +105,8 @@ static void test_one_liar_blocks(void **state)
 	assert_int_equal(s->nodes[1].accepted, 0);
 	assert_int_equal(sc_store_files(s), 0);
 	assert_int_equal(sc_log_count(s, "taking no action"), 1);
-	snprintf(name, sizeof(name), "mpc_backup_contract_reads_total{endpoint=\"%s\",outcome=\"disagree\"}",
+	snprintf(name, sizeof(name),
+		 "mpc_backup_contract_reads_total{endpoint=\"%s\",outcome=\"disagree\"}",
 		 s->rpc[2].url);
 	assert_true(sc_metric_get(s, name) >= 3);
 	assert_true(sc_metric_get(s, "mpc_backup_endpoint_disagreements_total") >= 3);
@@ -148,13 +149,16 @@ static void test_two_disagreeing_stop_all_action(void **state)
 
 	world(s);
 	assert_int_equal(sc_publish_running(s, 4, 0, 0, -1), 0);
-	assert_int_equal(sc_publish(s, 1, sc_state_running(sc_std_body(s, 4, 0, 1)), sc_std_mi(s, -1)),
+	assert_int_equal(sc_publish(s, 1, sc_state_running(sc_std_body(s, 4, 0, 1)),
+				    sc_std_mi(s, -1)),
 			 0);
-	assert_int_equal(sc_publish(s, 2, sc_state_running(sc_std_body(s, 5, 0, 0)), sc_std_mi(s, -1)),
+	assert_int_equal(sc_publish(s, 2, sc_state_running(sc_std_body(s, 5, 0, 0)),
+				    sc_std_mi(s, -1)),
 			 0);
 	assert_int_equal(sc_run_start(s, 1, NULL), 0);
 
-	assert_int_equal(sc_wait_log(s, "taking no action until 2 of 3 endpoints agree", 1, SC_WAIT),
+	assert_int_equal(sc_wait_log(s, "taking no action until 2 of 3 endpoints agree", 1,
+				     SC_WAIT),
 			 0);
 	assert_int_equal(sc_wait_polls(s, 0, 10, SC_WAIT), 0);
 	sc_node_pump(s, 0);
@@ -171,13 +175,15 @@ static void test_two_disagreeing_stop_all_action(void **state)
 
 	/* Endpoint 2 comes back to the truth: 2 of 3 agree, but endpoint 1 still lies, and one
 	 * responding endpoint that disagrees blocks: still no action. */
-	assert_int_equal(sc_publish(s, 2, sc_state_running(sc_std_body(s, 4, 0, 0)), sc_std_mi(s, -1)),
+	assert_int_equal(sc_publish(s, 2, sc_state_running(sc_std_body(s, 4, 0, 0)),
+				    sc_std_mi(s, -1)),
 			 0);
 	assert_int_equal(sc_wait_polls(s, 0, 5, SC_WAIT), 0);
 	assert_int_equal(sc_log_count(s, "backed up"), 0);
 	assert_int_equal(sc_store_files(s), 0);
 	/* Endpoint 1 too: all agree. */
-	assert_int_equal(sc_publish(s, 1, sc_state_running(sc_std_body(s, 4, 0, 0)), sc_std_mi(s, -1)),
+	assert_int_equal(sc_publish(s, 1, sc_state_running(sc_std_body(s, 4, 0, 0)),
+				    sc_std_mi(s, -1)),
 			 0);
 	assert_int_equal(sc_wait_log(s, "contract reads agree again", 1, SC_WAIT), 0);
 	assert_int_equal(sc_wait_log(s, "backed up epoch 4", 1, SC_WAIT), 0);
@@ -221,9 +227,11 @@ static void test_metrics_and_healthz_move(void **state)
 	assert_true(sc_metric_get(s, "mpc_backup_token_operation_seconds_count") >= 2);
 
 	/* Endpoints 1 and 2 go separate ways. */
-	assert_int_equal(sc_publish(s, 1, sc_state_running(sc_std_body(s, 5, 0, 1)), sc_std_mi(s, -1)),
+	assert_int_equal(sc_publish(s, 1, sc_state_running(sc_std_body(s, 5, 0, 1)),
+				    sc_std_mi(s, -1)),
 			 0);
-	assert_int_equal(sc_publish(s, 2, sc_state_running(sc_std_body(s, 6, 0, 0)), sc_std_mi(s, -1)),
+	assert_int_equal(sc_publish(s, 2, sc_state_running(sc_std_body(s, 6, 0, 0)),
+				    sc_std_mi(s, -1)),
 			 0);
 	wait_healthz(s, 503);
 	assert_int_equal(healthz(s, body, sizeof(body)), 503);
@@ -247,9 +255,12 @@ static void test_metrics_and_healthz_move(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_one_liar_blocks, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_two_disagreeing_stop_all_action, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_metrics_and_healthz_move, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_one_liar_blocks, sc_cmocka_setup,
+						sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_two_disagreeing_stop_all_action,
+						sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_metrics_and_healthz_move, sc_cmocka_setup,
+						sc_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
