@@ -27,7 +27,7 @@ int mpc_store_open(const char *dir, int create, struct mpc_store **out, struct m
 {
 	struct mpc_store *s;
 	struct stat st;
-	int rc;
+	int rc, made = 0;
 
 	*out = NULL;
 	if (dir == NULL || *dir == '\0' || strlen(dir) >= sizeof(s->dir) - MPC_STORE_NAME_MAX - 16)
@@ -39,11 +39,14 @@ int mpc_store_open(const char *dir, int create, struct mpc_store **out, struct m
 			return mpc_fail(e, MPC_ERR_NOT_FOUND, "store directory %s does not exist", dir);
 		if ((rc = mpc_store_mkdir(dir, e)) != MPC_OK)
 			return rc;
+		made = 1;
 	} else if (!S_ISDIR(st.st_mode)) {
 		return mpc_fail(e, MPC_ERR_USAGE, "store path %s is not a directory", dir);
 	}
 	/* only we (or root) may add, replace or remove its files */
 	if ((rc = mpc_dir_open_checked(dir, MPC_FILE_CONFIG, NULL, e)) != MPC_OK) {
+		if (made)
+			(void)rmdir(dir); /* refused: leave nothing behind */
 		mpc_err_prefix(e, "store directory: ");
 		return rc;
 	}
