@@ -267,25 +267,15 @@ out:
 	return rc;
 }
 
-int mpc_file_read_checked(const char *path, size_t max, int secure, unsigned forbidden,
-			  uint8_t **out, size_t *len, struct mpc_err *e)
+/* Open `path` for reading after the checks of mpc_file_read_checked (forbidden != 0). */
+static int open_checked(const char *path, unsigned forbidden, int *fd_out, struct mpc_err *e)
 {
 	char dir[PATH_MAX];
 	const char *base, *slash;
 	struct stat st;
 	int dfd = -1, fd = -1, rc;
 
-	*out = NULL;
-	*len = 0;
-	if (forbidden == 0) {
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (fd < 0)
-			return mpc_fail(e, errno == ENOENT ? MPC_ERR_NOT_FOUND : MPC_ERR_IO,
-					"cannot open %s: %s", path, strerror(errno));
-		rc = mpc_fd_read_all(fd, max, secure, path, out, len, e);
-		close(fd);
-		return rc;
-	}
+	*fd_out = -1;
 	slash = strrchr(path, '/');
 	base = slash != NULL ? slash + 1 : path;
 	if (*base == '\0' || split_dir(path, dir, sizeof(dir)) != 0)
@@ -312,12 +302,59 @@ int mpc_file_read_checked(const char *path, size_t max, int secure, unsigned for
 	}
 	if ((rc = mpc_fd_check_owner(fd, path, forbidden, e)) != MPC_OK)
 		goto out;
-	rc = mpc_fd_read_all(fd, max, secure, path, out, len, e);
+	*fd_out = fd;
+	fd = -1;
 out:
 	if (fd >= 0)
 		close(fd);
 	if (dfd >= 0)
 		close(dfd);
+	return rc;
+}
+
+int mpc_file_check(const char *path, unsigned forbidden, struct mpc_err *e)
+{
+	char dir[PATH_MAX], *real = NULL;
+	int fd = -1, rc;
+
+	/* the directories holding the name as given (so a link there is ours or root's) ... */
+	if (split_dir(path, dir, sizeof(dir)) != 0)
+		return mpc_fail(e, MPC_ERR_USAGE, "path too long: %s", path);
+	if ((rc = mpc_dir_open_checked(dir, 0, NULL, e)) != MPC_OK) {
+		mpc_err_prefix(e, "%s: ", path);
+		return rc;
+	}
+	/* ... then the file the links lead to, and its directories */
+	real = realpath(path, NULL);
+	if (real == NULL)
+		return mpc_fail(e, errno == ENOENT ? MPC_ERR_NOT_FOUND : MPC_ERR_IO,
+				"cannot open %s: %s", path, strerror(errno));
+	rc = open_checked(real, forbidden, &fd, e);
+	if (rc == MPC_OK)
+		close(fd);
+	else if (strcmp(real, path) != 0)
+		mpc_err_prefix(e, "%s: ", path);
+	free(real);
+	return rc;
+}
+
+int mpc_file_read_checked(const char *path, size_t max, int secure, unsigned forbidden,
+			  uint8_t **out, size_t *len, struct mpc_err *e)
+{
+	int fd, rc;
+
+	*out = NULL;
+	*len = 0;
+	if (forbidden == 0) {
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			return mpc_fail(e, errno == ENOENT ? MPC_ERR_NOT_FOUND : MPC_ERR_IO,
+					"cannot open %s: %s", path, strerror(errno));
+	} else if ((rc = open_checked(path, forbidden, &fd, e)) != MPC_OK) {
+		return rc;
+	}
+	rc = mpc_fd_read_all(fd, max, secure, path, out, len, e);
+	close(fd);
 	return rc;
 }
 

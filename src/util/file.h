@@ -43,6 +43,12 @@ int mpc_file_read(const char *path, size_t max, int secure, uint8_t **out, size_
 int mpc_file_read_checked(const char *path, size_t max, int secure, unsigned forbidden,
 			  uint8_t **out, size_t *len, struct mpc_err *e);
 
+/* The same checks without reading, for a file used by path after the check (a PKCS#11 module
+ * to load: once it and its directories pass, only this user or root can change them), except
+ * that a symbolic link is followed (libraries are installed as links): the directories holding
+ * the name as given are checked, then the resolved file and its directories. */
+int mpc_file_check(const char *path, unsigned forbidden, struct mpc_err *e);
+
 /* MPC_OK if the open file or directory `fd` (named `path` in messages) is owned by the
  * effective user or root and has none of `forbidden` (widened as above) in its mode, else
  * MPC_ERR_STATE naming the path, the owner or the mode, and the fix; MPC_ERR_IO if fstat fails. */
