@@ -50,6 +50,18 @@ int mpc_store_open(const char *dir, int create, struct mpc_store **out, struct m
 		mpc_err_prefix(e, "store directory: ");
 		return rc;
 	}
+	if (create) {
+		/* the writers' lock file is part of a store opened for writing from the start, so a
+		 * write that fails leaves the directory exactly as it was (best effort: a store that
+		 * cannot take it reports that when it is written to) */
+		char lock[PATH_MAX];
+		int fd;
+
+		snprintf(lock, sizeof(lock), "%s/.lock", dir);
+		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+		if (fd >= 0)
+			close(fd);
+	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");

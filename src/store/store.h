@@ -52,8 +52,9 @@ struct mpc_store {
 	char dir[PATH_MAX];
 };
 
-/* Open the store in `dir`; with `create`, make the directory (0700) if missing. *out is freed
- * with mpc_store_close. MPC_ERR_NOT_FOUND if the directory is missing and !create. */
+/* Open the store in `dir`; with `create`, make the directory (0700) if missing and its .lock.
+ * *out is freed with mpc_store_close. MPC_ERR_NOT_FOUND if the directory is missing and
+ * !create; MPC_ERR_STATE (path and fix) if it or a directory above it is not trusted (Rules). */
 int mpc_store_open(const char *dir, int create, struct mpc_store **out, struct mpc_err *e)
 	__attribute__((warn_unused_result));
 void mpc_store_close(struct mpc_store *s); /* accepts NULL */
