@@ -177,6 +177,7 @@ int mpc_fd_check_owner(int fd, const char *path, unsigned forbidden, struct mpc_
 		return mode_fail(path, &st, bad, widen(forbidden), S_ISDIR(st.st_mode), e);
 	return MPC_OK;
 }
+
 /* One directory of the walk: owned by us or root; not writable by group or others unless
  * sticky; with `forbidden` (the last one) none of those bits either. */
 static int check_dir(int fd, const char *path, unsigned forbidden, struct mpc_err *e)
