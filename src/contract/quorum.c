@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "src/util/escape.h"
+
 #define ORIGIN_ADDRS_MAX 16
 
 struct mpc_quorum {
@@ -383,7 +385,11 @@ static void derive(struct mpc_quorum *q, size_t i, uint64_t h, const char *accou
 	r->rc = mpc_contract_view_parse(r->state.json, r->state.len, r->mi.json, r->mi.len,
 					account, &r->view, &pe);
 	if (r->rc != MPC_OK) {
-		mpc_fail(&r->err, r->rc, "rpc %s: %s", name, pe.msg);
+		char esc[MPC_ERR_MSG_MAX];
+
+		/* A parser's message may quote the server's bytes. */
+		mpc_escape_untrusted(pe.msg, esc, sizeof(esc));
+		mpc_fail(&r->err, r->rc, "rpc %s: %s", name, esc);
 		return;
 	}
 	/* What block the answers are for is part of the view: an endpoint that answers for

@@ -8,6 +8,7 @@
 
 #include "src/model/near_key.h"
 #include "src/util/encoding.h"
+#include "src/util/escape.h"
 
 /* Allocation failures are collected in `oom` and reported once at the end. */
 struct builder {
@@ -28,6 +29,16 @@ static json_t *u64_json(uint64_t v)
 		return json_integer((json_int_t)v);
 	snprintf(s, sizeof(s), "%llu", (unsigned long long)v);
 	return json_string(s);
+}
+
+/* A string another party sent (a participant URL), escaped: it cannot forge a line or reorder
+ * text in a terminal, and it is valid UTF-8 for JSON. */
+static json_t *escaped_json(const char *s)
+{
+	char out[MPC_PARTICIPANT_URL_MAX * 6 + 1];
+
+	mpc_escape_untrusted(s, out, sizeof(out));
+	return json_string(out);
 }
 
 static json_t *ed_key_json(const uint8_t key[32])
@@ -81,7 +92,7 @@ static json_t *node_json(struct builder *b, const struct mpc_status_input *in,
 		b->oom = 1;
 		return NULL;
 	}
-	set(b, o, "url", json_string(info->url));
+	set(b, o, "url", escaped_json(info->url));
 	set(b, o, "tls_public_key", ed_key_json(info->tls_key));
 	if (mpc_migration_address(in->addresses, account, info->url, info->tls_key, addr,
 				  &overridden, NULL) == MPC_OK) {
@@ -113,7 +124,7 @@ static json_t *endpoints_json(struct builder *b, const struct mpc_status_input *
 		set(b, o, "endpoint", json_string(oc->endpoint));
 		set(b, o, "status", json_string(mpc_endpoint_status_name(oc->status)));
 		set(b, o, "block_height", u64_json(oc->block_height));
-		set(b, o, "detail", json_string(oc->detail));
+		set(b, o, "detail", escaped_json(oc->detail));
 	}
 	return arr;
 }
@@ -199,7 +210,7 @@ json_t *mpc_status_build(const struct mpc_status_input *in, struct mpc_err *e)
 	set(&b, q, "endpoints", u64_json(in->n_outcomes));
 	set(&b, root, "quorum", q);
 	set(&b, root, "disagreement",
-	    in->view == NULL && in->disagreement != NULL ? json_string(in->disagreement)
+	    in->view == NULL && in->disagreement != NULL ? escaped_json(in->disagreement)
 							 : json_null());
 	set(&b, root, "endpoints", endpoints_json(&b, in));
 	if (in->view != NULL) {

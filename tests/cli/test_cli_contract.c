@@ -331,6 +331,67 @@ static void test_same_server_and_quorum_one(void **state)
 	assert_non_null(strstr(f->r.out, "block:               "));
 }
 
+/* Copy of `text` with the first `from` replaced by `to` (fails the test if absent). */
+static char *replace_first(const char *text, const char *from, const char *to)
+{
+	const char *p = strstr(text, from);
+	size_t a, b = strlen(to), c;
+	char *out;
+
+	assert_non_null(p);
+	a = (size_t)(p - text);
+	c = strlen(p + strlen(from));
+	out = malloc(a + b + c + 1);
+	assert_non_null(out);
+	memcpy(out, text, a);
+	memcpy(out + a, to, b);
+	memcpy(out + a + b, p + strlen(from), c + 1);
+	return out;
+}
+
+/* Item 15: what the contract sends reaches the terminal escaped: a participant URL with \r\n
+ * cannot print a fake line, a bidi override cannot reorder the output; --json stays valid. */
+static void test_hostile_urls_escaped(void **state)
+{
+	struct fx *f = *state;
+	char path[700], *text, *evil;
+	size_t len;
+	json_t *j;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/state.json", f->dir[0]);
+	fp = fopen(path, "rb");
+	assert_non_null(fp);
+	text = calloc(1, 16 << 20);
+	assert_non_null(text);
+	len = fread(text, 1, (16 << 20) - 1, fp);
+	fclose(fp);
+	text[len] = '\0';
+	evil = replace_first(text, "https://multichain-mainnet-0.nearone.org",
+			  "https://multichain-mainnet-0.nearone.org\\r\\nbackup service:      "
+			  "registered ed25519:FAKE (ours: yes)\\u001b[2K\\u202e");
+	ch_write(f->dir[0], "state.json", evil, path);
+	start_rpc(f, 0, NULL);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--account",
+	       OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, "protocol state:      Running");
+	assert_null(strchr(f->r.out, '\r'));
+	assert_null(strchr(f->r.out, '\x1b'));
+	assert_null(strstr(f->r.out, "\xe2\x80\xae"));
+	assert_null(strstr(f->r.out, "\nbackup service:      registered ed25519:FAKE"));
+	assert_non_null(strstr(f->r.out, "nearone.org\\r\\nbackup service:      registered "
+					 "ed25519:FAKE (ours: yes)\\x1b[2K\\u202e"));
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--rpc-url", f->url[0],
+	       "--account", OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, NULL);
+	j = parse(&f->r);
+	assert_non_null(strstr(jpath_str(j, "node", "url"), "\\r\\nbackup service"));
+	assert_null(strchr(jpath_str(j, "node", "url"), '\r'));
+	json_decref(j);
+	free(evil);
+	free(text);
+}
+
 static void test_endpoints_disagree(void **state)
 {
 	struct fx *f = *state;
@@ -443,6 +504,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_endpoints_disagree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_server_and_quorum_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_urls_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_echoed_secrets_scrubbed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rpc_errors_exit_24, setup, teardown),
 	};
