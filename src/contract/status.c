@@ -394,9 +394,18 @@ int mpc_status_render_text(const json_t *s, char **out, struct mpc_err *e)
 		put(&t, "keyset:              none to back up\n");
 	}
 	if (json_is_object(node)) {
+		const json_t *hint = json_object_get(s, "migration_port_hint");
+
 		put(&t, "node:                %s (participant %s)\n", str(node, "account_id"),
 		    num(node, "participant_id", b1));
 		put_node(&t, "  ", node);
+		if (json_is_object(hint) && json_is_integer(json_object_get(hint, "port")))
+			put(&t, "  migration port hint (unauthenticated): %s (the node's %s, "
+				"migration_web_ui; the TLS pin is still the contract's key)\n",
+			    num(hint, "port", b1), str(hint, "source"));
+		else if (json_is_object(hint))
+			put(&t, "  migration port hint (unauthenticated): could not be read (%s)\n",
+			    str(hint, "error"));
 	} else {
 		put(&t, "node:                not a participant\n");
 	}

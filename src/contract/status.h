@@ -19,6 +19,9 @@
  *    "store_covers_keyset": bool|null, "warnings": ["...", ...],
  *    "block": {"height": n, "hash": "..."}|null}
  * "warnings" holds configuration warnings (quorum 1: a single server decides).
+ * The CLI may add "migration_port_hint": {"port": n|null, "source": "http://host:8080/debug/
+ * node_config", "error": "..."|null} (src/node/debug_config.h: unauthenticated, display only);
+ * the text rendering prints it under the node.
  * RPC URLs appear only in redacted form. u64 values above 2^63-1 are written as strings.
  */
 #ifndef MPC_CONTRACT_STATUS_H
