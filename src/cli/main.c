@@ -1,6 +1,7 @@
 /* main.c: the mpc-backup process entry point: hardening, process-wide library settings, and
  * dispatch to one subcommand. The only place with process-global state. */
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,12 +51,49 @@ static void json_wiping_free(void *ptr)
 	free(ptr);
 }
 
+/* Threads started by libraries get THREAD_STACK bytes of stack instead of the default 8 MiB:
+ * they run short callbacks (name resolution, HTTP request handlers). */
+#define THREAD_STACK ((size_t)256 << 10)
+
+static int set_thread_stack_size(void)
+{
+	pthread_attr_t a;
+	int rc;
+
+	if (pthread_attr_init(&a) != 0)
+		return -1;
+	rc = pthread_attr_setstacksize(&a, THREAD_STACK);
+	if (rc == 0)
+		rc = pthread_setattr_default_np(&a);
+	pthread_attr_destroy(&a);
+	return rc;
+}
+
+/* Output is printed without checking each call; a write error (disk full, closed pipe) is
+ * caught here, once, so a script never takes truncated output for a success. */
+static int finish(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "mpc-backup: cannot write to standard output\n");
+		return status != 0 ? status : 74;
+	}
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct mpc_err e = { 0 };
 
 	if (mpc_harden_process(&e) != MPC_OK) {
 		fprintf(stderr, "mpc-backup: %s\n", e.msg);
+		return 70;
+	}
+	/* Commands that handle keyshares lock every page they map (mlockall, MCL_FUTURE), so the
+	 * address space is what RLIMIT_MEMLOCK must cover: one malloc arena instead of a 64 MiB
+	 * reservation per thread, and small stacks for the threads libraries start (libcurl's
+	 * resolver, libmicrohttpd), keep it to what was measured (docs/operations.md). */
+	if (mallopt(M_ARENA_MAX, 1) != 1 || set_thread_stack_size() != 0) {
+		fprintf(stderr, "mpc-backup: cannot set the memory limits for locked memory\n");
 		return 70;
 	}
 	json_set_alloc_funcs(json_wiping_malloc, json_wiping_free);
@@ -70,15 +108,15 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
-		return 0;
+		return finish(0);
 	}
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("mpc-backup %s\n", MPC_VERSION);
-		return 0;
+		return finish(0);
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
+			return finish(commands[i].fn(argc - 1, argv + 1));
 	fprintf(stderr, "mpc-backup: unknown command \"%.40s\" (see mpc-backup --help)\n", argv[1]);
 	return 2;
 }

@@ -330,7 +330,7 @@ static int result_member(struct scan *sc, const char *k, size_t kl, void *ctx, s
 			h = h * 10 + dig;
 			sc->i++;
 		}
-		if (sc->i == start)
+		if (sc->i == start || (sc->i - start > 1 && sc->s[start] == '0'))
 			return mpc_fail(e, MPC_ERR_PARSE,
 					"rpc response: result.block_height: expected an unsigned integer");
 		r->f->block_height = h;
