@@ -135,6 +135,7 @@ static void add_view(struct builder *b, json_t *root, const struct mpc_status_in
 	json_t *bs, *mig, *o;
 
 	set(b, root, "protocol_state", json_string(mpc_protocol_kind_name(v->kind)));
+	set(b, root, "state_variant", json_string(v->variant)); /* escaped when parsed */
 	set(b, root, "next_epoch", v->has_next_epoch ? u64_json(v->next_epoch) : json_null());
 	set(b, root, "keyset", v->has_keyset ? keyset_json(b, &v->keyset) : json_null());
 	if (v->has_own) {
@@ -216,8 +217,9 @@ json_t *mpc_status_build(const struct mpc_status_input *in, struct mpc_err *e)
 	if (in->view != NULL) {
 		add_view(&b, root, in);
 	} else {
-		static const char *const none[] = { "protocol_state", "next_epoch", "keyset", "node",
-						    "backup_service", "migration", "recovery" };
+		static const char *const none[] = { "protocol_state", "state_variant", "next_epoch",
+						    "keyset", "node", "backup_service", "migration",
+						    "recovery" };
 
 		for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
 			set(&b, root, none[i], json_null());
@@ -376,6 +378,9 @@ int mpc_status_render_text(const json_t *s, char **out, struct mpc_err *e)
 		    num(json_object_get(s, "block"), "height", b1),
 		    str(json_object_get(s, "block"), "hash"));
 	put(&t, "protocol state:      %s", str(s, "protocol_state"));
+	if (strcmp(str(s, "protocol_state"), "unknown") == 0)
+		put(&t, " (variant \"%s\": not understood by this version, no action is taken)",
+		    str(s, "state_variant"));
 	if (json_object_get(s, "next_epoch") != NULL && !json_is_null(json_object_get(s, "next_epoch")))
 		put(&t, " (next epoch %s)", num(s, "next_epoch", b1));
 	put(&t, "\n");

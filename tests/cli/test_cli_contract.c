@@ -391,6 +391,22 @@ static void test_hostile_urls_escaped(void **state)
 	assert_non_null(strstr(jpath_str(j, "node", "url"), "\\r\\nbackup service"));
 	assert_null(strchr(jpath_str(j, "node", "url"), '\r'));
 	json_decref(j);
+	/* Item 8: an unknown variant is shown as such, its name escaped, with no keyset. */
+	ch_write(f->dir[0], "state.json", "{\"Frozen\\u202e\\r\\n\": {\"keyset\": 1}}", path);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--account",
+	       OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, "protocol state:      unknown (variant \"Frozen\\u202e\\r\\n\": not "
+			    "understood by this version, no action is taken)");
+	assert_non_null(strstr(f->r.out, "keyset:              none to back up"));
+	assert_null(strchr(f->r.out, '\r'));
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--rpc-url", f->url[0],
+	       "--account", OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, NULL);
+	j = parse(&f->r);
+	assert_string_equal(jpath_str(j, "protocol_state", NULL), "unknown");
+	assert_string_equal(jpath_str(j, "state_variant", NULL), "Frozen\\u202e\\r\\n");
+	assert_true(json_is_null(json_object_get(j, "keyset")));
+	json_decref(j);
 	free(evil);
 	free(text);
 }
