@@ -15,7 +15,7 @@ static void expect(const char *in, const char *want)
 	size_t n = mpc_escape_untrusted(in, out, sizeof(out));
 
 	if (strcmp(out, want) != 0)
-		fail_msg("escape [%s]: got [%s], want [%s]", in, out, want);
+		fail_msg("escape [%s]: got [%s], want [%s]", in != NULL ? in : "(null)", out, want);
 	assert_int_equal(n, strlen(want));
 }
 
