@@ -95,7 +95,7 @@ static void add_addr(struct origin *o, const struct in6_addr *a)
 		o->addrs[o->n_addrs++] = *a;
 }
 
-static int origin_of(const char *url, struct origin *o, struct mpc_err *e)
+static int origin_of(const char *url, int resolve, struct origin *o, struct mpc_err *e)
 {
 	struct mpc_url_parts u;
 	struct in_addr a4;
@@ -130,7 +130,10 @@ static int origin_of(const char *url, struct origin *o, struct mpc_err *e)
 		return MPC_OK;
 	}
 	/* A name: what it resolves to now (not resolving is not an error here: the endpoint
-	 * fails at poll time and counts as not answering). */
+	 * fails at poll time and counts as not answering). One endpoint has nothing to be
+	 * compared with: no lookup. */
+	if (!resolve)
+		return MPC_OK;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -210,7 +213,7 @@ int mpc_quorum_new(const char *const *urls, size_t n, size_t k, const struct mpc
 			goto out;
 		}
 		q->n = i + 1;
-		rc = origin_of(urls[i], &orig[i], e);
+		rc = origin_of(urls[i], n > 1, &orig[i], e);
 		if (rc != MPC_OK) {
 			mpc_err_prefix(e, "RPC endpoint %zu: ", i + 1);
 			goto out;
