@@ -1,4 +1,5 @@
 /* uri.c: PKCS#11 URI parsing and matching on top of p11-kit. */
+#include "pkcs11/internal.h"
 #include "pkcs11/uri.h"
 
 #include <ctype.h>
