@@ -134,8 +134,14 @@ int mpc_cjson_load(const char *text, size_t len, const char *what, json_t **out,
 		goto out;
 	j = json_loadb(buf, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
 	if (j == NULL) {
-		rc = mpc_fail(e, MPC_ERR_PARSE, "%s: invalid JSON at line %d column %d: %.80s", what,
-			      jerr.line, jerr.column, jerr.text);
+		/* jansson returns NULL without an error text when one of its own allocations
+		 * fails (and says json_error_out_of_memory for some): not the input's fault. */
+		if (jerr.text[0] == '\0' || json_error_code(&jerr) == json_error_out_of_memory)
+			rc = mpc_fail(e, MPC_ERR_NOMEM, "%s: out of memory parsing %zu bytes of JSON",
+				      what, len);
+		else
+			rc = mpc_fail(e, MPC_ERR_PARSE, "%s: invalid JSON at line %d column %d: %.80s",
+				      what, jerr.line, jerr.column, jerr.text);
 		goto out;
 	}
 	*out = j;
