@@ -4,7 +4,7 @@
  *
  * Only the token layer's own sources (pkcs11/), and the tests and benchmarks that must call
  * Cryptoki directly (tests/pkcs11, bench/pkcs11, tests/fuzz/fuzz_pkcs11_uri.c), include this
- * header. Every other layer sees the token through the public headers (token.h, keys.h,
+ * header. (tests/vendor speaks Cryptoki to its own stand-in modules, not through this header.) Every other layer sees the token through the public headers (token.h, keys.h,
  * seal.h, ed25519.h, transport.h, inventory.h, provider.h, uri.h), which name no PKCS#11 type;
  * tests/pkcs11/closed_token_layer.sh checks that.
  *
