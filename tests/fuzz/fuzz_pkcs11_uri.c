@@ -1,7 +1,8 @@
-/* fuzz_pkcs11_uri.c: our checks around p11-kit's RFC 7512 parser (pkcs11/uri.h), without loading
- * a module: a URI with a pin-value in any spelling is refused and no message echoes its query;
+/* fuzz_pkcs11_uri.c: our checks around p11-kit's RFC 7512 parser (pkcs11/uri.h, and the parsed
+ * form in the token layer's internal header), without loading a module: a URI with a pin-value in any spelling is refused and no message echoes its query;
  * the printable form is bounded and NUL-terminated; a parsed URI matches a token or not without
  * crashing, and its pin-source is a plain path. */
+#include "pkcs11/internal.h"
 #include "pkcs11/uri.h"
 #include "tests/fuzz/fuzz.h"
 
