@@ -265,15 +265,18 @@ int mpc_cmd_import(int argc, char **argv)
 	if (a.json)
 		goto out;
 	printf("%zu file(s) read, %zu failed. Nothing was deleted.\n", l.n, failed);
+	if (!bcli) {
+		printf("The node's files are its live keys: they were only read. Keep the local key\n"
+		       "file only where the node needs it.\n");
+		goto out;
+	}
 	printf("When `mpc-backup drill` shows the store restorable, destroy the old copies:\n"
-	       "  shred -u %s/* %s%s%s\n"
+	       "  shred -u %s/* %s\n"
 	       "(and their backups; on SSDs and copy-on-write file systems shred is not enough:\n"
-	       "destroy the volume or its encryption key)\n",
-	       keys_dir, bcli ? key_link : "", bcli ? " " : "",
-	       bcli ? "" : "and remove the local key file once no node needs it");
-	if (bcli)
-		printf("  shred -u %s/secrets.json   (only after the TLS key is in the token, or if "
-		       "the backup key is replaced)\n", ia.home);
+	       "destroy the volume or its encryption key)\n"
+	       "  shred -u %s/secrets.json   (once the TLS key is in the token, or the backup key\n"
+	       "  registered on the contract is replaced)\n",
+	       keys_dir, key_link, ia.home);
 out:
 	if (session)
 		mpc_cli_session_close(&s);
