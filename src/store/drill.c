@@ -225,3 +225,40 @@ nomem:
 	mpc_fail(e, MPC_ERR_NOMEM, "drill report: out of memory");
 	return NULL;
 }
+
+int mpc_drill_metrics_text(const struct mpc_drill_report *r, char *buf, size_t cap,
+			   struct mpc_err *e)
+{
+	size_t count[MPC_DRILL_UNCHECKED + 1] = { 0 }, len = 0;
+	int n;
+
+	for (size_t i = 0; i < r->n; i++)
+		if (r->items[i].verdict <= MPC_DRILL_UNCHECKED)
+			count[r->items[i].verdict]++;
+	n = snprintf(buf, cap,
+		     "mpc_backup_last_drill_timestamp_seconds %llu\n"
+		     "mpc_backup_last_drill_duration_seconds %.3f\n"
+		     "mpc_backup_last_drill_restorable %d\n",
+		     (unsigned long long)r->finished, r->seconds, r->restorable ? 1 : 0);
+	if (n < 0 || (size_t)n >= cap)
+		goto small;
+	len = (size_t)n;
+	if (r->has_contract) {
+		n = snprintf(buf + len, cap - len, "mpc_backup_last_drill_contract_epoch %llu\n",
+			     (unsigned long long)r->contract_epoch);
+		if (n < 0 || (size_t)n >= cap - len)
+			goto small;
+		len += (size_t)n;
+	}
+	for (int v = 0; v <= MPC_DRILL_UNCHECKED; v++) {
+		n = snprintf(buf + len, cap - len, "mpc_backup_last_drill_files{verdict=\"%s\"} %zu\n",
+			     mpc_drill_verdict_name((enum mpc_drill_verdict)v), count[v]);
+		if (n < 0 || (size_t)n >= cap - len)
+			goto small;
+		len += (size_t)n;
+	}
+	return (int)len;
+small:
+	mpc_fail(e, MPC_ERR_TOO_LARGE, "drill metrics: buffer of %zu bytes too small", cap);
+	return -1;
+}

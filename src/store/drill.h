@@ -82,4 +82,14 @@ const char *mpc_drill_verdict_name(enum mpc_drill_verdict v);
 /* The report as JSON (a new reference, NULL with e set). */
 json_t *mpc_drill_report_json(const struct mpc_drill_report *r, struct mpc_err *e);
 
+/* The report as Prometheus text lines (for the monitor's /metrics), NUL-terminated in buf:
+ *   mpc_backup_last_drill_timestamp_seconds <finished>
+ *   mpc_backup_last_drill_duration_seconds <seconds>
+ *   mpc_backup_last_drill_restorable 0|1
+ *   mpc_backup_last_drill_contract_epoch <epoch>          (only with a contract keyset)
+ *   mpc_backup_last_drill_files{verdict="<name>"} <count> (every verdict, 0 included)
+ * Returns the length, or -1 (MPC_ERR_TOO_LARGE in e) if cap is too small (1024 is enough). */
+int mpc_drill_metrics_text(const struct mpc_drill_report *r, char *buf, size_t cap,
+			   struct mpc_err *e);
+
 #endif

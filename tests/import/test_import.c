@@ -314,6 +314,17 @@ static void test_import_and_drill(void **state)
 	assert_int_equal(r.n_opened, 2);
 	assert_true(r.restorable);
 	assert_string_equal(r.restored, r.items[1].name);
+	{
+		char text[1024];
+
+		assert_true(mpc_drill_metrics_text(&r, text, sizeof(text), &e) > 0);
+		assert_non_null(strstr(text, "mpc_backup_last_drill_restorable 1\n"));
+		assert_non_null(strstr(text, "mpc_backup_last_drill_contract_epoch 4\n"));
+		assert_non_null(strstr(text, "mpc_backup_last_drill_files{verdict=\"current\"} 1\n"));
+		assert_non_null(strstr(text, "mpc_backup_last_drill_files{verdict=\"older\"} 1\n"));
+		assert_non_null(strstr(text, "mpc_backup_last_drill_files{verdict=\"failed\"} 0\n"));
+		assert_int_equal(mpc_drill_metrics_text(&r, text, 40, &e), -1);
+	}
 	mpc_drill_report_free(&r);
 	/* the contract has another public key for domain 1 */
 	assert_int_equal(mpc_keyset_copy(&other, &f->e4.ks, &e), MPC_OK);
