@@ -108,7 +108,10 @@ static int import_one(struct mpc_cli_session *s, const char *keys_dir,
 		po.mech = MPC_SEAL_AUTO;
 		po.contract = s->ops.contract;
 		po.operator_ = s->ops.operator_;
-		rc = mpc_store_put(s->store, &po, &k.ks, k.keyshares, k.len, name, &e);
+		/* all domains of the contract: validate and record against the contract's own
+		 * keyset (in its order), not the one derived from the file */
+		rc = mpc_store_put(s->store, &po, all ? contract : &k.ks, k.keyshares, k.len, name,
+				   &e);
 	}
 	if (rc == MPC_OK) {
 		outcome = "imported";

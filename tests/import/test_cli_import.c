@@ -186,6 +186,17 @@ static void test_import_then_drill(void **state)
 	ch_run(&f->r, NULL, NULL, "drill", "--json", "--store", f->store, "--token", f->hsm.uri,
 	       "--rpc-url", f->rpc.url, "--account", OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 0, "\"restorable\": true");
+	/* the same from the monitor's configuration file */
+	{
+		char text[2048], conf[800];
+
+		snprintf(text, sizeof(text), "token = %s\nstore = %s\nrpc_url = %s\naccount = %s\n",
+			 f->hsm.uri, f->store, f->rpc.url, OPERATOR);
+		ch_write(f->hsm.dir, "run.conf", text, conf);
+		assert_int_equal(chmod(conf, 0600), 0);
+		ch_run(&f->r, NULL, NULL, "drill", "--config", conf, (char *)NULL);
+		ch_expect(&f->r, 0, "epoch 4  current");
+	}
 	/* the contract moves to epoch 5: the store cannot restore it */
 	write_state(f->rpcdir, &f->e4.ks, 5);
 	ch_run(&f->r, NULL, NULL, "drill", "--store", f->store, "--token", f->hsm.uri, "--rpc-url",
