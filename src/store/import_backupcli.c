@@ -517,7 +517,7 @@ int mpc_bcli_open_file(const char *keys_dir, const struct mpc_bcli_file *f, cons
 	}
 	/* The Keyshare array in compact form, written straight into locked memory. */
 	need = json_dumpb(jks, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (need == 0 || need > MPC_STORE_KEYSHARES_MAX) {
+	if (need == 0 || need > (size_t)MPC_STORE_KEYSHARES_MAX) {
 		rc = mpc_fail(e, MPC_ERR_TOO_LARGE, "%s: the keyshares are over %u bytes", shown,
 			      MPC_STORE_KEYSHARES_MAX);
 		goto out;

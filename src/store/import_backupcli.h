@@ -30,8 +30,8 @@
 #include "src/model/keyset.h"
 #include "src/util/err.h"
 
-#define MPC_BCLI_SECRETS_MAX (64u * 1024)                 /* secrets.json */
-#define MPC_BCLI_FILE_MAX (4u * 1024 * 1024 + 64u * 1024) /* one encrypted keyshare file */
+#define MPC_BCLI_SECRETS_MAX ((size_t)64 * 1024)          /* secrets.json */
+#define MPC_BCLI_FILE_MAX ((size_t)4 * 1024 * 1024 + (size_t)64 * 1024) /* one encrypted file */
 #define MPC_BCLI_MAX_FILES 4096                           /* files in permanent_keys */
 #define MPC_BCLI_NAME_MAX 96
 

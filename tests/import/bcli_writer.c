@@ -64,7 +64,8 @@ int bw_write_keyfile(const char *dir, const char *name, const uint8_t aes[16],
 	f = fopen(path, "wx");
 	if (f == NULL)
 		goto out;
-	if (fwrite(nonce, 1, 12, f) != 12 || fwrite(ct, 1, (size_t)(n1 + n2), f) != (size_t)(n1 + n2) ||
+	if (fwrite(nonce, 1, 12, f) != 12 ||
+	    fwrite(ct, 1, (size_t)n1 + (size_t)n2, f) != (size_t)n1 + (size_t)n2 ||
 	    fwrite(tag, 1, 16, f) != 16)
 		goto out;
 	if (fclose(f) != 0) {
@@ -80,7 +81,7 @@ int bw_write_keyfile(const char *dir, const char *name, const uint8_t aes[16],
 	ok = 1;
 out:
 	if (f != NULL)
-		fclose(f);
+		(void)fclose(f);
 	EVP_CIPHER_CTX_free(c);
 	free(ct);
 	return ok ? 0 : -1;

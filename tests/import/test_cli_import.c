@@ -248,7 +248,7 @@ static void test_refusals(void **state)
 		fp = fopen(path, "w");
 		assert_non_null(fp);
 		fprintf(fp, "%s\n", hex);
-		fclose(fp);
+		assert_int_equal(fclose(fp), 0);
 		assert_int_equal(chmod(path, 0600), 0);
 	}
 	snprintf(cmd, sizeof(cmd), "%s/store2", f->hsm.dir);
@@ -263,7 +263,7 @@ static void test_refusals(void **state)
 
 		assert_non_null(fp);
 		fprintf(fp, "00112233445566778899aabbccddeeff\n");
-		fclose(fp);
+		assert_int_equal(fclose(fp), 0);
 	}
 	snprintf(cmd, sizeof(cmd), "%s/store3", f->hsm.dir);
 	ch_run(&f->r, NULL, NULL, "import", "node-keys", "--keys-dir", f->keys, "--local-key-file",

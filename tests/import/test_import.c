@@ -149,13 +149,14 @@ static void expect_open_fails(struct fx *f, const char *name, const uint8_t *key
 	struct mpc_bcli_file bf;
 	struct mpc_bcli_keyset k;
 	struct mpc_err e = { 0 };
-	unsigned long long ep, nd;
+	char *end;
 
 	memset(&bf, 0, sizeof(bf));
 	snprintf(bf.name, sizeof(bf.name), "%s", name);
-	assert_int_equal(sscanf(name, "epoch_%llu_with_%llu_domains", &ep, &nd), 2);
-	bf.epoch = ep;
-	bf.n_domains = nd;
+	bf.epoch = strtoull(name + 6, &end, 10);
+	assert_int_equal(strncmp(end, "_with_", 6), 0);
+	bf.n_domains = strtoull(end + 6, &end, 10);
+	assert_string_equal(end, "_domains");
 	assert_int_equal(mpc_bcli_open_file(f->keys, &bf, key, &k, &e), code);
 	assert_null(k.keyshares);
 	if (strstr(e.msg, needle) == NULL || strstr(e.msg, name) == NULL)
