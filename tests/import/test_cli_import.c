@@ -172,6 +172,17 @@ static void test_import_then_drill(void **state)
 	ch_run(&f->r, NULL, NULL, "import", "backup-cli", "--home", f->home, "--store", f->store,
 	       "--token", f->hsm.uri, (char *)NULL);
 	ch_expect(&f->r, 0, "already in the store");
+	ch_run(&f->r, NULL, NULL, "import", "backup-cli", "--json", "--home", f->home, "--store",
+	       f->store, "--token", f->hsm.uri, (char *)NULL);
+	ch_expect(&f->r, 0, "\"outcome\": \"present\"");
+	{
+		json_error_t je;
+		json_t *j = json_loads(f->r.out, 0, &je);
+
+		assert_non_null(j); /* nothing but the JSON document on stdout */
+		assert_int_equal(json_array_size(json_object_get(j, "files")), 2);
+		json_decref(j);
+	}
 	ch_run(&f->r, NULL, NULL, "import", "backup-cli", "--home", f->home, "--store", f->store,
 	       "--token", f->hsm.uri, "--tls-token", f->tls_uri, "--tls-key", (char *)NULL);
 	assert_int_not_equal(f->r.status, 0);
