@@ -93,6 +93,7 @@ static void restore_one(const struct mpc_store *s, struct mpc_token *const *toke
 	}
 	mpc_store_restore_free(&rs);
 	r->restorable = rc == MPC_OK;
+	r->none_of_epoch = rc == MPC_ERR_NOT_FOUND && c != NULL;
 	if (rc == MPC_ERR_NOT_FOUND && c != NULL)
 		snprintf(r->problem, sizeof(r->problem), "no stored keyset of the contract's epoch %llu",
 			 (unsigned long long)c->epoch_id);
@@ -236,6 +237,13 @@ int mpc_drill_metrics_text(const struct mpc_drill_report *r, char *buf, size_t c
 		if (r->items[i].verdict <= MPC_DRILL_UNCHECKED)
 			count[r->items[i].verdict]++;
 	n = snprintf(buf, cap,
+		     "# HELP mpc_backup_last_drill_restorable 1 when the last restore drill restored "
+		     "the newest keyset of the contract's epoch.\n"
+		     "# TYPE mpc_backup_last_drill_restorable gauge\n"
+		     "# TYPE mpc_backup_last_drill_timestamp_seconds gauge\n"
+		     "# TYPE mpc_backup_last_drill_duration_seconds gauge\n"
+		     "# TYPE mpc_backup_last_drill_contract_epoch gauge\n"
+		     "# TYPE mpc_backup_last_drill_files gauge\n"
 		     "mpc_backup_last_drill_timestamp_seconds %llu\n"
 		     "mpc_backup_last_drill_duration_seconds %.3f\n"
 		     "mpc_backup_last_drill_restorable %d\n",

@@ -62,6 +62,8 @@ struct mpc_drill_report {
 	uint64_t contract_epoch;
 	int restorable;                /* see above */
 	char restored[MPC_STORE_NAME_MAX]; /* the file restored in the drill, "" if none */
+	int none_of_epoch;             /* not restorable only because no file has the contract's
+					  epoch yet (a backup that is still due) */
 	char problem[MPC_ERR_MSG_MAX]; /* why not restorable, "" when restorable */
 	uint64_t finished;             /* Unix seconds */
 	double seconds;                /* wall time of the drill */
@@ -82,13 +84,14 @@ const char *mpc_drill_verdict_name(enum mpc_drill_verdict v);
 /* The report as JSON (a new reference, NULL with e set). */
 json_t *mpc_drill_report_json(const struct mpc_drill_report *r, struct mpc_err *e);
 
-/* The report as Prometheus text lines (for the monitor's /metrics), NUL-terminated in buf:
+/* The report as Prometheus text (HELP/TYPE lines, then the samples; for the monitor's
+ * /metrics), NUL-terminated in buf:
  *   mpc_backup_last_drill_timestamp_seconds <finished>
  *   mpc_backup_last_drill_duration_seconds <seconds>
  *   mpc_backup_last_drill_restorable 0|1
  *   mpc_backup_last_drill_contract_epoch <epoch>          (only with a contract keyset)
  *   mpc_backup_last_drill_files{verdict="<name>"} <count> (every verdict, 0 included)
- * Returns the length, or -1 (MPC_ERR_TOO_LARGE in e) if cap is too small (1024 is enough). */
+ * Returns the length, or -1 (MPC_ERR_TOO_LARGE in e) if cap is too small (2048 is enough). */
 int mpc_drill_metrics_text(const struct mpc_drill_report *r, char *buf, size_t cap,
 			   struct mpc_err *e);
 

@@ -316,7 +316,7 @@ static void test_import_and_drill(void **state)
 	assert_true(r.restorable);
 	assert_string_equal(r.restored, r.items[1].name);
 	{
-		char text[1024];
+		char text[2048];
 
 		assert_true(mpc_drill_metrics_text(&r, text, sizeof(text), &e) > 0);
 		assert_non_null(strstr(text, "mpc_backup_last_drill_restorable 1\n"));
@@ -335,6 +335,7 @@ static void test_import_and_drill(void **state)
 	assert_int_equal(r.n_mismatch, 1);
 	assert_false(r.restorable);
 	assert_non_null(strstr(r.problem, "domain 1"));
+	assert_false(r.none_of_epoch);
 	mpc_drill_report_free(&r);
 	/* the contract added a domain: the stored keyset is superseded, not restorable */
 	other.domains[1].pk[5] ^= 1;
@@ -357,6 +358,7 @@ static void test_import_and_drill(void **state)
 	assert_int_equal(mpc_drill_run(f->s, &f->t, 1, &other, &r, &e), MPC_OK);
 	assert_false(r.restorable);
 	assert_non_null(strstr(r.problem, "epoch 5"));
+	assert_true(r.none_of_epoch);
 	mpc_drill_report_free(&r);
 	mpc_keyset_free(&other);
 	/* a damaged newest file: found by the drill, never a fallback */
