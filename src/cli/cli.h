@@ -9,6 +9,7 @@
 #define MPC_CLI_CLI_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -72,6 +73,11 @@ int mpc_cli_bad_option(const char *cmd, char **argv);
  * prefixes, so "--pin=1234" would become "--pin-file=1234"). argv[0] is the command's name.
  * Never quotes a value. Returns 0 or 2. */
 int mpc_cli_check_options(const char *cmd, int argc, char **argv, const struct option *opts);
+/* The name in `names` (NULL-terminated) a mistyped `word` most likely meant, or NULL. */
+const char *mpc_cli_nearest(const char *word, const char *const *names);
+/* Set by SIGINT/SIGTERM during a one-shot command (main.c installs the handlers): pass it as
+ * the `cancel` of node and RPC clients so the command stops within 100 ms with exit 28. */
+const volatile sig_atomic_t *mpc_cli_cancel_flag(void);
 /* Reject positional arguments left after getopt (without quoting them). Returns 0 or 2. */
 int mpc_cli_no_extra_args(const char *cmd, int argc, char **argv);
 

@@ -18,7 +18,7 @@ static const char backup_help[] =
 	"the node, checks them against the keyset (every domain once, epoch, attempts, public\n"
 	"keys), seals them in the token(s) and adds them to the store. A keyset the store already\n"
 	"covers is not fetched again (exit 0, says so). Exit 26 when the node's keyshares do not\n"
-	"match the keyset, 27 for an older epoch than the store's newest.\n"
+	"match the keyset, 27 for an older epoch than the store's newest (nothing fetched).\n"
 	"\n"
 	"options:\n"
 	"  --keyset FILE|-      the Keyset JSON ({\"epoch_id\":..,\"domains\":[..]}), at most 1 MiB\n"
@@ -47,6 +47,28 @@ static int read_keyset(const char *path, struct mpc_keyset *ks, struct mpc_err *
 	if (rc == MPC_OK)
 		rc = mpc_keyset_parse((const char *)buf, len, ks, e);
 	free(buf);
+	return rc;
+}
+
+/* A keyset older than the store's newest backup is refused before anything is fetched (27):
+ * the contract only ever asks for its current keyset, so an older one is a stale file. */
+static int refuse_older(const struct mpc_store *s, const struct mpc_keyset *ks, struct mpc_err *e)
+{
+	struct mpc_store_list l;
+	int rc = mpc_store_list(s, &l, e);
+
+	if (rc != MPC_OK)
+		return rc;
+	for (size_t i = 0; i < l.n; i++)
+		if (l.items[i].newest && l.items[i].header_ok && l.items[i].hdr.epoch > ks->epoch_id) {
+			rc = mpc_fail(e, MPC_ERR_STATE,
+				      "epoch %llu is older than the store's newest keyset (epoch %llu, "
+				      "%s): nothing fetched",
+				      (unsigned long long)ks->epoch_id,
+				      (unsigned long long)l.items[i].hdr.epoch, l.items[i].name);
+			break;
+		}
+	mpc_store_list_free(&l);
 	return rc;
 }
 
@@ -118,7 +140,9 @@ int mpc_cmd_backup(int argc, char **argv)
 		mpc_keyset_free(&ks);
 		return mpc_cli_fail("backup", &e);
 	}
-	rc = mpc_op_backup(&s.ops, no.node, node_pub, &ks, &out, &e);
+	rc = refuse_older(s.store, &ks, &e);
+	if (rc == MPC_OK)
+		rc = mpc_op_backup(&s.ops, no.node, node_pub, &ks, &out, &e);
 	mpc_cli_session_close(&s);
 	if (rc != MPC_OK) {
 		mpc_keyset_free(&ks);

@@ -26,7 +26,8 @@ static const char contract_help[] =
 	"own debug page (http://<node host>:PORT/debug/node_config) which migration port it\n"
 	"serves (8079, or 8081 on older nodes) and prints that as an unauthenticated hint; it\n"
 	"never changes where the backup service connects or which TLS key it pins.\n"
-	"Exit 0 when K endpoints agree, 25 when they do not, 24 on RPC errors.\n";
+	"Exit 0 when K endpoints agree, 25 when an answering endpoint disagrees; when fewer\n"
+	"than K answer: 23 if they timed out, else 24 (refused, HTTP or RPC errors).\n";
 
 struct covers_ctx {
 	struct mpc_store *store;
@@ -175,6 +176,7 @@ int mpc_cmd_contract(int argc, char **argv)
 		memset(&ro, 0, sizeof(ro));
 		ro.contract = cfg.contract;
 		ro.timeout_ms = (long)(cfg.rpc_timeout * 1000);
+		ro.cancel = mpc_cli_cancel_flag();
 		memset(&addr, 0, sizeof(addr));
 		addr.migration_port = (uint16_t)cfg.migration_port;
 		memset(&a, 0, sizeof(a));
@@ -207,5 +209,9 @@ int mpc_cmd_contract(int argc, char **argv)
 		free(text);
 		st = 0;
 	}
+	/* Fewer than K endpoints answered: 23 when the failing ones timed out, else 24 (an
+	 * endpoint that refuses the connection or answers HTTP 5xx is an RPC failure here). */
+	if (poll_rc == MPC_ERR_HTTP || poll_rc == MPC_ERR_TLS)
+		poll_rc = MPC_ERR_RPC;
 	return st != 0 ? st : mpc_exit_status(poll_rc);
 }

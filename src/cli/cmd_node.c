@@ -67,6 +67,7 @@ int mpc_cmd_node(int argc, char **argv)
 	memcpy(co.client_pub, s.tls_pub, 32);
 	co.address = no.node;
 	co.timeout_ms = (long)(no.node_timeout * 1000);
+	co.cancel = mpc_cli_cancel_flag();
 	rc = mpc_node_client_new(&co, &client, &e);
 	if (rc == MPC_OK)
 		rc = mpc_node_hello(client, &e);

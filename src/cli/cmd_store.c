@@ -17,7 +17,8 @@ static const char store_help[] =
 	"list        stored keysets: epoch, domains with attempts, sealing mechanism and tokens,\n"
 	"            creation time, size; quarantined files are marked. No token needed.\n"
 	"verify      opens every file in the token(s) and checks it against its header; exit 0\n"
-	"            only when at least one keyset is stored and every one is intact (else 15).\n"
+	"            only when at least one keyset is stored and every one is intact; 18 when\n"
+	"            the store is empty, 15 when a file does not open.\n"
 	"prune       removes the oldest keysets beyond the N newest (N >= 1); never the newest.\n"
 	"quarantine  moves every file of epoch N to DIR/quarantine/: it no longer counts as a\n"
 	"            backup (use it for a keyset that turned out bad).\n"
@@ -100,7 +101,8 @@ static int store_verify(const struct mpc_cli_common *c, const struct mpc_cli_nod
 	mpc_cli_session_close(&s);
 	if (rc != MPC_OK)
 		return mpc_cli_fail("store verify", &e);
-	status = r.all_ok ? 0 : mpc_exit_status(MPC_ERR_AUTH);
+	/* nothing stored is "not found" (18), a file that does not open is 15 */
+	status = r.all_ok ? 0 : mpc_exit_status(r.n == 0 ? MPC_ERR_NOT_FOUND : MPC_ERR_AUTH);
 	if (c->json) {
 		json_t *j = mpc_store_verify_report_json(&r, &e);
 
@@ -133,7 +135,9 @@ int mpc_cmd_store(int argc, char **argv)
 	struct mpc_cli_node_opts no;
 	struct mpc_store *s = NULL;
 	struct mpc_err e = { 0 };
+	static const char *const subs[] = { "list", "verify", "prune", "quarantine", NULL };
 	const char *sub, *keep = NULL, *epoch = NULL;
+	char cmd[32];
 	uint64_t n = 0;
 	size_t count = 0;
 	int opt, r, rc, status = 0;
@@ -142,9 +146,20 @@ int mpc_cmd_store(int argc, char **argv)
 		fputs(store_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
-	if (mpc_cli_check_options("store", argc - 1, argv + 1, opts) != 0)
-		return 2;
 	sub = argv[1];
+	if (strcmp(sub, "list") != 0 && strcmp(sub, "verify") != 0 && strcmp(sub, "prune") != 0 &&
+	    strcmp(sub, "quarantine") != 0) {
+		const char *near = mpc_cli_nearest(sub, subs);
+
+		if (near != NULL)
+			return mpc_cli_usage("store", "unknown subcommand \"%.40s\", did you mean \"%s\"?",
+					     sub, near);
+		return mpc_cli_usage("store", "unknown subcommand \"%.40s\"", sub);
+	}
+	/* errors name the full command: "mpc-backup store list: ..." */
+	snprintf(cmd, sizeof(cmd), "store %s", sub);
+	if (mpc_cli_check_options(cmd, argc - 1, argv + 1, opts) != 0)
+		return 2;
 	memset(&no, 0, sizeof(no));
 	mpc_cli_common_init(&c);
 	while ((opt = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
@@ -162,27 +177,25 @@ int mpc_cmd_store(int argc, char **argv)
 			epoch = optarg;
 			continue;
 		}
-		r = mpc_cli_node_opt("store", &no, opt, optarg);
+		r = mpc_cli_node_opt(cmd, &no, opt, optarg);
 		if (r < 0)
 			return 2;
 		if (r == 0)
-			return mpc_cli_bad_option("store", argv + 1);
+			return mpc_cli_bad_option(cmd, argv + 1);
 	}
-	if (mpc_cli_no_extra_args("store", argc - 1, argv + 1) != 0)
+	if (mpc_cli_no_extra_args(cmd, argc - 1, argv + 1) != 0)
 		return 2;
 	if (no.store == NULL)
-		return mpc_cli_usage("store", "--store DIR is required");
+		return mpc_cli_usage(cmd, "--store DIR is required");
 	if (strcmp(sub, "verify") == 0)
 		return store_verify(&c, &no);
-	if (strcmp(sub, "list") != 0 && strcmp(sub, "prune") != 0 && strcmp(sub, "quarantine") != 0)
-		return mpc_cli_usage("store", "unknown subcommand \"%.40s\"", sub);
 	if (strcmp(sub, "prune") == 0 && (parse_u64(keep, &n) != 0 || n < 1))
-		return mpc_cli_usage("store prune", "--keep N (N >= 1) is required");
+		return mpc_cli_usage(cmd, "--keep N (N >= 1) is required");
 	if (strcmp(sub, "quarantine") == 0 && parse_u64(epoch, &n) != 0)
-		return mpc_cli_usage("store quarantine", "--epoch N is required");
+		return mpc_cli_usage(cmd, "--epoch N is required");
 	rc = mpc_store_open(no.store, 0, &s, &e);
 	if (rc != MPC_OK)
-		return mpc_cli_fail(sub, &e);
+		return mpc_cli_fail(cmd, &e);
 	if (strcmp(sub, "list") == 0) {
 		status = store_list(&c, s);
 	} else {

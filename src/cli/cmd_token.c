@@ -121,9 +121,14 @@ static int describe_keys(struct mpc_token *t, const struct mpc_ceremony_report *
 			return rc;
 		}
 		if (keys_json != NULL) {
-			json_t *k = json_pack(
-				"{s:s, s:s, s:i, s:s, s:b, s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}}",
-				"token", td.label, "label", d->label, "id", d->id, "class", kind,
+			char id[8];
+			json_t *k;
+
+			/* the key id as the text form and the token's CKA_ID show it: hex */
+			snprintf(id, sizeof(id), "%02x", (unsigned)d->id);
+			k = json_pack(
+				"{s:s, s:s, s:s, s:s, s:b, s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}}",
+				"token", td.label, "label", d->label, "id", id, "class", kind,
 				"created_now", rep != NULL && rep->created[role], "attributes", "sensitive",
 				yn_json(a.sensitive), "extractable", yn_json(a.extractable),
 				"never_extractable", yn_json(a.never_extractable), "private",

@@ -25,6 +25,49 @@ int mpc_cli_bad_option(const char *cmd, char **argv)
 			     bad);
 }
 
+/* Edit distance between a[0..an) and b, capped: only small distances matter. */
+static size_t edit_distance(const char *a, size_t an, const char *b)
+{
+	size_t bn = strlen(b), prev[64], cur[64];
+
+	if (an >= 63 || bn >= 63)
+		return 99;
+	for (size_t j = 0; j <= bn; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= an; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= bn; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, (bn + 1) * sizeof(size_t));
+	}
+	return prev[bn];
+}
+
+static const char *nearest_n(const char *word, size_t n, const char *const *names)
+{
+	const char *best = NULL;
+	size_t best_d = n <= 3 ? 1 : 2; /* a typo, not another word */
+
+	for (; *names != NULL; names++) {
+		size_t d = edit_distance(word, n, *names);
+
+		if (d <= best_d && (best == NULL || d < best_d)) {
+			best = *names;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+const char *mpc_cli_nearest(const char *word, const char *const *names)
+{
+	return nearest_n(word, strlen(word), names);
+}
+
 int mpc_cli_check_options(const char *cmd, int argc, char **argv, const struct option *opts)
 {
 	for (int i = 1; i < argc; i++) {
@@ -41,8 +84,20 @@ int mpc_cli_check_options(const char *cmd, int argc, char **argv, const struct o
 			if (strlen(o->name) == n && strncmp(o->name, a + 2, n) == 0)
 				break;
 		/* getopt_long would take "--pin=..." for "--pin-file=...": names must be exact */
-		if (o->name == NULL)
+		if (o->name == NULL) {
+			const char *names[128];
+			const char *near;
+			size_t k = 0;
+
+			for (o = opts; o->name != NULL && k + 1 < sizeof(names) / sizeof(names[0]); o++)
+				names[k++] = o->name;
+			names[k] = NULL;
+			near = nearest_n(a + 2, n, names);
+			if (near != NULL)
+				return mpc_cli_usage(cmd, "unknown option \"--%.*s\", did you mean \"--%s\"?",
+						     (int)(n > 24 ? 24 : n), a + 2, near);
 			return mpc_cli_usage(cmd, "unknown option \"--%.*s\"", (int)(n > 24 ? 24 : n), a + 2);
+		}
 		if (o->has_arg == required_argument && a[2 + n] != '=')
 			i++;
 	}

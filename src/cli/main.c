@@ -2,6 +2,7 @@
  * dispatch to one subcommand. The only place with process-global state. */
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,35 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nPINs and keys are never taken on the command line: see docs/operations.md.\n");
+}
+
+/* Set by SIGINT/SIGTERM while a one-shot command runs; the node and RPC clients poll it and
+ * abort their transfer with MPC_ERR_CANCELLED, so the command ends cleanly with exit 28. */
+static volatile sig_atomic_t cancel_flag;
+
+static void on_cancel(int sig)
+{
+	(void)sig;
+	cancel_flag = 1;
+}
+
+const volatile sig_atomic_t *mpc_cli_cancel_flag(void)
+{
+	return &cancel_flag;
+}
+
+/* SA_RESETHAND: a second signal kills the process the default way, so a command blocked
+ * where nothing polls the flag (a PKCS#11 call, a read of stdin) still stops. */
+static void install_cancel_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_cancel;
+	sa.sa_flags = (int)SA_RESETHAND;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }
 
 /* jansson's allocations are wiped when freed: parsed keyshares pass through it. Blocks are
@@ -84,6 +114,7 @@ static int finish(int status)
 
 int main(int argc, char **argv)
 {
+	static char help_opt[] = "--help";
 	struct mpc_err e = { 0 };
 
 	if (mpc_harden_process(&e) != MPC_OK) {
@@ -118,9 +149,36 @@ int main(int argc, char **argv)
 		printf("mpc-backup %s\n", MPC_VERSION);
 		return finish(0);
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return finish(commands[i].fn(argc - 1, argv + 1));
-	fprintf(stderr, "mpc-backup: unknown command \"%.40s\" (see mpc-backup --help)\n", argv[1]);
+	/* `-h` is `--help` for every command (no option takes a value starting with '-') */
+	for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "-h") == 0)
+			argv[i] = help_opt;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		int status;
+
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		/* `run` installs its own handlers (stop, reload) */
+		if (commands[i].fn != mpc_cmd_run)
+			install_cancel_handlers();
+		status = commands[i].fn(argc - 1, argv + 1);
+		/* Stopped by a signal before it finished: 28, whatever error the interruption
+		 * surfaced as (docs/operations.md, "Exit statuses"). */
+		if (cancel_flag && status != 0 && commands[i].fn != mpc_cmd_run)
+			status = mpc_exit_status(MPC_ERR_CANCELLED);
+		return finish(status);
+	}
+	{
+		const char *names[sizeof(commands) / sizeof(commands[0]) + 1];
+		const char *near;
+
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			names[i] = commands[i].name;
+		names[sizeof(commands) / sizeof(commands[0])] = NULL;
+		near = mpc_cli_nearest(argv[1], names);
+		fprintf(stderr, "mpc-backup: unknown command \"%.40s\"%s%s%s (see mpc-backup --help)\n",
+			argv[1], near != NULL ? ", did you mean \"" : "", near != NULL ? near : "",
+			near != NULL ? "\"?" : "");
+	}
 	return 2;
 }

@@ -176,6 +176,7 @@ int mpc_cli_session_open(const struct mpc_cli_common *c, const struct mpc_cli_no
 	s->ops.contract = o->contract;
 	s->ops.operator_ = o->account;
 	s->ops.timeout_ms = (long)(o->node_timeout * 1000);
+	s->ops.cancel = mpc_cli_cancel_flag(); /* `run` replaces it with its own stop flag */
 	return MPC_OK;
 fail:
 	mpc_cli_session_close(s);

@@ -403,6 +403,42 @@ int ch_refusing_port(unsigned *port)
 	return fd;
 }
 
+int ch_stalling_port(unsigned *port)
+{
+	int fd = ch_refusing_port(port);
+
+	assert_int_equal(listen(fd, 16), 0);
+	return fd;
+}
+
+int ch_run_signalled(const char *log_path, int after_ms, int sig, int limit_s,
+		     const char *const *args)
+{
+	const char *bin = getenv("MPC_BACKUP_BIN");
+	char *argv[64];
+	size_t n = 0;
+	pid_t pid;
+	int ws = 0;
+
+	assert_non_null(bin);
+	argv[n++] = (char *)bin;
+	for (; args[n - 1] != NULL && n < 63; n++)
+		argv[n] = (char *)args[n - 1];
+	argv[n] = NULL;
+	pid = ch_spawn(argv, NULL, log_path);
+	nap_ms(after_ms);
+	assert_int_equal(kill(pid, sig), 0);
+	for (int i = 0; i < limit_s * 20; i++) {
+		if (waitpid(pid, &ws, WNOHANG) == pid)
+			return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+		nap_ms(50);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fail_msg("mpc-backup did not end within %d s of signal %d", limit_s, sig);
+	return -1;
+}
+
 int ch_main(const char *name, const struct CMUnitTest *tests, size_t n)
 {
 	int rc;

@@ -94,6 +94,15 @@ unsigned ch_free_port(void);
  * the fd (close it when done) and the port. */
 int ch_refusing_port(unsigned *port);
 
+/* A socket on a loopback port that listens and never accepts: a connection completes and a
+ * request is sent, and no byte ever comes back (a stalled peer). Returns the fd. */
+int ch_stalling_port(unsigned *port);
+/* Start `mpc-backup ARGS...` (NULL-terminated array), send it `sig` after `after_ms`, and
+ * return its exit status (-1 if killed by a signal); fails the test if it has not ended
+ * `limit_s` seconds after the signal. stdout and stderr go to log_path. */
+int ch_run_signalled(const char *log_path, int after_ms, int sig, int limit_s,
+		     const char *const *args);
+
 struct CMUnitTest;
 
 /* A test program's main: SIGPIPE ignored, libcurl initialised, the group run. */

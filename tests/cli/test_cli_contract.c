@@ -657,6 +657,44 @@ static void test_rpc_errors_exit_24(void **state)
 	}
 }
 
+/* Endpoints that do not answer: the cause decides the exit status (docs/operations.md): a
+ * refused connection is an RPC failure (24; it was 22, "HTTP failure", against the docs), a
+ * stall past --rpc-timeout is 23, and SIGTERM/SIGINT during the read ends the command cleanly
+ * with 28 (it was killed: 143/130). */
+static void test_endpoints_down_and_signals(void **state)
+{
+	struct fx *f = *state;
+	char url[64], log[700];
+	unsigned port;
+	int fd = ch_refusing_port(&port), st;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", url, "--account", OPERATOR,
+	       (char *)NULL);
+	ch_expect(&f->r, 24, NULL);
+	close(fd);
+
+	fd = ch_stalling_port(&port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", url, "--account", OPERATOR,
+	       "--rpc-timeout", "1", (char *)NULL);
+	ch_expect(&f->r, 23, NULL);
+	snprintf(log, sizeof(log), "%s/signalled.log", f->hsm.dir);
+	{
+		const char *args[] = { "contract", "status", "--rpc-url", url, "--account", OPERATOR,
+				       "--rpc-timeout", "60", NULL };
+		static const int sigs[] = { SIGTERM, SIGINT };
+
+		for (int i = 0; i < 2; i++) {
+			st = ch_run_signalled(log, 1500, sigs[i], 5, args);
+			if (st != 28)
+				fail_msg("contract status stopped by signal %d exits %d, not 28 "
+					 "(cancelled)", sigs[i], st);
+		}
+	}
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -668,6 +706,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migration_port_hint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_echoed_secrets_scrubbed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rpc_errors_exit_24, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_endpoints_down_and_signals, setup, teardown),
 	};
 
 	return CH_MAIN(tests);
