@@ -75,6 +75,8 @@ int mpc_cli_bad_option(const char *cmd, char **argv);
 int mpc_cli_check_options(const char *cmd, int argc, char **argv, const struct option *opts);
 /* The name in `names` (NULL-terminated) a mistyped `word` most likely meant, or NULL. */
 const char *mpc_cli_nearest(const char *word, const char *const *names);
+/* Usage error for an unknown subcommand, with "did you mean" from subs (NULL-terminated). */
+int mpc_cli_unknown_subcommand(const char *cmd, const char *sub, const char *const *subs);
 /* Set by SIGINT/SIGTERM during a one-shot command (main.c installs the handlers): pass it as
  * the `cancel` of node and RPC clients so the command stops within 100 ms with exit 28. */
 const volatile sig_atomic_t *mpc_cli_cancel_flag(void);

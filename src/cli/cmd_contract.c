@@ -119,8 +119,11 @@ int mpc_cmd_contract(int argc, char **argv)
 		fputs(contract_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
-	if (strcmp(argv[1], "status") != 0)
-		return mpc_cli_usage("contract", "unknown subcommand \"%.40s\"", argv[1]);
+	if (strcmp(argv[1], "status") != 0) {
+		static const char *const subs[] = { "status", NULL };
+
+		return mpc_cli_unknown_subcommand("contract", argv[1], subs);
+	}
 	if (mpc_cli_check_options("contract status", argc - 1, argv + 1, opts) != 0)
 		return 2;
 	mpc_cli_common_init(&c);

@@ -197,8 +197,11 @@ int mpc_cmd_import(int argc, char **argv)
 	}
 	sub = argv[1];
 	bcli = strcmp(sub, "backup-cli") == 0;
-	if (!bcli && strcmp(sub, "node-keys") != 0)
-		return mpc_cli_usage("import", "unknown subcommand \"%.40s\"", sub);
+	if (!bcli && strcmp(sub, "node-keys") != 0) {
+		static const char *const subs[] = { "backup-cli", "node-keys", NULL };
+
+		return mpc_cli_unknown_subcommand("import", sub, subs);
+	}
 	st = mpc_cli_cfg_parse("import", import_help, argc - 1, argv + 1, opts, &a, import_opt,
 			       &ia);
 	if (st != 0)

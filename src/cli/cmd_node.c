@@ -33,8 +33,11 @@ int mpc_cmd_node(int argc, char **argv)
 		fputs(node_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
-	if (strcmp(argv[1], "hello") != 0)
-		return mpc_cli_usage("node", "unknown subcommand \"%.40s\"", argv[1]);
+	if (strcmp(argv[1], "hello") != 0) {
+		static const char *const subs[] = { "hello", NULL };
+
+		return mpc_cli_unknown_subcommand("node", argv[1], subs);
+	}
 	if (mpc_cli_check_options("node hello", argc - 1, argv + 1, opts) != 0)
 		return 2;
 	memset(&no, 0, sizeof(no));

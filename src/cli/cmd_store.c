@@ -149,12 +149,7 @@ int mpc_cmd_store(int argc, char **argv)
 	sub = argv[1];
 	if (strcmp(sub, "list") != 0 && strcmp(sub, "verify") != 0 && strcmp(sub, "prune") != 0 &&
 	    strcmp(sub, "quarantine") != 0) {
-		const char *near = mpc_cli_nearest(sub, subs);
-
-		if (near != NULL)
-			return mpc_cli_usage("store", "unknown subcommand \"%.40s\", did you mean \"%s\"?",
-					     sub, near);
-		return mpc_cli_usage("store", "unknown subcommand \"%.40s\"", sub);
+		return mpc_cli_unknown_subcommand("store", sub, subs);
 	}
 	/* errors name the full command: "mpc-backup store list: ..." */
 	snprintf(cmd, sizeof(cmd), "store %s", sub);

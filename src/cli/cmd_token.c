@@ -254,15 +254,22 @@ int mpc_cmd_token(int argc, char **argv)
 	};
 	struct mpc_cli_common c;
 	const char *sub, *transport_file = NULL;
+	char cmd[16];
 	int opt, import = 0, explicit_token = 0;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(token_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
-	if (mpc_cli_check_options("token", argc - 1, argv + 1, opts) != 0)
-		return 2;
 	sub = argv[1];
+	if (strcmp(sub, "list") != 0 && strcmp(sub, "init") != 0 && strcmp(sub, "show") != 0) {
+		static const char *const subs[] = { "list", "show", "init", NULL };
+
+		return mpc_cli_unknown_subcommand("token", sub, subs);
+	}
+	snprintf(cmd, sizeof(cmd), "token %s", sub); /* errors name the full command */
+	if (mpc_cli_check_options(cmd, argc - 1, argv + 1, opts) != 0)
+		return 2;
 	mpc_cli_common_init(&c);
 	while ((opt = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
 		if (opt == MPC_OPT_HELP) {
@@ -278,15 +285,13 @@ int mpc_cmd_token(int argc, char **argv)
 		else if (opt == OPT_TRANSPORT_FILE)
 			transport_file = optarg, import = 1;
 		else
-			return mpc_cli_bad_option("token", argv + 1);
+			return mpc_cli_bad_option(cmd, argv + 1);
 	}
-	if (mpc_cli_no_extra_args("token", argc - 1, argv + 1) != 0)
+	if (mpc_cli_no_extra_args(cmd, argc - 1, argv + 1) != 0)
 		return 2;
 	if (strcmp(sub, "list") == 0)
 		return token_list(&c, explicit_token);
 	if (strcmp(sub, "init") == 0)
 		return token_init_or_show(&c, 1, import, transport_file);
-	if (strcmp(sub, "show") == 0)
-		return token_init_or_show(&c, 0, 0, NULL);
-	return mpc_cli_usage("token", "unknown subcommand \"%.40s\"", sub);
+	return token_init_or_show(&c, 0, 0, NULL);
 }

@@ -68,6 +68,16 @@ const char *mpc_cli_nearest(const char *word, const char *const *names)
 	return nearest_n(word, strlen(word), names);
 }
 
+int mpc_cli_unknown_subcommand(const char *cmd, const char *sub, const char *const *subs)
+{
+	const char *near = mpc_cli_nearest(sub, subs);
+
+	if (near != NULL)
+		return mpc_cli_usage(cmd, "unknown subcommand \"%.40s\", did you mean \"%s\"?", sub,
+				     near);
+	return mpc_cli_usage(cmd, "unknown subcommand \"%.40s\"", sub);
+}
+
 int mpc_cli_check_options(const char *cmd, int argc, char **argv, const struct option *opts)
 {
 	for (int i = 1; i < argc; i++) {
