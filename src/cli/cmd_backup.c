@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "src/cli/cfgopts.h"
 #include "src/cli/session.h"
 #include "src/util/encoding.h"
 #include "src/util/file.h"
@@ -13,8 +14,10 @@
 static const char backup_help[] =
 	"usage: mpc-backup backup --store DIR --node HOST:PORT --node-key ed25519:...\n"
 	"                         --keyset FILE|- [--contract ACCOUNT --account OPERATOR] [options]\n"
+	"       mpc-backup backup --config FILE --node HOST:PORT --node-key ed25519:... [options]\n"
 	"\n"
-	"Fetches the keyshares of the keyset (the contract's Keyset JSON, from FILE or stdin) from\n"
+	"Fetches the keyshares of the keyset (the contract's Keyset JSON, from FILE or stdin; or\n"
+	"without --keyset, the keyset a quorum of --rpc-url endpoints reads from the contract) from\n"
 	"the node, checks them against the keyset (every domain once, epoch, attempts, public\n"
 	"keys), seals them in the token(s) and adds them to the store. A keyset the store already\n"
 	"covers is not fetched again (exit 0, says so). Exit 26 when the node's keyshares do not\n"
@@ -22,11 +25,12 @@ static const char backup_help[] =
 	"\n"
 	"options:\n"
 	"  --keyset FILE|-      the Keyset JSON ({\"epoch_id\":..,\"domains\":[..]}), at most 1 MiB\n"
-	MPC_CLI_NODE_HELP "  --contract, --account  recorded in the stored file's header\n" MPC_CLI_COMMON_HELP;
+	MPC_CLI_PEER_HELP MPC_CLI_CFG_HELP MPC_CLI_COMMON_HELP;
 
 static const char restore_help[] =
 	"usage: mpc-backup restore --store DIR --node HOST:PORT --node-key ed25519:... [--epoch N]\n"
 	"                          [options]\n"
+	"       mpc-backup restore --config FILE --node HOST:PORT --node-key ed25519:... [options]\n"
 	"\n"
 	"Opens the newest stored keyset (or the newest of epoch N) in the token and pushes it to\n"
 	"the node with PUT /set_keyshares. An empty store or a missing epoch is an error (exit 18),\n"
@@ -34,8 +38,8 @@ static const char restore_help[] =
 	"complete when the contract concludes it.\n"
 	"\n"
 	"options:\n"
-	"  --epoch N            push the newest stored keyset of epoch N\n" MPC_CLI_NODE_HELP
-	MPC_CLI_COMMON_HELP;
+	"  --epoch N            push the newest stored keyset of epoch N\n" MPC_CLI_PEER_HELP
+	MPC_CLI_CFG_HELP MPC_CLI_COMMON_HELP;
 
 static int read_keyset(const char *path, struct mpc_keyset *ks, struct mpc_err *e)
 {
@@ -72,83 +76,99 @@ static int refuse_older(const struct mpc_store *s, const struct mpc_keyset *ks, 
 	return rc;
 }
 
-static int parse_common(const char *cmd, const char *help, int argc, char **argv,
-			struct mpc_cli_common *c, struct mpc_cli_node_opts *no, const char **extra,
-			const char *extra_name)
+/* What backup and restore take besides the configuration-style options. */
+struct peer_ctx {
+	const char *cmd;
+	struct mpc_cli_node_opts no; /* node, node_key only */
+	const char *extra;           /* --keyset or --epoch */
+};
+
+#define OPT_EXTRA MPC_OPT_SESSION_LAST
+/* The options backup and restore share: mpc-backup.conf(5)'s (--config first, flags override)
+ * and the node to talk to. */
+#define PEER_OPTIONS                                                                        \
+	MPC_CLI_CFG_OPTIONS, { "node", required_argument, NULL, MPC_OPT_NODE },             \
+		{ "node-key", required_argument, NULL, MPC_OPT_NODE_KEY },                  \
+		{ "transport-key-file", required_argument, NULL, 0 },                       \
+		{ "node-timeout", required_argument, NULL, 0 }
+
+static int peer_opt(void *ctx, int opt, const char *arg)
 {
-	enum { OPT_EXTRA = MPC_OPT_SESSION_LAST };
-	const struct option opts[] = { MPC_CLI_COMMON_OPTIONS, MPC_CLI_NODE_OPTIONS,
+	struct peer_ctx *p = ctx;
+
+	if (opt == OPT_EXTRA) {
+		p->extra = arg;
+		return 1;
+	}
+	if (opt == MPC_OPT_NODE || opt == MPC_OPT_NODE_KEY)
+		return mpc_cli_node_opt(p->cmd, &p->no, opt, arg);
+	return 0;
+}
+
+/* Parse; 0 (caller frees a->cfg), 1 after --help, or an exit status. */
+static int parse_common(const char *cmd, const char *help, int argc, char **argv,
+			const char *extra_name, struct mpc_cli_cfg *a, struct peer_ctx *p)
+{
+	const struct option opts[] = { PEER_OPTIONS,
 				       { extra_name, required_argument, NULL, OPT_EXTRA },
 				       { NULL, 0, NULL, 0 } };
-	int opt, r;
+	int st;
 
-	if (mpc_cli_check_options(cmd, argc, argv, opts) != 0)
-		return 2;
-	memset(no, 0, sizeof(*no));
-	mpc_cli_common_init(c);
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == MPC_OPT_HELP) {
-			fputs(help, stdout);
-			return 1;
-		}
-		if (mpc_cli_common_opt(c, opt, optarg))
-			continue;
-		if (opt == OPT_EXTRA) {
-			*extra = optarg;
-			continue;
-		}
-		r = mpc_cli_node_opt(cmd, no, opt, optarg);
-		if (r < 0)
-			return 2;
-		if (r == 0)
-			return mpc_cli_bad_option(cmd, argv);
-	}
-	if (mpc_cli_no_extra_args(cmd, argc, argv) != 0)
-		return 2;
-	if (no->node == NULL)
-		return mpc_cli_usage(cmd, "--node HOST:PORT is required");
-	if (no->store == NULL)
-		return mpc_cli_usage(cmd, "--store DIR is required");
-	return 0;
+	memset(p, 0, sizeof(*p));
+	p->cmd = cmd;
+	st = mpc_cli_cfg_parse(cmd, help, argc, argv, opts, a, peer_opt, p);
+	if (st != 0)
+		return st < 0 ? 1 : st;
+	a->no.node = p->no.node;
+	a->no.node_key = p->no.node_key;
+	a->no.transport_key_file = a->cfg.transport_key_file;
+	a->no.node_timeout = a->cfg.node_timeout;
+	st = 0;
+	if (a->no.node == NULL)
+		st = mpc_cli_usage(cmd, "--node HOST:PORT is required");
+	else if (a->no.store == NULL)
+		st = mpc_cli_usage(cmd, "--store DIR is required");
+	if (st != 0)
+		mpc_config_free(&a->cfg);
+	return st;
 }
 
 int mpc_cmd_backup(int argc, char **argv)
 {
-	struct mpc_cli_common c;
-	struct mpc_cli_node_opts no;
+	struct mpc_cli_cfg a;
+	struct peer_ctx p;
 	struct mpc_cli_session s;
 	struct mpc_keyset ks;
 	struct mpc_backup_outcome out;
 	struct mpc_err e = { 0 };
-	const char *keyset_path = NULL;
 	uint8_t node_pub[32];
 	int rc, st;
 
-	st = parse_common("backup", backup_help, argc, argv, &c, &no, &keyset_path, "keyset");
+	st = parse_common("backup", backup_help, argc, argv, "keyset", &a, &p);
 	if (st != 0)
 		return st == 1 ? 0 : st;
-	if (keyset_path == NULL)
-		return mpc_cli_usage("backup", "--keyset FILE|- is required");
-	memset(&ks, 0, sizeof(ks));
-	rc = mpc_cli_node_key(&no, node_pub, &e);
-	if (rc == MPC_OK)
-		rc = read_keyset(keyset_path, &ks, &e);
-	if (rc != MPC_OK)
-		return mpc_cli_fail("backup", &e);
-	rc = mpc_cli_session_open(&c, &no, MPC_SESSION_NODE_OPS | MPC_SESSION_STORE_CREATE, &s, &e);
-	if (rc != MPC_OK) {
-		mpc_keyset_free(&ks);
-		return mpc_cli_fail("backup", &e);
+	if (p.extra == NULL && a.cfg.n_rpc_url == 0) {
+		mpc_config_free(&a.cfg);
+		return mpc_cli_usage("backup", "--keyset FILE|-, or --rpc-url URL and --account "
+				     "OPERATOR (or --config) to read it from the contract, is required");
 	}
+	memset(&ks, 0, sizeof(ks));
+	rc = mpc_cli_node_key(&a.no, node_pub, &e);
+	if (rc == MPC_OK)
+		rc = p.extra != NULL ? read_keyset(p.extra, &ks, &e)
+				     : mpc_cli_contract_keyset(&a.cfg, &ks, &e);
+	if (rc != MPC_OK)
+		goto fail;
+	rc = mpc_cli_session_open(&a.c, &a.no, MPC_SESSION_NODE_OPS | MPC_SESSION_STORE_CREATE, &s, &e);
+	if (rc != MPC_OK)
+		goto fail;
 	rc = refuse_older(s.store, &ks, &e);
 	if (rc == MPC_OK)
-		rc = mpc_op_backup(&s.ops, no.node, node_pub, &ks, &out, &e);
+		rc = mpc_op_backup(&s.ops, a.no.node, node_pub, &ks, &out, &e);
 	mpc_cli_session_close(&s);
-	if (rc != MPC_OK) {
-		mpc_keyset_free(&ks);
-		return mpc_cli_fail("backup", &e);
-	}
-	if (c.json)
+	if (rc != MPC_OK)
+		goto fail;
+	if (a.json)
 		st = mpc_cli_print_json(json_pack(
 			"{s:I, s:I, s:b, s:s, s:I, s:{s:f, s:f, s:f, s:f}}", "epoch", (json_int_t)ks.epoch_id,
 			"domains", (json_int_t)ks.n_domains, "already_covered", out.already_covered, "file",
@@ -160,52 +180,63 @@ int mpc_cmd_backup(int argc, char **argv)
 	else
 		printf("stored epoch %llu (%zu domains, %zu bytes of keyshares) in %s/%s "
 		       "(node %.1f ms, token %.2f ms, disk %.1f ms)\n",
-		       (unsigned long long)ks.epoch_id, ks.n_domains, out.bytes, no.store, out.file,
+		       (unsigned long long)ks.epoch_id, ks.n_domains, out.bytes, a.no.store, out.file,
 		       out.t.node_s * 1e3, out.t.token_s * 1e3, out.t.disk_s * 1e3);
 	mpc_keyset_free(&ks);
+	mpc_config_free(&a.cfg);
 	return st;
+fail:
+	mpc_keyset_free(&ks);
+	mpc_config_free(&a.cfg);
+	return mpc_cli_fail("backup", &e);
 }
 
 int mpc_cmd_restore(int argc, char **argv)
 {
-	struct mpc_cli_common c;
-	struct mpc_cli_node_opts no;
+	struct mpc_cli_cfg a;
+	struct peer_ctx p;
 	struct mpc_cli_session s;
 	struct mpc_push_outcome out;
 	struct mpc_err e = { 0 };
-	const char *epoch_arg = NULL;
 	uint64_t epoch = 0;
 	uint8_t node_pub[32];
 	int rc, st;
 
-	st = parse_common("restore", restore_help, argc, argv, &c, &no, &epoch_arg, "epoch");
+	st = parse_common("restore", restore_help, argc, argv, "epoch", &a, &p);
 	if (st != 0)
 		return st == 1 ? 0 : st;
-	if (epoch_arg != NULL) {
-		char *end;
+	if (p.extra != NULL) {
+		char *end = NULL;
 
-		if (epoch_arg[0] < '0' || epoch_arg[0] > '9')
-			return mpc_cli_usage("restore", "--epoch: \"%.40s\" is not an epoch number", epoch_arg);
 		errno = 0;
-		epoch = strtoull(epoch_arg, &end, 10);
-		if (*end != '\0' || errno == ERANGE)
-			return mpc_cli_usage("restore", "--epoch: \"%.40s\" is not an epoch number", epoch_arg);
+		if (p.extra[0] >= '0' && p.extra[0] <= '9')
+			epoch = strtoull(p.extra, &end, 10);
+		if (p.extra[0] < '0' || p.extra[0] > '9' || *end != '\0' || errno == ERANGE) {
+			mpc_config_free(&a.cfg);
+			return mpc_cli_usage("restore", "--epoch: \"%.40s\" is not an epoch number",
+					     p.extra);
+		}
 	}
-	rc = mpc_cli_node_key(&no, node_pub, &e);
+	rc = mpc_cli_node_key(&a.no, node_pub, &e);
 	if (rc == MPC_OK)
-		rc = mpc_cli_session_open(&c, &no, MPC_SESSION_NODE_OPS | MPC_SESSION_STORE, &s, &e);
-	if (rc != MPC_OK)
+		rc = mpc_cli_session_open(&a.c, &a.no, MPC_SESSION_NODE_OPS | MPC_SESSION_STORE, &s, &e);
+	if (rc == MPC_OK) {
+		rc = mpc_op_push(&s.ops, a.no.node, node_pub, NULL, p.extra == NULL, epoch, &out, &e);
+		mpc_cli_session_close(&s);
+	}
+	if (rc != MPC_OK) {
+		mpc_config_free(&a.cfg);
 		return mpc_cli_fail("restore", &e);
-	rc = mpc_op_push(&s.ops, no.node, node_pub, NULL, epoch_arg == NULL, epoch, &out, &e);
-	mpc_cli_session_close(&s);
-	if (rc != MPC_OK)
-		return mpc_cli_fail("restore", &e);
-	if (c.json)
-		return mpc_cli_print_json(json_pack("{s:I, s:I, s:s, s:I, s:s}", "epoch", (json_int_t)out.epoch,
-						    "domains", (json_int_t)out.n_domains, "file", out.file,
-						    "bytes", (json_int_t)out.bytes, "node", no.node));
-	printf("pushed epoch %llu (%zu domains, %zu bytes) from %s to %s: the node took them; the "
-	       "move is complete when the contract concludes the migration\n",
-	       (unsigned long long)out.epoch, out.n_domains, out.bytes, out.file, no.node);
-	return 0;
+	}
+	if (a.json)
+		st = mpc_cli_print_json(json_pack("{s:I, s:I, s:s, s:I, s:s}", "epoch",
+						  (json_int_t)out.epoch, "domains",
+						  (json_int_t)out.n_domains, "file", out.file, "bytes",
+						  (json_int_t)out.bytes, "node", a.no.node));
+	else
+		printf("pushed epoch %llu (%zu domains, %zu bytes) from %s to %s: the node took them; "
+		       "the move is complete when the contract concludes the migration\n",
+		       (unsigned long long)out.epoch, out.n_domains, out.bytes, out.file, a.no.node);
+	mpc_config_free(&a.cfg);
+	return st;
 }

@@ -27,7 +27,8 @@ static int is_cfg_key(const char *name)
 {
 	static const char *const keys[] = { "token", "tls-token", "seal-token", "pin-file",
 					    "seal-to", "store", "rpc-url", "rpc-quorum",
-					    "contract", "account", "rpc-timeout" };
+					    "contract", "account", "rpc-timeout",
+					    "transport-key-file", "node-timeout" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(name, keys[i]) == 0)
@@ -146,6 +147,7 @@ int mpc_cli_contract_keyset(const struct mpc_config *cfg, struct mpc_keyset *ks,
 	ro.contract = cfg->contract;
 	ro.timeout_ms = (long)(cfg->rpc_timeout * 1000);
 	ro.connect_timeout_ms = (long)(cfg->rpc_timeout * 1000);
+	ro.cancel = mpc_cli_cancel_flag();
 	rc = mpc_quorum_new((const char *const *)cfg->rpc_url, cfg->n_rpc_url, cfg->rpc_quorum, &ro,
 			    &q, e);
 	if (rc == MPC_OK)

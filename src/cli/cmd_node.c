@@ -14,12 +14,21 @@ static const char node_help[] =
 	"GET /hello. Exit 0 when the node answers \"Hello, world!\"; 21 when the node's key differs\n"
 	"or the node refuses ours (not registered on the contract); 20 TLS; 22 HTTP; 23 timeout.\n"
 	"\n"
-	"options:\n" MPC_CLI_NODE_HELP MPC_CLI_COMMON_HELP;
+	"options:\n"
+	"  --node HOST:PORT     the node's migration address (IPv4, [IPv6]:PORT, https://host[:port])\n"
+	"  --node-key KEY       the node's TLS key as the contract lists it (ed25519:<base58>)\n"
+	"  --node-timeout S     seconds for the request (default 60)\n" MPC_CLI_COMMON_HELP;
 
 int mpc_cmd_node(int argc, char **argv)
 {
-	static const struct option opts[] = { MPC_CLI_COMMON_OPTIONS, MPC_CLI_NODE_OPTIONS,
-					      { NULL, 0, NULL, 0 } };
+	/* only what hello uses: no store, no transport key */
+	static const struct option opts[] = {
+		MPC_CLI_COMMON_OPTIONS,
+		{ "node", required_argument, NULL, MPC_OPT_NODE },
+		{ "node-key", required_argument, NULL, MPC_OPT_NODE_KEY },
+		{ "node-timeout", required_argument, NULL, MPC_OPT_NODE_TIMEOUT },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct mpc_cli_common c;
 	struct mpc_cli_node_opts no;
 	struct mpc_cli_session s;

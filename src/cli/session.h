@@ -45,14 +45,17 @@ enum {
 	{ "account", required_argument, NULL, MPC_OPT_ACCOUNT },                 \
 	{ "node-timeout", required_argument, NULL, MPC_OPT_NODE_TIMEOUT }
 
-#define MPC_CLI_NODE_HELP                                                                           \
+/* The node to talk to (backup, restore, node hello). */
+#define MPC_CLI_PEER_HELP                                                                           \
 	"  --node HOST:PORT     the node's migration address (IPv4, [IPv6]:PORT, https://host[:port])\n" \
 	"  --node-key KEY       the node's TLS key as the contract lists it (ed25519:<base58>)\n"       \
 	"  --transport-key-file F  the node's 32-byte body key in hex (else\n"                          \
 	"                       $MPC_BACKUP_TRANSPORT_KEY_HEX, else the token's imported key)\n"       \
-	"  --store DIR          the sealed store\n"                                                       \
-	"  --seal-to URI        seal to this token (repeatable; default: the sealing token)\n"          \
 	"  --node-timeout S     seconds for one request to the node (default 60)\n"
+#define MPC_CLI_NODE_HELP                                                                           \
+	MPC_CLI_PEER_HELP                                                                           \
+	"  --store DIR          the sealed store\n"                                                       \
+	"  --seal-to URI        seal to this token (repeatable; default: the sealing token)\n"
 
 /* Handle a session option; 1 if it was one, 0 if not, -1 on a bad value (message printed). */
 int mpc_cli_node_opt(const char *cmd, struct mpc_cli_node_opts *o, int opt, const char *arg);
