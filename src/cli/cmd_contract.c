@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pkcs11/ed25519.h"
+#include "src/cli/cfgopts.h"
 #include "src/cli/cli.h"
 #include "src/contract/status.h"
 #include "src/contract/url.h"
@@ -11,11 +12,14 @@
 #include "src/node/debug_config.h"
 #include "src/store/store.h"
 
+enum { OPT_DEBUG_PORT = MPC_OPT_FIRST_COMMAND_OPTION };
+
 static const char contract_help[] =
 	"usage: mpc-backup contract status --rpc-url URL [--rpc-url URL ...] --account OPERATOR\n"
 	"                                  [--contract ACCOUNT] [--rpc-quorum K]\n"
 	"                                  [--migration-port PORT] [--store DIR] [--token URI] [--json]\n"
 	"                                  [--debug-port PORT]\n"
+	"       mpc-backup contract status --config FILE [options]\n"
 	"\n"
 	"Reads `state` and `migration_info` from every endpoint and prints the protocol state,\n"
 	"the keyset (epoch, domains, attempts, curves), the operator's node (contract URL, derived\n"
@@ -26,8 +30,14 @@ static const char contract_help[] =
 	"own debug page (http://<node host>:PORT/debug/node_config) which migration port it\n"
 	"serves (8079, or 8081 on older nodes) and prints that as an unauthenticated hint; it\n"
 	"never changes where the backup service connects or which TLS key it pins.\n"
-	"Exit 0 when K endpoints agree, 25 when an answering endpoint disagrees; when fewer\n"
-	"than K answer: 23 if they timed out, else 24 (refused, HTTP or RPC errors).\n";
+	"With --config, the migration address honours the file's address.* overrides as `run`\n"
+	"does. Exit 0 when K endpoints agree, 25 when an answering endpoint disagrees; when\n"
+	"fewer than K answer: 23 if they timed out, else 24 (refused, HTTP or RPC errors).\n"
+	"\n"
+	"options:\n"
+	"  --migration-port PORT  the node's migration port when no override applies (8079)\n"
+	"  --debug-port PORT    ask the node's debug page which migration port it serves\n"
+	MPC_CLI_CFG_HELP MPC_CLI_COMMON_HELP;
 
 struct covers_ctx {
 	struct mpc_store *store;
@@ -85,35 +95,45 @@ static void add_port_hint(json_t *status, unsigned debug_port)
 	json_object_set_new(status, "migration_port_hint", h);
 }
 
+struct contract_ctx {
+	unsigned debug_port; /* opt-in: it contacts a host the contract names, in clear */
+};
+
+static int contract_opt(void *ctx, int opt, const char *arg)
+{
+	struct contract_ctx *cc = ctx;
+	char *end = NULL;
+	unsigned long v;
+
+	if (opt != OPT_DEBUG_PORT)
+		return 0;
+	v = strtoul(arg, &end, 10);
+	if (arg[0] == '\0' || *end != '\0' || v == 0 || v > 65535 || arg[0] == '-') {
+		mpc_cli_usage("contract status", "--debug-port: a port 1..65535");
+		return -1;
+	}
+	cc->debug_port = (unsigned)v;
+	return 1;
+}
+
 int mpc_cmd_contract(int argc, char **argv)
 {
-	enum { OPT_RPC = MPC_OPT_FIRST_COMMAND_OPTION, OPT_QUORUM, OPT_CONTRACT, OPT_ACCOUNT,
-	       OPT_PORT, OPT_STORE, OPT_RPC_TIMEOUT, OPT_DEBUG_PORT };
 	static const struct option opts[] = {
-		MPC_CLI_COMMON_OPTIONS,
-		{ "rpc-url", required_argument, NULL, OPT_RPC },
-		{ "rpc-quorum", required_argument, NULL, OPT_QUORUM },
-		{ "contract", required_argument, NULL, OPT_CONTRACT },
-		{ "account", required_argument, NULL, OPT_ACCOUNT },
-		{ "migration-port", required_argument, NULL, OPT_PORT },
-		{ "store", required_argument, NULL, OPT_STORE },
-		{ "rpc-timeout", required_argument, NULL, OPT_RPC_TIMEOUT },
+		MPC_CLI_CFG_OPTIONS,
+		{ "migration-port", required_argument, NULL, 0 },
 		{ "debug-port", required_argument, NULL, OPT_DEBUG_PORT },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *const keys[] = { "rpc_url", "rpc_quorum", "contract", "account",
-					    "migration_port", "store", "rpc_timeout" };
-	struct mpc_cli_common c;
-	struct mpc_config cfg;
+	struct mpc_cli_cfg a;
+	struct contract_ctx ctx = { 0 };
 	struct mpc_err e = { 0 };
-	struct mpc_status_args a;
+	struct mpc_status_args sa;
 	struct mpc_rpc_options ro;
 	struct mpc_address_config addr;
 	struct covers_ctx cc = { NULL };
 	uint8_t pub[32];
 	json_t *status = NULL;
-	int opt, rc, poll_rc = MPC_OK, want_token = 0, st;
-	unsigned debug_port = 0; /* opt-in: it contacts a host the contract names, in clear */
+	int rc, poll_rc = MPC_OK, want_token, st;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
 		fputs(contract_help, argc < 2 ? stderr : stdout);
@@ -124,82 +144,51 @@ int mpc_cmd_contract(int argc, char **argv)
 
 		return mpc_cli_unknown_subcommand("contract", argv[1], subs);
 	}
-	if (mpc_cli_check_options("contract status", argc - 1, argv + 1, opts) != 0)
-		return 2;
-	mpc_cli_common_init(&c);
-	mpc_config_defaults(&cfg);
-	while ((opt = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
-		if (opt == MPC_OPT_HELP) {
-			fputs(contract_help, stdout);
-			mpc_config_free(&cfg);
-			return 0;
-		}
-		if (opt == MPC_OPT_TOKEN || opt == MPC_OPT_TLS_TOKEN)
-			want_token = 1;
-		if (mpc_cli_common_opt(&c, opt, optarg))
-			continue;
-		if (opt == OPT_DEBUG_PORT) {
-			char *end = NULL;
-			unsigned long v = strtoul(optarg, &end, 10);
-
-			if (optarg[0] == '\0' || *end != '\0' || v == 0 || v > 65535 || optarg[0] == '-') {
-				mpc_config_free(&cfg);
-				return mpc_cli_usage("contract status",
-						     "--debug-port: a port 1..65535");
-			}
-			debug_port = (unsigned)v;
-			continue;
-		}
-		if (opt < OPT_RPC || opt > OPT_RPC_TIMEOUT) {
-			mpc_config_free(&cfg);
-			return mpc_cli_bad_option("contract status", argv + 1);
-		}
-		{
-			char where[64];
-
-			snprintf(where, sizeof(where), "--%s", opts[7 + opt - OPT_RPC].name);
-			rc = mpc_config_set(&cfg, keys[opt - OPT_RPC], optarg, where, &e);
-		}
-		if (rc != MPC_OK) {
-			mpc_config_free(&cfg);
-			return mpc_cli_fail("contract status", &e);
-		}
+	st = mpc_cli_cfg_parse("contract status", contract_help, argc - 1, argv + 1, opts, &a,
+			       contract_opt, &ctx);
+	if (st != 0)
+		return st < 0 ? 0 : st;
+	if (a.cfg.n_rpc_url == 0 || a.cfg.account == NULL) {
+		mpc_config_free(&a.cfg);
+		return mpc_cli_usage("contract status", "--rpc-url URL and --account OPERATOR (or "
+				     "--config) are required");
 	}
-	if (mpc_cli_no_extra_args("contract status", argc - 1, argv + 1) != 0 ||
-	    cfg.n_rpc_url == 0 || cfg.account == NULL) {
-		mpc_config_free(&cfg);
-		return mpc_cli_usage("contract status", "--rpc-url URL and --account OPERATOR are required");
-	}
+	/* the token is only opened when one is named (it may ask for a PIN) */
+	want_token = a.cfg.token != NULL || a.cfg.tls_token != NULL;
 	rc = MPC_OK;
 	if (want_token)
-		rc = token_key(&c, pub, &e);
-	if (rc == MPC_OK && cfg.store != NULL)
-		rc = mpc_store_open(cfg.store, 0, &cc.store, &e);
+		rc = token_key(&a.c, pub, &e);
+	if (rc == MPC_OK && a.cfg.store != NULL)
+		rc = mpc_store_open(a.cfg.store, 0, &cc.store, &e);
 	if (rc == MPC_OK) {
 		memset(&ro, 0, sizeof(ro));
-		ro.contract = cfg.contract;
-		ro.timeout_ms = (long)(cfg.rpc_timeout * 1000);
+		ro.contract = a.cfg.contract;
+		ro.timeout_ms = (long)(a.cfg.rpc_timeout * 1000);
 		ro.cancel = mpc_cli_cancel_flag();
 		memset(&addr, 0, sizeof(addr));
-		addr.migration_port = (uint16_t)cfg.migration_port;
-		memset(&a, 0, sizeof(a));
-		a.rpc_urls = (const char *const *)cfg.rpc_url;
-		a.n_urls = cfg.n_rpc_url;
-		a.quorum = cfg.rpc_quorum;
-		a.rpc = &ro;
-		a.operator_account = cfg.account;
-		a.own_tls_key = want_token ? pub : NULL;
-		a.addresses = &addr;
-		a.covers = cfg.store != NULL ? covers_cb : NULL;
-		a.covers_ctx = &cc;
-		rc = mpc_contract_status_run(&a, &status, &poll_rc, &e);
+		addr.migration_port = (uint16_t)a.cfg.migration_port;
+		/* address.* overrides from --config, as `run` applies them */
+		addr.overrides = a.cfg.overrides;
+		addr.n_overrides = a.cfg.n_overrides;
+		memset(&sa, 0, sizeof(sa));
+		sa.rpc_urls = (const char *const *)a.cfg.rpc_url;
+		sa.n_urls = a.cfg.n_rpc_url;
+		sa.quorum = a.cfg.rpc_quorum;
+		sa.rpc = &ro;
+		sa.operator_account = a.cfg.account;
+		sa.own_tls_key = want_token ? pub : NULL;
+		sa.addresses = &addr;
+		sa.covers = a.cfg.store != NULL ? covers_cb : NULL;
+		sa.covers_ctx = &cc;
+		rc = mpc_contract_status_run(&sa, &status, &poll_rc, &e);
 	}
 	mpc_store_close(cc.store);
-	mpc_config_free(&cfg);
+	if (rc == MPC_OK)
+		add_port_hint(status, ctx.debug_port);
+	mpc_config_free(&a.cfg);
 	if (rc != MPC_OK)
 		return mpc_cli_fail("contract status", &e);
-	add_port_hint(status, debug_port);
-	if (c.json) {
+	if (a.json) {
 		st = mpc_cli_print_json(status);
 	} else {
 		char *text = NULL;

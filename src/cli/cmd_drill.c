@@ -28,7 +28,7 @@ static int is_cfg_key(const char *name)
 	static const char *const keys[] = { "token", "tls-token", "seal-token", "pin-file",
 					    "seal-to", "store", "rpc-url", "rpc-quorum",
 					    "contract", "account", "rpc-timeout",
-					    "transport-key-file", "node-timeout" };
+					    "transport-key-file", "node-timeout", "migration-port" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(name, keys[i]) == 0)

@@ -657,6 +657,55 @@ static void test_rpc_errors_exit_24(void **state)
 	}
 }
 
+/* --config for contract status and backup: the RPC URL (with its API key) comes from a file,
+ * not argv; contract status applies the file's address.* override (it ignored them); backup
+ * without --keyset reads the keyset from the contract by the quorum and stores it. */
+static void test_config_file(void **state)
+{
+	struct fx *f = *state;
+	char keyshares[600], conf[600], text[2048], addr[64];
+	const char *node_args[] = { "--client-key", f->key, "--keyshares", keyshares, NULL };
+	json_t *j;
+
+	start_rpc(f, 0, NULL);
+	assert_int_equal(mkdir(f->store, 0700), 0);
+	ch_write(f->hsm.dir, "keyshares.json", nh_mainnet_keyshares_json(), keyshares);
+	assert_int_equal(nh_start(&f->node, node_args), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", f->node.port);
+	snprintf(text, sizeof(text),
+		 "token = %s\nstore = %s\nrpc_url = %s\naccount = " OPERATOR "\n"
+		 "address.account." OPERATOR " = %s\n",
+		 f->hsm.uri, f->store, f->url[0], addr);
+	ch_write(f->hsm.dir, "cli.conf", text, conf);
+	assert_int_equal(chmod(conf, 0600), 0);
+
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--config", conf, (char *)NULL);
+	ch_expect(&f->r, 0, NULL);
+	no_secrets(&f->r);
+	j = parse(&f->r);
+	assert_string_equal(jpath_str(j, "node", "migration_address"), addr);
+	assert_true(json_is_true(json_object_get(json_object_get(j, "node"), "address_overridden")));
+	json_decref(j);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--config", conf, (char *)NULL);
+	ch_expect(&f->r, 0, "(override)");
+
+	/* backup: no --keyset, the contract's (epoch 4) read through the configured endpoint */
+	ch_run(&f->r, NULL, NULL, "backup", "--config", conf, "--node", addr, "--node-key",
+	       f->node.key_str, (char *)NULL);
+	ch_expect(&f->r, 0, "stored epoch 4");
+	no_secrets(&f->r);
+	assert_int_equal(ch_count_files(f->store, ".mpcs"), 1);
+	/* a flag overrides the file */
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--config", conf, "--account",
+	       "nobody.near", (char *)NULL);
+	assert_null(strstr(f->r.out, addr));
+	/* restore takes the same file */
+	ch_run(&f->r, NULL, NULL, "restore", "--config", conf, "--node", "127.0.0.1:1",
+	       "--node-key", f->node.key_str, "--node-timeout", "2", (char *)NULL);
+	assert_true(f->r.status != 0 && f->r.status != 2);
+	ch_expect_one_error_line(&f->r, "restore");
+}
+
 /* Endpoints that do not answer: the cause decides the exit status (docs/operations.md): a
  * refused connection is an RPC failure (24; it was 22, "HTTP failure", against the docs), a
  * stall past --rpc-timeout is 23, and SIGTERM/SIGINT during the read ends the command cleanly
@@ -707,6 +756,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_echoed_secrets_scrubbed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rpc_errors_exit_24, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_endpoints_down_and_signals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_file, setup, teardown),
 	};
 
 	return CH_MAIN(tests);
