@@ -9,23 +9,32 @@
 #include "src/monitor/config.h"
 
 #define MPC_CLI_OPT_CONFIG 'c'
-#define MPC_CLI_CFG_OPTIONS                                                                    \
+/* Option groups, one definition each; options with val 0 are configuration keys. */
+#define MPC_CLI_CFG_TOKEN_OPTIONS                                                              \
 	{ "config", required_argument, NULL, MPC_CLI_OPT_CONFIG },                             \
 	{ "token", required_argument, NULL, 0 }, { "tls-token", required_argument, NULL, 0 },  \
 	{ "seal-token", required_argument, NULL, 0 }, { "pin-file", required_argument, NULL, 0 }, \
-	{ "seal-to", required_argument, NULL, 0 }, { "store", required_argument, NULL, 0 },    \
-	{ "rpc-url", required_argument, NULL, 0 }, { "rpc-quorum", required_argument, NULL, 0 }, \
-	{ "contract", required_argument, NULL, 0 }, { "account", required_argument, NULL, 0 }, \
-	{ "rpc-timeout", required_argument, NULL, 0 },                                         \
 	{ "allow-final-pin-try", no_argument, NULL, MPC_OPT_FINAL_TRY },                       \
 	{ "json", no_argument, NULL, MPC_OPT_JSON }, { "help", no_argument, NULL, MPC_OPT_HELP }
-#define MPC_CLI_CFG_HELP                                                                       \
-	"  --config FILE        read these settings from mpc-backup.conf(5); flags override\n"   \
+#define MPC_CLI_CFG_STORE_OPTIONS                                                              \
+	{ "seal-to", required_argument, NULL, 0 }, { "store", required_argument, NULL, 0 }
+#define MPC_CLI_CFG_RPC_OPTIONS                                                                \
+	{ "rpc-url", required_argument, NULL, 0 }, { "rpc-quorum", required_argument, NULL, 0 }, \
+	{ "contract", required_argument, NULL, 0 }, { "account", required_argument, NULL, 0 }, \
+	{ "rpc-timeout", required_argument, NULL, 0 }
+#define MPC_CLI_CFG_OPTIONS                                                                    \
+	MPC_CLI_CFG_TOKEN_OPTIONS, MPC_CLI_CFG_STORE_OPTIONS, MPC_CLI_CFG_RPC_OPTIONS
+
+#define MPC_CLI_CONFIG_HELP                                                                    \
+	"  --config FILE        read these settings from mpc-backup.conf(5); flags override\n"
+#define MPC_CLI_STORE_HELP                                                                     \
 	"  --store DIR          the sealed store\n"                                               \
-	"  --seal-to URI        seal to this token (repeatable; default: the sealing token)\n"   \
+	"  --seal-to URI        seal to this token (repeatable; default: the sealing token)\n"
+#define MPC_CLI_RPC_HELP                                                                       \
 	"  --rpc-url URL        NEAR RPC endpoint (repeatable); with --account, the contract's\n" \
 	"                       keyset is read by a quorum of them\n"                            \
 	"  --rpc-quorum K, --rpc-timeout S, --contract ACCOUNT, --account OPERATOR\n"
+#define MPC_CLI_CFG_HELP MPC_CLI_CONFIG_HELP MPC_CLI_STORE_HELP MPC_CLI_RPC_HELP
 
 /* Parse argv (argv[0] = the command) with --config FILE read first and flags overriding it;
  * options with val 0 and a configuration key's name go into cfg, the rest to extra(ctx, opt,

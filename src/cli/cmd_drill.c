@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pkcs11/uri.h"
 #include "src/cli/cfgopts.h"
 #include "src/cli/session.h"
 #include "src/contract/quorum.h"
@@ -101,6 +102,15 @@ int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,
 				out->cfg.n_seal_to = 0;
 			}
 			snprintf(where, sizeof(where), "--%s", opts[idx].name);
+			/* on a command line a PIN is refused as the token commands always did (65) */
+			if (strstr(key, "token") != NULL && mpc_uri_has_pin_value(optarg)) {
+				mpc_fail(&e, MPC_ERR_PARSE,
+					 "%s: PKCS#11 URI carries pin-value: a PIN must never be given on "
+					 "a command line; use pin-source=file:..., --pin-file or "
+					 "MPC_BACKUP_PIN", where);
+				mpc_config_free(&out->cfg);
+				return mpc_cli_fail(cmd, &e);
+			}
 			if (mpc_config_set(&out->cfg, key, optarg, where, &e) != MPC_OK) {
 				mpc_config_free(&out->cfg);
 				return mpc_cli_fail(cmd, &e);

@@ -5,11 +5,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "src/cli/cfgopts.h"
 #include "src/cli/session.h"
 #include "src/util/mem.h"
 
 static const char store_help[] =
-	"usage: mpc-backup store list       --store DIR [--json]\n"
+	"usage: mpc-backup store list       --store DIR [--json]   (or --config FILE for --store)\n"
 	"       mpc-backup store verify     --store DIR [--seal-to URI ...] [token options] [--json]\n"
 	"       mpc-backup store prune      --store DIR --keep N [--json]\n"
 	"       mpc-backup store quarantine --store DIR --epoch N [--json]\n"
@@ -24,7 +25,8 @@ static const char store_help[] =
 	"            backup (use it for a keyset that turned out bad).\n"
 	"\n"
 	"options:\n"
-	"  --store DIR, --keep N, --epoch N, --seal-to URI (repeatable)\n" MPC_CLI_COMMON_HELP;
+	"  --keep N, --epoch N  for prune and quarantine\n" MPC_CLI_CONFIG_HELP MPC_CLI_STORE_HELP
+	MPC_CLI_COMMON_HELP;
 
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -124,23 +126,41 @@ static int store_verify(const struct mpc_cli_common *c, const struct mpc_cli_nod
 	return status;
 }
 
+struct store_ctx {
+	const char *keep, *epoch;
+};
+
+enum { OPT_KEEP = MPC_OPT_FIRST_COMMAND_OPTION, OPT_EPOCH };
+
+static int store_opt(void *ctx, int opt, const char *arg)
+{
+	struct store_ctx *sc = ctx;
+
+	if (opt == OPT_KEEP)
+		sc->keep = arg;
+	else if (opt == OPT_EPOCH)
+		sc->epoch = arg;
+	else
+		return 0;
+	return 1;
+}
+
 int mpc_cmd_store(int argc, char **argv)
 {
-	enum { OPT_KEEP = MPC_OPT_SESSION_LAST, OPT_EPOCH };
-	static const struct option opts[] = { MPC_CLI_COMMON_OPTIONS, MPC_CLI_NODE_OPTIONS,
+	static const struct option opts[] = { MPC_CLI_CFG_TOKEN_OPTIONS, MPC_CLI_CFG_STORE_OPTIONS,
 					      { "keep", required_argument, NULL, OPT_KEEP },
 					      { "epoch", required_argument, NULL, OPT_EPOCH },
 					      { NULL, 0, NULL, 0 } };
-	struct mpc_cli_common c;
-	struct mpc_cli_node_opts no;
+	static const char *const subs[] = { "list", "verify", "prune", "quarantine", NULL };
+	struct mpc_cli_cfg a;
+	struct store_ctx sc = { NULL, NULL };
 	struct mpc_store *s = NULL;
 	struct mpc_err e = { 0 };
-	static const char *const subs[] = { "list", "verify", "prune", "quarantine", NULL };
-	const char *sub, *keep = NULL, *epoch = NULL;
+	const char *sub;
 	char cmd[32];
 	uint64_t n = 0;
 	size_t count = 0;
-	int opt, r, rc, status = 0;
+	int rc, status = 0;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
 		fputs(store_help, argc < 2 ? stderr : stdout);
@@ -148,59 +168,40 @@ int mpc_cmd_store(int argc, char **argv)
 	}
 	sub = argv[1];
 	if (strcmp(sub, "list") != 0 && strcmp(sub, "verify") != 0 && strcmp(sub, "prune") != 0 &&
-	    strcmp(sub, "quarantine") != 0) {
+	    strcmp(sub, "quarantine") != 0)
 		return mpc_cli_unknown_subcommand("store", sub, subs);
-	}
 	/* errors name the full command: "mpc-backup store list: ..." */
 	snprintf(cmd, sizeof(cmd), "store %s", sub);
-	if (mpc_cli_check_options(cmd, argc - 1, argv + 1, opts) != 0)
-		return 2;
-	memset(&no, 0, sizeof(no));
-	mpc_cli_common_init(&c);
-	while ((opt = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
-		if (opt == MPC_OPT_HELP) {
-			fputs(store_help, stdout);
-			return 0;
-		}
-		if (mpc_cli_common_opt(&c, opt, optarg))
-			continue;
-		if (opt == OPT_KEEP) {
-			keep = optarg;
-			continue;
-		}
-		if (opt == OPT_EPOCH) {
-			epoch = optarg;
-			continue;
-		}
-		r = mpc_cli_node_opt(cmd, &no, opt, optarg);
-		if (r < 0)
-			return 2;
-		if (r == 0)
-			return mpc_cli_bad_option(cmd, argv + 1);
+	status = mpc_cli_cfg_parse(cmd, store_help, argc - 1, argv + 1, opts, &a, store_opt, &sc);
+	if (status != 0)
+		return status < 0 ? 0 : status;
+	if (a.no.store == NULL)
+		status = mpc_cli_usage(cmd, "--store DIR is required");
+	else if (strcmp(sub, "verify") == 0)
+		status = store_verify(&a.c, &a.no);
+	else if (strcmp(sub, "prune") == 0 && (parse_u64(sc.keep, &n) != 0 || n < 1))
+		status = mpc_cli_usage(cmd, "--keep N (N >= 1) is required");
+	else if (strcmp(sub, "quarantine") == 0 && parse_u64(sc.epoch, &n) != 0)
+		status = mpc_cli_usage(cmd, "--epoch N is required");
+	if (status != 0 || strcmp(sub, "verify") == 0) {
+		mpc_config_free(&a.cfg);
+		return status;
 	}
-	if (mpc_cli_no_extra_args(cmd, argc - 1, argv + 1) != 0)
-		return 2;
-	if (no.store == NULL)
-		return mpc_cli_usage(cmd, "--store DIR is required");
-	if (strcmp(sub, "verify") == 0)
-		return store_verify(&c, &no);
-	if (strcmp(sub, "prune") == 0 && (parse_u64(keep, &n) != 0 || n < 1))
-		return mpc_cli_usage(cmd, "--keep N (N >= 1) is required");
-	if (strcmp(sub, "quarantine") == 0 && parse_u64(epoch, &n) != 0)
-		return mpc_cli_usage(cmd, "--epoch N is required");
-	rc = mpc_store_open(no.store, 0, &s, &e);
-	if (rc != MPC_OK)
+	rc = mpc_store_open(a.no.store, 0, &s, &e);
+	if (rc != MPC_OK) {
+		mpc_config_free(&a.cfg);
 		return mpc_cli_fail(cmd, &e);
+	}
 	if (strcmp(sub, "list") == 0) {
-		status = store_list(&c, s);
+		status = store_list(&a.c, s);
 	} else {
 		int prune = strcmp(sub, "prune") == 0;
 
 		rc = prune ? mpc_store_prune(s, (size_t)n, &count, &e)
 			   : mpc_store_quarantine(s, n, &count, &e);
 		if (rc != MPC_OK)
-			status = mpc_cli_fail(prune ? "store prune" : "store quarantine", &e);
-		else if (c.json)
+			status = mpc_cli_fail(cmd, &e);
+		else if (a.json)
 			status = mpc_cli_print_json(json_pack("{s:s, s:I, s:I}", "action",
 							      prune ? "prune" : "quarantine", "files",
 							      (json_int_t)count, prune ? "keep" : "epoch",
@@ -212,5 +213,6 @@ int mpc_cmd_store(int argc, char **argv)
 			       count, (unsigned long long)n);
 	}
 	mpc_store_close(s);
+	mpc_config_free(&a.cfg);
 	return status;
 }

@@ -5,7 +5,7 @@
 #include "pkcs11/ed25519.h"
 #include "pkcs11/inventory.h"
 #include "pkcs11/keys.h"
-#include "src/cli/cli.h"
+#include "src/cli/cfgopts.h"
 #include "src/util/encoding.h"
 #include "src/util/mem.h"
 #include "src/node/body.h"
@@ -27,7 +27,10 @@ static const char token_help[] =
 	"      as a non-extractable AES key.\n"
 	"show  the keys, their security attributes, and the TLS public key.\n"
 	"\n"
-	"options:\n" MPC_CLI_COMMON_HELP
+	"options:\n"
+	"  --import-transport-key  (init) import the node's transport key\n"
+	"  --transport-key-file F  (init) read it from F (32 bytes in hex); implies the import\n"
+	MPC_CLI_CONFIG_HELP MPC_CLI_COMMON_HELP
 	"\n"
 	"exit status: 0 ok, 2 usage, 11 module, 12 token not found, 13 key not found, 14 PIN,\n"
 	"             16 unsupported, 17 already exists, 27 inconsistent token; see\n"
@@ -243,55 +246,57 @@ out:
 	return status;
 }
 
+struct token_ctx {
+	int import;
+	const char *transport_file; /* the flag only: a config file's key never imports */
+};
+
+enum { OPT_IMPORT = MPC_OPT_FIRST_COMMAND_OPTION, OPT_TRANSPORT_FILE };
+
+static int token_opt(void *ctx, int opt, const char *arg)
+{
+	struct token_ctx *tc = ctx;
+
+	if (opt == OPT_TRANSPORT_FILE)
+		tc->transport_file = arg;
+	else if (opt != OPT_IMPORT)
+		return 0;
+	tc->import = 1;
+	return 1;
+}
+
 int mpc_cmd_token(int argc, char **argv)
 {
-	enum { OPT_IMPORT = MPC_OPT_FIRST_COMMAND_OPTION, OPT_TRANSPORT_FILE };
 	static const struct option opts[] = {
-		MPC_CLI_COMMON_OPTIONS,
+		MPC_CLI_CFG_TOKEN_OPTIONS,
 		{ "import-transport-key", no_argument, NULL, OPT_IMPORT },
 		{ "transport-key-file", required_argument, NULL, OPT_TRANSPORT_FILE },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct mpc_cli_common c;
-	const char *sub, *transport_file = NULL;
+	static const char *const subs[] = { "list", "show", "init", NULL };
+	struct mpc_cli_cfg a;
+	struct token_ctx tc = { 0, NULL };
+	const char *sub;
 	char cmd[16];
-	int opt, import = 0, explicit_token = 0;
+	int st;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
 		fputs(token_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
 	sub = argv[1];
-	if (strcmp(sub, "list") != 0 && strcmp(sub, "init") != 0 && strcmp(sub, "show") != 0) {
-		static const char *const subs[] = { "list", "show", "init", NULL };
-
+	if (strcmp(sub, "list") != 0 && strcmp(sub, "init") != 0 && strcmp(sub, "show") != 0)
 		return mpc_cli_unknown_subcommand("token", sub, subs);
-	}
 	snprintf(cmd, sizeof(cmd), "token %s", sub); /* errors name the full command */
-	if (mpc_cli_check_options(cmd, argc - 1, argv + 1, opts) != 0)
-		return 2;
-	mpc_cli_common_init(&c);
-	while ((opt = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
-		if (opt == MPC_OPT_HELP) {
-			fputs(token_help, stdout);
-			return 0;
-		}
-		if (opt == MPC_OPT_TOKEN)
-			explicit_token = 1;
-		if (mpc_cli_common_opt(&c, opt, optarg))
-			continue;
-		if (opt == OPT_IMPORT)
-			import = 1;
-		else if (opt == OPT_TRANSPORT_FILE)
-			transport_file = optarg, import = 1;
-		else
-			return mpc_cli_bad_option(cmd, argv + 1);
-	}
-	if (mpc_cli_no_extra_args(cmd, argc - 1, argv + 1) != 0)
-		return 2;
+	st = mpc_cli_cfg_parse(cmd, token_help, argc - 1, argv + 1, opts, &a, token_opt, &tc);
+	if (st != 0)
+		return st < 0 ? 0 : st;
 	if (strcmp(sub, "list") == 0)
-		return token_list(&c, explicit_token);
-	if (strcmp(sub, "init") == 0)
-		return token_init_or_show(&c, 1, import, transport_file);
-	return token_init_or_show(&c, 0, 0, NULL);
+		st = token_list(&a.c, a.cfg.token != NULL);
+	else if (strcmp(sub, "init") == 0)
+		st = token_init_or_show(&a.c, 1, tc.import, tc.transport_file);
+	else
+		st = token_init_or_show(&a.c, 0, 0, NULL);
+	mpc_config_free(&a.cfg);
+	return st;
 }

@@ -170,7 +170,7 @@ static void test_clear_errors(void **state)
 		{ "token init --transport-key=1234", 2, "unknown option \"--transport-key\"" },
 		{ "token init --import-transport-key 1234", 2, "not shown" },
 		{ "token frobnicate", 2, "unknown subcommand" },
-		{ "token show --bogus", 2, "see mpc-backup token --help" },
+		{ "token show --bogus", 2, "mpc-backup token show: unknown option \"--bogus\" (see mpc-backup token show --help)" },
 		{ "register --token 'pkcs11:token=mpc-backup?module-path=%s'", 2, "--account OPERATOR is required" },
 		{ "register --account 'bad account;rm' --token 'pkcs11:token=mpc-backup?module-path=%s'", 2, "not a NEAR account id" },
 		{ "nonsense", 2, "unknown command" },
