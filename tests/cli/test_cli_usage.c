@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include <jansson.h>
@@ -128,6 +129,35 @@ static void test_token_show_json_ids_hex(void **state)
 	th_softhsm_teardown(&hsm);
 }
 
+/* token and store take --config (it was `run` only): the token URI and the store come from
+ * the file; a flag overrides it. */
+static void test_config_for_token_and_store(void **state)
+{
+	struct th_softhsm hsm;
+	struct ch_result r = { 0 };
+	char key[64], conf[600], text[1200], store[600];
+
+	(void)state;
+	assert_int_equal(th_softhsm_setup(&hsm, "mpc-backup", NULL), 0);
+	ch_token_init(hsm.uri, key);
+	snprintf(store, sizeof(store), "%s/store", hsm.dir);
+	assert_int_equal(mkdir(store, 0700), 0);
+	snprintf(text, sizeof(text), "token = %s\nstore = %s\n", hsm.uri, store);
+	ch_write(hsm.dir, "cli.conf", text, conf);
+	ch_run(&r, NULL, NULL, "token", "show", "--config", conf, (char *)NULL);
+	ch_expect(&r, 0, key);
+	ch_run(&r, NULL, NULL, "store", "list", "--config", conf, (char *)NULL);
+	ch_expect(&r, 0, "the store is empty");
+	ch_run(&r, NULL, NULL, "store", "verify", "--config", conf, (char *)NULL);
+	ch_expect(&r, 18, "the store holds no keyset");
+	ch_run(&r, NULL, NULL, "store", "list", "--config", conf, "--store", "/nonexistent-store",
+	       (char *)NULL);
+	ch_expect(&r, 18, "/nonexistent-store");
+	ch_expect_one_error_line(&r, "store list");
+	ch_result_free(&r);
+	th_softhsm_teardown(&hsm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -135,6 +165,7 @@ int main(void)
 		cmocka_unit_test(test_did_you_mean),
 		cmocka_unit_test(test_full_command_prefix),
 		cmocka_unit_test(test_token_show_json_ids_hex),
+		cmocka_unit_test(test_config_for_token_and_store),
 	};
 
 	return CH_MAIN(tests);
