@@ -31,6 +31,17 @@ for c in $cmds; do
 		fail "command '$c' (mpc-backup --help) is not in mpc-backup(1)"
 done
 
+# Every option a command's --help lists is in the man page (written \-\-name there).
+for c in "token list" "token init" "token show" register "node hello" backup restore \
+	"store list" "contract status" run "import backup-cli" "import node-keys" drill; do
+	# shellcheck disable=SC2086 # "store list" is two arguments
+	opts=$("$root/usr/bin/mpc-backup" $c --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u)
+	for o in $opts; do
+		grep -qF -- "$(printf '%s' "$o" | sed 's/-/\\-/g')" "$root/usr/share/man/man1/mpc-backup.1" ||
+			fail "option '$o' (mpc-backup $c --help) is not in mpc-backup(1)"
+	done
+done
+
 unit=$root/verify/mpc-backup.service
 mkdir -p "$root/verify"
 sed "s|/usr/bin/mpc-backup|$root/usr/bin/mpc-backup|" \
