@@ -353,10 +353,16 @@ static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err
 		/* Say which limit fired; curl's own text carries elapsed milliseconds, which would
 		 * make each repetition of the same failure look new. */
 		curl_easy_getinfo(c->curl, CURLINFO_CONNECT_TIME_T, &connected);
+		/* libcurl counts the TLS handshake as part of connecting: a node that takes the TCP
+		 * connection and then says nothing ends here too, by whichever limit is smaller */
 		if (connected == 0)
 			return mpc_fail(e, MPC_ERR_TIMEOUT,
-					"node at %s: no TCP connection within the connect timeout of %ld ms",
-					c->where, c->connect_timeout_ms);
+					"node at %s: no TLS connection within %ld ms (nothing listening "
+					"answered, or the node took the TCP connection and never sent "
+					"its TLS handshake)",
+					c->where,
+					c->connect_timeout_ms < c->timeout_ms ? c->connect_timeout_ms
+									      : c->timeout_ms);
 		return mpc_fail(e, MPC_ERR_TIMEOUT, "node at %s: no complete answer within %ld ms",
 				c->where, c->timeout_ms);
 	}
@@ -382,6 +388,13 @@ static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err
 	if (c->alert_recv)
 		return mpc_fail(e, MPC_ERR_TLS, "node at %s aborted the TLS handshake: %s alert (%s)",
 				c->where, SSL_alert_desc_string_long(c->alert_recv - 1), detail);
+	/* OpenSSL's words for a server that answered a ClientHello in plain text */
+	if (cc == CURLE_SSL_CONNECT_ERROR && strstr(detail, "wrong version number") != NULL)
+		return mpc_fail(e, MPC_ERR_TLS,
+				"node at %s answered in plain text, not TLS: this port serves plain "
+				"HTTP (the node's web UI or debug port, 8080?), not the migration "
+				"server (8079 in deployments, 8081 on older nodes)",
+				c->where);
 	if (cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION ||
 	    cc == CURLE_SSL_CERTPROBLEM)
 		return mpc_fail(e, MPC_ERR_TLS, "node at %s: TLS handshake failed: %s", c->where,

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -442,6 +444,40 @@ static void test_hello_errors(void **state)
 	start_node(f, f->key, "hang");
 	hello_fails(f, f->addr, f->node.key_str, "1", 23, "no complete answer");
 	nh_stop(&f->node);
+	/* The TCP connection is taken and no TLS byte ever comes: a timeout (23) that says so,
+	 * by the --node-timeout given (it said "no TCP connection within the connect timeout of
+	 * 10000 ms"). */
+	fd = ch_stalling_port(&port);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	hello_fails(f, addr, f->server_key, "1", 23, "no TLS connection within 1000 ms");
+	assert_null(strstr(f->r.err, "refused"));
+	close(fd);
+	/* Plain HTTP on the port: a clear message, not OpenSSL's "wrong version number". */
+	{
+		pid_t pid;
+
+		fd = ch_stalling_port(&port);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			static const char reply[] =
+				"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+			char buf[4096];
+			int cfd = accept(fd, NULL, NULL);
+
+			if (cfd < 0 || read(cfd, buf, sizeof(buf)) <= 0 ||
+			    write(cfd, reply, sizeof(reply) - 1) < 0)
+				_exit(1);
+			close(cfd);
+			_exit(0);
+		}
+		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+		hello_fails(f, addr, f->server_key, "5", 20, "plain HTTP");
+		assert_null(strstr(f->r.err, "wrong version number"));
+		close(fd);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
 	/* Nothing listens: 22. */
 	fd = ch_refusing_port(&port);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
