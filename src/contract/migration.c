@@ -69,6 +69,8 @@ static int parse_entry(const char *acct, const json_t *v, const char *path,
 	const json_t *b, *d;
 	int rc;
 
+	if (acct == NULL)
+		return mpc_fail(e, MPC_ERR_PARSE, "%s: an entry without an account id", path);
 	/* The key is the contract's text: escaped before it goes into a path (a message). */
 	mpc_escape_untrusted(acct, esc, sizeof(esc));
 	mpc_cjson_path_key(pe, path, esc);
