@@ -123,6 +123,10 @@ int mpc_migration_info_from_json(const json_t *j, const char *path,
 	/* jansson iterates in insertion order only with JSON_PRESERVE_ORDER on dump; order here
 	 * does not matter: entries are looked up by account id. */
 	json_object_foreach((json_t *)j, acct, v) {
+		if (i >= n) { /* the object grew while we iterate: cannot happen, never overrun */
+			rc = mpc_fail(e, MPC_ERR_INTERNAL, "%s: more entries than counted", path);
+			goto out;
+		}
 		rc = parse_entry(acct, v, path, &mi.entries[i], e);
 		if (rc != MPC_OK)
 			goto out;

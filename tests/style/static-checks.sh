@@ -15,7 +15,7 @@ tidy)
 	need clang-tidy
 	[ -f "$build/compile_commands.json" ] || { echo "static-checks: no $build/compile_commands.json" >&2; exit 1; }
 	out=$(printf '%s\0' "${sources[@]}" |
-		xargs -0 -n 8 -P "$(nproc)" clang-tidy -p "$build" --quiet 2>/dev/null || true)
+		xargs -0 -n 8 -P "$(nproc)" clang-tidy -p "$build" --quiet --extra-arg=-DMPC_STATIC_ANALYSIS 2>/dev/null || true)
 	findings=$(printf '%s\n' "$out" | grep -E '(warning|error):' || true)
 	;;
 cppcheck)
