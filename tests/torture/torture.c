@@ -72,6 +72,9 @@ struct op {
 	int (*check_failed)(struct world *w, char *why, size_t cap);
 	/* After a run that succeeded: reset for the next run (NULL: nothing). 0 on success. */
 	int (*reset)(struct world *w);
+	/* After the first run (no failure) and its reset: record what check_failed compares
+	 * with (NULL: nothing). 0 on success. */
+	int (*prepare)(struct world *w);
 };
 
 struct msg_count {
@@ -241,6 +244,13 @@ static int check_backup_failed(struct world *w, char *why, size_t cap)
 	return 0;
 }
 
+/* The store as the first backup and its reset left it (its .lock file made). */
+static int prepare_backup(struct world *w)
+{
+	w->baseline[0] = '\0';
+	return snapshot(w->backup_dir, "", w->baseline, sizeof(w->baseline));
+}
+
 /* A backup that succeeded (despite the failure): remove its file so the next run backs up
  * again. */
 static int reset_backup(struct world *w)
@@ -376,6 +386,11 @@ static int sweep(struct world *w, const struct op *op, unsigned *passed, unsigne
 	}
 	for (int s = 0; s < AF_NSOURCES; s++)
 		per[s] = af_count((enum af_source)s);
+	if (op->prepare != NULL && op->prepare(w) != 0) {
+		printf("FAIL %s: cannot prepare\n", op->name);
+		(*failed)++;
+		return -1;
+	}
 	memset(&t, 0, sizeof(t));
 	if (only != NULL && strchr(only, ':') != NULL) {
 		n = strtoul(strchr(only, ':') + 1, NULL, 10);
@@ -485,8 +500,6 @@ static int setup(struct world *w, struct mpc_err *e)
 	ops_for(w, &o, w->push_store);
 	if (mpc_op_backup(&o, w->addr, w->node.key, &w->ks, &out, e) != MPC_OK)
 		return -1;
-	if (snapshot(w->backup_dir, "", w->baseline, sizeof(w->baseline)) != 0)
-		return mpc_fail(e, MPC_ERR_IO, "listing %s", w->backup_dir);
 
 	/* The deployed contract state, and a fake-rpc serving it. */
 	snprintf(path, sizeof(path), "%s/near-mpc/mainnet-contract-state.json", fx);
@@ -526,10 +539,10 @@ static void teardown(struct world *w)
 int main(void)
 {
 	static const struct op ops[] = {
-		{ "view_parse", op_view_parse, NULL, NULL },
-		{ "quorum_poll", op_quorum_poll, NULL, NULL },
-		{ "backup", op_backup, check_backup_failed, reset_backup },
-		{ "push", op_push, NULL, NULL },
+		{ "view_parse", op_view_parse, NULL, NULL, NULL },
+		{ "quorum_poll", op_quorum_poll, NULL, NULL, NULL },
+		{ "backup", op_backup, check_backup_failed, reset_backup, prepare_backup },
+		{ "push", op_push, NULL, NULL, NULL },
 	};
 	static struct world w;
 	struct mpc_err e;
