@@ -181,10 +181,13 @@ static CURLcode ssl_ctx_cb(CURL *curl, void *sslctx, void *arg)
 	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
 	    SSL_CTX_use_certificate(ctx, c->leaf) != 1 ||
 	    SSL_CTX_use_PrivateKey(ctx, c->key) != 1 || SSL_CTX_clear_chain_certs(ctx) != 1) {
-		ERR_clear_error();
-		mpc_fail(&c->verr, MPC_ERR_TLS,
-			 "cannot install the client TLS key and certificate (key and certificate "
-			 "do not match, or the key cannot sign)");
+		if (mpc_node_ossl_nomem())
+			mpc_fail(&c->verr, MPC_ERR_NOMEM,
+				 "out of memory installing the client TLS key and certificate");
+		else
+			mpc_fail(&c->verr, MPC_ERR_TLS,
+				 "cannot install the client TLS key and certificate (key and "
+				 "certificate do not match, or the key cannot sign)");
 		return CURLE_SSL_CERTPROBLEM;
 	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
@@ -286,7 +289,7 @@ int mpc_node_client_new(const struct mpc_node_client_opts *o, struct mpc_node_cl
 	c->cancel = o->cancel;
 	c->leaf = mpc_node_cert_leaf(c->client_pub, e);
 	if (c->leaf == NULL) {
-		rc = MPC_ERR_INTERNAL;
+		rc = e != NULL && e->code != MPC_OK ? e->code : MPC_ERR_INTERNAL;
 		goto out;
 	}
 	if (EVP_PKEY_up_ref(o->client_key) != 1) {
@@ -364,7 +367,12 @@ static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err
 		return mpc_fail(e, MPC_ERR_TOO_LARGE,
 				"node at %s: response body over the limit of %zu bytes", c->where,
 				c->max_response);
-	if (c->peer_ok && c->header_bytes == 0 &&
+	/* Our side ran out of memory (libcurl, or OpenSSL as libcurl quotes it): not the node. */
+	if (cc == CURLE_OUT_OF_MEMORY || strstr(detail, "malloc failure") != NULL)
+		return mpc_fail(e, MPC_ERR_NOMEM, "node at %s: out of memory (%s)", c->where,
+				detail);
+	/* A local OpenSSL failure is not the node closing the connection. */
+	if (c->peer_ok && c->header_bytes == 0 && strstr(detail, "internal error") == NULL &&
 	    (cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
 	     cc == CURLE_SSL_CONNECT_ERROR)) {
 		format_key(c->client_pub, mine);
