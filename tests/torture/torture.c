@@ -62,6 +62,14 @@ struct world {
 	char rpc_dir[128];
 	char *state, *mi;
 	size_t state_len, mi_len;
+	/* What a successful run must have produced. */
+	struct mpc_contract_view ref_view, got_view;
+	int have_got;
+	uint8_t *ref_keyshares; /* the push store's keyshares, as stored */
+	size_t ref_len;
+	char received[512];     /* fake-node's --received file */
+	char wrong[512];        /* set by a reset: the successful run's result is wrong */
+	int leak_seen;
 };
 
 struct op {
@@ -70,7 +78,8 @@ struct op {
 	/* After a run that failed: what must still hold (NULL: nothing); 0 if fine, else a
 	 * message in why. */
 	int (*check_failed)(struct world *w, char *why, size_t cap);
-	/* After a run that succeeded: reset for the next run (NULL: nothing). 0 on success. */
+	/* After a run that succeeded (not counted): check its result (a wrong one goes to
+	 * w->wrong) and reset for the next run (NULL: nothing). 0 on success. */
 	int (*reset)(struct world *w);
 	/* After the first run (no failure) and its reset: record what check_failed compares
 	 * with (NULL: nothing). 0 on success. */
@@ -89,6 +98,8 @@ struct tally {
 	size_t n_msgs;
 	unsigned msgs_dropped;
 };
+
+static char *read_all(const char *path, size_t *len);
 
 static double now_s(void)
 {
@@ -113,8 +124,10 @@ static int op_view_parse(struct world *w, struct mpc_err *e)
 	int rc;
 
 	rc = mpc_contract_view_parse(w->state, w->state_len, w->mi, w->mi_len, OPERATOR, &v, e);
-	if (rc == MPC_OK)
-		mpc_contract_view_free(&v);
+	if (rc == MPC_OK) {
+		w->got_view = v;
+		w->have_got = 1;
+	}
 	return rc;
 }
 
@@ -134,8 +147,10 @@ static int op_quorum_poll(struct world *w, struct mpc_err *e)
 	if (rc != MPC_OK)
 		return rc;
 	rc = mpc_quorum_poll(q, OPERATOR, &v, oc, e);
-	if (rc == MPC_OK)
-		mpc_contract_view_free(&v);
+	if (rc == MPC_OK) {
+		w->got_view = v;
+		w->have_got = 1;
+	}
 	mpc_quorum_free(q);
 	return rc;
 }
@@ -244,6 +259,50 @@ static int check_backup_failed(struct world *w, char *why, size_t cap)
 	return 0;
 }
 
+/* A contract read that succeeded: the view must be the one read with no failure. */
+static int reset_view(struct world *w)
+{
+	char a[512], b[512];
+
+	if (!w->have_got) {
+		snprintf(w->wrong, sizeof(w->wrong), "no view returned");
+		return 0;
+	}
+	if (!mpc_contract_view_equal(&w->got_view, &w->ref_view)) {
+		mpc_contract_view_summary(&w->got_view, a, sizeof(a));
+		mpc_contract_view_summary(&w->ref_view, b, sizeof(b));
+		snprintf(w->wrong, sizeof(w->wrong), "view [%.200s], expected [%.200s]", a, b);
+	}
+	mpc_contract_view_free(&w->got_view);
+	w->have_got = 0;
+	return 0;
+}
+
+static int same_keyshares(struct world *w, const uint8_t *p, size_t n, const char *what)
+{
+	if (n != w->ref_len || memcmp(p, w->ref_keyshares, n) != 0) {
+		snprintf(w->wrong, sizeof(w->wrong), "%s: %zu bytes differ from the %zu stored",
+			 what, n, w->ref_len);
+		return -1;
+	}
+	return 0;
+}
+
+/* A push that succeeded: the node got exactly the stored keyshares. */
+static int reset_push(struct world *w)
+{
+	size_t n = 0;
+	char *got = read_all(w->received, &n);
+
+	if (got == NULL) {
+		snprintf(w->wrong, sizeof(w->wrong), "the node received nothing");
+		return 0;
+	}
+	same_keyshares(w, (const uint8_t *)got, n, "the node received");
+	free(got);
+	return unlink(w->received);
+}
+
 /* The store as the first backup and its reset left it (its .lock file made). */
 static int prepare_backup(struct world *w)
 {
@@ -258,9 +317,19 @@ static int reset_backup(struct world *w)
 	char path[512], *names[64];
 	size_t n = 0;
 	struct dirent *d;
-	DIR *dh = opendir(w->backup_dir);
+	DIR *dh;
+	struct mpc_store_restore r;
+	struct mpc_err e;
 	int rc = 0;
 
+	/* The file holds what the node served: the keyshares the push store holds. */
+	mpc_err_clear(&e);
+	if (mpc_store_open_keyset(w->backup_store, w->seal, 1, 1, 0, &r, &e) != MPC_OK)
+		snprintf(w->wrong, sizeof(w->wrong), "the new backup does not open: %.400s", e.msg);
+	else
+		same_keyshares(w, r.keyshares, r.keyshares_len, "the new backup");
+	mpc_store_restore_free(&r);
+	dh = opendir(w->backup_dir);
 	if (dh == NULL)
 		return -1;
 	while ((d = readdir(dh)) != NULL && n < 64)
@@ -312,12 +381,24 @@ static int one_run(struct world *w, const struct op *op, unsigned long n, struct
 	rc = op->run(w, &e);
 	*count = af_disarm(&injected, &skipped);
 	t->runs++;
+	w->wrong[0] = '\0';
+	if (rc == MPC_OK && op->reset != NULL && op->reset(w) != 0) {
+		snprintf(why, sizeof(why), "cannot reset after a successful run");
+		bad = 1;
+	}
+	if (rc == MPC_OK && w->wrong[0] != '\0') {
+		snprintf(why, sizeof(why), "succeeded with a wrong result: %s", w->wrong);
+		bad = 1;
+	}
 	if (ERR_peek_error() != 0) {
 		t->err_queue++;
 		ERR_clear_error();
 	}
-	if (!injected && !skipped) {
+	if (!injected && !skipped)
 		*done = 1;
+	if (bad) {
+		/* counted below */
+	} else if (!injected && !skipped) {
 		if (rc != MPC_OK) {
 			snprintf(why, sizeof(why), "failed with no injected failure: %s", e.msg);
 			bad = 1;
@@ -343,13 +424,14 @@ static int one_run(struct world *w, const struct op *op, unsigned long n, struct
 		if (op->check_failed != NULL && op->check_failed(w, why, sizeof(why)) != 0)
 			bad = 1;
 	}
-	if (rc == MPC_OK && op->reset != NULL && op->reset(w) != 0 && !bad) {
-		snprintf(why, sizeof(why), "cannot reset after a successful run");
-		bad = 1;
-	}
 #if HAVE_LSAN
-	if (!bad && getenv("TORTURE_NO_LEAK_EACH") == NULL && __lsan_do_recoverable_leak_check()) {
-		snprintf(why, sizeof(why), "leak (see the LeakSanitizer report above)");
+	/* After each run, so that a leak names its N; once one is found, every later check
+	 * would report it again: the check at exit covers the rest. */
+	if (!bad && !w->leak_seen && getenv("TORTURE_NO_LEAK_EACH") == NULL &&
+	    __lsan_do_recoverable_leak_check()) {
+		snprintf(why, sizeof(why), "leak (see the LeakSanitizer report above); later runs "
+			 "are checked only at exit");
+		w->leak_seen = 1;
 		bad = 1;
 	}
 #endif
@@ -375,7 +457,8 @@ static int sweep(struct world *w, const struct op *op, unsigned *passed, unsigne
 	double t0 = now_s();
 	int done = 0;
 
-	if (only != NULL && strncmp(only, op->name, strlen(op->name)) != 0)
+	if (only != NULL && (strncmp(only, op->name, strcspn(only, ":")) != 0 ||
+			     strlen(op->name) != strcspn(only, ":")))
 		return 0;
 	memset(&t, 0, sizeof(t));
 	/* A first run with no failure: warms the caches that later runs find filled (OpenSSL's
@@ -426,7 +509,7 @@ static int sweep(struct world *w, const struct op *op, unsigned *passed, unsigne
 
 /* ---- set-up ---- */
 
-static char *read_file(const char *path, size_t *len)
+static char *read_all(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
@@ -481,6 +564,7 @@ static int setup(struct world *w, struct mpc_err *e)
 		return mpc_fail(e, MPC_ERR_MODULE, "SoftHSM2 is not loaded in this process");
 	mpc_ed25519_key_format(w->pub, pub_s, NULL);
 	snprintf(rfile, sizeof(rfile), "%s/received.json", w->dir);
+	snprintf(w->received, sizeof(w->received), "%s", rfile);
 	/* Two synthetic Ed25519 domains (the store checks the public keys against the keyset). */
 	rc = nh_synthetic(2, &w->ks, &json);
 	if (rc == 0)
@@ -503,9 +587,9 @@ static int setup(struct world *w, struct mpc_err *e)
 
 	/* The deployed contract state, and a fake-rpc serving it. */
 	snprintf(path, sizeof(path), "%s/near-mpc/mainnet-contract-state.json", fx);
-	w->state = read_file(path, &w->state_len);
+	w->state = read_all(path, &w->state_len);
 	snprintf(path, sizeof(path), "%s/tests/contract/fixtures/migration_info.json", src);
-	w->mi = read_file(path, &w->mi_len);
+	w->mi = read_all(path, &w->mi_len);
 	snprintf(w->rpc_dir, sizeof(w->rpc_dir), "%s/rpc", w->dir);
 	snprintf(rpclog, sizeof(rpclog), "%s/rpc.log", w->dir);
 	if (w->state == NULL || w->mi == NULL || mkdir(w->rpc_dir, 0700) != 0 ||
@@ -513,6 +597,23 @@ static int setup(struct world *w, struct mpc_err *e)
 	    nh_write_file(w->rpc_dir, "migration_info.json", w->mi, path) != 0 ||
 	    mpc_fake_rpc_start(&w->rpc, w->rpc_dir, NULL, rpclog) != 0)
 		return mpc_fail(e, MPC_ERR_IO, "fixtures or fake-rpc");
+	if (mpc_contract_view_parse(w->state, w->state_len, w->mi, w->mi_len, OPERATOR,
+				    &w->ref_view, e) != MPC_OK)
+		return -1;
+	{
+		struct mpc_store_restore r;
+
+		if (mpc_store_open_keyset(w->push_store, w->seal, 1, 1, 0, &r, e) != MPC_OK)
+			return -1;
+		w->ref_keyshares = malloc(r.keyshares_len);
+		if (w->ref_keyshares != NULL) {
+			memcpy(w->ref_keyshares, r.keyshares, r.keyshares_len);
+			w->ref_len = r.keyshares_len;
+		}
+		mpc_store_restore_free(&r);
+		if (w->ref_keyshares == NULL)
+			return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
+	}
 	return MPC_OK;
 }
 
@@ -526,6 +627,9 @@ static void teardown(struct world *w)
 	mpc_keyset_free(&w->ks);
 	free(w->state);
 	free(w->mi);
+	mpc_contract_view_free(&w->ref_view);
+	mpc_contract_view_free(&w->got_view);
+	free(w->ref_keyshares);
 	EVP_PKEY_free(w->key);
 	mpc_transport_key_clear(&w->tk);
 	mpc_token_close(w->tok);
@@ -539,10 +643,10 @@ static void teardown(struct world *w)
 int main(void)
 {
 	static const struct op ops[] = {
-		{ "view_parse", op_view_parse, NULL, NULL, NULL },
-		{ "quorum_poll", op_quorum_poll, NULL, NULL, NULL },
+		{ "view_parse", op_view_parse, NULL, reset_view, NULL },
+		{ "quorum_poll", op_quorum_poll, NULL, reset_view, NULL },
 		{ "backup", op_backup, check_backup_failed, reset_backup, prepare_backup },
-		{ "push", op_push, NULL, NULL, NULL },
+		{ "push", op_push, NULL, reset_push, NULL },
 	};
 	static struct world w;
 	struct mpc_err e;
