@@ -23,6 +23,7 @@ struct mpc_rpc_endpoint {
 	char *buf;
 	size_t len, cap;
 	int too_large;
+	int no_memory;   /* growing buf failed: the transfer was aborted by us */
 };
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
@@ -43,8 +44,10 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 		if (cap > ep->max_response + 1)
 			cap = ep->max_response + 1;
 		nb = realloc(ep->buf, cap);
-		if (nb == NULL)
-			return 0;
+		if (nb == NULL) {
+			ep->no_memory = 1;
+			return 0; /* CURLE_WRITE_ERROR */
+		}
 		ep->buf = nb;
 		ep->cap = cap;
 	}
@@ -154,6 +157,7 @@ CURL *mpc_rpc_begin(struct mpc_rpc_endpoint *ep, const char *method, struct mpc_
 	}
 	ep->len = 0;
 	ep->too_large = 0;
+	ep->no_memory = 0;
 	ep->errbuf[0] = '\0';
 	/* Options are re-applied on every call: cheap, and the handle stays self-describing. */
 	cc |= curl_easy_setopt(c, CURLOPT_URL, ep->url);
@@ -196,6 +200,9 @@ static int transport_error(struct mpc_rpc_endpoint *ep, CURLcode cc, struct mpc_
 	case CURLE_OPERATION_TIMEDOUT:
 		code = MPC_ERR_TIMEOUT;
 		break;
+	case CURLE_OUT_OF_MEMORY:
+		code = MPC_ERR_NOMEM;
+		break;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
@@ -219,6 +226,8 @@ int mpc_rpc_finish(struct mpc_rpc_endpoint *ep, CURLcode cc, struct mpc_rpc_resu
 	if (ep->too_large || cc == CURLE_FILESIZE_EXCEEDED)
 		rc = mpc_fail(e, MPC_ERR_TOO_LARGE, "rpc %s: response larger than %zu bytes",
 			      ep->name, ep->max_response);
+	else if (ep->no_memory)
+		rc = mpc_fail(e, MPC_ERR_NOMEM, "rpc %s: out of memory for the response", ep->name);
 	else if (cc != CURLE_OK)
 		rc = transport_error(ep, cc, e);
 	else if (curl_easy_getinfo(ep->curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
