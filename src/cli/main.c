@@ -50,6 +50,17 @@ static void json_wiping_free(void *ptr)
 	free(ptr);
 }
 
+/* Output is printed without checking each call; a write error (disk full, closed pipe) is
+ * caught here, once, so a script never takes truncated output for a success. */
+static int finish(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "mpc-backup: cannot write to standard output\n");
+		return status != 0 ? status : 74;
+	}
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct mpc_err e = { 0 };
@@ -70,15 +81,15 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
-		return 0;
+		return finish(0);
 	}
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("mpc-backup %s\n", MPC_VERSION);
-		return 0;
+		return finish(0);
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
+			return finish(commands[i].fn(argc - 1, argv + 1));
 	fprintf(stderr, "mpc-backup: unknown command \"%.40s\" (see mpc-backup --help)\n", argv[1]);
 	return 2;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "src/contract/rpc_envelope.h"
+#include "src/util/encoding.h"
 #include "src/util/mem.h"
 
 struct mpc_rpc_endpoint {
@@ -23,7 +24,8 @@ struct mpc_rpc_endpoint {
 	char *buf;
 	size_t len, cap;
 	int too_large;
-	int no_memory;   /* growing buf failed: the transfer was aborted by us */
+	int no_memory;                    /* growing buf failed: the transfer was aborted by us */
+	int unknown_block;                /* the last failure was nearcore's unknown block */
 };
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
@@ -126,12 +128,8 @@ const char *mpc_rpc_endpoint_name(const struct mpc_rpc_endpoint *ep)
 }
 
 /* The request, in malloc() memory (json_dumpb: independent of jansson's allocator). */
-static char *request_body(const struct mpc_rpc_endpoint *ep, const char *method)
+static char *dump(json_t *j)
 {
-	json_t *j = json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s}}", "jsonrpc", "2.0", "id",
-			      "mpc-backup", "method", "query", "params", "request_type",
-			      "call_function", "finality", "final", "account_id", ep->contract,
-			      "method_name", method, "args_base64", "e30=");
 	size_t n = j != NULL ? json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER) : 0;
 	char *s = n > 0 ? malloc(n + 1) : NULL;
 
@@ -145,9 +143,37 @@ static char *request_body(const struct mpc_rpc_endpoint *ep, const char *method)
 	return s;
 }
 
-CURL *mpc_rpc_begin(struct mpc_rpc_endpoint *ep, const char *method, struct mpc_err *e)
+/* A query call_function request; the block is pinned by height or final. */
+static char *query_body(const struct mpc_rpc_endpoint *ep, const struct mpc_rpc_query *q,
+			const char *args_b64)
 {
-	char *body = request_body(ep, method);
+	json_t *params = json_pack("{s:s,s:s,s:s,s:s}", "request_type", "call_function",
+				   "account_id", ep->contract, "method_name", q->method,
+				   "args_base64", args_b64);
+	json_t *j = NULL;
+	int bad = params == NULL;
+
+	if (!bad && q->block_height != 0)
+		bad = json_object_set_new(params, "block_id",
+					  json_integer((json_int_t)q->block_height)) != 0;
+	else if (!bad)
+		bad = json_object_set_new(params, "finality", json_string("final")) != 0;
+	if (!bad)
+		j = json_pack("{s:s,s:s,s:s,s:O}", "jsonrpc", "2.0", "id", "mpc-backup", "method",
+			      "query", "params", params);
+	json_decref(params);
+	return bad ? NULL : dump(j);
+}
+
+static char *block_body(void)
+{
+	return dump(json_pack("{s:s,s:s,s:s,s:{s:s}}", "jsonrpc", "2.0", "id", "mpc-backup",
+			      "method", "block", "params", "finality", "final"));
+}
+
+/* Configure the easy handle to POST `body` (copied). */
+static CURL *begin(struct mpc_rpc_endpoint *ep, char *body, struct mpc_err *e)
+{
 	CURL *c = ep->curl;
 	CURLcode cc = CURLE_OK;
 
@@ -158,6 +184,7 @@ CURL *mpc_rpc_begin(struct mpc_rpc_endpoint *ep, const char *method, struct mpc_
 	ep->len = 0;
 	ep->too_large = 0;
 	ep->no_memory = 0;
+	ep->unknown_block = 0;
 	ep->errbuf[0] = '\0';
 	/* Options are re-applied on every call: cheap, and the handle stays self-describing. */
 	cc |= curl_easy_setopt(c, CURLOPT_URL, ep->url);
@@ -188,6 +215,48 @@ CURL *mpc_rpc_begin(struct mpc_rpc_endpoint *ep, const char *method, struct mpc_
 	return c;
 }
 
+CURL *mpc_rpc_begin_call(struct mpc_rpc_endpoint *ep, const struct mpc_rpc_query *q,
+			 struct mpc_err *e)
+{
+	const char *args = q->args_json != NULL ? q->args_json : "{}";
+	size_t n = strlen(args);
+	char *b64 = NULL;
+	CURL *c;
+
+	if (q->method == NULL || q->method[0] == '\0' || strlen(q->method) > 256) {
+		mpc_fail(e, MPC_ERR_USAGE, "rpc %s: no view method name", ep->name);
+		return NULL;
+	}
+	if (n > MPC_RPC_ARGS_MAX) {
+		mpc_fail(e, MPC_ERR_USAGE, "rpc %s: view arguments over %d bytes", ep->name,
+			 MPC_RPC_ARGS_MAX);
+		return NULL;
+	}
+	b64 = malloc(mpc_base64_encoded_len(n));
+	if (b64 == NULL ||
+	    mpc_base64_encode((const uint8_t *)args, n, b64, mpc_base64_encoded_len(n), NULL) !=
+		    MPC_OK) {
+		free(b64);
+		mpc_fail(e, MPC_ERR_NOMEM, "rpc %s: out of memory", ep->name);
+		return NULL;
+	}
+	c = begin(ep, query_body(ep, q, b64), e);
+	free(b64);
+	return c;
+}
+
+CURL *mpc_rpc_begin(struct mpc_rpc_endpoint *ep, const char *method, struct mpc_err *e)
+{
+	struct mpc_rpc_query q = { method, NULL, 0 };
+
+	return mpc_rpc_begin_call(ep, &q, e);
+}
+
+CURL *mpc_rpc_begin_block(struct mpc_rpc_endpoint *ep, struct mpc_err *e)
+{
+	return begin(ep, block_body(), e);
+}
+
 static int transport_error(struct mpc_rpc_endpoint *ep, CURLcode cc, struct mpc_err *e)
 {
 	char detail[CURL_ERROR_SIZE + 64];
@@ -216,33 +285,27 @@ static int transport_error(struct mpc_rpc_endpoint *ep, CURLcode cc, struct mpc_
 	return mpc_fail(e, code, "rpc %s: %s", ep->name, detail);
 }
 
-int mpc_rpc_finish(struct mpc_rpc_endpoint *ep, CURLcode cc, struct mpc_rpc_result *out,
-		   struct mpc_err *e)
+/* The transfer's outcome; on success the body is in ep->buf (ep->len bytes). */
+static int transfer_result(struct mpc_rpc_endpoint *ep, CURLcode cc, struct mpc_err *e)
 {
 	long status = 0;
-	int rc;
 
-	memset(out, 0, sizeof(*out));
 	if (ep->too_large || cc == CURLE_FILESIZE_EXCEEDED)
-		rc = mpc_fail(e, MPC_ERR_TOO_LARGE, "rpc %s: response larger than %zu bytes",
-			      ep->name, ep->max_response);
-	else if (ep->no_memory)
-		rc = mpc_fail(e, MPC_ERR_NOMEM, "rpc %s: out of memory for the response", ep->name);
-	else if (cc != CURLE_OK)
-		rc = transport_error(ep, cc, e);
-	else if (curl_easy_getinfo(ep->curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
-		 status != 200)
-		rc = mpc_fail(e, MPC_ERR_HTTP, "rpc %s: HTTP status %ld", ep->name, status);
-	else {
-		struct mpc_err inner = { 0 };
+		return mpc_fail(e, MPC_ERR_TOO_LARGE, "rpc %s: response larger than %zu bytes",
+				ep->name, ep->max_response);
+	if (ep->no_memory)
+		return mpc_fail(e, MPC_ERR_NOMEM, "rpc %s: out of memory for the response",
+				ep->name);
+	if (cc != CURLE_OK)
+		return transport_error(ep, cc, e);
+	if (curl_easy_getinfo(ep->curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
+	    status != 200)
+		return mpc_fail(e, MPC_ERR_HTTP, "rpc %s: HTTP status %ld", ep->name, status);
+	return MPC_OK;
+}
 
-		rc = mpc_rpc_envelope_decode(ep->buf != NULL ? ep->buf : "", ep->len, &out->json,
-					     &out->len, &out->block_height, &inner);
-		if (rc != MPC_OK) {
-			mpc_url_scrub(inner.msg, ep->url);
-			rc = mpc_fail(e, rc, "rpc %s: %s", ep->name, inner.msg);
-		}
-	}
+static void release_buffer(struct mpc_rpc_endpoint *ep)
+{
 	/* Do not keep a large response buffer between polls. */
 	if (ep->cap > (1u << 20)) {
 		free(ep->buf);
@@ -250,19 +313,90 @@ int mpc_rpc_finish(struct mpc_rpc_endpoint *ep, CURLcode cc, struct mpc_rpc_resu
 		ep->cap = 0;
 	}
 	ep->len = 0;
+}
+
+int mpc_rpc_finish(struct mpc_rpc_endpoint *ep, CURLcode cc, struct mpc_rpc_result *out,
+		   struct mpc_err *e)
+{
+	struct mpc_rpc_meta meta;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = transfer_result(ep, cc, e);
+	if (rc == MPC_OK) {
+		struct mpc_err inner = { 0 };
+
+		rc = mpc_rpc_envelope_decode_meta(ep->buf != NULL ? ep->buf : "", ep->len,
+						  &out->json, &out->len, &meta, &inner);
+		if (rc != MPC_OK) {
+			ep->unknown_block = meta.unknown_block;
+			mpc_url_scrub(inner.msg, ep->url);
+			rc = mpc_fail(e, rc, "rpc %s: %s", ep->name, inner.msg);
+		} else {
+			out->block_height = meta.block_height;
+			memcpy(out->block_hash, meta.block_hash, sizeof(out->block_hash));
+		}
+	}
+	release_buffer(ep);
 	return rc;
+}
+
+int mpc_rpc_finish_block(struct mpc_rpc_endpoint *ep, CURLcode cc, struct mpc_rpc_block *out,
+			 struct mpc_err *e)
+{
+	struct mpc_rpc_meta meta;
+	int rc = transfer_result(ep, cc, e);
+
+	if (rc == MPC_OK) {
+		struct mpc_err inner = { 0 };
+
+		rc = mpc_rpc_block_decode(ep->buf != NULL ? ep->buf : "", ep->len, &meta, &inner);
+		if (rc != MPC_OK) {
+			ep->unknown_block = meta.unknown_block;
+			mpc_url_scrub(inner.msg, ep->url);
+			rc = mpc_fail(e, rc, "rpc %s: %s", ep->name, inner.msg);
+		} else {
+			out->height = meta.block_height;
+			memcpy(out->hash, meta.block_hash, sizeof(out->hash));
+		}
+	}
+	release_buffer(ep);
+	return rc;
+}
+
+int mpc_rpc_unknown_block(const struct mpc_rpc_endpoint *ep)
+{
+	return ep->unknown_block;
 }
 
 int mpc_rpc_view(struct mpc_rpc_endpoint *ep, const char *method, struct mpc_rpc_result *out,
 		 struct mpc_err *e)
 {
+	struct mpc_rpc_query q = { method, NULL, 0 };
+
+	return mpc_rpc_call(ep, &q, out, e);
+}
+
+int mpc_rpc_call(struct mpc_rpc_endpoint *ep, const struct mpc_rpc_query *q,
+		 struct mpc_rpc_result *out, struct mpc_err *e)
+{
 	CURL *c;
 
 	memset(out, 0, sizeof(*out));
-	c = mpc_rpc_begin(ep, method, e);
+	c = mpc_rpc_begin_call(ep, q, e);
 	if (c == NULL)
 		return e != NULL ? e->code : MPC_ERR_INTERNAL;
 	return mpc_rpc_finish(ep, curl_easy_perform(c), out, e);
+}
+
+int mpc_rpc_final_block(struct mpc_rpc_endpoint *ep, struct mpc_rpc_block *out,
+			struct mpc_err *e)
+{
+	CURL *c = mpc_rpc_begin_block(ep, e);
+
+	if (c == NULL)
+		return e != NULL ? e->code : MPC_ERR_INTERNAL;
+	return mpc_rpc_finish_block(ep, curl_easy_perform(c), out, e);
 }
 
 void mpc_rpc_result_free(struct mpc_rpc_result *r)

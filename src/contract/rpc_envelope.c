@@ -24,6 +24,9 @@ struct found {
 	int has_bytes;
 	int has_result;
 	uint64_t block_height;
+	const char *hash;         /* result.block_hash content span */
+	size_t hash_len;
+	int seen_hash;
 };
 
 static void ws(struct scan *sc)
@@ -302,6 +305,15 @@ static int result_member(struct scan *sc, const char *k, size_t kl, void *ctx, s
 		r->f->res_err_len = sc->i - start;
 		return rc;
 	}
+	if (key_is(k, kl, "block_hash")) {
+		if (r->f->seen_hash++)
+			return mpc_fail(e, MPC_ERR_PARSE,
+					"rpc response: result.block_hash: duplicate key");
+		if (sc->i >= sc->n || sc->s[sc->i] != '"')
+			return mpc_fail(e, MPC_ERR_PARSE,
+					"rpc response: result.block_hash: expected a string");
+		return scan_string(sc, &r->f->hash, &r->f->hash_len, e);
+	}
 	if (key_is(k, kl, "block_height")) {
 		uint64_t h = 0;
 
@@ -317,7 +329,7 @@ static int result_member(struct scan *sc, const char *k, size_t kl, void *ctx, s
 			h = h * 10 + dig;
 			sc->i++;
 		}
-		if (sc->i == start)
+		if (sc->i == start || (sc->i - start > 1 && sc->s[start] == '0'))
 			return mpc_fail(e, MPC_ERR_PARSE,
 					"rpc response: result.block_height: expected an unsigned integer");
 		r->f->block_height = h;
@@ -358,7 +370,7 @@ static int top_member(struct scan *sc, const char *k, size_t kl, void *ctx, stru
 
 /* Render a JSON value span (an error) as text: strings as their content, objects through the
  * usual NEAR fields (name, cause.name, message, data). */
-static void error_text(const char *span, size_t len, char *out, size_t cap)
+static void error_text(const char *span, size_t len, char *out, size_t cap, int *unknown_block)
 {
 	json_t *j = NULL;
 	const char *parts[4] = { NULL, NULL, NULL, NULL };
@@ -380,6 +392,14 @@ static void error_text(const char *span, size_t len, char *out, size_t cap)
 		parts[1] = json_string_value(json_object_get(c, "name"));
 		parts[2] = json_string_value(json_object_get(j, "message"));
 		parts[3] = json_string_value(json_object_get(j, "data"));
+		/* nearcore: cause UNKNOWN_BLOCK (not produced yet, or garbage-collected) or, for
+		 * queries, GARBAGE_COLLECTED_BLOCK; older versions only say so in `data`. */
+		if (unknown_block != NULL &&
+		    ((parts[1] != NULL && (strcmp(parts[1], "UNKNOWN_BLOCK") == 0 ||
+					   strcmp(parts[1], "GARBAGE_COLLECTED_BLOCK") == 0)) ||
+		     (parts[1] == NULL && parts[3] != NULL &&
+		      strncmp(parts[3], "DB Not Found Error: BLOCK HEIGHT", 32) == 0)))
+			*unknown_block = 1;
 	}
 	for (size_t i = 0; i < 4; i++) {
 		int n;
@@ -401,6 +421,31 @@ static void error_text(const char *span, size_t len, char *out, size_t cap)
 int mpc_rpc_envelope_decode(const char *text, size_t len, char **out, size_t *out_len,
 			    uint64_t *block_height, struct mpc_err *e)
 {
+	struct mpc_rpc_meta meta;
+	int rc = mpc_rpc_envelope_decode_meta(text, len, out, out_len, &meta, e);
+
+	if (block_height != NULL)
+		*block_height = rc == MPC_OK ? meta.block_height : 0;
+	return rc;
+}
+
+/* A block hash as nearcore writes it: base58, 1..MPC_BLOCK_HASH_MAX-1 characters. */
+static int hash_ok(const char *s, size_t n)
+{
+	static const char alphabet[] =
+		"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+	if (n == 0 || n >= MPC_BLOCK_HASH_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\0' || strchr(alphabet, s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+int mpc_rpc_envelope_decode_meta(const char *text, size_t len, char **out, size_t *out_len,
+				 struct mpc_rpc_meta *meta, struct mpc_err *e)
+{
 	struct scan sc = { text, len, 0, 0 };
 	struct found f;
 	struct result_ctx r;
@@ -410,8 +455,7 @@ int mpc_rpc_envelope_decode(const char *text, size_t len, char **out, size_t *ou
 
 	*out = NULL;
 	*out_len = 0;
-	if (block_height != NULL)
-		*block_height = 0;
+	memset(meta, 0, sizeof(*meta));
 	memset(&f, 0, sizeof(f));
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
@@ -435,12 +479,12 @@ int mpc_rpc_envelope_decode(const char *text, size_t len, char **out, size_t *ou
 		goto out;
 	}
 	if (f.err != NULL) {
-		error_text(f.err, f.err_len, msg, sizeof(msg));
+		error_text(f.err, f.err_len, msg, sizeof(msg), &meta->unknown_block);
 		rc = mpc_fail(e, MPC_ERR_RPC, "JSON-RPC error: %s", msg);
 		goto out;
 	}
 	if (f.res_err != NULL) {
-		error_text(f.res_err, f.res_err_len, msg, sizeof(msg));
+		error_text(f.res_err, f.res_err_len, msg, sizeof(msg), NULL);
 		rc = mpc_fail(e, MPC_ERR_RPC, "contract error: %s", msg);
 		goto out;
 	}
@@ -449,14 +493,79 @@ int mpc_rpc_envelope_decode(const char *text, size_t len, char **out, size_t *ou
 			      f.has_result ? "result.result" : "result");
 		goto out;
 	}
+	if (f.hash != NULL && !hash_ok(f.hash, f.hash_len)) {
+		rc = mpc_fail(e, MPC_ERR_PARSE,
+			      "rpc response: result.block_hash: expected 1..%d base58 characters",
+			      MPC_BLOCK_HASH_MAX - 1);
+		goto out;
+	}
 	r.bytes[r.nbytes] = '\0';
 	*out = r.bytes;
 	*out_len = r.nbytes;
 	r.bytes = NULL;
-	if (block_height != NULL)
-		*block_height = f.block_height;
+	meta->block_height = f.block_height;
+	if (f.hash != NULL) {
+		memcpy(meta->block_hash, f.hash, f.hash_len);
+		meta->block_hash[f.hash_len] = '\0';
+	}
 	rc = MPC_OK;
 out:
 	free(r.bytes);
+	return rc;
+}
+
+int mpc_rpc_block_decode(const char *text, size_t len, struct mpc_rpc_meta *meta,
+			 struct mpc_err *e)
+{
+	json_t *j = NULL, *res, *hdr, *err;
+	const char *hash;
+	json_int_t h;
+	char msg[600];
+	int rc;
+
+	memset(meta, 0, sizeof(*meta));
+	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(j)) {
+		rc = mpc_fail(e, MPC_ERR_PARSE, "rpc block response: not a JSON object");
+		goto out;
+	}
+	err = json_object_get(j, "error");
+	if (err != NULL) {
+		char *span = json_dumps(err, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		if (span == NULL) {
+			rc = mpc_fail(e, MPC_ERR_NOMEM, "rpc block response: out of memory");
+			goto out;
+		}
+		error_text(span, strlen(span), msg, sizeof(msg), &meta->unknown_block);
+		free(span);
+		rc = mpc_fail(e, MPC_ERR_RPC, "JSON-RPC error: %s", msg);
+		goto out;
+	}
+	res = json_object_get(j, "result");
+	hdr = json_object_get(res, "header");
+	if (!json_is_object(hdr)) {
+		rc = mpc_fail(e, MPC_ERR_PARSE, "rpc block response: result.header: missing");
+		goto out;
+	}
+	if (!json_is_integer(json_object_get(hdr, "height")) ||
+	    (h = json_integer_value(json_object_get(hdr, "height"))) <= 0) {
+		rc = mpc_fail(e, MPC_ERR_PARSE,
+			      "rpc block response: result.header.height: expected a positive integer");
+		goto out;
+	}
+	hash = json_string_value(json_object_get(hdr, "hash"));
+	if (hash == NULL || !hash_ok(hash, strlen(hash))) {
+		rc = mpc_fail(e, MPC_ERR_PARSE,
+			      "rpc block response: result.header.hash: expected 1..%d base58 "
+			      "characters",
+			      MPC_BLOCK_HASH_MAX - 1);
+		goto out;
+	}
+	meta->block_height = (uint64_t)h;
+	snprintf(meta->block_hash, sizeof(meta->block_hash), "%s", hash);
+	rc = MPC_OK;
+out:
+	json_decref(j);
 	return rc;
 }

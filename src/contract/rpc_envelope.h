@@ -19,7 +19,31 @@
 
 #include "src/util/err.h"
 
+/* Longest block hash accepted (base58 of 32 bytes is at most 44 characters), with the NUL. */
+#define MPC_BLOCK_HASH_MAX 64
+
+/* What a response says about the block it answers for, and about an error. */
+struct mpc_rpc_meta {
+	uint64_t block_height;             /* 0 when absent */
+	char block_hash[MPC_BLOCK_HASH_MAX]; /* "" when absent; 1..63 base58 characters */
+	int unknown_block;                 /* on MPC_ERR_RPC: nearcore said it does not have the
+					      block asked for (cause UNKNOWN_BLOCK or
+					      GARBAGE_COLLECTED_BLOCK, or the legacy "DB Not Found
+					      Error" data) */
+};
+
 int mpc_rpc_envelope_decode(const char *text, size_t len, char **out, size_t *out_len,
 			    uint64_t *block_height, struct mpc_err *e);
+
+/* The same, filling *meta in every case (zeroed first). */
+int mpc_rpc_envelope_decode_meta(const char *text, size_t len, char **out, size_t *out_len,
+				 struct mpc_rpc_meta *meta, struct mpc_err *e);
+
+/* A `block` response: {"result": {"header": {"height": u64, "hash": "<base58>", ...}, ...}}.
+ * Fills meta->block_height and meta->block_hash on success; meta->unknown_block as above. The
+ * response is parsed with jansson (a block answer is a few KiB). Errors: MPC_ERR_PARSE,
+ * MPC_ERR_RPC, MPC_ERR_NOMEM. */
+int mpc_rpc_block_decode(const char *text, size_t len, struct mpc_rpc_meta *meta,
+			 struct mpc_err *e);
 
 #endif

@@ -385,6 +385,151 @@ static void test_url_redaction(void **state)
 	assert_non_null(strstr(text, "failed: GET "));
 }
 
+/* The general call and the block call: block pinning, a timeline by height, args, any view
+ * served from DIR/<method>.json, nearcore's unknown-block error, a liar's fabricated block. */
+static void test_call_block_and_pinning(void **state)
+{
+	struct env *env = *state;
+	struct mpc_rpc_endpoint *ep = NULL;
+	struct mpc_rpc_result res = { 0 };
+	struct mpc_rpc_block blk = { 0 }, blk2 = { 0 };
+	struct mpc_rpc_query q = { "state", NULL, 0 };
+	struct mpc_err e = { 0 };
+	char big[MPC_RPC_ARGS_MAX + 2];
+
+	set_fault(env, "none");
+	fixture_write(env->dir, "height", "5000");
+	fixture_write(env->dir, "migration_info@4990.json", "{\"later.near\": [null, null]}");
+	fixture_write(env->dir, "get_attestation.json", "{\"attestation\": 1}");
+	assert_int_equal(mpc_rpc_endpoint_new(env->secret_url, NULL, &ep, &e), MPC_OK);
+	assert_int_equal(mpc_rpc_final_block(ep, &blk, &e), MPC_OK);
+	assert_int_equal(blk.height, 5000);
+	assert_true(strlen(blk.hash) >= 32);
+	/* Pinned to a height: the answer is for that block, with that block's hash. */
+	q.method = "migration_info";
+	q.block_height = 4989;
+	assert_int_equal(mpc_rpc_call(ep, &q, &res, &e), MPC_OK);
+	assert_int_equal(res.block_height, 4989);
+	assert_non_null(strstr(res.json, "n1-multichain.near"));
+	mpc_rpc_result_free(&res);
+	q.block_height = 4990;
+	assert_int_equal(mpc_rpc_call(ep, &q, &res, &e), MPC_OK);
+	assert_non_null(strstr(res.json, "later.near"));
+	mpc_rpc_result_free(&res);
+	q.block_height = 5000;
+	assert_int_equal(mpc_rpc_call(ep, &q, &res, &e), MPC_OK);
+	assert_string_equal(res.block_hash, blk.hash);
+	mpc_rpc_result_free(&res);
+	/* Finality final is the final block. */
+	q.block_height = 0;
+	assert_int_equal(mpc_rpc_call(ep, &q, &res, &e), MPC_OK);
+	assert_int_equal(res.block_height, 5000);
+	mpc_rpc_result_free(&res);
+	/* A block this endpoint does not have yet: nearcore's UNKNOWN_BLOCK, recognised. */
+	q.block_height = 5001;
+	assert_int_equal(mpc_rpc_call(ep, &q, &res, &e), MPC_ERR_RPC);
+	assert_true(mpc_rpc_unknown_block(ep));
+	assert_non_null(strstr(e.msg, "UNKNOWN_BLOCK"));
+	mpc_err_clear(&e);
+	/* ...and other errors are not mistaken for it. */
+	q.block_height = 5000;
+	set_fault(env, "panic");
+	assert_int_equal(mpc_rpc_call(ep, &q, &res, &e), MPC_ERR_RPC);
+	assert_false(mpc_rpc_unknown_block(ep));
+	mpc_err_clear(&e);
+	set_fault(env, "none");
+	/* Any view, with arguments, from DIR/<method>.json; a view without a file is a contract
+	 * error, as nearcore reports a missing method. */
+	q.method = "get_attestation";
+	q.args_json = "{\"tls_public_key\":\"ed25519:x\"}";
+	assert_int_equal(mpc_rpc_call(ep, &q, &res, &e), MPC_OK);
+	assert_string_equal(res.json, "{\"attestation\": 1}");
+	mpc_rpc_result_free(&res);
+	assert_true(mpc_fake_rpc_count(env->log, "args={\"tls_public_key\":\"ed25519:x\"}") >= 1);
+	q.method = "no_such_view";
+	assert_int_equal(mpc_rpc_call(ep, &q, &res, &e), MPC_ERR_RPC);
+	assert_non_null(strstr(e.msg, "MethodNotFound"));
+	mpc_err_clear(&e);
+	memset(big, ' ', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	q.args_json = big;
+	assert_int_equal(mpc_rpc_call(ep, &q, &res, &e), MPC_ERR_USAGE);
+	mpc_err_clear(&e);
+	q.method = NULL;
+	assert_int_equal(mpc_rpc_call(ep, &q, &res, &e), MPC_ERR_USAGE);
+	mpc_err_clear(&e);
+	/* A liar reports a fabricated final block and answers with its hash. */
+	fixture_write(env->dir, "lie-height", "999999999999");
+	fixture_write(env->dir, "lie-hash", "LiarLiarLiarLiarLiarLiarLiarLiar");
+	set_fault(env, "lie");
+	assert_int_equal(mpc_rpc_final_block(ep, &blk2, &e), MPC_OK);
+	assert_int_equal(blk2.height, 999999999999ull);
+	assert_string_equal(blk2.hash, "LiarLiarLiarLiarLiarLiarLiarLiar");
+	q.method = "state";
+	q.args_json = NULL;
+	q.block_height = 5000;
+	assert_int_equal(mpc_rpc_call(ep, &q, &res, &e), MPC_OK);
+	assert_string_equal(res.block_hash, "LiarLiarLiarLiarLiarLiarLiarLiar");
+	mpc_rpc_result_free(&res);
+	set_fault(env, "none");
+	/* Without DIR/height the height follows the clock: two fakes agree. */
+	{
+		char path[600];
+
+		snprintf(path, sizeof(path), "%s/height", env->dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/migration_info@4990.json", env->dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/lie-height", env->dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/lie-hash", env->dir);
+		unlink(path);
+	}
+	assert_int_equal(mpc_rpc_final_block(ep, &blk, &e), MPC_OK);
+	assert_true(blk.height >= 100000000ull);
+	mpc_rpc_endpoint_free(ep);
+}
+
+/* Block answers that are not blocks. */
+static void test_block_decode_hostile(void **state)
+{
+	static const struct {
+		const char *text;
+		int rc;
+		const char *needle;
+	} cases[] = {
+		{ "{\"result\":{\"header\":{\"height\":7,\"hash\":\"abc\"}}}", MPC_OK, NULL },
+		{ "{\"result\":{}}", MPC_ERR_PARSE, "result.header" },
+		{ "{\"result\":{\"header\":{\"height\":-7,\"hash\":\"abc\"}}}", MPC_ERR_PARSE,
+		  "height" },
+		{ "{\"result\":{\"header\":{\"height\":7,\"hash\":\"a\\nb\"}}}", MPC_ERR_PARSE,
+		  "hash" },
+		{ "{\"result\":{\"header\":{\"height\":7,\"hash\":\"0OIl\"}}}", MPC_ERR_PARSE,
+		  "hash" },
+		{ "{\"error\":{\"name\":\"HANDLER_ERROR\",\"cause\":{\"name\":\"UNKNOWN_BLOCK\"}}}",
+		  MPC_ERR_RPC, "UNKNOWN_BLOCK" },
+		{ "{\"error\":{\"code\":-32000,\"data\":\"DB Not Found Error: BLOCK HEIGHT: 9\"}}",
+		  MPC_ERR_RPC, "DB Not Found" },
+		{ "nope", MPC_ERR_PARSE, "not a JSON object" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mpc_rpc_meta m;
+		struct mpc_err e = { 0 };
+		int rc = mpc_rpc_block_decode(cases[i].text, strlen(cases[i].text), &m, &e);
+
+		if (rc != cases[i].rc)
+			fail_msg("case %zu: rc %d, want %d (%s)", i, rc, cases[i].rc, e.msg);
+		if (cases[i].needle != NULL && strstr(e.msg, cases[i].needle) == NULL)
+			fail_msg("case %zu: message [%s] lacks [%s]", i, e.msg, cases[i].needle);
+		if (rc == MPC_OK) {
+			assert_int_equal(m.block_height, 7);
+			assert_string_equal(m.block_hash, "abc");
+		}
+		assert_int_equal(m.unknown_block, rc == MPC_ERR_RPC);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -397,6 +542,8 @@ int main(void)
 		cmocka_unit_test(test_https),
 		cmocka_unit_test(test_envelope_mutations),
 		cmocka_unit_test(test_url_redaction),
+		cmocka_unit_test(test_call_block_and_pinning),
+		cmocka_unit_test(test_block_decode_hostile),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

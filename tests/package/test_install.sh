@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# test_install.sh BUILD VERSION: `cmake --install` into a scratch root lays out everything an
+# operator needs, the installed binary runs, the man pages render without groff warnings, the
+# unit passes systemd-analyze verify and the completion passes shellcheck.
+set -euo pipefail
+build=$1 version=$2
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+fail() { echo "test_install: $*" >&2; exit 1; }
+
+DESTDIR=$root cmake --install "$build" --prefix /usr >/dev/null
+for f in usr/bin/mpc-backup usr/share/man/man1/mpc-backup.1 usr/share/man/man5/mpc-backup.conf.5 \
+	 usr/lib/systemd/system/mpc-backup.service usr/lib/sysusers.d/mpc-backup.conf \
+	 usr/share/doc/mpc-backup/examples/run.conf usr/share/mpc-backup/tokens/softhsm2/README.md \
+	 usr/share/bash-completion/completions/mpc-backup; do
+	[ -e "$root/$f" ] || fail "missing after cmake --install: /$f"
+done
+got=$("$root/usr/bin/mpc-backup" --version)
+[ "$got" = "mpc-backup $version" ] || fail "--version printed '$got', expected 'mpc-backup $version'"
+
+for page in "$root"/usr/share/man/man1/mpc-backup.1 "$root"/usr/share/man/man5/mpc-backup.conf.5; do
+	warnings=$(groff -man -ww -z "$page" 2>&1) || fail "groff failed on $page: $warnings"
+	[ -z "$warnings" ] || fail "groff warnings in $page: $warnings"
+done
+
+# Every command the man page lists is one the binary knows, and every command the binary knows
+# is in the man page.
+cmds=$("$root/usr/bin/mpc-backup" --help | awk '/^  [a-z]/ {print $1}')
+for c in $cmds; do
+	grep -q "^\.BR* \"\?$c" "$root/usr/share/man/man1/mpc-backup.1" ||
+		fail "command '$c' (mpc-backup --help) is not in mpc-backup(1)"
+done
+
+unit=$root/verify/mpc-backup.service
+mkdir -p "$root/verify"
+sed "s|/usr/bin/mpc-backup|$root/usr/bin/mpc-backup|" \
+	"$root/usr/lib/systemd/system/mpc-backup.service" >"$unit"
+out=$(MANPATH=$root/usr/share/man systemd-analyze verify "$unit" 2>&1) ||
+	fail "systemd-analyze verify: $out"
+[ -z "$out" ] || fail "systemd-analyze verify: $out"
+
+shellcheck -s bash "$root/usr/share/bash-completion/completions/mpc-backup" ||
+	fail "shellcheck found problems in the bash completion"
+bash -c "source '$root/usr/share/bash-completion/completions/mpc-backup'; complete -p mpc-backup" \
+	>/dev/null || fail "the completion does not register for mpc-backup"
