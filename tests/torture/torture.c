@@ -33,8 +33,13 @@
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
 #define HAVE_LSAN 1
+/* Sanitizer builds run about 10x slower, and scripts/test runs the whole suite at once. */
+#define DENSE_DEFAULT 100
+#define SAMPLES_DEFAULT 50
 #else
 #define HAVE_LSAN 0
+#define DENSE_DEFAULT 300
+#define SAMPLES_DEFAULT 150
 #endif
 
 /* The operator of the mainnet fixture whose migration_info registers a backup key. */
@@ -450,8 +455,8 @@ static int one_run(struct world *w, const struct op *op, unsigned long n, struct
 static int sweep(struct world *w, const struct op *op, unsigned *passed, unsigned *failed)
 {
 	struct tally t;
-	unsigned long total, count, n, step, dense = env_ul("TORTURE_DENSE", 300),
-					      samples = env_ul("TORTURE_SAMPLES", 150);
+	unsigned long total, count, n, step, dense = env_ul("TORTURE_DENSE", DENSE_DEFAULT),
+		      samples = env_ul("TORTURE_SAMPLES", SAMPLES_DEFAULT);
 	unsigned long per[AF_NSOURCES];
 	const char *only = getenv("TORTURE_ONLY");
 	double t0 = now_s();
