@@ -468,46 +468,53 @@ static int request(struct mpc_node_client *c, const char *method, const char *pa
 		goto out;
 	}
 	curl_easy_reset(u);
-	if (curl_easy_setopt(u, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_CONNECT_TO, c->connect_to) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_PROXY, "") != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_ERRORBUFFER, c->errbuf) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_SSL_ENABLE_ALPN, 0L) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_SSLVERSION,
-			     (long)(CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_TLSv1_3)) != CURLE_OK ||
+	if ((cc = curl_easy_setopt(u, CURLOPT_URL, url)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_PROTOCOLS_STR, "https")) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_CONNECT_TO, c->connect_to)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_PROXY, "")) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_ERRORBUFFER, c->errbuf)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_SSL_ENABLE_ALPN, 0L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_SSLVERSION,
+			     (long)(CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_TLSv1_3))) != CURLE_OK ||
 	    /* curl's own checks are off only because verify_cb (installed by ssl_ctx_cb with
 	     * SSL_VERIFY_PEER) decides instead; a refusal there aborts the handshake. */
-	    curl_easy_setopt(u, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_SSL_SESSIONID_CACHE, 0L) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_SSL_CTX_DATA, c) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_TIMEOUT_MS, c->timeout_ms) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_WRITEDATA, c) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_HEADERFUNCTION, header_cb) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_HEADERDATA, c) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_FRESH_CONNECT, (long)c->fresh) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_FORBID_REUSE, (long)c->fresh) != CURLE_OK) {
-		rc = mpc_fail(e, MPC_ERR_INTERNAL, "node client: libcurl lacks a required option");
+	    (cc = curl_easy_setopt(u, CURLOPT_SSL_VERIFYPEER, 0L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_SSL_VERIFYHOST, 0L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_SSL_SESSIONID_CACHE, 0L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_SSL_CTX_DATA, c)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_TIMEOUT_MS, c->timeout_ms)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_WRITEFUNCTION, write_cb)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_WRITEDATA, c)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_HEADERFUNCTION, header_cb)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_HEADERDATA, c)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_HTTPHEADER, hdrs)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_FOLLOWLOCATION, 0L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_FRESH_CONNECT, (long)c->fresh)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_FORBID_REUSE, (long)c->fresh)) != CURLE_OK) {
+		rc = cc == CURLE_OUT_OF_MEMORY
+			     ? mpc_fail(e, MPC_ERR_NOMEM, "node client: out of memory setting up the "
+					"request")
+			     : mpc_fail(e, MPC_ERR_INTERNAL,
+					"node client: libcurl lacks a required option");
 		goto out;
 	}
 	if (body != NULL) {
-		if (curl_easy_setopt(u, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
-		    curl_easy_setopt(u, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len) != CURLE_OK) {
-			rc = mpc_fail(e, MPC_ERR_INTERNAL, "node client: cannot set the body");
+		if ((cc = curl_easy_setopt(u, CURLOPT_POSTFIELDS, body)) != CURLE_OK ||
+		    (cc = curl_easy_setopt(u, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len)) !=
+			    CURLE_OK) {
+			rc = mpc_fail(e, cc == CURLE_OUT_OF_MEMORY ? MPC_ERR_NOMEM : MPC_ERR_INTERNAL,
+				      "node client: cannot set the body: %s", curl_easy_strerror(cc));
 			goto out;
 		}
 	}
-	if (curl_easy_setopt(u, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK) {
-		rc = mpc_fail(e, MPC_ERR_INTERNAL, "node client: cannot set the method");
+	if ((cc = curl_easy_setopt(u, CURLOPT_CUSTOMREQUEST, method)) != CURLE_OK) {
+		rc = mpc_fail(e, cc == CURLE_OUT_OF_MEMORY ? MPC_ERR_NOMEM : MPC_ERR_INTERNAL,
+			      "node client: cannot set the method: %s", curl_easy_strerror(cc));
 		goto out;
 	}
 	cc = perform(c, u);
@@ -607,6 +614,7 @@ int mpc_node_get_keyshares(struct mpc_node_client *c, const struct mpc_keyset *k
 {
 	json_t *j = NULL;
 	char *body = NULL;
+	size_t body_len = 0;
 	uint8_t *pt = NULL;
 	size_t pt_len = 0;
 	long status = 0;
@@ -625,12 +633,15 @@ int mpc_node_get_keyshares(struct mpc_node_client *c, const struct mpc_keyset *k
 		rc = e != NULL && e->code != MPC_OK ? e->code : MPC_ERR_INTERNAL;
 		goto out;
 	}
-	body = json_dumps(j, JSON_COMPACT);
-	if (body == NULL) {
+	/* json_dumpb, not json_dumps: jansson's json_dumps ignores a failed append of an object
+	 * key and returns malformed JSON; dumping into a sized buffer allocates nothing. */
+	body_len = json_dumpb(j, NULL, 0, JSON_COMPACT);
+	body = body_len > 0 ? malloc(body_len) : NULL;
+	if (body == NULL || json_dumpb(j, body, body_len, JSON_COMPACT) != body_len) {
 		rc = mpc_fail(e, MPC_ERR_NOMEM, "get_keyshares: cannot serialise the keyset");
 		goto out;
 	}
-	rc = request(c, "GET", "/get_keyshares", body, strlen(body), NULL, &status, e);
+	rc = request(c, "GET", "/get_keyshares", body, body_len, NULL, &status, e);
 	if (rc != MPC_OK)
 		goto out;
 	if (status != 200) {
