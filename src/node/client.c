@@ -487,7 +487,8 @@ static int request(struct mpc_node_client *c, const char *method, const char *pa
 	    (cc = curl_easy_setopt(u, CURLOPT_SSL_CTX_DATA, c)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_TIMEOUT_MS, c->timeout_ms)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(u, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_MAXFILESIZE_LARGE,
+				   (curl_off_t)c->max_response)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_WRITEFUNCTION, write_cb)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_WRITEDATA, c)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_HEADERFUNCTION, header_cb)) != CURLE_OK ||

@@ -496,8 +496,7 @@ static int sweep(struct world *w, const struct op *op, unsigned *passed, unsigne
 		else
 			(*failed)++;
 	}
-	/* The sweep ends at the first run that reached no N; it must have succeeded, and had
-	 * about as many allocations as the first. */
+	/* The sweep ended at the first run that reached no N (one_run checked it succeeded). */
 	printf("%s: %lu allocation points (ours %lu, mmap %lu, jansson %lu, openssl %lu, curl %lu); "
 	       "%u runs (every N to %lu, then every %lu): %u failed cleanly (%u MPC_ERR_NOMEM), "
 	       "%u succeeded despite the failure, %u token-internal (not failed), %u bad; "
