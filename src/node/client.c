@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -405,17 +406,33 @@ static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err
 
 /* curl_easy_perform with a bounded wait per round, so a cancel flag set by a signal handler
  * ends even a hanging request within 100 ms. The easy handle's connection cache is kept. */
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static CURLcode perform(struct mpc_node_client *c, CURL *u)
 {
 	CURLcode cc = CURLE_OK;
 	CURLMsg *msg;
 	int running = 1, left;
+	/* libcurl's CURLOPT_TIMEOUT_MS normally ends the transfer first; this bound holds even
+	 * when it does not (the allocation-failure run once left a PUT polling for 15 minutes
+	 * after an OpenSSL allocation failed). */
+	long long deadline = mono_ms() + c->timeout_ms + 2000;
 
 	if (curl_multi_add_handle(c->multi, u) != CURLM_OK)
 		return CURLE_FAILED_INIT;
 	while (running > 0) {
 		if (c->cancel != NULL && *c->cancel) {
 			cc = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		if (mono_ms() > deadline) {
+			cc = CURLE_OPERATION_TIMEDOUT;
 			break;
 		}
 		if (curl_multi_perform(c->multi, &running) != CURLM_OK) {
