@@ -7,6 +7,7 @@
  * See tests/torture/README.md for what is covered and the environment variables.
  * Prints one line per operation and a final "N passed, N failed"; exit 0 when none failed. */
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,24 @@ struct tally {
 };
 
 static char *read_all(const char *path, size_t *len);
+
+/* The watchdog (the entry point's state; SIGALRM has no context argument): a run that does not
+ * end within RUN_LIMIT_S is a hang; say which, stop the fakes, exit. */
+#define RUN_LIMIT_S 120
+static char hang_msg[160];
+static volatile pid_t child_pids[2];
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	if (write(STDOUT_FILENO, hang_msg, strlen(hang_msg)) < 0) {
+		/* nothing to do: exiting anyway */
+	}
+	for (int i = 0; i < 2; i++)
+		if (child_pids[i] > 0)
+			kill(child_pids[i], SIGKILL);
+	_exit(1);
+}
 
 static double now_s(void)
 {
@@ -382,9 +401,13 @@ static int one_run(struct world *w, const struct op *op, unsigned long n, struct
 	why[0] = '\0';
 	mpc_err_clear(&e);
 	ERR_clear_error();
+	snprintf(hang_msg, sizeof(hang_msg), "FAIL %s N=%lu: hangs (no end within %d s)\n",
+		 op->name, n, RUN_LIMIT_S);
+	alarm(RUN_LIMIT_S);
 	af_arm(n);
 	rc = op->run(w, &e);
 	*count = af_disarm(&injected, &skipped);
+	alarm(0);
 	t->runs++;
 	w->wrong[0] = '\0';
 	if (rc == MPC_OK && op->reset != NULL && op->reset(w) != 0) {
@@ -577,6 +600,7 @@ static int setup(struct world *w, struct mpc_err *e)
 	if (rc != 0 || nh_start(&w->node, args) != 0)
 		return mpc_fail(e, MPC_ERR_IO, "fake-node");
 	snprintf(w->addr, sizeof(w->addr), "127.0.0.1:%u", w->node.port);
+	child_pids[0] = w->node.pid;
 
 	/* Two stores: one that backups go to (empty; must stay so when a backup fails), one
 	 * holding the keyset that pushes read. */
@@ -601,6 +625,7 @@ static int setup(struct world *w, struct mpc_err *e)
 	    nh_write_file(w->rpc_dir, "migration_info.json", w->mi, path) != 0 ||
 	    mpc_fake_rpc_start(&w->rpc, w->rpc_dir, NULL, rpclog) != 0)
 		return mpc_fail(e, MPC_ERR_IO, "fixtures or fake-rpc");
+	child_pids[1] = w->rpc.pid;
 	if (mpc_contract_view_parse(w->state, w->state_len, w->mi, w->mi_len, OPERATOR,
 				    &w->ref_view, e) != MPC_OK)
 		return -1;
@@ -657,6 +682,7 @@ int main(void)
 	unsigned passed = 0, failed = 0;
 	double t0 = now_s();
 
+	signal(SIGALRM, on_alarm);
 	if (af_install() != 0) {
 		fprintf(stderr, "torture: cannot install the allocation hooks\n");
 		return 1;
