@@ -1,6 +1,7 @@
 /* main.c: the mpc-backup process entry point: hardening, process-wide library settings, and
  * dispatch to one subcommand. The only place with process-global state. */
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,24 @@ static void json_wiping_free(void *ptr)
 	free(ptr);
 }
 
+/* Threads started by libraries get THREAD_STACK bytes of stack instead of the default 8 MiB:
+ * they run short callbacks (name resolution, HTTP request handlers). */
+#define THREAD_STACK ((size_t)256 << 10)
+
+static int set_thread_stack_size(void)
+{
+	pthread_attr_t a;
+	int rc;
+
+	if (pthread_attr_init(&a) != 0)
+		return -1;
+	rc = pthread_attr_setstacksize(&a, THREAD_STACK);
+	if (rc == 0)
+		rc = pthread_setattr_default_np(&a);
+	pthread_attr_destroy(&a);
+	return rc;
+}
+
 /* Output is printed without checking each call; a write error (disk full, closed pipe) is
  * caught here, once, so a script never takes truncated output for a success. */
 static int finish(int status)
@@ -67,6 +86,16 @@ int main(int argc, char **argv)
 
 	if (mpc_harden_process(&e) != MPC_OK) {
 		fprintf(stderr, "mpc-backup: %s\n", e.msg);
+		return 70;
+	}
+	/* Commands that handle keyshares lock every page they map (mlockall, MCL_FUTURE), so the
+	 * address space is what RLIMIT_MEMLOCK must cover: one malloc arena instead of a 64 MiB
+	 * reservation per thread, and small stacks for the threads libraries start (libcurl's
+	 * resolver, libmicrohttpd), keep it to what was measured (docs/operations.md). Both are
+	 * tuning: an allocator that ignores M_ARENA_MAX (AddressSanitizer's) is not an error. */
+	(void)mallopt(M_ARENA_MAX, 1);
+	if (set_thread_stack_size() != 0) {
+		fprintf(stderr, "mpc-backup: cannot set the default thread stack size\n");
 		return 70;
 	}
 	json_set_alloc_funcs(json_wiping_malloc, json_wiping_free);
