@@ -64,7 +64,7 @@ struct world {
 	struct mpc_store *backup_store, *push_store;
 	char backup_dir[128], push_dir[128];
 	char baseline[SNAP_MAX]; /* the backup store's listing before any run */
-	struct mpc_fake_rpc rpc;
+	struct mpc_fake_rpc rpc[2]; /* two servers (a quorum counts servers) on one timeline */
 	char rpc_dir[128];
 	char *state, *mi;
 	size_t state_len, mi_len;
@@ -111,7 +111,7 @@ static char *read_all(const char *path, size_t *len);
  * end within RUN_LIMIT_S is a hang; say which, stop the fakes, exit. */
 #define RUN_LIMIT_S 120
 static char hang_msg[160];
-static volatile pid_t child_pids[2];
+static volatile pid_t child_pids[3];
 
 static void on_alarm(int sig)
 {
@@ -119,7 +119,7 @@ static void on_alarm(int sig)
 	if (write(STDOUT_FILENO, hang_msg, strlen(hang_msg)) < 0) {
 		/* nothing to do: exiting anyway */
 	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (child_pids[i] > 0)
 			kill(child_pids[i], SIGKILL);
 	_exit(1);
@@ -157,7 +157,7 @@ static int op_view_parse(struct world *w, struct mpc_err *e)
 
 static int op_quorum_poll(struct world *w, struct mpc_err *e)
 {
-	const char *urls[2] = { w->rpc.url, w->rpc.url };
+	const char *urls[2] = { w->rpc[0].url, w->rpc[1].url };
 	struct mpc_rpc_options opt;
 	struct mpc_quorum *q = NULL;
 	struct mpc_contract_view v;
@@ -561,7 +561,8 @@ static char *read_all(const char *path, size_t *len)
 static int setup(struct world *w, struct mpc_err *e)
 {
 	const char *src = getenv("MPC_SOURCE_DIR"), *fx = getenv("MPC_FIXTURES_DIR");
-	char pub_s[MPC_ED25519_KEY_STR_MAX], ksfile[512], path[512], rpclog[256], rfile[512];
+	char pub_s[MPC_ED25519_KEY_STR_MAX], ksfile[512], path[512], rpclog[256], rpclog2[256],
+	     rfile[512];
 	const char *args[] = { "--client-key", pub_s, "--keyshares", ksfile, "--received", rfile,
 			       NULL };
 	struct mpc_ceremony_report rep;
@@ -620,12 +621,15 @@ static int setup(struct world *w, struct mpc_err *e)
 	w->mi = read_all(path, &w->mi_len);
 	snprintf(w->rpc_dir, sizeof(w->rpc_dir), "%s/rpc", w->dir);
 	snprintf(rpclog, sizeof(rpclog), "%s/rpc.log", w->dir);
+	snprintf(rpclog2, sizeof(rpclog2), "%s/rpc2.log", w->dir);
 	if (w->state == NULL || w->mi == NULL || mkdir(w->rpc_dir, 0700) != 0 ||
 	    nh_write_file(w->rpc_dir, "state.json", w->state, path) != 0 ||
 	    nh_write_file(w->rpc_dir, "migration_info.json", w->mi, path) != 0 ||
-	    mpc_fake_rpc_start(&w->rpc, w->rpc_dir, NULL, rpclog) != 0)
+	    mpc_fake_rpc_start(&w->rpc[0], w->rpc_dir, NULL, rpclog) != 0 ||
+	    mpc_fake_rpc_start(&w->rpc[1], w->rpc_dir, NULL, rpclog2) != 0)
 		return mpc_fail(e, MPC_ERR_IO, "fixtures or fake-rpc");
-	child_pids[1] = w->rpc.pid;
+	child_pids[1] = w->rpc[0].pid;
+	child_pids[2] = w->rpc[1].pid;
 	if (mpc_contract_view_parse(w->state, w->state_len, w->mi, w->mi_len, OPERATOR,
 				    &w->ref_view, e) != MPC_OK)
 		return -1;
@@ -648,8 +652,9 @@ static int setup(struct world *w, struct mpc_err *e)
 
 static void teardown(struct world *w)
 {
-	if (w->rpc.pid > 0)
-		mpc_fake_rpc_stop(&w->rpc);
+	for (int i = 0; i < 2; i++)
+		if (w->rpc[i].pid > 0)
+			mpc_fake_rpc_stop(&w->rpc[i]);
 	nh_stop(&w->node);
 	mpc_store_close(w->backup_store);
 	mpc_store_close(w->push_store);
