@@ -7,6 +7,7 @@
  * See tests/torture/README.md for what is covered and the environment variables.
  * Prints one line per operation and a final "N passed, N failed"; exit 0 when none failed. */
 #include <dirent.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,6 +370,18 @@ static int reset_backup(struct world *w)
 	return n == 1 ? rc : -1;
 }
 
+/* Discard fake-node's pending event lines ("ACCEPTED", "SET n", ...): unread, they fill the
+ * pipe after some thousands of runs and the node blocks writing them, answering nobody. */
+static void drain_node(struct world *w)
+{
+	char scratch[4096];
+	struct pollfd p = { .fd = w->node.out_fd, .events = POLLIN };
+
+	while (w->node.out_fd > 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN) &&
+	       read(w->node.out_fd, scratch, sizeof(scratch)) > 0)
+		;
+}
+
 /* ---- the loop ---- */
 
 static void note_msg(struct tally *t, const struct mpc_err *e)
@@ -408,6 +421,7 @@ static int one_run(struct world *w, const struct op *op, unsigned long n, struct
 	rc = op->run(w, &e);
 	*count = af_disarm(&injected, &skipped);
 	alarm(0);
+	drain_node(w);
 	t->runs++;
 	w->wrong[0] = '\0';
 	if (rc == MPC_OK && op->reset != NULL && op->reset(w) != 0) {
