@@ -23,6 +23,7 @@ void mpc_config_defaults(struct mpc_config *c)
 	c->backoff_initial = 1;
 	c->backoff_max = 300;
 	c->verify_interval = 3600;
+	c->drill_interval = 86400;
 	c->conclude_timeout = 600;
 }
 
@@ -254,6 +255,8 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 		return set_seconds(&c->backoff_initial, value, 0.01, 3600, where, e);
 	if (strcmp(key, "backoff_max") == 0)
 		return set_seconds(&c->backoff_max, value, 0.01, 86400, where, e);
+	if (strcmp(key, "drill_interval") == 0)
+		return set_seconds(&c->drill_interval, value, 0, 30 * 86400, where, e);
 	if (strcmp(key, "verify_interval") == 0)
 		return set_seconds(&c->verify_interval, value, 1, 30 * 86400, where, e);
 	if (strcmp(key, "conclude_timeout") == 0)

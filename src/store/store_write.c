@@ -64,16 +64,18 @@ int mpc_store_cleanup(const struct mpc_store *s, size_t *removed, struct mpc_err
 	return rc;
 }
 
-static void fill_token_id(struct mpc_store_token_id *id, const struct mpc_token *t,
+static void fill_token_id(struct mpc_store_token_id *id, struct mpc_token *t,
 			  enum mpc_seal_mech mech)
 {
 	const struct mpc_key_desc *kd =
 		mpc_key_desc(mech == MPC_SEAL_AES_GCM ? MPC_KEY_SEAL_GCM : MPC_KEY_SEAL_CBC);
+	struct mpc_token_desc td;
 
+	mpc_token_describe(t, &td);
 	memset(id, 0, sizeof(*id));
 	id->mech = mech;
-	snprintf(id->serial, sizeof(id->serial), "%s", t->serial);
-	snprintf(id->label, sizeof(id->label), "%s", t->label);
+	snprintf(id->serial, sizeof(id->serial), "%s", td.serial);
+	snprintf(id->label, sizeof(id->label), "%s", td.label);
 	if (kd != NULL) {
 		snprintf(id->key_label, sizeof(id->key_label), "%s", kd->label);
 		id->key_id[0] = kd->id;
@@ -90,6 +92,8 @@ static int check_rules(const struct mpc_store *s, const struct mpc_keyset *ks, s
 
 	if (rc != MPC_OK)
 		return rc;
+	if ((rc = mpc_store_list_refuse_untrusted(&l, e)) != MPC_OK)
+		goto out;
 	nw = mpc_store_list_newest(&l);
 	if (nw >= 0 && l.items[nw].hdr.epoch > ks->epoch_id) {
 		rc = mpc_fail(e, MPC_ERR_STATE,
@@ -255,6 +259,9 @@ int mpc_store_prune(const struct mpc_store *s, size_t keep, size_t *removed, str
 	if ((rc = mpc_store_lock(s->dir, &lock, e)) != MPC_OK)
 		return rc;
 	if ((rc = mpc_store_list(s, &l, e)) != MPC_OK)
+		goto out;
+	/* a planted newer file would make prune remove real backups */
+	if ((rc = mpc_store_list_refuse_untrusted(&l, e)) != MPC_OK)
 		goto out;
 	/* newest first; the list is sorted oldest first */
 	for (size_t i = l.n; i-- > 0;) {
