@@ -226,7 +226,8 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 	CK_RV rv = CKR_OK;
 	int rc;
 
-	memcpy(blob, BLOB_MAGIC, 4);
+	/* Four magic bytes of a binary blob, not a string. */
+	memcpy(blob, BLOB_MAGIC, 4); /* NOLINT(bugprone-not-null-terminated-result) */
 	blob[4] = BLOB_VERSION;
 	blob[5] = (uint8_t)mech;
 	if (mech == MPC_SEAL_AES_GCM) {

@@ -69,6 +69,8 @@ static int parse_entry(const char *acct, const json_t *v, const char *path,
 	const json_t *b, *d;
 	int rc;
 
+	if (acct == NULL)
+		return mpc_fail(e, MPC_ERR_PARSE, "%s: an entry without an account id", path);
 	/* The key is the contract's text: escaped before it goes into a path (a message). */
 	mpc_escape_untrusted(acct, esc, sizeof(esc));
 	mpc_cjson_path_key(pe, path, esc);
@@ -121,6 +123,10 @@ int mpc_migration_info_from_json(const json_t *j, const char *path,
 	/* jansson iterates in insertion order only with JSON_PRESERVE_ORDER on dump; order here
 	 * does not matter: entries are looked up by account id. */
 	json_object_foreach((json_t *)j, acct, v) {
+		if (i >= n) { /* the object grew while we iterate: cannot happen, never overrun */
+			rc = mpc_fail(e, MPC_ERR_INTERNAL, "%s: more entries than counted", path);
+			goto out;
+		}
 		rc = parse_entry(acct, v, path, &mi.entries[i], e);
 		if (rc != MPC_OK)
 			goto out;

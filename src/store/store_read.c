@@ -134,7 +134,8 @@ static int open_file(const struct mpc_store *s, const struct mpc_store_entry *en
 	}
 	rc = mpc_keyshares_validate(pt, pt_len, &h.keyset, e);
 	if (rc != MPC_OK) {
-		mpc_err_prefix(e, "sealed keyshares do not match the header: ");
+		if (rc != MPC_ERR_NOMEM)
+			mpc_err_prefix(e, "sealed keyshares do not match the header: ");
 		goto out;
 	}
 	*h_out = h;

@@ -152,7 +152,8 @@ int mpc_store_put(const struct mpc_store *s, const struct mpc_store_put_opts *o,
 				MPC_STORE_MAX_TOKENS);
 	rc = mpc_keyshares_validate(keyshares, len, ks, e);
 	if (rc != MPC_OK) {
-		mpc_err_prefix(e, "keyshares for epoch %llu refused: ",
+		mpc_err_prefix(e, rc == MPC_ERR_NOMEM ? "checking the keyshares for epoch %llu: "
+						      : "keyshares for epoch %llu refused: ",
 			       (unsigned long long)ks->epoch_id);
 		return rc;
 	}

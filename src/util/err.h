@@ -75,7 +75,15 @@ void mpc_err_clear(struct mpc_err *e);
 /* Record a failure and return its code (so callers can `return mpc_fail(...)`). If `e` already
  * holds a failure, that message and code are kept and the kept code is returned: the innermost
  * cause is the most precise. Accepts e == NULL (then `code` is returned). */
+#if defined(__clang_analyzer__) || defined(MPC_STATIC_ANALYSIS)
+/* For static analysis only (clang --analyze, and clang-tidy run with -DMPC_STATIC_ANALYSIS by
+ * tests/style/static-checks.sh): the analyzer cannot see that mpc_fail_at never returns MPC_OK for a
+ * failure code, and would follow impossible "failed but returned MPC_OK" paths. */
+#define mpc_fail(e, code, ...) \
+	(mpc_fail_at(MPC_ERR_FILE, MPC_ERR_LINE, MPC_ERR_FUNC, e, code, __VA_ARGS__), (code))
+#else
 #define mpc_fail(e, code, ...) mpc_fail_at(MPC_ERR_FILE, MPC_ERR_LINE, MPC_ERR_FUNC, e, code, __VA_ARGS__)
+#endif
 #define mpc_vfail(e, code, fmt, ap) \
 	mpc_vfail_at(MPC_ERR_FILE, MPC_ERR_LINE, MPC_ERR_FUNC, e, code, fmt, ap)
 /* What mpc_fail expands to: file/func NULL and line 0 when locations are not recorded. */
