@@ -2,6 +2,7 @@
  * key in TLS 1.3, node-style certificate, the node's key pinned to the contract's). */
 #include <string.h>
 
+#include "src/cli/cfgopts.h"
 #include "src/cli/session.h"
 #include "src/node/client.h"
 #include "src/util/encoding.h"
@@ -17,26 +18,32 @@ static const char node_help[] =
 	"options:\n"
 	"  --node HOST:PORT     the node's migration address (IPv4, [IPv6]:PORT, https://host[:port])\n"
 	"  --node-key KEY       the node's TLS key as the contract lists it (ed25519:<base58>)\n"
-	"  --node-timeout S     seconds for the request (default 60)\n" MPC_CLI_COMMON_HELP;
+	"  --node-timeout S     seconds for the request (default 60)\n" MPC_CLI_CONFIG_HELP
+	MPC_CLI_COMMON_HELP;
+
+static int node_opt(void *ctx, int opt, const char *arg)
+{
+	return mpc_cli_node_opt("node hello", ctx, opt, arg);
+}
 
 int mpc_cmd_node(int argc, char **argv)
 {
 	/* only what hello uses: no store, no transport key */
 	static const struct option opts[] = {
-		MPC_CLI_COMMON_OPTIONS,
+		MPC_CLI_CFG_TOKEN_OPTIONS,
 		{ "node", required_argument, NULL, MPC_OPT_NODE },
 		{ "node-key", required_argument, NULL, MPC_OPT_NODE_KEY },
 		{ "node-timeout", required_argument, NULL, MPC_OPT_NODE_TIMEOUT },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct mpc_cli_common c;
+	struct mpc_cli_cfg a;
 	struct mpc_cli_node_opts no;
 	struct mpc_cli_session s;
 	struct mpc_node_client_opts co;
 	struct mpc_node_client *client = NULL;
 	struct mpc_err e = { 0 };
 	char ours[MPC_ED25519_KEY_STR_MAX];
-	int opt, rc, r;
+	int rc, st;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
 		fputs(node_help, argc < 2 ? stderr : stdout);
@@ -47,34 +54,22 @@ int mpc_cmd_node(int argc, char **argv)
 
 		return mpc_cli_unknown_subcommand("node", argv[1], subs);
 	}
-	if (mpc_cli_check_options("node hello", argc - 1, argv + 1, opts) != 0)
-		return 2;
 	memset(&no, 0, sizeof(no));
-	mpc_cli_common_init(&c);
-	while ((opt = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
-		if (opt == MPC_OPT_HELP) {
-			fputs(node_help, stdout);
-			return 0;
-		}
-		if (mpc_cli_common_opt(&c, opt, optarg))
-			continue;
-		r = mpc_cli_node_opt("node hello", &no, opt, optarg);
-		if (r < 0)
-			return 2;
-		if (r == 0)
-			return mpc_cli_bad_option("node hello", argv + 1);
-	}
-	if (mpc_cli_no_extra_args("node hello", argc - 1, argv + 1) != 0)
-		return 2;
-	if (no.node == NULL)
+	st = mpc_cli_cfg_parse("node hello", node_help, argc - 1, argv + 1, opts, &a, node_opt, &no);
+	if (st != 0)
+		return st < 0 ? 0 : st;
+	if (no.node == NULL) {
+		mpc_config_free(&a.cfg);
 		return mpc_cli_usage("node hello", "--node HOST:PORT is required");
+	}
 	memset(&co, 0, sizeof(co));
 	rc = mpc_cli_node_key(&no, co.node_pub, &e);
 	if (rc != MPC_OK)
-		return mpc_cli_fail("node hello", &e);
-	rc = mpc_cli_session_open(&c, &no, MPC_SESSION_TLS, &s, &e);
+		goto out;
+	/* the session opens only the TLS key (token settings borrowed from a.cfg) */
+	rc = mpc_cli_session_open(&a.c, &no, MPC_SESSION_TLS, &s, &e);
 	if (rc != MPC_OK)
-		return mpc_cli_fail("node hello", &e);
+		goto out;
 	co.client_key = s.tls_key;
 	memcpy(co.client_pub, s.tls_pub, 32);
 	co.address = no.node;
@@ -87,12 +82,15 @@ int mpc_cmd_node(int argc, char **argv)
 	if (rc == MPC_OK)
 		rc = mpc_ed25519_key_format(s.tls_pub, ours, &e);
 	mpc_cli_session_close(&s);
+out:
 	if (rc != MPC_OK)
-		return mpc_cli_fail("node hello", &e);
-	if (c.json)
-		return mpc_cli_print_json(json_pack("{s:s, s:s, s:s, s:b}", "node", no.node, "node_key",
-						    no.node_key, "client_key", ours, "hello", 1));
-	printf("node at %s (%s) answered \"Hello, world!\" over mutual TLS 1.3; our key %s\n",
-	       no.node, no.node_key, ours);
-	return 0;
+		st = mpc_cli_fail("node hello", &e);
+	else if (a.json)
+		st = mpc_cli_print_json(json_pack("{s:s, s:s, s:s, s:b}", "node", no.node, "node_key",
+						  no.node_key, "client_key", ours, "hello", 1));
+	else
+		printf("node at %s (%s) answered \"Hello, world!\" over mutual TLS 1.3; our key %s\n",
+		       no.node, no.node_key, ours);
+	mpc_config_free(&a.cfg);
+	return st;
 }

@@ -129,7 +129,7 @@ static void test_token_show_json_ids_hex(void **state)
 	th_softhsm_teardown(&hsm);
 }
 
-/* token and store take --config (it was `run` only): the token URI and the store come from
+/* token, store and register take --config (it was `run` only): the token URI and the store come from
  * the file; a flag overrides it. */
 static void test_config_for_token_and_store(void **state)
 {
@@ -142,12 +142,16 @@ static void test_config_for_token_and_store(void **state)
 	ch_token_init(hsm.uri, key);
 	snprintf(store, sizeof(store), "%s/store", hsm.dir);
 	assert_int_equal(mkdir(store, 0700), 0);
-	snprintf(text, sizeof(text), "token = %s\nstore = %s\n", hsm.uri, store);
+	snprintf(text, sizeof(text), "token = %s\nstore = %s\naccount = op.near\n", hsm.uri, store);
 	ch_write(hsm.dir, "cli.conf", text, conf);
 	ch_run(&r, NULL, NULL, "token", "show", "--config", conf, (char *)NULL);
 	ch_expect(&r, 0, key);
 	ch_run(&r, NULL, NULL, "store", "list", "--config", conf, (char *)NULL);
 	ch_expect(&r, 0, "the store is empty");
+	/* register: the account and the token from the file */
+	ch_run(&r, NULL, NULL, "register", "--config", conf, (char *)NULL);
+	ch_expect(&r, 0, key);
+	assert_non_null(strstr(r.out, "sign-as op.near"));
 	ch_run(&r, NULL, NULL, "store", "verify", "--config", conf, (char *)NULL);
 	ch_expect(&r, 18, "the store holds no keyset");
 	ch_run(&r, NULL, NULL, "store", "list", "--config", conf, "--store", "/nonexistent-store",
