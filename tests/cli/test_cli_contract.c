@@ -744,6 +744,38 @@ static void test_endpoints_down_and_signals(void **state)
 	close(fd);
 }
 
+/* backup stopped by SIGTERM while the node holds the request: exit 28 (it was killed, 143),
+ * one error line, nothing stored. */
+static void test_backup_signalled(void **state)
+{
+	struct fx *f = *state;
+	char keyset[600], addr[64], log[700];
+	const char *node_args[] = { "--client-key", f->key, "--fault", "hang", NULL };
+	int st;
+
+	assert_int_equal(mkdir(f->store, 0700), 0);
+	ch_write(f->hsm.dir, "keyset.json", CH_KEYSET_E4, keyset);
+	assert_int_equal(nh_start(&f->node, node_args), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", f->node.port);
+	snprintf(log, sizeof(log), "%s/backup-signalled.log", f->hsm.dir);
+	{
+		const char *args[] = { "backup", "--token", f->hsm.uri, "--store", f->store, "--node",
+				       addr, "--node-key", f->node.key_str, "--keyset", keyset,
+				       "--node-timeout", "60", NULL };
+		char *text;
+
+		st = ch_run_signalled(log, 2500, SIGTERM, 5, args);
+		text = ch_read(log, NULL);
+		if (st != 28)
+			fail_msg("backup stopped by SIGTERM exits %d, not 28:\n%s", st,
+				 text ? text : "");
+		assert_non_null(text);
+		assert_non_null(strstr(text, "mpc-backup backup: "));
+		free(text);
+	}
+	assert_int_equal(ch_count_files(f->store, ".mpcs"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -757,6 +789,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rpc_errors_exit_24, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_endpoints_down_and_signals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_signalled, setup, teardown),
 	};
 
 	return CH_MAIN(tests);
