@@ -59,10 +59,13 @@ int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,
 
 			if (opt == MPC_OPT_HELP) {
 				fputs(help, stdout);
+				mpc_config_free(&out->cfg);
 				return -1;
 			}
-			if (opt == '?' || opt == ':')
+			if (opt == '?' || opt == ':') {
+				mpc_config_free(&out->cfg);
 				return mpc_cli_bad_option(cmd, argv);
+			}
 			if (pass == 0) {
 				if (opt == MPC_CLI_OPT_CONFIG)
 					file = optarg;
@@ -81,6 +84,8 @@ int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,
 			if (opt != 0 || !is_cfg_key(opts[idx].name)) {
 				int r = extra != NULL ? extra(ctx, opt, optarg) : 0;
 
+				if (r <= 0)
+					mpc_config_free(&out->cfg);
 				if (r < 0)
 					return 2;
 				if (r == 0)
