@@ -16,6 +16,8 @@ static const char run_help[] =
 	"                      [--pin-file FILE] [--transport-key-file FILE] [--log-level LEVEL]\n"
 	"                      [--node-timeout S] [--rpc-timeout S] [--backoff-initial S]\n"
 	"                      [--backoff-max S] [--verify-interval S] [--conclude-timeout S]\n"
+	"                      [--log-format text|journal|json] [--uncovered-grace S]\n"
+	"                      [--backup-failures-unhealthy N]\n"
 	"\n"
 	"The monitor. Watches the contract through K agreeing endpoints (default: a majority) and\n"
 	"  - backs up the contract's keyset from the operator's node when the store does not cover\n"
@@ -27,7 +29,10 @@ static const char run_help[] =
 	"Every flag can be a line `name = value` in --config FILE (dashes become underscores;\n"
 	"address.account.<account> = HOST:PORT and address.key.<ed25519:...> = HOST:PORT override a\n"
 	"node's migration address). Flags override the file. SIGHUP re-reads the file. SIGTERM or\n"
-	"SIGINT stops within a second. Exit 0 after a signal.\n";
+	"SIGINT stops within a second. Exit 0 after a signal. Under systemd (Type=notify) it says\n"
+	"READY=1 after its start-up checks, STATUS= after each poll, pings the watchdog and says\n"
+	"STOPPING=1; log lines carry <N> priorities (--log-format journal) when stderr is the\n"
+	"journal.\n";
 
 static const struct option run_opts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -54,6 +59,9 @@ static const struct option run_opts[] = {
 	{ "verify-interval", required_argument, NULL, 0 },
 	{ "conclude-timeout", required_argument, NULL, 0 },
 	{ "log-level", required_argument, NULL, 0 },
+	{ "log-format", required_argument, NULL, 0 },
+	{ "uncovered-grace", required_argument, NULL, 0 },
+	{ "backup-failures-unhealthy", required_argument, NULL, 0 },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -159,7 +167,7 @@ int mpc_cmd_run(int argc, char **argv)
 	struct mpc_cli_common c;
 	struct mpc_cli_node_opts no;
 	struct mpc_cli_session s;
-	struct mpc_logger log = { NULL, MPC_LOG_INFO };
+	struct mpc_logger log = { NULL, MPC_LOG_INFO, MPC_LOG_TEXT };
 	struct mpc_daemon_opts d;
 	struct reread_ctx rctx = { argc, argv };
 	struct mpc_err e = { 0 };
@@ -174,6 +182,9 @@ int mpc_cmd_run(int argc, char **argv)
 	}
 	if (cfg.log_level != NULL)
 		log.min = (enum mpc_log_level)mpc_log_level_parse(cfg.log_level);
+	log.format = cfg.log_format != NULL
+			     ? (enum mpc_log_format)mpc_log_format_parse(cfg.log_format)
+			     : mpc_log_format_default();
 	stop = mpc_daemon_signals();
 	session_options(&cfg, &c, &no);
 	rc = mpc_cli_session_open(&c, &no, MPC_SESSION_NODE_OPS | MPC_SESSION_STORE_CREATE, &s, &e);
@@ -190,6 +201,7 @@ int mpc_cmd_run(int argc, char **argv)
 	d.reread = reread;
 	d.reread_ctx = &rctx;
 	d.log = &log;
+	d.version = MPC_VERSION;
 	rc = mpc_daemon_run(&d, &e);
 	st = rc == MPC_OK ? 0 : mpc_cli_fail("run", &e);
 	mpc_cli_session_close(&s);

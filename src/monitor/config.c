@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pkcs11/uri.h"
+#include "src/monitor/log.h"
 #include "src/util/encoding.h"
 #include "src/util/file.h"
 
@@ -24,6 +25,8 @@ void mpc_config_defaults(struct mpc_config *c)
 	c->backoff_max = 300;
 	c->verify_interval = 3600;
 	c->conclude_timeout = 600;
+	c->uncovered_grace = 600;
+	c->backup_failures_unhealthy = 3;
 }
 
 /* "host:port" or "[v6]:port", port 1..65535: refused at start-up, not at the first use. */
@@ -78,7 +81,7 @@ void mpc_config_free(struct mpc_config *c)
 	char **strs[] = { &c->token,    &c->tls_token,      &c->seal_token,
 			  &c->pin_file, &c->store,          &c->contract,
 			  &c->account,  &c->metrics_listen, &c->transport_key_file,
-			  &c->log_level };
+			  &c->log_level, &c->log_format };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -144,6 +147,38 @@ static int set_uint(unsigned *dst, const char *v, unsigned min, unsigned max, co
 		return mpc_fail(e, MPC_ERR_USAGE, "%s: \"%.40s\" is not an integer in [%u, %u]",
 				where, v, min, max);
 	*dst = (unsigned)u;
+	return MPC_OK;
+}
+
+/* A token URI that does not parse is refused where it is written, not when the token opens. */
+static int check_token_uri(const char *v, const char *where, struct mpc_err *e)
+{
+	struct mpc_token_uri *u = NULL;
+	int rc = mpc_token_uri_parse(v, &u, e);
+
+	mpc_token_uri_free(u);
+	if (rc == MPC_OK)
+		return MPC_OK;
+	mpc_err_prefix(e, "%s: ", where);
+	return rc;
+}
+
+/* http(s)://HOST...: the query string (an API key, often) is never echoed. */
+static int check_url(const char *v, const char *where, struct mpc_err *e)
+{
+	const char *host = NULL;
+
+	if (strncmp(v, "http://", 7) == 0)
+		host = v + 7;
+	else if (strncmp(v, "https://", 8) == 0)
+		host = v + 8;
+	if (host == NULL || *host == '\0' || *host == '/' || *host == ':' || *host == '?')
+		return mpc_fail(e, MPC_ERR_USAGE,
+				"%s: an RPC URL is http://HOST[:PORT][/PATH] or https://...", where);
+	for (const char *q = v; *q; q++)
+		if ((unsigned char)*q <= ' ' || *q == 0x7f)
+			return mpc_fail(e, MPC_ERR_USAGE,
+					"%s: an RPC URL has no spaces or control characters", where);
 	return MPC_OK;
 }
 
@@ -214,6 +249,12 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 	if (strlen(value) > 4096)
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "%s: value longer than 4096 characters",
 				where);
+	if (strcmp(key, "token") == 0 || strcmp(key, "tls_token") == 0 ||
+	    strcmp(key, "seal_token") == 0 || strcmp(key, "seal_to") == 0) {
+		rc = check_token_uri(value, where, e);
+		if (rc != MPC_OK)
+			return rc;
+	}
 	if (strcmp(key, "token") == 0)
 		return set_str(&c->token, value, where, e);
 	if (strcmp(key, "tls_token") == 0)
@@ -226,6 +267,8 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 		return set_str(&c->pin_file, value, where, e);
 	if (strcmp(key, "store") == 0)
 		return set_str(&c->store, value, where, e);
+	if (strcmp(key, "rpc_url") == 0 && (rc = check_url(value, where, e)) != MPC_OK)
+		return rc;
 	if (strcmp(key, "rpc_url") == 0)
 		return add_list(c->rpc_url, &c->n_rpc_url, value, where, e);
 	if (strcmp(key, "rpc_quorum") == 0)
@@ -258,8 +301,24 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 		return set_seconds(&c->verify_interval, value, 1, 30 * 86400, where, e);
 	if (strcmp(key, "conclude_timeout") == 0)
 		return set_seconds(&c->conclude_timeout, value, 0.1, 30 * 86400, where, e);
-	if (strcmp(key, "log_level") == 0)
+	if (strcmp(key, "log_level") == 0) {
+		if (mpc_log_level_parse(value) < 0)
+			return mpc_fail(e, MPC_ERR_USAGE,
+					"%s: log_level \"%.40s\" is not debug, info, warn or error",
+					where, value);
 		return set_str(&c->log_level, value, where, e);
+	}
+	if (strcmp(key, "log_format") == 0) {
+		if (mpc_log_format_parse(value) < 0)
+			return mpc_fail(e, MPC_ERR_USAGE,
+					"%s: log_format \"%.40s\" is not text, journal or json",
+					where, value);
+		return set_str(&c->log_format, value, where, e);
+	}
+	if (strcmp(key, "uncovered_grace") == 0)
+		return set_seconds(&c->uncovered_grace, value, 0, 30 * 86400, where, e);
+	if (strcmp(key, "backup_failures_unhealthy") == 0)
+		return set_uint(&c->backup_failures_unhealthy, value, 1, 1000000, where, e);
 	if (strncmp(key, "address.", 8) == 0)
 		return add_override(c, key + 8, value, where, e);
 	return mpc_fail(e, MPC_ERR_USAGE, "%s: unknown setting \"%.60s\"", where, key);
@@ -275,6 +334,17 @@ static char *trim(char *s)
 	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
 		*--end = '\0';
 	return s;
+}
+
+/* "# ..." to the end of the line, where # starts the line or follows a space or tab: the
+ * documentation's own example comments its values. A # inside a value ("a#b") stays. */
+static void strip_comment(char *line)
+{
+	for (char *p = line; *p; p++)
+		if (*p == '#' && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
 }
 
 int mpc_config_load_file(struct mpc_config *c, const char *path, struct mpc_err *e)
@@ -299,8 +369,9 @@ int mpc_config_load_file(struct mpc_config *c, const char *path, struct mpc_err 
 			*nl = '\0';
 		lineno++;
 		snprintf(where, sizeof(where), "%.260s:%zu", path, lineno);
+		strip_comment(line);
 		line = trim(line);
-		if (*line == '\0' || *line == '#')
+		if (*line == '\0')
 			continue;
 		eq = strchr(line, '=');
 		if (eq == NULL) {
@@ -336,9 +407,5 @@ int mpc_config_check(const struct mpc_config *c, struct mpc_err *e)
 				c->rpc_quorum, c->n_rpc_url);
 	if (c->backoff_max < c->backoff_initial)
 		return mpc_fail(e, MPC_ERR_USAGE, "backoff_max is smaller than backoff_initial");
-	if (c->log_level != NULL && strcmp(c->log_level, "debug") != 0 &&
-	    strcmp(c->log_level, "info") != 0 && strcmp(c->log_level, "warn") != 0 &&
-	    strcmp(c->log_level, "error") != 0)
-		return mpc_fail(e, MPC_ERR_USAGE, "log_level must be debug, info, warn or error");
 	return MPC_OK;
 }

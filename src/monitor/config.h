@@ -43,6 +43,12 @@ struct mpc_config {
 	double conclude_timeout;     /* seconds after a push before saying why the migration has
 					  not concluded, default 600 */
 	char *log_level;             /* debug, info, warn, error */
+	char *log_format;            /* text, journal, json; NULL: journal under systemd, else
+					text */
+	double uncovered_grace;      /* seconds the contract's keyset may stay uncovered before
+					/healthz says so, default 600 */
+	unsigned backup_failures_unhealthy; /* consecutive failed backups before /healthz says so,
+					       default 3 */
 	struct mpc_address_override overrides[MPC_CONFIG_MAX_OVERRIDES];
 	size_t n_overrides;
 	/* which of the list options were set on the command line (they replace the file's) */

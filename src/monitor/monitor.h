@@ -92,6 +92,8 @@ struct mpc_monitor {
 	uint64_t max_epoch; /* the highest keyset epoch seen */
 	int had_own;        /* the operator was a participant */
 	double next_verify;
+	double uncovered_since; /* monotonic: when the contract's keyset was first seen uncovered;
+				   0 while covered */
 };
 
 /* Prepare (no I/O). cfg, log, metrics, quorum and the ops' objects must outlive m. */
@@ -108,6 +110,10 @@ void mpc_monitor_reconfigure(struct mpc_monitor *m, const struct mpc_config *cfg
 
 /* One poll: read, decide, act. Returns MPC_OK or the reason nothing could be read. */
 int mpc_monitor_poll(struct mpc_monitor *m);
+
+/* Read the store's headers (no token): the newest backup's epoch and time go to the metrics, so
+ * that a restart does not forget them. Logs; MPC_OK or why the store cannot be listed. */
+int mpc_monitor_read_store(struct mpc_monitor *m);
 
 /* Verify the whole store with the sealing tokens; logs and updates store health. */
 int mpc_monitor_verify_store(struct mpc_monitor *m);
