@@ -191,24 +191,32 @@ static void status_line(struct mpc_metrics *mt, const char *prefix)
 	sd_notify(0, line);
 }
 
-/* The longest the run loop can go without reaching a watchdog ping: one node request (connect
- * plus transfer) or one endpoint's read, each bounded by its timeout. The attestation diagnosis
- * reads every endpoint in turn. */
+/* The longest one poll can keep the run loop from a watchdog ping, each request bounded by its
+ * timeout: the quorum read (the final block, then state and migration_info at it: three
+ * rounds of parallel requests), a backup and a push (a node connection and transfer each), and
+ * the rare diagnosis of a migration that does not conclude (every endpoint in turn). */
+static double longest_poll(const struct mpc_config *cfg)
+{
+	return 3 * cfg->rpc_timeout + 2 * (cfg->node_connect_timeout + cfg->node_timeout) +
+	       (double)cfg->n_rpc_url * cfg->rpc_timeout;
+}
+
 static void warn_watchdog(const struct mpc_logger *log, const struct watchdog *w,
 			  const struct mpc_config *cfg)
 {
-	double longest = cfg->node_connect_timeout + cfg->node_timeout;
-	double rpc = 2 * cfg->rpc_timeout * (double)cfg->n_rpc_url;
+	double longest = longest_poll(cfg);
 
-	if (rpc > longest)
-		longest = rpc;
-	if (w->interval > 0 && longest + cfg->poll_interval > 2 * w->interval)
+	if (w->interval > 0 && longest > 2 * w->interval)
 		mpc_log(log, MPC_LOG_WARN,
-			"WatchdogSec (%.0f s) is shorter than the longest the run loop can block (%.0f "
-			"s: node_connect_timeout + node_timeout, or 2 x rpc_timeout per endpoint, "
-			"plus poll_interval): a slow node could have the service killed; raise "
-			"WatchdogSec or lower the timeouts",
-			2 * w->interval, longest + cfg->poll_interval);
+			"WatchdogSec (%.0f s) is shorter than the longest one poll can take with these "
+			"timeouts (%.0f s: 3 x rpc_timeout, 2 x (node_connect_timeout + "
+			"node_timeout), rpc_timeout per endpoint): a slow node or endpoint could get "
+			"the service killed by the watchdog; raise WatchdogSec or lower the timeouts",
+			2 * w->interval, longest);
+	else if (w->interval > 0)
+		mpc_log(log, MPC_LOG_DEBUG,
+			"watchdog: a ping every %.1f s; one poll takes at most %.0f s", w->interval,
+			longest);
 }
 
 /* Sleep until `until` (monotonic) in short steps, waking early for a signal. */

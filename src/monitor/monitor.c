@@ -167,7 +167,7 @@ static void coverage_health(struct mpc_monitor *m, const struct mpc_contract_vie
 	if (now - m->uncovered_since < m->cfg->uncovered_grace)
 		return;
 	snprintf(why, sizeof(why),
-		 "the contract's keyset (epoch %llu) has not been backed up for %.0f s (grace %.0f s)",
+		 "the contract's keyset (epoch %llu) has not been backed up for %.0f s (grace %g s)",
 		 (unsigned long long)v->keyset.epoch_id, now - m->uncovered_since,
 		 m->cfg->uncovered_grace);
 	mpc_metrics_health(m->metrics, MPC_HEALTH_COVERAGE, 0, why);
