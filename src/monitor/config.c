@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pkcs11/uri.h"
+#include "src/contract/url.h"
 #include "src/monitor/log.h"
 #include "src/util/encoding.h"
 #include "src/util/file.h"
@@ -163,22 +164,20 @@ static int check_token_uri(const char *v, const char *where, struct mpc_err *e)
 	return rc;
 }
 
-/* http(s)://HOST...: the query string (an API key, often) is never echoed. */
+/* http(s)://HOST[:PORT]...: checked as the RPC client will split it (src/contract/url.h); the
+ * message never quotes the URL (its path or query may hold an API key). */
 static int check_url(const char *v, const char *where, struct mpc_err *e)
 {
-	const char *host = NULL;
+	struct mpc_url_parts parts;
 
-	if (strncmp(v, "http://", 7) == 0)
-		host = v + 7;
-	else if (strncmp(v, "https://", 8) == 0)
-		host = v + 8;
-	if (host == NULL || *host == '\0' || *host == '/' || *host == ':' || *host == '?')
-		return mpc_fail(e, MPC_ERR_USAGE,
-				"%s: an RPC URL is http://HOST[:PORT][/PATH] or https://...", where);
 	for (const char *q = v; *q; q++)
 		if ((unsigned char)*q <= ' ' || *q == 0x7f)
 			return mpc_fail(e, MPC_ERR_USAGE,
 					"%s: an RPC URL has no spaces or control characters", where);
+	if (mpc_url_split(v, &parts, where, e) != MPC_OK) {
+		e->code = MPC_ERR_USAGE; /* a bad setting: exit 2 as for any other */
+		return MPC_ERR_USAGE;
+	}
 	return MPC_OK;
 }
 
