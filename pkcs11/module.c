@@ -6,7 +6,7 @@
 
 #include <p11-kit/p11-kit.h>
 
-#include "pkcs11/ckr.h"
+#include "pkcs11/internal.h"
 
 int mpc_p11_ctx_new(struct mpc_p11_ctx **out, struct mpc_err *e)
 {
@@ -188,4 +188,35 @@ int mpc_p11_load_registered(struct mpc_p11_ctx *ctx, int *n, struct mpc_err *e)
 	}
 	*n = ctx->n;
 	return MPC_OK;
+}
+
+int mpc_p11_modules_for_uri(struct mpc_p11_ctx *ctx, const struct mpc_token_uri *u, int *first,
+			    int *end, struct mpc_err *e)
+{
+	struct mpc_p11_module *m;
+	int rc, n = 0;
+
+	if (u != NULL && (u->module_path != NULL || u->module_name != NULL)) {
+		rc = u->module_path != NULL ? mpc_p11_load_path(ctx, u->module_path, &m, e)
+					    : mpc_p11_load_name(ctx, u->module_name, &m, e);
+		if (rc != MPC_OK)
+			return rc;
+		*first = (int)(m - ctx->mod);
+		*end = *first + 1;
+		return MPC_OK;
+	}
+	rc = mpc_p11_load_registered(ctx, &n, e);
+	if (rc != MPC_OK)
+		return rc;
+	*first = 0;
+	*end = n;
+	return MPC_OK;
+}
+
+void mpc_p11_trim(char *dst, const unsigned char *src, size_t n)
+{
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	while (n > 0 && dst[n - 1] == ' ')
+		dst[--n] = '\0';
 }

@@ -17,7 +17,7 @@ static const char run_help[] =
 	"                      [--node-timeout S] [--rpc-timeout S] [--backoff-initial S]\n"
 	"                      [--backoff-max S] [--verify-interval S] [--conclude-timeout S]\n"
 	"                      [--log-format text|journal|json] [--uncovered-grace S]\n"
-	"                      [--backup-failures-unhealthy N]\n"
+	"                      [--backup-failures-unhealthy N] [--drill-interval S]\n"
 	"\n"
 	"The monitor. Watches the contract through K agreeing endpoints (default: a majority) and\n"
 	"  - backs up the contract's keyset from the operator's node when the store does not cover\n"
@@ -57,6 +57,7 @@ static const struct option run_opts[] = {
 	{ "backoff-initial", required_argument, NULL, 0 },
 	{ "backoff-max", required_argument, NULL, 0 },
 	{ "verify-interval", required_argument, NULL, 0 },
+	{ "drill-interval", required_argument, NULL, 0 },
 	{ "conclude-timeout", required_argument, NULL, 0 },
 	{ "log-level", required_argument, NULL, 0 },
 	{ "log-format", required_argument, NULL, 0 },
@@ -188,6 +189,8 @@ int mpc_cmd_run(int argc, char **argv)
 	stop = mpc_daemon_signals();
 	session_options(&cfg, &c, &no);
 	rc = mpc_cli_session_open(&c, &no, MPC_SESSION_NODE_OPS | MPC_SESSION_STORE_CREATE, &s, &e);
+	if (rc != MPC_OK && mpc_config_uri_where(&cfg, e.msg) != NULL)
+		mpc_err_prefix(&e, "%s: ", mpc_config_uri_where(&cfg, e.msg));
 	if (rc != MPC_OK) {
 		mpc_config_free(&cfg);
 		return mpc_cli_fail("run", &e);

@@ -25,6 +25,7 @@ void mpc_config_defaults(struct mpc_config *c)
 	c->backoff_initial = 1;
 	c->backoff_max = 300;
 	c->verify_interval = 3600;
+	c->drill_interval = 86400;
 	c->conclude_timeout = 600;
 	c->uncovered_grace = 600;
 	c->backup_failures_unhealthy = 3;
@@ -151,19 +152,6 @@ static int set_uint(unsigned *dst, const char *v, unsigned min, unsigned max, co
 	return MPC_OK;
 }
 
-/* A token URI that does not parse is refused where it is written, not when the token opens. */
-static int check_token_uri(const char *v, const char *where, struct mpc_err *e)
-{
-	struct mpc_token_uri *u = NULL;
-	int rc = mpc_token_uri_parse(v, &u, e);
-
-	mpc_token_uri_free(u);
-	if (rc == MPC_OK)
-		return MPC_OK;
-	mpc_err_prefix(e, "%s: ", where);
-	return rc;
-}
-
 /* http(s)://HOST[:PORT]...: checked as the RPC client will split it (src/contract/url.h); the
  * message never quotes the URL (its path or query may hold an API key). */
 static int check_url(const char *v, const char *where, struct mpc_err *e)
@@ -179,6 +167,48 @@ static int check_url(const char *v, const char *where, struct mpc_err *e)
 		return MPC_ERR_USAGE;
 	}
 	return MPC_OK;
+}
+
+/* A token URI, and where it was set: the token layer parses it when it opens the token, and
+ * `run` then names this place in the error (mpc_config_uri_where). */
+static int set_uri(struct mpc_config *c, const char *key, const char *v, const char *where,
+		   struct mpc_err *e)
+{
+	size_t slot = 0;
+	int rc;
+
+	if (strcmp(key, "token") == 0) {
+		rc = set_str(&c->token, v, where, e);
+	} else if (strcmp(key, "tls_token") == 0) {
+		slot = 1;
+		rc = set_str(&c->tls_token, v, where, e);
+	} else if (strcmp(key, "seal_token") == 0) {
+		slot = 2;
+		rc = set_str(&c->seal_token, v, where, e);
+	} else {
+		slot = 3 + c->n_seal_to;
+		rc = add_list(c->seal_to, &c->n_seal_to, v, where, e);
+	}
+	if (rc == MPC_OK && slot < sizeof(c->uri_where) / sizeof(c->uri_where[0]))
+		snprintf(c->uri_where[slot], sizeof(c->uri_where[slot]), "%s", where);
+	return rc;
+}
+
+const char *mpc_config_uri_where(const struct mpc_config *c, const char *msg)
+{
+	const char *uris[3 + MPC_CONFIG_MAX_LIST] = { c->token, c->tls_token, c->seal_token };
+	char shown[160];
+
+	for (size_t i = 0; i < c->n_seal_to && i < MPC_CONFIG_MAX_LIST; i++)
+		uris[3 + i] = c->seal_to[i];
+	for (size_t i = 0; i < 3 + c->n_seal_to; i++) {
+		if (uris[i] == NULL || c->uri_where[i][0] == '\0')
+			continue;
+		mpc_uri_for_message(uris[i], shown, sizeof(shown));
+		if (strstr(msg, shown) != NULL)
+			return c->uri_where[i];
+	}
+	return NULL;
 }
 
 /* Secrets are not configuration. */
@@ -249,19 +279,8 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "%s: value longer than 4096 characters",
 				where);
 	if (strcmp(key, "token") == 0 || strcmp(key, "tls_token") == 0 ||
-	    strcmp(key, "seal_token") == 0 || strcmp(key, "seal_to") == 0) {
-		rc = check_token_uri(value, where, e);
-		if (rc != MPC_OK)
-			return rc;
-	}
-	if (strcmp(key, "token") == 0)
-		return set_str(&c->token, value, where, e);
-	if (strcmp(key, "tls_token") == 0)
-		return set_str(&c->tls_token, value, where, e);
-	if (strcmp(key, "seal_token") == 0)
-		return set_str(&c->seal_token, value, where, e);
-	if (strcmp(key, "seal_to") == 0)
-		return add_list(c->seal_to, &c->n_seal_to, value, where, e);
+	    strcmp(key, "seal_token") == 0 || strcmp(key, "seal_to") == 0)
+		return set_uri(c, key, value, where, e);
 	if (strcmp(key, "pin_file") == 0)
 		return set_str(&c->pin_file, value, where, e);
 	if (strcmp(key, "store") == 0)
@@ -296,6 +315,8 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 		return set_seconds(&c->backoff_initial, value, 0.01, 3600, where, e);
 	if (strcmp(key, "backoff_max") == 0)
 		return set_seconds(&c->backoff_max, value, 0.01, 86400, where, e);
+	if (strcmp(key, "drill_interval") == 0)
+		return set_seconds(&c->drill_interval, value, 0, 30 * 86400, where, e);
 	if (strcmp(key, "verify_interval") == 0)
 		return set_seconds(&c->verify_interval, value, 1, 30 * 86400, where, e);
 	if (strcmp(key, "conclude_timeout") == 0)

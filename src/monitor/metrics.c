@@ -130,6 +130,13 @@ void mpc_metrics_endpoint(struct mpc_metrics *m, const char *name, enum mpc_read
 	unlock(m);
 }
 
+void mpc_metrics_drill(struct mpc_metrics *m, const char *text)
+{
+	lock(m);
+	snprintf(m->drill, sizeof(m->drill), "%s", text);
+	unlock(m);
+}
+
 void mpc_metrics_token_op(struct mpc_metrics *m, double seconds)
 {
 	lock(m);
@@ -334,6 +341,7 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 	for (int i = 0; i < MPC_ANOMALY_N; i++)
 		put(&o, "mpc_backup_anomalies_total{kind=\"%s\"} %llu\n", anomaly_names[i],
 		    (unsigned long long)m->anomalies[i]);
+	put(&o, "%s", m->drill);
 	put(&o,
 	    "# HELP mpc_backup_health 1 while this part is healthy (what /healthz checks).\n"
 	    "# TYPE mpc_backup_health gauge\n");

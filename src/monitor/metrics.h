@@ -87,6 +87,7 @@ struct mpc_metrics {
 	int anomaly[MPC_ANOMALY_N];        /* active */
 	uint64_t anomalies[MPC_ANOMALY_N]; /* times started */
 	char anomaly_why[MPC_ANOMALY_N][256];
+	char drill[2048]; /* the last drill's lines (mpc_drill_metrics_text), "" before one */
 	void *daemon; /* struct MHD_Daemon * */
 };
 
@@ -117,6 +118,8 @@ void mpc_metrics_health(struct mpc_metrics *m, enum mpc_health part, int ok, con
 /* Set an anomaly active (with why, may be NULL) or cleared. Returns 1 when that changed it (the
  * caller logs the start or the end), 0 when it stays as it was. */
 int mpc_metrics_anomaly(struct mpc_metrics *m, enum mpc_anomaly a, int active, const char *why);
+/* Keep the last restore drill's metric lines (text from mpc_drill_metrics_text, copied). */
+void mpc_metrics_drill(struct mpc_metrics *m, const char *text);
 /* A counter's value (tests and benchmarks). */
 uint64_t mpc_metrics_get(struct mpc_metrics *m, enum mpc_counter c);
 

@@ -94,6 +94,7 @@ struct mpc_monitor {
 	double next_verify;
 	double uncovered_since; /* monotonic: when the contract's keyset was first seen uncovered;
 				   0 while covered */
+	double next_drill; /* 0: at the first poll */
 };
 
 /* Prepare (no I/O). cfg, log, metrics, quorum and the ops' objects must outlive m. */
@@ -114,6 +115,11 @@ int mpc_monitor_poll(struct mpc_monitor *m);
 /* Read the store's headers (no token): the newest backup's epoch and time go to the metrics, so
  * that a restart does not forget them. Logs; MPC_OK or why the store cannot be listed. */
 int mpc_monitor_read_store(struct mpc_monitor *m);
+
+/* A restore drill (src/store/drill.h) against the contract's keyset (NULL: none); logs each
+ * file that fails or disagrees and keeps the mpc_backup_last_drill_* metrics. Returns MPC_OK
+ * when the newest keyset of the contract's epoch restores. */
+int mpc_monitor_drill(struct mpc_monitor *m, const struct mpc_keyset *contract_ks);
 
 /* Verify the whole store with the sealing tokens; logs and updates store health. */
 int mpc_monitor_verify_store(struct mpc_monitor *m);

@@ -10,28 +10,46 @@ void mpc_err_clear(struct mpc_err *e)
 		return;
 	e->code = MPC_OK;
 	e->ckr = 0;
+	e->file = NULL;
+	e->func = NULL;
+	e->line = 0;
 	e->msg[0] = '\0';
 }
 
-int mpc_vfail(struct mpc_err *e, int code, const char *fmt, va_list ap)
+int mpc_vfail_at(const char *file, int line, const char *func, struct mpc_err *e, int code,
+		 const char *fmt, va_list ap)
 {
 	if (e == NULL)
 		return code;
 	if (e->msg[0] != '\0' && e->code != MPC_OK)
 		return e->code; /* the innermost cause stays */
 	e->code = code;
+	e->file = file;
+	e->line = line;
+	e->func = func;
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	return code;
 }
 
-int mpc_fail(struct mpc_err *e, int code, const char *fmt, ...)
+int mpc_fail_at(const char *file, int line, const char *func, struct mpc_err *e, int code,
+		const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	code = mpc_vfail(e, code, fmt, ap);
+	code = mpc_vfail_at(file, line, func, e, code, fmt, ap);
 	va_end(ap);
 	return code;
+}
+
+const char *mpc_err_where(const struct mpc_err *e, char *buf, size_t cap)
+{
+	if (cap == 0)
+		return buf;
+	buf[0] = '\0';
+	if (e != NULL && e->file != NULL)
+		snprintf(buf, cap, "%s:%d (%s)", e->file, e->line, e->func != NULL ? e->func : "?");
+	return buf;
 }
 
 int mpc_err_prefix(struct mpc_err *e, const char *fmt, ...)

@@ -1,7 +1,8 @@
 /* test_monitor_config.c: the configuration file as documented: the example in
  * docs/operations.md (comments after values) and dist/run.conf.example load as written; a # in
- * a value stays; every error names the file and line, text values (token URI, RPC URL, log
- * level and format) included, and never echoes an RPC URL's query string. */
+ * a value stays; every error names the file and line, text values (RPC URL, log level and
+ * format) included, and never echoes an RPC URL's query string; a token URI (parsed by the
+ * token layer when it opens) is traced back to its line. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,9 +132,6 @@ static void test_errors_name_file_and_line(void **state)
 	} cases[] = {
 		{ "log_level = loud # typo", "log_level \"loud\" is not debug, info, warn or error" },
 		{ "log_format = syslog", "log_format \"syslog\" is not text, journal or json" },
-		{ "token = pkcs11:token=x?bogus-attr", NULL },
-		{ "tls_token = not-a-uri", NULL },
-		{ "seal_to = pkcs11:token=%zz", NULL },
 		{ "rpc_url = ftp://rpc.example/?key=SECRETKEY", "URL" },
 		{ "rpc_url = https://rpc example/?key=SECRETKEY", "no spaces" },
 		{ "rpc_url = https://?key=SECRETKEY", "URL" },
@@ -166,12 +164,36 @@ static void test_errors_name_file_and_line(void **state)
 	}
 }
 
+static void test_uri_where(void **state)
+{
+	char conf[64], where[128];
+	struct mpc_config c;
+	struct mpc_err e = { 0 };
+
+	(void)state;
+	write_conf("store = /srv/s\ntoken = pkcs11:token=a\nseal_to = pkcs11:token=b\n"
+		   "seal_to = pkcs11:token=c?bogus-attr=1\n",
+		   conf, sizeof(conf));
+	mpc_config_defaults(&c);
+	assert_int_equal(mpc_config_load_file(&c, conf, &e), MPC_OK);
+	snprintf(where, sizeof(where), "%s:4", conf);
+	assert_string_equal(mpc_config_uri_where(&c, "malformed PKCS#11 URI \"pkcs11:token=c?...\": "
+						   "bad"),
+			    where);
+	snprintf(where, sizeof(where), "%s:2", conf);
+	assert_string_equal(mpc_config_uri_where(&c, "no token matches \"pkcs11:token=a\""), where);
+	assert_null(mpc_config_uri_where(&c, "something else"));
+	mpc_config_free(&c);
+	unlink(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_docs_example_loads),
 		cmocka_unit_test(test_comments_after_values),
 		cmocka_unit_test(test_errors_name_file_and_line),
+		cmocka_unit_test(test_uri_where),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
