@@ -236,6 +236,54 @@ static void put_label(struct out *o, const char *v)
 	}
 }
 
+/* HELP for the drill's series (its text carries TYPE lines; promtool wants HELP for each). */
+static const char *drill_help(const char *name)
+{
+	static const struct {
+		const char *name, *help;
+	} helps[] = {
+		{ "mpc_backup_last_drill_timestamp_seconds",
+		  "When the last restore drill ran (Unix seconds)." },
+		{ "mpc_backup_last_drill_duration_seconds", "How long the last restore drill took." },
+		{ "mpc_backup_last_drill_contract_epoch",
+		  "The contract's keyset epoch the last restore drill checked against." },
+		{ "mpc_backup_last_drill_files", "Store files by the last restore drill's verdict." },
+	};
+
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+		if (strcmp(helps[i].name, name) == 0)
+			return helps[i].help;
+	return "A result of the last restore drill (docs/operations.md).";
+}
+
+/* Copy text, putting a HELP line before each "# TYPE name" that has none in the text. */
+static void put_with_help(struct out *o, const char *text)
+{
+	const char *line = text;
+
+	while (*line != '\0') {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - line) + 1 : strlen(line);
+
+		if (strncmp(line, "# TYPE ", 7) == 0) {
+			char name[128], help[160];
+			size_t n = strcspn(line + 7, " \n");
+
+			if (n < sizeof(name)) {
+				memcpy(name, line + 7, n);
+				name[n] = '\0';
+				snprintf(help, sizeof(help), "# HELP %s ", name);
+				if (strstr(text, help) == NULL)
+					put(o, "# HELP %s %s\n", name, drill_help(name));
+			}
+		}
+		put(o, "%.*s", (int)len, line);
+		line += len;
+	}
+	if (line > text && line[-1] != '\n')
+		put(o, "\n");
+}
+
 size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 {
 	struct out o = { buf, cap, 0, 0 };
@@ -341,7 +389,7 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 	for (int i = 0; i < MPC_ANOMALY_N; i++)
 		put(&o, "mpc_backup_anomalies_total{kind=\"%s\"} %llu\n", anomaly_names[i],
 		    (unsigned long long)m->anomalies[i]);
-	put(&o, "%s", m->drill);
+	put_with_help(&o, m->drill);
 	put(&o,
 	    "# HELP mpc_backup_health 1 while this part is healthy (what /healthz checks).\n"
 	    "# TYPE mpc_backup_health gauge\n");
