@@ -1,6 +1,7 @@
 /* cmd_run.c: `mpc-backup run`: its options (the configuration file, then the flags) and the
  * session (tokens, store, transport key); the process itself (signals, the poll loop, SIGHUP,
  * metrics) is the monitor's daemon (src/monitor/daemon.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,16 @@ static const struct option run_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* The error line that stops `run`, as every command prints it; under systemd with the journal
+ * as stderr it starts with <3> so that journald records it as an error, like the monitor's own
+ * lines. Returns the exit status. */
+static int run_fail(struct mpc_err *e)
+{
+	if (mpc_log_format_default() == MPC_LOG_JOURNAL)
+		fputs("<3>", stderr);
+	return mpc_cli_fail("run", e);
+}
+
 /* The file (if any), then the flags. List flags replace the file's list. Returns an exit
  * status (0 ok; 1 for --help printed). */
 static int load_config(int argc, char **argv, struct mpc_config *cfg, const char **file,
@@ -117,15 +128,15 @@ static int load_config(int argc, char **argv, struct mpc_config *cfg, const char
 			snprintf(where, sizeof(where), "--%s", run_opts[idx].name);
 			rc = mpc_config_set(cfg, key, optarg, where, e);
 			if (rc != MPC_OK)
-				return mpc_cli_fail("run", e);
+				return run_fail(e);
 		}
 		if (pass == 0 && *file != NULL && mpc_config_load_file(cfg, *file, e) != MPC_OK)
-			return mpc_cli_fail("run", e);
+			return run_fail(e);
 	}
 	if (mpc_cli_no_extra_args("run", argc, argv) != 0)
 		return 2;
 	if (mpc_config_check(cfg, e) != MPC_OK)
-		return mpc_cli_fail("run", e);
+		return run_fail(e);
 	return 0;
 }
 
@@ -193,7 +204,7 @@ int mpc_cmd_run(int argc, char **argv)
 		mpc_err_prefix(&e, "%s: ", mpc_config_uri_where(&cfg, e.msg));
 	if (rc != MPC_OK) {
 		mpc_config_free(&cfg);
-		return mpc_cli_fail("run", &e);
+		return run_fail(&e);
 	}
 	s.ops.cancel = stop;
 	s.ops.connect_timeout_ms = (long)(cfg.node_connect_timeout * 1000);
@@ -206,7 +217,7 @@ int mpc_cmd_run(int argc, char **argv)
 	d.log = &log;
 	d.version = MPC_VERSION;
 	rc = mpc_daemon_run(&d, &e);
-	st = rc == MPC_OK ? 0 : mpc_cli_fail("run", &e);
+	st = rc == MPC_OK ? 0 : run_fail(&e);
 	mpc_cli_session_close(&s);
 	mpc_config_free(&cfg);
 	return st;

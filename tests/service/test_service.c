@@ -154,7 +154,7 @@ static void test_notify_and_journal(void **state)
 
 /* `mpc-backup run` with the scenario's standard options plus `extra` (NULL-terminated), stderr
  * into err (cap bytes): its exit status. It must stop by itself (a start is a failure). */
-static int run_status(struct sc *s, const char *const *extra, char *err, size_t cap)
+static int run_status(struct sc *s, const char *const *extra, int journal, char *err, size_t cap)
 {
 	const char *argv[32];
 	char bin[600], errpath[400];
@@ -180,13 +180,21 @@ static int run_status(struct sc *s, const char *const *extra, char *err, size_t 
 	for (int i = 0; extra != NULL && extra[i] != NULL && k < 30; i++)
 		argv[k++] = extra[i];
 	argv[k] = NULL;
+	unlink(errpath);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		struct stat st_err;
+		char js[64];
 
-		if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
+		if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0 || fstat(fd, &st_err) != 0)
 			_exit(127);
+		/* Under systemd: stderr is the journal stream JOURNAL_STREAM names. */
+		snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st_err.st_dev,
+			 (unsigned long long)st_err.st_ino);
+		if (journal)
+			setenv("JOURNAL_STREAM", js, 1);
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
@@ -231,30 +239,34 @@ static void test_exit_statuses_in_unit(void **state)
 	fputs("000000\n", f);
 	fclose(f);
 	assert_int_equal(chmod(pin_path, 0600), 0);
-	got[k++] = run_status(s, wrong_pin, err, sizeof(err));
+	got[k++] = run_status(s, wrong_pin, 1, err, sizeof(err));
 	assert_int_equal(got[k - 1], 14);
 	assert_non_null(strstr(err, "CKR_PIN_INCORRECT"));
+	/* In the journal, as an error (priority 3). */
+	assert_int_equal(strncmp(err, "<3>mpc-backup run: ", 19), 0);
 	assert_null(strstr(err, "000000"));
 
 	/* A bad configuration: 2, naming the file and line (a comment after the value is fine). */
 	assert_int_equal(sc_write_config(s, "poll_interval = 0.2 # seconds\n"
 					    "log_level = loud # a typo\n"),
 			 0);
-	got[k++] = run_status(s, NULL, err, sizeof(err));
+	got[k++] = run_status(s, NULL, 0, err, sizeof(err));
 	assert_int_equal(got[k - 1], 2);
+	assert_int_equal(strncmp(err, "mpc-backup run: ", 16), 0);
 	snprintf(where, sizeof(where), "%s:", s->config);
 	assert_non_null(strstr(err, where));
 	assert_non_null(strstr(err, "log_level \"loud\" is not debug, info, warn or error"));
 	/* A malformed line: 65. */
 	assert_int_equal(sc_write_config(s, "store\n"), 0);
-	got[k++] = run_status(s, NULL, err, sizeof(err));
+	got[k++] = run_status(s, NULL, 1, err, sizeof(err));
 	assert_int_equal(got[k - 1], 65);
+	assert_int_equal(strncmp(err, "<3>mpc-backup run: ", 19), 0);
 	assert_non_null(strstr(err, where));
 
 	/* A token without the service's keys (the key ceremony was not run): 13. */
 	assert_int_equal(sc_write_config(s, NULL), 0);
 	assert_int_equal(th_softhsm_add_token(&s->th, "empty", empty_uri), 0);
-	got[k++] = run_status(s, no_keys, err, sizeof(err));
+	got[k++] = run_status(s, no_keys, 0, err, sizeof(err));
 	assert_int_equal(got[k - 1], 13);
 
 	{
