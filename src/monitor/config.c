@@ -80,9 +80,9 @@ static void free_list(char **l, size_t *n)
 
 void mpc_config_free(struct mpc_config *c)
 {
-	char **strs[] = { &c->token,    &c->tls_token,      &c->seal_token,
-			  &c->pin_file, &c->store,          &c->contract,
-			  &c->account,  &c->metrics_listen, &c->transport_key_file,
+	char **strs[] = { &c->token,     &c->tls_token,      &c->seal_token,
+			  &c->pin_file,  &c->store,          &c->contract,
+			  &c->account,   &c->metrics_listen, &c->transport_key_file,
 			  &c->log_level, &c->log_format };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
@@ -161,7 +161,8 @@ static int check_url(const char *v, const char *where, struct mpc_err *e)
 	for (const char *q = v; *q; q++)
 		if ((unsigned char)*q <= ' ' || *q == 0x7f)
 			return mpc_fail(e, MPC_ERR_USAGE,
-					"%s: an RPC URL has no spaces or control characters", where);
+					"%s: an RPC URL has no spaces or control characters",
+					where);
 	if (mpc_url_split(v, &parts, where, e) != MPC_OK) {
 		e->code = MPC_ERR_USAGE; /* a bad setting: exit 2 as for any other */
 		return MPC_ERR_USAGE;

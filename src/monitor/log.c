@@ -37,15 +37,16 @@ void mpc_log(const struct mpc_logger *l, enum mpc_log_level lvl, const char *fmt
 	if (format == MPC_LOG_JOURNAL) {
 		fprintf(f, "<%d>%-5s %s\n", prio[lvl], names[lvl], safe);
 	} else if (format == MPC_LOG_JSON) {
-		json_t *j = json_pack("{s:s, s:s, s:s}", "time", ts, "level", lower[lvl], "msg",
-				      safe);
+		json_t *j =
+			json_pack("{s:s, s:s, s:s}", "time", ts, "level", lower[lvl], "msg", safe);
 		char *text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
 		if (text != NULL)
 			fprintf(f, "%s\n", text);
 		else
-			fprintf(f, "{\"time\":\"%s\",\"level\":\"error\",\"msg\":\"(a log line could "
-				   "not be encoded)\"}\n",
+			fprintf(f,
+				"{\"time\":\"%s\",\"level\":\"error\",\"msg\":\"(a log line could "
+				"not be encoded)\"}\n",
 				ts);
 		free(text);
 		json_decref(j);

@@ -186,8 +186,8 @@ int mpc_metrics_anomaly(struct mpc_metrics *m, enum mpc_anomaly a, int active, c
 	return changed;
 }
 
-static const char *const health_names[MPC_HEALTH_N] = { "contract", "token", "store",
-							 "coverage", "backup" };
+static const char *const health_names[MPC_HEALTH_N] = { "contract", "token", "store", "coverage",
+							"backup" };
 
 static int healthy(const struct mpc_metrics *m)
 {
@@ -244,10 +244,12 @@ static const char *drill_help(const char *name)
 	} helps[] = {
 		{ "mpc_backup_last_drill_timestamp_seconds",
 		  "When the last restore drill ran (Unix seconds)." },
-		{ "mpc_backup_last_drill_duration_seconds", "How long the last restore drill took." },
+		{ "mpc_backup_last_drill_duration_seconds",
+		  "How long the last restore drill took." },
 		{ "mpc_backup_last_drill_contract_epoch",
 		  "The contract's keyset epoch the last restore drill checked against." },
-		{ "mpc_backup_last_drill_files", "Store files by the last restore drill's verdict." },
+		{ "mpc_backup_last_drill_files",
+		  "Store files by the last restore drill's verdict." },
 	};
 
 	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
@@ -292,17 +294,17 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 	lock(m);
 	put(&o, "# HELP mpc_backup_up 1 while the monitor runs.\n# TYPE mpc_backup_up gauge\n"
 		"mpc_backup_up 1\n");
-	put(&o,
-	    "# HELP mpc_backup_build_info The running build (its version in the label); always "
-	    "1.\n# TYPE mpc_backup_build_info gauge\nmpc_backup_build_info{version=\"");
+	put(&o, "# HELP mpc_backup_build_info The running build (its version in the label); always "
+		"1.\n# TYPE mpc_backup_build_info gauge\nmpc_backup_build_info{version=\"");
 	put_label(&o, m->version);
 	put(&o, "\"} 1\n");
-	put(&o, "# HELP mpc_backup_last_backup_epoch Epoch of the newest keyset in the store (read "
-		"from the store at start, then each backup).\n"
-		"# TYPE mpc_backup_last_backup_epoch gauge\n"
-		"# HELP mpc_backup_last_backup_timestamp_seconds When the newest keyset in the store "
-		"was backed up (Unix seconds).\n"
-		"# TYPE mpc_backup_last_backup_timestamp_seconds gauge\n");
+	put(&o,
+	    "# HELP mpc_backup_last_backup_epoch Epoch of the newest keyset in the store (read "
+	    "from the store at start, then each backup).\n"
+	    "# TYPE mpc_backup_last_backup_epoch gauge\n"
+	    "# HELP mpc_backup_last_backup_timestamp_seconds When the newest keyset in the store "
+	    "was backed up (Unix seconds).\n"
+	    "# TYPE mpc_backup_last_backup_timestamp_seconds gauge\n");
 	if (m->has_backup)
 		put(&o,
 		    "mpc_backup_last_backup_epoch %llu\n"
@@ -321,7 +323,8 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 		"last agreed on the contract (Unix seconds).\n"
 		"# TYPE mpc_backup_last_successful_poll_timestamp_seconds gauge\n");
 	if (m->last_poll_ok > 0)
-		put(&o, "mpc_backup_last_successful_poll_timestamp_seconds %.0f\n", m->last_poll_ok);
+		put(&o, "mpc_backup_last_successful_poll_timestamp_seconds %.0f\n",
+		    m->last_poll_ok);
 	put(&o,
 	    "# HELP mpc_backup_backups_total Backups by outcome (covered: polls that found the "
 	    "keyset already backed up).\n"
@@ -390,9 +393,8 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 		put(&o, "mpc_backup_anomalies_total{kind=\"%s\"} %llu\n", anomaly_names[i],
 		    (unsigned long long)m->anomalies[i]);
 	put_with_help(&o, m->drill);
-	put(&o,
-	    "# HELP mpc_backup_health 1 while this part is healthy (what /healthz checks).\n"
-	    "# TYPE mpc_backup_health gauge\n");
+	put(&o, "# HELP mpc_backup_health 1 while this part is healthy (what /healthz checks).\n"
+		"# TYPE mpc_backup_health gauge\n");
 	for (int i = 0; i < MPC_HEALTH_N; i++)
 		put(&o, "mpc_backup_health{part=\"%s\"} %d\n", health_names[i], m->ok[i]);
 	put(&o,

@@ -70,9 +70,9 @@ struct mpc_metrics {
 	double last_backup_time; /* Unix seconds */
 	uint64_t contract_epoch; /* the keyset epoch of the last agreed read */
 	int has_contract_epoch;
-	int covered;             /* -1 unknown, 0/1: the store covers the contract's keyset */
-	double last_poll_ok;     /* Unix seconds of the last agreed read; 0 none */
-	char version[32];        /* build info */
+	int covered;         /* -1 unknown, 0/1: the store covers the contract's keyset */
+	double last_poll_ok; /* Unix seconds of the last agreed read; 0 none */
+	char version[32];    /* build info */
 	uint64_t count[MPC_COUNT_N];
 	struct {
 		char name[128];
@@ -88,7 +88,7 @@ struct mpc_metrics {
 	uint64_t anomalies[MPC_ANOMALY_N]; /* times started */
 	char anomaly_why[MPC_ANOMALY_N][256];
 	char drill[2048]; /* the last drill's lines (mpc_drill_metrics_text), "" before one */
-	void *daemon; /* struct MHD_Daemon * */
+	void *daemon;     /* struct MHD_Daemon * */
 };
 
 /* Every field below is changed only through these functions (each takes the mutex); the HTTP

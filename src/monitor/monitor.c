@@ -167,10 +167,11 @@ static void coverage_health(struct mpc_monitor *m, const struct mpc_contract_vie
 		m->uncovered_since = now;
 	if (now - m->uncovered_since < m->cfg->uncovered_grace)
 		return;
-	snprintf(why, sizeof(why),
-		 "the contract's keyset (epoch %llu) has not been backed up for %.0f s (grace %g s)",
-		 (unsigned long long)v->keyset.epoch_id, now - m->uncovered_since,
-		 m->cfg->uncovered_grace);
+	snprintf(
+		why, sizeof(why),
+		"the contract's keyset (epoch %llu) has not been backed up for %.0f s (grace %g s)",
+		(unsigned long long)v->keyset.epoch_id, now - m->uncovered_since,
+		m->cfg->uncovered_grace);
 	mpc_metrics_health(m->metrics, MPC_HEALTH_COVERAGE, 0, why);
 }
 
@@ -711,7 +712,8 @@ int mpc_monitor_drill(struct mpc_monitor *m, const struct mpc_keyset *contract_k
 	struct mpc_drill_report r;
 	struct mpc_err e = { 0 };
 	char text[2048];
-	int rc = mpc_drill_run(m->ops.store, m->ops.seal_tokens, m->ops.n_seal, contract_ks, &r, &e);
+	int rc =
+		mpc_drill_run(m->ops.store, m->ops.seal_tokens, m->ops.n_seal, contract_ks, &r, &e);
 
 	if (rc != MPC_OK) {
 		mpc_log(m->log, MPC_LOG_ERROR, "restore drill could not run: %s", e.msg);
@@ -721,7 +723,8 @@ int mpc_monitor_drill(struct mpc_monitor *m, const struct mpc_keyset *contract_k
 	if (mpc_drill_metrics_text(&r, text, sizeof(text), &e) > 0)
 		mpc_metrics_drill(m->metrics, text);
 	for (size_t i = 0; i < r.n; i++)
-		if (r.items[i].verdict == MPC_DRILL_FAILED || r.items[i].verdict == MPC_DRILL_MISMATCH)
+		if (r.items[i].verdict == MPC_DRILL_FAILED ||
+		    r.items[i].verdict == MPC_DRILL_MISMATCH)
 			mpc_log(m->log, MPC_LOG_ERROR, "drill: %s: %s: %s", r.items[i].name,
 				mpc_drill_verdict_name(r.items[i].verdict), r.items[i].msg);
 	if (r.restorable)

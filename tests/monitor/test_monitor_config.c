@@ -130,7 +130,8 @@ static void test_errors_name_file_and_line(void **state)
 	static const struct {
 		const char *line, *needle;
 	} cases[] = {
-		{ "log_level = loud # typo", "log_level \"loud\" is not debug, info, warn or error" },
+		{ "log_level = loud # typo",
+		  "log_level \"loud\" is not debug, info, warn or error" },
 		{ "log_format = syslog", "log_format \"syslog\" is not text, journal or json" },
 		{ "rpc_url = ftp://rpc.example/?key=SECRETKEY", "URL" },
 		{ "rpc_url = https://rpc example/?key=SECRETKEY", "no spaces" },
@@ -146,7 +147,8 @@ static void test_errors_name_file_and_line(void **state)
 		struct mpc_config c;
 		struct mpc_err e = { 0 };
 
-		snprintf(text, sizeof(text), "store = /srv/s\naccount = op.near\n%s\n", cases[i].line);
+		snprintf(text, sizeof(text), "store = /srv/s\naccount = op.near\n%s\n",
+			 cases[i].line);
 		write_conf(text, conf, sizeof(conf));
 		mpc_config_defaults(&c);
 		assert_int_not_equal(mpc_config_load_file(&c, conf, &e), MPC_OK);
@@ -177,8 +179,9 @@ static void test_uri_where(void **state)
 	mpc_config_defaults(&c);
 	assert_int_equal(mpc_config_load_file(&c, conf, &e), MPC_OK);
 	snprintf(where, sizeof(where), "%s:4", conf);
-	assert_string_equal(mpc_config_uri_where(&c, "malformed PKCS#11 URI \"pkcs11:token=c?...\": "
-						   "bad"),
+	assert_string_equal(mpc_config_uri_where(&c,
+						 "malformed PKCS#11 URI \"pkcs11:token=c?...\": "
+						 "bad"),
 			    where);
 	snprintf(where, sizeof(where), "%s:2", conf);
 	assert_string_equal(mpc_config_uri_where(&c, "no token matches \"pkcs11:token=a\""), where);

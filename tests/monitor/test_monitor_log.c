@@ -178,18 +178,21 @@ static void test_same_failure_masks_temporaries(void **state)
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(mpc_retry_failed(&r, 0, 1, 10,
-					  "store: write /var/lib/mpc-backup/.tmp-keyset-4.mpcs-a1B2c3: "
-					  "No space left on device"),
-			 1);
-	assert_int_equal(mpc_retry_failed(&r, 1, 1, 10,
-					  "store: write /var/lib/mpc-backup/.tmp-keyset-4.mpcs-Zz9Yy8: "
-					  "No space left on device"),
-			 0);
-	assert_int_equal(mpc_retry_failed(&r, 2, 1, 10,
-					  "store: write /var/lib/mpc-backup/.tmp-keyset-4.mpcs-Zz9Yy8: "
-					  "Input/output error"),
-			 1);
+	assert_int_equal(
+		mpc_retry_failed(&r, 0, 1, 10,
+				 "store: write /var/lib/mpc-backup/.tmp-keyset-4.mpcs-a1B2c3: "
+				 "No space left on device"),
+		1);
+	assert_int_equal(
+		mpc_retry_failed(&r, 1, 1, 10,
+				 "store: write /var/lib/mpc-backup/.tmp-keyset-4.mpcs-Zz9Yy8: "
+				 "No space left on device"),
+		0);
+	assert_int_equal(
+		mpc_retry_failed(&r, 2, 1, 10,
+				 "store: write /var/lib/mpc-backup/.tmp-keyset-4.mpcs-Zz9Yy8: "
+				 "Input/output error"),
+		1);
 	assert_true(mpc_retry_same_failure("a.conf.tmp.AbCdEf: full", "a.conf.tmp.XyZ123: full"));
 	assert_true(mpc_retry_same_failure("node: timed out after 5001 ms",
 					   "node: timed out after 5003 ms"));

@@ -123,8 +123,11 @@ static void test_notify_and_journal(void **state)
 	unsetenv("WATCHDOG_USEC");
 	unsetenv("JOURNAL_STREAM");
 	assert_int_equal(notify_wait(fd, acc, sizeof(acc), "READY=1", 1, SC_WAIT), 0);
-	assert_int_equal(notify_wait(fd, acc, sizeof(acc), "STATUS=polling: contract epoch 4 "
-					 "backed up; healthy", 1, SC_WAIT), 0);
+	assert_int_equal(notify_wait(fd, acc, sizeof(acc),
+				     "STATUS=polling: contract epoch 4 "
+				     "backed up; healthy",
+				     1, SC_WAIT),
+			 0);
 	assert_int_equal(notify_wait(fd, acc, sizeof(acc), "WATCHDOG=1", 3, SC_WAIT), 0);
 	assert_null(strstr(acc, "STOPPING=1"));
 	stop_ok(s);
@@ -284,7 +287,8 @@ static void test_exit_statuses_in_unit(void **state)
 			for (int j = 0; j < n; j++)
 				in |= listed[j] == got[i];
 			if (!in)
-				fail_msg("exit status %d is not in RestartPreventExitStatus=", got[i]);
+				fail_msg("exit status %d is not in RestartPreventExitStatus=",
+					 got[i]);
 		}
 	}
 	free(unit);
@@ -381,8 +385,9 @@ static void test_healthz_uncovered_and_failing(void **state)
 		assert_int_equal(sc_http_get(s->metrics_port, "/healthz", &status, body,
 					     sizeof(body)),
 				 0);
-		seen = status == 503 && strstr(body, "coverage: the contract's keyset (epoch 4) has "
-						     "not been backed up for") != NULL &&
+		seen = status == 503 &&
+		       strstr(body, "coverage: the contract's keyset (epoch 4) has "
+				    "not been backed up for") != NULL &&
 		       strstr(body, "backup: ") != NULL &&
 		       strstr(body, "backups failed in a row") != NULL;
 	}
@@ -429,8 +434,8 @@ int main(void)
 						sc_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_promtool_and_restart, sc_cmocka_setup,
 						sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_healthz_uncovered_and_failing,
-						sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_healthz_uncovered_and_failing, sc_cmocka_setup,
+						sc_cmocka_teardown),
 		cmocka_unit_test(test_alert_rules),
 	};
 
