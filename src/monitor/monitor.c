@@ -716,6 +716,12 @@ int mpc_monitor_drill(struct mpc_monitor *m, const struct mpc_keyset *contract_k
 		mpc_drill_run(m->ops.store, m->ops.seal_tokens, m->ops.n_seal, contract_ks, &r, &e);
 
 	if (rc != MPC_OK) {
+		if (token_error(rc)) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "the token is unavailable: %.200s", e.msg);
+			mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 0, why);
+		}
 		mpc_log(m->log, MPC_LOG_ERROR, "restore drill could not run: %s", e.msg);
 		return rc;
 	}

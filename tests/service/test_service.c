@@ -140,6 +140,9 @@ static void test_notify_and_journal(void **state)
 	printf("%s", log);
 	assert_non_null(strstr(log, "<6>INFO  mpc-backup run: operator op.near"));
 	assert_non_null(strstr(log, "<6>INFO  backed up epoch 4 (2 domains"));
+	/* A watchdog shorter than the longest poll these timeouts allow is warned about. */
+	assert_non_null(
+		strstr(log, "<4>WARN  WatchdogSec (1 s) is shorter than the longest one poll"));
 	assert_non_null(strstr(log, "<7>DEBUG poll: state Running, keyset epoch 4 (2 domains): "
 				    "covered by the store; push idle"));
 	/* Every line starts with a priority; none carries a timestamp. */
