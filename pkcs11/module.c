@@ -1,12 +1,16 @@
 /* module.c: loading PKCS#11 modules through p11-kit, each initialised once per context. */
 #include "pkcs11/module.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <p11-kit/p11-kit.h>
 
 #include "pkcs11/internal.h"
+#include "src/util/file.h"
 
 int mpc_p11_ctx_new(struct mpc_p11_ctx **out, struct mpc_err *e)
 {
@@ -92,10 +96,39 @@ static int adopt(struct mpc_p11_ctx *ctx, CK_FUNCTION_LIST *fn, const char *path
 	return MPC_OK;
 }
 
+/* A module runs as us: refuse one that another user could have written or replaced (the file,
+ * or any directory above it, writable by group or others, or owned by another user). A name
+ * without a directory is the file p11-kit loads from its module directory. */
+static int check_module_file(const char *path, struct mpc_err *e)
+{
+	char full[4096];
+	int rc;
+
+	if (strchr(path, '/') == NULL) {
+		int n = snprintf(full, sizeof(full), "%s/%s", MPC_P11_MODULE_PATH, path);
+
+		if (n < 0 || (size_t)n >= sizeof(full))
+			return mpc_fail(e, MPC_ERR_MODULE, "PKCS#11 module name too long");
+		path = full;
+	}
+	if (access(path, F_OK) != 0)
+		return mpc_fail(e, MPC_ERR_MODULE, "cannot load PKCS#11 module %s: %s", path,
+				strerror(errno));
+	rc = mpc_file_check(path, MPC_FILE_CONFIG, e);
+	if (rc != MPC_OK) {
+		mpc_err_prefix(e, "refusing to load PKCS#11 module: ");
+		if (e != NULL)
+			e->code = MPC_ERR_MODULE;
+		return MPC_ERR_MODULE;
+	}
+	return MPC_OK;
+}
+
 static int load_path(struct mpc_p11_ctx *ctx, const char *path, const char *reserved,
 		     struct mpc_p11_module **out, struct mpc_err *e)
 {
 	CK_FUNCTION_LIST *fn;
+	int rc;
 
 	*out = NULL;
 	for (int i = 0; i < ctx->n; i++) {
@@ -104,6 +137,9 @@ static int load_path(struct mpc_p11_ctx *ctx, const char *path, const char *rese
 			return MPC_OK;
 		}
 	}
+	rc = check_module_file(path, e);
+	if (rc != MPC_OK)
+		return rc;
 	fn = p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
 	if (fn == NULL)
 		return mpc_fail(e, MPC_ERR_MODULE, "cannot load PKCS#11 module %s: %s", path,
