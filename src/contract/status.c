@@ -1,6 +1,8 @@
 /* status.c: building and rendering `contract status`, and the one-shot CLI glue. */
 #include "src/contract/status.h"
 
+#include "src/model/json.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,16 +21,6 @@ static void set(struct builder *b, json_t *obj, const char *key, json_t *v)
 {
 	if (v == NULL || json_object_set_new(obj, key, v) != 0)
 		b->oom = 1;
-}
-
-static json_t *u64_json(uint64_t v)
-{
-	char s[24];
-
-	if (v <= (uint64_t)INT64_MAX)
-		return json_integer((json_int_t)v);
-	snprintf(s, sizeof(s), "%llu", (unsigned long long)v);
-	return json_string(s);
 }
 
 /* A string another party sent (a participant URL), escaped: it cannot forge a line or reorder
@@ -60,7 +52,7 @@ static json_t *keyset_json(struct builder *b, const struct mpc_keyset *ks)
 		json_decref(arr);
 		return NULL;
 	}
-	set(b, o, "epoch_id", u64_json(ks->epoch_id));
+	set(b, o, "epoch_id", mpc_cjson_u64_shown(ks->epoch_id));
 	for (size_t i = 0; i < ks->n_domains; i++) {
 		const struct mpc_domain_key *d = &ks->domains[i];
 		char pk[MPC_NEAR_KEY_STR_MAX];
@@ -70,8 +62,8 @@ static json_t *keyset_json(struct builder *b, const struct mpc_keyset *ks)
 			b->oom = 1;
 			continue;
 		}
-		set(b, dj, "domain_id", u64_json(d->domain_id));
-		set(b, dj, "attempt", u64_json(d->attempt));
+		set(b, dj, "domain_id", mpc_cjson_u64_shown(d->domain_id));
+		set(b, dj, "attempt", mpc_cjson_u64_shown(d->attempt));
 		set(b, dj, "curve", json_string(mpc_curve_name(d->curve)));
 		if (mpc_near_key_format(d->curve, d->pk, d->pk_len, pk, NULL) == MPC_OK)
 			set(b, dj, "public_key", json_string(pk));
@@ -123,7 +115,7 @@ static json_t *endpoints_json(struct builder *b, const struct mpc_status_input *
 		}
 		set(b, o, "endpoint", json_string(oc->endpoint));
 		set(b, o, "status", json_string(mpc_endpoint_status_name(oc->status)));
-		set(b, o, "block_height", u64_json(oc->block_height));
+		set(b, o, "block_height", mpc_cjson_u64_shown(oc->block_height));
 		set(b, o, "detail", escaped_json(oc->detail));
 	}
 	return arr;
@@ -136,13 +128,13 @@ static void add_view(struct builder *b, json_t *root, const struct mpc_status_in
 
 	set(b, root, "protocol_state", json_string(mpc_protocol_kind_name(v->kind)));
 	set(b, root, "state_variant", json_string(v->variant)); /* escaped when parsed */
-	set(b, root, "next_epoch", v->has_next_epoch ? u64_json(v->next_epoch) : json_null());
+	set(b, root, "next_epoch", v->has_next_epoch ? mpc_cjson_u64_shown(v->next_epoch) : json_null());
 	set(b, root, "keyset", v->has_keyset ? keyset_json(b, &v->keyset) : json_null());
 	if (v->has_own) {
 		o = node_json(b, in, v->own.account_id, &v->own.info);
 		if (o != NULL) {
 			set(b, o, "account_id", json_string(v->own.account_id));
-			set(b, o, "participant_id", u64_json(v->own.participant_id));
+			set(b, o, "participant_id", mpc_cjson_u64_shown(v->own.participant_id));
 		}
 		set(b, root, "node", o);
 	} else {
@@ -207,8 +199,8 @@ json_t *mpc_status_build(const struct mpc_status_input *in, struct mpc_err *e)
 	set(&b, root, "operator_account",
 	    in->operator_account != NULL ? json_string(in->operator_account) : json_null());
 	set(&b, root, "agreed", json_boolean(in->view != NULL));
-	set(&b, q, "required", u64_json(in->quorum));
-	set(&b, q, "endpoints", u64_json(in->n_outcomes));
+	set(&b, q, "required", mpc_cjson_u64_shown(in->quorum));
+	set(&b, q, "endpoints", mpc_cjson_u64_shown(in->n_outcomes));
 	set(&b, root, "quorum", q);
 	set(&b, root, "disagreement",
 	    in->view == NULL && in->disagreement != NULL ? escaped_json(in->disagreement)
@@ -240,7 +232,7 @@ json_t *mpc_status_build(const struct mpc_status_input *in, struct mpc_err *e)
 
 		set(&b, root, "block", blk);
 		if (blk != NULL) {
-			set(&b, blk, "height", u64_json(in->view->block_height));
+			set(&b, blk, "height", mpc_cjson_u64_shown(in->view->block_height));
 			set(&b, blk, "hash", json_string(in->view->block_hash));
 		}
 	} else {

@@ -467,3 +467,13 @@ json_t *mpc_cjson_from_u64(uint64_t v, const char *path, struct mpc_err *e)
 		mpc_fail(e, MPC_ERR_NOMEM, "%s: out of memory", path);
 	return j;
 }
+
+json_t *mpc_cjson_u64_shown(uint64_t v)
+{
+	char s[24];
+
+	if (v <= (uint64_t)INT64_MAX)
+		return json_integer((json_int_t)v);
+	snprintf(s, sizeof(s), "%llu", (unsigned long long)v);
+	return json_string(s);
+}

@@ -54,4 +54,9 @@ int mpc_cjson_expect_string(const json_t *v, const char *path, const char **out,
  * json_integer: they are refused with MPC_ERR_UNSUPPORTED. Returns a new reference or NULL. */
 json_t *mpc_cjson_from_u64(uint64_t v, const char *path, struct mpc_err *e);
 
+/* A u64 for output meant to be read (status and store listings): a JSON integer when jansson
+ * can hold it, else its decimal digits as a string, so no value is ever lost or refused.
+ * Returns a new reference, or NULL when out of memory. */
+json_t *mpc_cjson_u64_shown(uint64_t v);
+
 #endif
