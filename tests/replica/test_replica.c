@@ -570,9 +570,11 @@ static void test_replica_disk_full(void **state)
 	mpc_replica_set_free(s);
 }
 
-/* kill our rclone children left by a killed mpc-backup (they carry our config path). */
-static void kill_our_rclones(const char *conf)
+/* The pid of an rclone child running `verb` with our configuration (0: none); with kill_all,
+ * SIGKILL every such child (left by a killed mpc-backup) instead. */
+static pid_t our_rclone(const char *conf, const char *verb, int kill_all)
 {
+	pid_t found = 0;
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 
@@ -596,11 +598,16 @@ static void kill_our_rclones(const char *conf)
 			if (buf[i] == '\0')
 				buf[i] = ' ';
 		buf[k] = '\0';
-		if (strstr(buf, "rclone") != NULL && strstr(buf, conf) != NULL &&
-		    strstr(buf, "serve") == NULL)
+		if (strstr(buf, "rclone") == NULL || strstr(buf, conf) == NULL ||
+		    strstr(buf, "serve") != NULL || (verb != NULL && strstr(buf, verb) == NULL))
+			continue;
+		if (kill_all)
 			kill((pid_t)atoi(de->d_name), SIGKILL);
+		else
+			found = (pid_t)atoi(de->d_name);
 	}
 	closedir(d);
+	return found;
 }
 
 /* An upload interrupted by kill -9 (of mpc-backup and of its rclone, as a power cut would):
@@ -612,7 +619,7 @@ static void test_upload_killed(void **state)
 	struct mpc_replica_report r;
 	struct mpc_replica_set *s;
 	char out[8192], tmpname[200], tmppath[600];
-	pid_t pid;
+	pid_t pid, copier;
 	int status;
 	double t0;
 
@@ -624,14 +631,14 @@ static void test_upload_killed(void **state)
 	snprintf(tmpname, sizeof(tmpname), ".tmp-hosta-%s", x->names[1]);
 	snprintf(tmppath, sizeof(tmppath), "%s/%s", x->wd.dir, tmpname);
 	write_text(tmppath, "MPCSTORE partial", 0600);
-	/* the server hangs: the upload is in flight when mpc-backup is killed */
-	kill(x->wd.pid, SIGSTOP);
+	/* mpc-backup lists the replica, then starts copying: at that moment the server stops
+	 * answering (the upload is in flight) and mpc-backup and its rclone are killed -9 */
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		int devnull = open("/dev/null", O_RDWR);
 
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(devnull, 1);
 		dup2(devnull, 2);
 		execl(getenv("MPC_BACKUP_BIN"), "mpc-backup", "store", "replicate", "--store",
@@ -639,11 +646,16 @@ static void test_upload_killed(void **state)
 		      (char *)NULL);
 		_exit(127);
 	}
-	usleep(700000);
+	t0 = mpc_replica_now();
+	while ((copier = our_rclone(x->conf, "copyto", 0)) == 0 && mpc_replica_now() - t0 < 20)
+		usleep(500);
+	assert_true(copier > 0);
+	kill(x->wd.pid, SIGSTOP);
+	usleep(300000);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	assert_true(WIFSIGNALED(status));
-	kill_our_rclones(x->conf);
+	our_rclone(x->conf, NULL, 1);
 	kill(x->wd.pid, SIGCONT);
 	assert_int_equal(count_files(x->wd.dir, "keyset-"), 0);
 	assert_int_equal(store_count(x->dir), 2);
