@@ -296,7 +296,7 @@ int mpc_replica_list(const struct mpc_rclone *rc, const char *remote, double dea
 
 	ret = mpc_rclone_run(rc, deadline, args, LIST_OUT_MAX, &r, e);
 	if (ret != MPC_OK)
-		return mpc_err_prefix(e, "listing %s", remote);
+		return mpc_err_prefix(e, "listing %s: ", remote);
 	if (r.status == 3) { /* directory not found: nothing there yet */
 		*out = calloc(1, sizeof(**out));
 		if (tmps != NULL)
@@ -377,7 +377,7 @@ static int hash_by_download(const struct mpc_rclone *rc, const char *remote, dou
 	char *p;
 
 	if (ret != MPC_OK)
-		return mpc_err_prefix(e, "hashing %s", remote);
+		return mpc_err_prefix(e, "hashing %s: ", remote);
 	if (r.status != 0) {
 		ret = mpc_rclone_fail(&r, "hashing replica files", e);
 		goto out;
@@ -444,7 +444,7 @@ static int upload(const struct mpc_replica_set *s, const struct replica *rp,
 
 		ret = mpc_rclone_run(&s->rc, deadline, args, 65536, &r, e);
 		if (ret != MPC_OK)
-			return mpc_err_prefix(e, "copying %s", l->name);
+			return mpc_err_prefix(e, "copying %s: ", l->name);
 		if (r.status != 0) {
 			ret = mpc_rclone_fail(&r, "copying a file", e);
 			mpc_rclone_out_free(&r);
@@ -457,7 +457,7 @@ static int upload(const struct mpc_replica_set *s, const struct replica *rp,
 
 		ret = mpc_rclone_run(&s->rc, deadline, args, 65536, &r, e);
 		if (ret != MPC_OK)
-			return mpc_err_prefix(e, "moving %s into place", l->name);
+			return mpc_err_prefix(e, "moving %s into place: ", l->name);
 		if (r.status != 0) {
 			ret = mpc_rclone_fail(&r, "moving a file into place", e);
 			mpc_rclone_out_free(&r);
@@ -631,6 +631,7 @@ static int pass_one(struct mpc_replica_set *s, size_t idx, const struct lfile *l
 			if (upload(s, rp, &lf[i], deadline, &re) == MPC_OK) {
 				rp->st.uploads_total++;
 				rp->st.last_upload_seconds = mpc_replica_now() - t0;
+				rp->st.upload_seconds_total += rp->st.last_upload_seconds;
 				rep->uploaded++;
 				continue;
 			}

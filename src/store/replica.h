@@ -66,6 +66,7 @@ struct mpc_replica_status {
 	uint64_t failures_total;   /* failed rclone calls */
 	uint64_t findings_total;   /* findings reported (each once) */
 	double last_upload_seconds; /* time of the last file's copy (copyto + moveto) */
+	double upload_seconds_total; /* time of all copies (per file: / uploads_total) */
 	char last_error[MPC_ERR_MSG_MAX]; /* sanitised; empty after a clean pass */
 };
 

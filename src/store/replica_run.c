@@ -5,7 +5,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,39 @@ static void build_env(char *buf[6], char home[PATH_MAX + 8], char tmp[PATH_MAX +
 	buf[n] = NULL;
 }
 
+/* In the forked child: only system calls until execve. Own process group (killed as a whole
+ * on timeout), default signal dispositions and an empty mask, nice 19 and the lowest
+ * best-effort I/O priority (replication must never slow a backup), stdin /dev/null,
+ * stdout/stderr to the pipes. On
+ * failure the errno goes up the close-on-exec pipe `ep`. */
+static void child(const char *program, const char *const *argv, char *const *envp, int out,
+		  int err, int ep)
+{
+	struct sigaction dfl;
+	sigset_t none;
+	int fd, saved;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setpgid(0, 0);
+	setpriority(PRIO_PROCESS, 0, 19);
+	/* best effort, lowest level (not the idle class, which a busy disk can starve forever) */
+	syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 7);
+	fd = open("/dev/null", O_RDONLY);
+	if (fd < 0 || dup2(fd, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		goto fail;
+	execve(program, (char *const *)argv, envp);
+fail:
+	saved = errno;
+	(void)!write(ep, &saved, sizeof(saved));
+	_exit(127);
+}
+
 static int append(char **p, size_t *len, size_t *cap, const char *buf, size_t n, size_t max)
 {
 	if (*len + n > max)
@@ -113,9 +147,7 @@ int mpc_rclone_run(const struct mpc_rclone *rc, double deadline, const char *con
 	char to[32], cto[32], home[PATH_MAX + 8], tmp[PATH_MAX + 8], *envp[6];
 	const char *argv[RCLONE_MAX_ARGS + 1];
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, ret = MPC_OK, status = 0, started = 0;
-	int fa_made = 0, attr_made = 0, out_open, err_open;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
+	int ep[2] = { -1, -1 }, out_open, err_open;
 	char *out = NULL;
 	size_t out_len = 0, out_cap = 0, n = 0;
 	double limit, t_end;
@@ -159,39 +191,32 @@ int mpc_rclone_run(const struct mpc_rclone *rc, double deadline, const char *con
 		ret = mpc_fail(e, MPC_ERR_IO, "pipe: %s", strerror(errno));
 		goto out;
 	}
-	if (posix_spawn_file_actions_init(&fa) != 0) {
-		ret = mpc_fail(e, MPC_ERR_NOMEM, "posix_spawn_file_actions_init failed");
+	if (pipe2(ep, O_CLOEXEC) != 0) {
+		ret = mpc_fail(e, MPC_ERR_IO, "pipe: %s", strerror(errno));
 		goto out;
 	}
-	fa_made = 1;
-	if (posix_spawnattr_init(&attr) != 0) {
-		ret = mpc_fail(e, MPC_ERR_NOMEM, "posix_spawnattr_init failed");
+	pid = fork();
+	if (pid < 0) {
+		ret = mpc_fail(e, MPC_ERR_IO, "cannot start %s: fork: %s", rc->program,
+			       strerror(errno));
 		goto out;
 	}
-	attr_made = 1;
+	if (pid == 0)
+		child(rc->program, argv, envp, outp[1], errp[1], ep[1]); /* does not return */
+	close(ep[1]);
+	ep[1] = -1;
 	{
-		sigset_t none, all;
+		int child_errno = 0;
+		ssize_t k;
 
-		sigemptyset(&none);
-		sigfillset(&all);
-		if (posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) != 0 ||
-		    posix_spawn_file_actions_adddup2(&fa, outp[1], 1) != 0 ||
-		    posix_spawn_file_actions_adddup2(&fa, errp[1], 2) != 0 ||
-		    posix_spawnattr_setpgroup(&attr, 0) != 0 ||
-		    posix_spawnattr_setsigmask(&attr, &none) != 0 ||
-		    posix_spawnattr_setsigdefault(&attr, &all) != 0 ||
-		    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-							    POSIX_SPAWN_SETSIGDEF) != 0) {
-			ret = mpc_fail(e, MPC_ERR_NOMEM, "preparing the rclone process failed");
-			goto out;
-		}
-	}
-	{
-		int sr = posix_spawn(&pid, rc->program, &fa, &attr, (char *const *)argv, envp);
-
-		if (sr != 0) {
+		/* EOF: execve succeeded (the pipe is close-on-exec); else the child's errno */
+		while ((k = read(ep[0], &child_errno, sizeof(child_errno))) < 0 && errno == EINTR)
+			;
+		if (k == (ssize_t)sizeof(child_errno)) {
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
 			ret = mpc_fail(e, MPC_ERR_IO, "cannot start %s: %s", rc->program,
-				       strerror(sr));
+				       strerror(child_errno));
 			goto out;
 		}
 	}
@@ -292,11 +317,9 @@ out:
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 	}
-	if (fa_made)
-		posix_spawn_file_actions_destroy(&fa);
-	if (attr_made)
-		posix_spawnattr_destroy(&attr);
 	for (int i = 0; i < 2; i++) {
+		if (ep[i] >= 0)
+			close(ep[i]);
 		if (outp[i] >= 0)
 			close(outp[i]);
 		if (errp[i] >= 0)
