@@ -33,6 +33,8 @@ struct remembered {
 struct replica {
 	struct mpc_replica_status st;
 	double behind_since_mono;
+	double retry_at;           /* monotonic: not tried before (after timeouts) */
+	unsigned timeouts;         /* consecutive listing timeouts */
 	char (*known)[MPC_STORE_NAME_MAX]; /* store files seen at the last listing */
 	size_t n_known;
 	struct remembered *seen;            /* findings already reported */
@@ -566,6 +568,16 @@ static int pass_one(struct mpc_replica_set *s, size_t idx, const struct lfile *l
 			      &re);
 	if (rc == MPC_ERR_NOMEM)
 		return mpc_fail(e, rc, "%s", re.msg);
+	if (rc == MPC_ERR_TIMEOUT) {
+		double wait = MPC_REPLICA_BACKOFF_BASE;
+
+		for (unsigned k = 0; k < rp->timeouts && wait < MPC_REPLICA_BACKOFF_MAX; k++)
+			wait *= 2;
+		rp->timeouts++;
+		rp->retry_at = mpc_replica_now() + (wait < MPC_REPLICA_BACKOFF_MAX
+							    ? wait
+							    : MPC_REPLICA_BACKOFF_MAX);
+	}
 	if (rc != MPC_OK) {
 		/* unreachable: behind by what it did not have at its last listing */
 		rp->st.reached = 0;
@@ -579,6 +591,8 @@ static int pass_one(struct mpc_replica_set *s, size_t idx, const struct lfile *l
 		return MPC_OK;
 	}
 	rp->st.reached = 1;
+	rp->timeouts = 0;
+	rp->retry_at = 0;
 	rp->st.last_error[0] = '\0';
 	/* temporaries this host left behind (an interrupted upload) */
 	for (size_t i = 0; i < n_tmps; i++)
@@ -726,12 +740,23 @@ static int pass(struct mpc_replica_set *s, const struct mpc_store *store, double
 			rep->skipped++;
 			continue;
 		}
+		if (s->r[i].retry_at > mpc_replica_now()) {
+			struct replica *rp = &s->r[i];
+			size_t behind = 0;
+
+			for (size_t k = 0; k < nl; k++)
+				behind += !is_known(rp, lf[k].name);
+			rp->st.files_behind = behind;
+			set_behind(rp, behind == 0 && rp->st.files_different == 0);
+			rep->backing_off++;
+			continue;
+		}
 		ret = pass_one(s, i, lf, nl, copy, deadline, rep, e);
 		if (ret != MPC_OK)
 			goto out;
 	}
 	rep->n = s->n;
-	rep->all_current = rep->skipped == 0;
+	rep->all_current = rep->skipped == 0 && rep->backing_off == 0;
 	for (size_t i = 0; i < s->n; i++) {
 		rep->items[i] = s->r[i].st;
 		if (!s->r[i].st.reached || s->r[i].st.files_behind || s->r[i].st.files_different)
@@ -816,6 +841,7 @@ json_t *mpc_replica_report_json(const struct mpc_replica_report *r, struct mpc_e
 		       jset(o, "uploaded", json_integer((json_int_t)r->uploaded)) |
 		       jset(o, "failed", json_integer((json_int_t)r->failed)) |
 		       jset(o, "skipped", json_integer((json_int_t)r->skipped)) |
+		       jset(o, "backing_off", json_integer((json_int_t)r->backing_off)) |
 		       jset(o, "all_current", json_boolean(r->all_current)) |
 		       jset(o, "seconds", json_real(r->seconds));
 	else {

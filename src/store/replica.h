@@ -42,6 +42,8 @@
 #define MPC_REPLICA_FINDINGS_MAX 32    /* new findings carried by one report */
 #define MPC_REPLICA_DEFAULT_RCLONE "/usr/bin/rclone"
 #define MPC_REPLICA_DEFAULT_TIMEOUT 60.0 /* seconds for one rclone call */
+#define MPC_REPLICA_BACKOFF_BASE 30.0   /* a replica that timed out is left alone this long, */
+#define MPC_REPLICA_BACKOFF_MAX 600.0   /* doubling per consecutive timeout up to this */
 
 struct mpc_replica_opts {
 	const char *rclone;      /* rclone program; NULL: MPC_REPLICA_DEFAULT_RCLONE */
@@ -89,6 +91,7 @@ struct mpc_replica_report {
 	size_t uploaded;        /* files copied in this pass (all replicas) */
 	size_t failed;          /* replicas this pass could not list or fully copy to */
 	size_t skipped;         /* replicas not tried because the deadline had passed */
+	size_t backing_off;     /* replicas not tried: they timed out recently (see BACKOFF) */
 	size_t n_findings;      /* new findings (each reported once while it lasts) */
 	struct mpc_replica_finding findings[MPC_REPLICA_FINDINGS_MAX];
 	size_t findings_omitted; /* new findings beyond the array (reported on a later pass) */
@@ -115,7 +118,11 @@ size_t mpc_replica_set_count(const struct mpc_replica_set *s);
 /* Catch every replica up with the store: list it, copy each non-quarantined readable store
  * file it lacks, compare the others by size and listed digest. `deadline` is a CLOCK_MONOTONIC
  * time in seconds (mpc_replica_now() + budget; 0: none): no rclone call outlives it, replicas
- * not reached before it are skipped. Fails only when the local store cannot be read (or out of
+ * not reached before it are skipped. A replica whose listing timed out (a hung or black-holed
+ * server) is not tried again for MPC_REPLICA_BACKOFF_BASE seconds, doubling per consecutive
+ * timeout up to MPC_REPLICA_BACKOFF_MAX, so a dead server costs a poll loop one call timeout
+ * per backoff period, not one per poll (a refused connection or refused credentials fail fast
+ * and are retried every pass). Fails only when the local store cannot be read (or out of
  * memory); per-replica outcomes are in *out (always filled on MPC_OK). */
 int mpc_replica_sync(struct mpc_replica_set *s, const struct mpc_store *store, double deadline,
 		     struct mpc_replica_report *out, struct mpc_err *e)

@@ -668,6 +668,14 @@ static void test_upload_killed(void **state)
 	assert_true(mpc_replica_now() - t0 < 5);
 	assert_false(r.items[0].reached);
 	assert_non_null(strstr(r.items[0].last_error, "did not finish within 2 s"));
+	/* the next pass leaves it alone for a while instead of waiting again */
+	t0 = mpc_replica_now();
+	sync_ok(s, x->s, &r);
+	assert_true(mpc_replica_now() - t0 < 1);
+	assert_int_equal(r.backing_off, 1);
+	assert_false(r.all_current);
+	assert_int_equal(r.items[0].files_behind, 2);
+	assert_true(mpc_replica_overdue(s, 0) == 1);
 	kill(x->wd.pid, SIGCONT);
 	mpc_replica_set_free(s);
 
