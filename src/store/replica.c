@@ -247,6 +247,15 @@ static int local_files(const struct mpc_store *store, struct lfile **out, size_t
 			continue;
 		snprintf(f[n].name, sizeof(f[n].name), "%s", l.items[i].name);
 		rc = mpc_store_entry_path(store, &l.items[i], f[n].path, e);
+		/* a relative path is given to rclone as ./path: never an option or a remote */
+		if (rc == MPC_OK && f[n].path[0] != '/') {
+			char rel[PATH_MAX];
+
+			memcpy(rel, f[n].path, sizeof(rel));
+			if (snprintf(f[n].path, sizeof(f[n].path), "./%s", rel) >=
+			    (int)sizeof(f[n].path))
+				rc = mpc_fail(e, MPC_ERR_USAGE, "store path too long");
+		}
 		if (rc == MPC_OK)
 			rc = mpc_file_read(f[n].path, MPC_STORE_FILE_MAX, 0, &buf, &len, e);
 		if (rc == MPC_OK)

@@ -141,7 +141,9 @@ int mpc_replica_fetch(const struct mpc_replica_opts *o, const char *remote,
 		ret = mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (snprintf(staging, sizeof(staging), "%s/.tmp-fetch-XXXXXX", store->dir) >=
+	/* a relative path is given to rclone as ./path: never read as an option or a remote */
+	if (snprintf(staging, sizeof(staging), "%s%s/.tmp-fetch-XXXXXX",
+		     store->dir[0] == '/' ? "" : "./", store->dir) >=
 		    (int)sizeof(staging) ||
 	    mkdtemp(staging) == NULL) {
 		ret = mpc_fail(e, MPC_ERR_IO, "cannot make a staging directory in %s: %s",

@@ -87,7 +87,7 @@ static void build_env(char *buf[6], char home[PATH_MAX + 8], char tmp[PATH_MAX +
 }
 
 /* In the forked child: only system calls until execve. Own process group (killed as a whole
- * on timeout), default signal dispositions and an empty mask, nice 19 and the lowest
+ * on timeout), default signal dispositions and an empty mask, nice 10 and the lowest
  * best-effort I/O priority (replication must never slow a backup), stdin /dev/null,
  * stdout/stderr to the pipes. On
  * failure the errno goes up the close-on-exec pipe `ep`. */
@@ -106,7 +106,8 @@ static void child(const char *program, const char *const *argv, char *const *env
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setpgid(0, 0);
-	setpriority(PRIO_PROCESS, 0, 19);
+	/* 10, not 19: at 19 a host busy with other work starves rclone past its timeout */
+	setpriority(PRIO_PROCESS, 0, 10);
 	/* best effort, lowest level (not the idle class, which a busy disk can starve forever) */
 	syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 7);
 	fd = open("/dev/null", O_RDONLY);

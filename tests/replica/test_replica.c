@@ -268,6 +268,18 @@ static void sync_ok(struct mpc_replica_set *s, const struct mpc_store *store,
 		fail_msg("sync: %s", e.msg);
 }
 
+/* Fail with every replica's error unless the pass left all of them current. */
+static void expect_current(const struct mpc_replica_report *r)
+{
+	if (r->all_current)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		fprintf(stderr, "replica %s: reached %d behind %zu different %zu error: %s\n",
+			r->items[i].remote, r->items[i].reached, r->items[i].files_behind,
+			r->items[i].files_different, r->items[i].last_error);
+	fail_msg("a replica is not current");
+}
+
 /* 1 if dir/name has the same bytes as the store's file. */
 static int same_file(struct st *x, const char *dir, const char *name)
 {
@@ -424,10 +436,10 @@ static void test_sync_and_verify(void **state)
 	snprintf(wdd, sizeof(wdd), "%s/backups", x->wd.dir);
 	put_epoch(x, 4);
 	put_epoch(x, 5);
-	s = new_set(x, "hosta", 20, loc, wdr, NULL);
+	s = new_set(x, "hosta", 30, loc, wdr, NULL);
 	sync_ok(s, x->s, &r);
+	expect_current(&r);
 	assert_int_equal(r.uploaded, 4);
-	assert_true(r.all_current);
 	assert_int_equal(r.failed, 0);
 	for (size_t i = 0; i < x->n_names; i++) {
 		char d[400];
@@ -442,16 +454,17 @@ static void test_sync_and_verify(void **state)
 	/* nothing new: nothing copied */
 	sync_ok(s, x->s, &r);
 	assert_int_equal(r.uploaded, 0);
-	assert_true(r.all_current);
+	expect_current(&r);
 	/* a new backup is copied on the next pass */
 	put_epoch(x, 6);
 	sync_ok(s, x->s, &r);
+	expect_current(&r);
 	assert_int_equal(r.uploaded, 2);
 	assert_true(same_file(x, wdd, x->names[2]));
 	assert_true(r.items[1].last_upload_seconds > 0);
 	/* verify: webdav lists no digest, so files are downloaded and hashed */
 	assert_int_equal(mpc_replica_verify(s, x->s, mpc_replica_now() + 60, &r, &e), MPC_OK);
-	assert_true(r.all_current);
+	expect_current(&r);
 	assert_int_equal(r.n_findings, 0);
 	assert_int_equal(r.items[1].files_unhashed, 0);
 	assert_int_equal(mpc_replica_overdue(s, 0), 0);
@@ -475,7 +488,7 @@ static void test_down_and_wrong_credentials(void **state)
 	s = new_set(x, "hosta", 10, "wd:b", loc, NULL);
 	t0 = mpc_replica_now();
 	sync_ok(s, x->s, &r);
-	assert_true(mpc_replica_now() - t0 < 15);
+	assert_true(mpc_replica_now() - t0 < 45); /* 4 calls of at most 10 s */
 	assert_false(r.all_current);
 	assert_int_equal(r.failed, 1);
 	assert_false(r.items[0].reached);
@@ -494,7 +507,7 @@ static void test_down_and_wrong_credentials(void **state)
 	/* back up: caught up on the next pass */
 	server_start(&x->wd, x);
 	sync_ok(s, x->s, &r);
-	assert_true(r.all_current);
+	expect_current(&r);
 	assert_int_equal(r.uploaded, 2);
 	assert_int_equal(mpc_replica_overdue(s, 0), 0);
 	mpc_replica_set_free(s);
@@ -564,7 +577,7 @@ static void test_replica_disk_full(void **state)
 	/* space again */
 	assert_int_equal(unlink(fill), 0);
 	sync_ok(s, x->s, &r);
-	assert_true(r.all_current);
+	expect_current(&r);
 	assert_true(same_file(x, x->wd.dir, x->names[0]));
 	assert_int_equal(count_files(x->wd.dir, ".tmp-"), 0);
 	mpc_replica_set_free(s);
@@ -665,13 +678,13 @@ static void test_upload_killed(void **state)
 	s = new_set(x, "hosta", 2, "wd:", NULL);
 	t0 = mpc_replica_now();
 	sync_ok(s, x->s, &r);
-	assert_true(mpc_replica_now() - t0 < 5);
+	assert_true(mpc_replica_now() - t0 < 8);
 	assert_false(r.items[0].reached);
 	assert_non_null(strstr(r.items[0].last_error, "did not finish within 2 s"));
 	/* the next pass leaves it alone for a while instead of waiting again */
 	t0 = mpc_replica_now();
 	sync_ok(s, x->s, &r);
-	assert_true(mpc_replica_now() - t0 < 1);
+	assert_true(mpc_replica_now() - t0 < 2);
 	assert_int_equal(r.backing_off, 1);
 	assert_false(r.all_current);
 	assert_int_equal(r.items[0].files_behind, 2);
@@ -680,9 +693,9 @@ static void test_upload_killed(void **state)
 	mpc_replica_set_free(s);
 
 	/* the next pass: temporaries removed, both files complete */
-	s = new_set(x, "hosta", 20, "wd:", NULL);
+	s = new_set(x, "hosta", 30, "wd:", NULL);
 	sync_ok(s, x->s, &r);
-	assert_true(r.all_current);
+	expect_current(&r);
 	assert_true(same_file(x, x->wd.dir, x->names[0]));
 	assert_true(same_file(x, x->wd.dir, x->names[1]));
 	assert_int_equal(count_files(x->wd.dir, ".tmp-"), 0);
@@ -715,9 +728,9 @@ static void test_tamper_and_fetch(void **state)
 	put_epoch(x, 4);
 	put_epoch(x, 5);
 	put_epoch(x, 6);
-	s = new_set(x, "hosta", 20, loc, "wd:", NULL);
+	s = new_set(x, "hosta", 30, loc, "wd:", NULL);
 	sync_ok(s, x->s, &r);
-	assert_true(r.all_current);
+	expect_current(&r);
 
 	/* a new host fills an empty store from the webdav replica and can restore */
 	snprintf(fresh, sizeof(fresh), "%s/newhost", x->tmp);
@@ -789,7 +802,7 @@ static void test_tamper_and_fetch(void **state)
 		     "--rclone-config", x->conf, NULL);
 	assert_int_equal(st, 18); /* empty replica */
 	mpc_replica_set_free(s);
-	s = new_set(x, "hostb", 20, "wd:other", NULL);
+	s = new_set(x, "hostb", 30, "wd:other", NULL);
 	{
 		struct sf_set f;
 
@@ -835,8 +848,8 @@ static void test_two_hosts(void **state)
 	assert_int_equal(mpc_store_put(sb, &o, &f.ks, js, len, nb, &e), MPC_OK);
 	mpc_secure_free(js);
 	sf_set_free(&f);
-	a = new_set(x, "hosta", 20, "wd:shared", NULL);
-	b = new_set(x, "hostb", 20, "wd:shared", NULL);
+	a = new_set(x, "hosta", 30, "wd:shared", NULL);
+	b = new_set(x, "hostb", 30, "wd:shared", NULL);
 	/* both at once */
 	pid = fork();
 	assert_true(pid >= 0);
@@ -853,11 +866,11 @@ static void test_two_hosts(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(r.uploaded, 1);
 	sync_ok(a, x->s, &r);
-	assert_true(r.all_current);
+	expect_current(&r);
 	assert_int_equal(r.items[0].files_extra, 1);
 	assert_int_equal(r.items[0].files_different, 0);
 	sync_ok(b, sb, &r);
-	assert_true(r.all_current);
+	expect_current(&r);
 	assert_int_equal(r.items[0].files_extra, 1);
 	snprintf(fresh, sizeof(fresh), "%s/shared-fetch", x->tmp);
 	{
