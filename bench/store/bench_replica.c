@@ -4,7 +4,8 @@
  * In one run, round by round, the local durable write (mpc_store_put: seal on a SoftHSM2
  * token, temp write, fsync, link, directory fsync) of an 8-domain keyset into three stores:
  *   A  no replica, nothing else running;
- *   B  two replicas configured, one reachable (rclone's local backend) and one down (a webdav
+ *   B  two replicas configured, one reachable (rclone's local backend in /dev/shm, standing
+ *      for a remote host's disk) and one down (a webdav
  *      remote on a loopback port that refuses connections), the monitor's flow: the write,
  *      then one replication pass (mpc_replica_sync) before the next round;
  *   C  the same replicas, worst case: the write while a pass (copying the previous file) runs
@@ -134,7 +135,7 @@ int main(int argc, char **argv)
 	struct mpc_err e = { 0 };
 	struct bg b = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 	char tmp[] = "/tmp/mpc-bench-replica-XXXXXX", da[128], db[128], conf[160], loc[200];
-	char cmd[300], text[512];
+	char cmd[300], text[512], shm[] = "/dev/shm/mpc-bench-replica-XXXXXX";
 	double *wa = NULL, *wb = NULL, *wc = NULL, sum_a = 0, sum_b = 0, sum_c = 0;
 	double pass_b = 0, upload_b = 0;
 	uint64_t uploads_b = 0;
@@ -162,8 +163,16 @@ int main(int argc, char **argv)
 	snprintf(db, sizeof(db), "%s/two", tmp);
 	snprintf(conf, sizeof(conf), "%s/rclone.conf", tmp);
 	snprintf(dc, sizeof(dc), "%s/overlap", tmp);
-	snprintf(loc, sizeof(loc), "loc:%s/replica", tmp);
-	snprintf(loc2, sizeof(loc2), "loc:%s/replica-overlap", tmp);
+	/* the reachable replica stands for a remote host: keep it off the store's file system
+	 * (in /dev/shm when there is one), so its writes do not join the store's fsyncs */
+	if (access("/dev/shm", W_OK) == 0 && mkdtemp(shm) != NULL) {
+		snprintf(loc, sizeof(loc), "loc:%s/replica", shm);
+		snprintf(loc2, sizeof(loc2), "loc:%s/replica-overlap", shm);
+	} else {
+		shm[0] = '\0';
+		snprintf(loc, sizeof(loc), "loc:%s/replica", tmp);
+		snprintf(loc2, sizeof(loc2), "loc:%s/replica-overlap", tmp);
+	}
 	snprintf(text, sizeof(text),
 		 "[loc]\ntype = local\n\n[down]\ntype = webdav\nurl = http://127.0.0.1:%u/\n"
 		 "vendor = other\n",
@@ -277,7 +286,7 @@ out:
 	mpc_token_close(t);
 	mpc_p11_ctx_free(ctx);
 	th_softhsm_teardown(&h);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", tmp, shm);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmp);
 	free(wa);
