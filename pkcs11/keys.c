@@ -131,6 +131,26 @@ static int gen_secret(struct mpc_token *t, enum mpc_key_role role, struct mpc_er
 	CK_RV rv;
 
 	rv = t->fn->C_GenerateKey(t->session, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+	/* YubiHSM 2 makes HMAC keys only as CKK_SHA256_HMAC (and friends), refuses
+	 * CKK_GENERIC_SECRET and any CKA_VALUE_LEN (the length follows the hash), per
+	 * yubihsm-shell pkcs11/yubihsm_pkcs11.c C_GenerateKey and pkcs11/util_pkcs11.c
+	 * parse_hmac_template. Ask again that way when the generic template is refused. */
+	if (is_mac && (rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+		       rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_KEY_TYPE_INCONSISTENT)) {
+		CK_KEY_TYPE hmac_type = CKK_SHA256_HMAC;
+		CK_ATTRIBUTE alt[sizeof(tmpl) / sizeof(tmpl[0])];
+		CK_ULONG n = 0;
+
+		for (size_t i = 0; i < sizeof(tmpl) / sizeof(tmpl[0]); i++) {
+			if (tmpl[i].type == CKA_VALUE_LEN)
+				continue;
+			alt[n] = tmpl[i];
+			if (tmpl[i].type == CKA_KEY_TYPE)
+				alt[n].pValue = &hmac_type;
+			n++;
+		}
+		rv = t->fn->C_GenerateKey(t->session, &mech, alt, n, &h);
+	}
 	if (rv != CKR_OK)
 		return mpc_fail_ck(e, rv, "C_GenerateKey", d->label);
 	return MPC_OK;

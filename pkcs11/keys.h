@@ -4,7 +4,8 @@
  * keys and never makes duplicates:
  *   mpc-backup-seal-gcm    CKA_ID 01  AES-256 secret key, CKA_ENCRYPT/CKA_DECRYPT only
  *   mpc-backup-seal-cbc    CKA_ID 02  AES-256 secret key, CKA_ENCRYPT/CKA_DECRYPT only
- *   mpc-backup-seal-hmac   CKA_ID 03  256-bit generic secret, CKA_SIGN/CKA_VERIFY only
+ *   mpc-backup-seal-hmac   CKA_ID 03  256-bit generic secret (CKK_SHA256_HMAC on a token that
+ *                                     refuses that: YubiHSM 2), CKA_SIGN/CKA_VERIFY only
  *   mpc-backup-tls         CKA_ID 10  Ed25519 key pair (private: CKA_SIGN only)
  *   mpc-backup-transport   CKA_ID 20  imported AES-256 node transport key (optional)
  * Every secret and private key is CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, CKA_EXTRACTABLE=false.

@@ -31,13 +31,16 @@ void mpc_p11_ctx_free(struct mpc_p11_ctx *ctx)
 	free(ctx);
 }
 
-static CK_RV initialize(CK_FUNCTION_LIST *fn)
+/* reserved: the module's p11-kit x-init-reserved option (the initialisation string NSS's
+ * softokn needs, e.g. "configdir='sql:DIR' ..."), or NULL. */
+static CK_RV initialize(CK_FUNCTION_LIST *fn, const char *reserved)
 {
 	CK_C_INITIALIZE_ARGS args;
 	CK_RV rv;
 
 	memset(&args, 0, sizeof(args));
 	args.flags = CKF_OS_LOCKING_OK;
+	args.pReserved = (void *)reserved;
 	rv = fn->C_Initialize(&args);
 	/* Someone else in this process (a library we link) may have initialised it already. */
 	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
@@ -47,7 +50,8 @@ static CK_RV initialize(CK_FUNCTION_LIST *fn)
 
 /* Take ownership of a raw function list loaded from `path`, initialise and register it. */
 static int adopt(struct mpc_p11_ctx *ctx, CK_FUNCTION_LIST *fn, const char *path,
-		 const char *name, struct mpc_p11_module **out, struct mpc_err *e)
+		 const char *name, const char *reserved, struct mpc_p11_module **out,
+		 struct mpc_err *e)
 {
 	struct mpc_p11_module *m;
 	CK_RV rv;
@@ -65,7 +69,7 @@ static int adopt(struct mpc_p11_ctx *ctx, CK_FUNCTION_LIST *fn, const char *path
 		return mpc_fail(e, MPC_ERR_MODULE, "too many PKCS#11 modules (at most %d)",
 				MPC_P11_MAX_MODULES);
 	}
-	rv = initialize(fn);
+	rv = initialize(fn, reserved);
 	if (rv != CKR_OK) {
 		p11_kit_module_release(fn);
 		mpc_fail_ck(e, rv, "C_Initialize", path);
@@ -88,8 +92,8 @@ static int adopt(struct mpc_p11_ctx *ctx, CK_FUNCTION_LIST *fn, const char *path
 	return MPC_OK;
 }
 
-int mpc_p11_load_path(struct mpc_p11_ctx *ctx, const char *path, struct mpc_p11_module **out,
-		      struct mpc_err *e)
+static int load_path(struct mpc_p11_ctx *ctx, const char *path, const char *reserved,
+		     struct mpc_p11_module **out, struct mpc_err *e)
 {
 	CK_FUNCTION_LIST *fn;
 
@@ -104,14 +108,20 @@ int mpc_p11_load_path(struct mpc_p11_ctx *ctx, const char *path, struct mpc_p11_
 	if (fn == NULL)
 		return mpc_fail(e, MPC_ERR_MODULE, "cannot load PKCS#11 module %s: %s", path,
 				p11_kit_message() ? p11_kit_message() : "not found or not a module");
-	return adopt(ctx, fn, path, NULL, out, e);
+	return adopt(ctx, fn, path, NULL, reserved, out, e);
+}
+
+int mpc_p11_load_path(struct mpc_p11_ctx *ctx, const char *path, struct mpc_p11_module **out,
+		      struct mpc_err *e)
+{
+	return load_path(ctx, path, NULL, out, e);
 }
 
 int mpc_p11_load_name(struct mpc_p11_ctx *ctx, const char *name, struct mpc_p11_module **out,
 		      struct mpc_err *e)
 {
 	CK_FUNCTION_LIST **all;
-	char *path = NULL;
+	char *path = NULL, *reserved = NULL;
 	int rc;
 
 	*out = NULL;
@@ -126,22 +136,27 @@ int mpc_p11_load_name(struct mpc_p11_ctx *ctx, const char *name, struct mpc_p11_
 	if (all != NULL) {
 		CK_FUNCTION_LIST *m = p11_kit_module_for_name(all, name);
 
-		if (m != NULL)
+		if (m != NULL) {
 			path = p11_kit_module_get_filename(m);
+			reserved = p11_kit_config_option(m, "x-init-reserved");
+		}
 		p11_kit_modules_release(all);
 	}
-	if (path == NULL)
+	if (path == NULL) {
+		free(reserved);
 		return mpc_fail(e, MPC_ERR_MODULE,
 				"no PKCS#11 module registered with p11-kit as \"%s\" (see "
 				"/usr/share/p11-kit/modules/)",
 				name);
-	rc = mpc_p11_load_path(ctx, path, out, e);
+	}
+	rc = load_path(ctx, path, reserved, out, e);
 	if (rc == MPC_OK && *out != NULL && (*out)->name == NULL) {
 		(*out)->name = strdup(name);
 		if ((*out)->name == NULL)
 			rc = mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
 	}
 	free(path);
+	free(reserved);
 	return rc;
 }
 

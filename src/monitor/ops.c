@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pkcs11/seal.h"
 #include "src/node/client.h"
 #include "src/util/mem.h"
 
@@ -51,6 +52,17 @@ int mpc_op_backup(const struct mpc_ops *o, const char *address, const uint8_t no
 		out->already_covered = 1;
 		out->t.total_s = now_s() - t0;
 		return MPC_OK;
+	}
+	/* Every sealing token must be able to seal (keys present, mechanism offered) before a
+	 * keyshare is fetched: a token that cannot is refused with nothing read from the node. */
+	for (size_t i = 0; i < o->n_seal; i++) {
+		enum mpc_seal_mech m;
+
+		rc = mpc_seal_pick(o->seal_tokens[i], o->mech, &m, e);
+		if (rc != MPC_OK) {
+			mpc_err_prefix(e, "epoch %llu not fetched: ", (unsigned long long)ks->epoch_id);
+			goto out;
+		}
 	}
 	rc = node_client(o, address, node_pub, &c, e);
 	if (rc != MPC_OK)

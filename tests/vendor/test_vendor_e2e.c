@@ -1,0 +1,372 @@
+/* test_vendor_e2e.c: the mpc-backup program end to end against each vendor stand-in
+ * (tests/vendor/standin.c): key ceremony, backup from a fake node, store verify, restore
+ * (the migration push) into another fake node. Where the vendor lacks Ed25519 the TLS key is
+ * in a plain SoftHSM2 token (--tls-token) and the sealing keys in the stand-in
+ * (--seal-token). Where the product does not support the vendor yet (kmsp11), the test checks
+ * that it refuses clearly, before fetching anything, and stores nothing.
+ *
+ * A second real implementation: NSS's softokn (Debian libnss3), registered with p11-kit in a
+ * private HOME with its initialisation string (x-init-reserved), holds the sealing keys while
+ * SoftHSM2 holds the TLS key (NSS 3.87 offers no Ed25519). */
+#include <dlfcn.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <p11-kit/pkcs11.h>
+
+#include "tests/cli/cli_harness.h"
+#include "tests/support/softhsm.h"
+
+struct fx {
+	struct th_softhsm hsm;   /* token "mpc-backup": the TLS key where the vendor has none */
+	char vendor_uri[1024];   /* the stand-in's token */
+	char key[64];            /* the TLS public key */
+	char keyshares[512], keyset[512], store[512], received[512];
+	struct nh_node a, b;
+	char addr_a[64], addr_b[64];
+	struct ch_result r;
+	char ev[8192];
+};
+
+static int setup_profile(void **state, const char *profile)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char uri[512];
+
+	assert_non_null(f);
+	assert_int_equal(th_softhsm_setup(&f->hsm, "mpc-backup", NULL), 0);
+	assert_int_equal(th_softhsm_add_token(&f->hsm, "vendor", uri), 0);
+	setenv("MPC_STANDIN_MODULE", f->hsm.module, 1);
+	setenv("MPC_STANDIN_PROFILE", profile, 1);
+	setenv("MPC_STANDIN_TOKEN", "vendor", 1);
+	setenv("MPC_BACKUP_TRANSPORT_KEY_HEX", NH_TRANSPORT_KEY_HEX, 1);
+	snprintf(f->vendor_uri, sizeof(f->vendor_uri), "pkcs11:token=%s?module-path=%s",
+		 strcmp(profile, "yubihsm2") == 0 ? "YubiHSM" : "vendor", getenv("MPC_STANDIN"));
+	ch_write(f->hsm.dir, "keyshares.json", nh_mainnet_keyshares_json(), f->keyshares);
+	ch_write(f->hsm.dir, "keyset4.json", CH_KEYSET_E4, f->keyset);
+	snprintf(f->store, sizeof(f->store), "%s/store", f->hsm.dir);
+	snprintf(f->received, sizeof(f->received), "%s/received.json", f->hsm.dir);
+	*state = f;
+	return 0;
+}
+
+static int setup_yubihsm2(void **state)
+{
+	return setup_profile(state, "yubihsm2");
+}
+
+static int setup_cloudhsm(void **state)
+{
+	return setup_profile(state, "cloudhsm");
+}
+
+static int setup_kmsp11(void **state)
+{
+	return setup_profile(state, "kmsp11");
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	nh_stop(&f->a);
+	nh_stop(&f->b);
+	ch_result_free(&f->r);
+	th_softhsm_teardown(&f->hsm);
+	unsetenv("MPC_BACKUP_TRANSPORT_KEY_HEX");
+	free(f);
+	return 0;
+}
+
+static void start_nodes(struct fx *f)
+{
+	const char *a[] = { "--client-key", f->key, "--keyshares", f->keyshares, NULL };
+	const char *b[] = { "--client-key", f->key, "--received", f->received, NULL };
+
+	assert_int_equal(nh_start(&f->a, a), 0);
+	snprintf(f->addr_a, sizeof(f->addr_a), "127.0.0.1:%u", f->a.port);
+	assert_int_equal(nh_start(&f->b, b), 0);
+	snprintf(f->addr_b, sizeof(f->addr_b), "127.0.0.1:%u", f->b.port);
+}
+
+/* Run `mpc-backup CMD [SUB] <token options> REST...`; tls/seal NULL: --token tok alone. */
+static int run(struct fx *f, const char *tok, const char *tls, const char *seal,
+	       const char *const *cmd)
+{
+	const char *args[48];
+	int n = 0;
+
+	for (; cmd[n] != NULL && n < 30; n++)
+		args[n] = cmd[n];
+	if (tok != NULL) {
+		args[n++] = "--token";
+		args[n++] = tok;
+	}
+	if (tls != NULL) {
+		args[n++] = "--tls-token";
+		args[n++] = tls;
+	}
+	if (seal != NULL) {
+		args[n++] = "--seal-token";
+		args[n++] = seal;
+	}
+	args[n] = NULL;
+	return ch_runv(&f->r, NULL, NULL, args);
+}
+
+static void key_from_output(struct fx *f)
+{
+	const char *p = strstr(f->r.out, "TLS public key: ");
+
+	assert_non_null(p);
+	p += 16;
+	snprintf(f->key, sizeof(f->key), "%.*s", (int)strcspn(p, "\n"), p);
+}
+
+/* Ceremony done: backup from A, the store lists the mechanism, verify, restore into B. */
+static void cycle(struct fx *f, const char *tok, const char *tls, const char *seal,
+		  const char *mech)
+{
+	const char *backup[] = { "backup", "--store", f->store, "--node", f->addr_a,
+				 "--node-key", f->a.key_str, "--keyset", f->keyset, NULL };
+	const char *list[] = { "store", "list", "--store", f->store, NULL };
+	const char *verify[] = { "store", "verify", "--store", f->store, NULL };
+	const char *restore[] = { "restore", "--store", f->store, "--node", f->addr_b,
+				  "--node-key", f->b.key_str, NULL };
+	const char *want = nh_mainnet_served_json();
+	size_t len = 0;
+	char *got;
+
+	run(f, tok, tls, seal, backup);
+	ch_expect(&f->r, 0, NULL);
+	ch_node_events_until(&f->a, "GET ", f->ev, sizeof(f->ev));
+	ch_runv(&f->r, NULL, NULL, list);
+	ch_expect(&f->r, 0, mech);
+	run(f, tok, tls, seal, verify);
+	ch_expect(&f->r, 0, NULL);
+	run(f, tok, tls, seal, restore);
+	ch_expect(&f->r, 0, NULL);
+	got = ch_read(f->received, &len);
+	assert_non_null(got);
+	if (len != strlen(want) || memcmp(got, want, len) != 0)
+		fail_msg("node B received %zu bytes:\n%s\nnode A served:\n%s", len, got, want);
+	free(got);
+}
+
+/* YubiHSM 2: everything in the one device; sealing by CBC+HMAC (no GCM). */
+static void test_yubihsm2(void **state)
+{
+	struct fx *f = *state;
+	const char *init[] = { "token", "init", NULL };
+
+	run(f, f->vendor_uri, NULL, NULL, init);
+	ch_expect(&f->r, 0, "mpc-backup-seal-hmac");
+	assert_null(strstr(f->r.out, "mpc-backup-seal-gcm"));
+	key_from_output(f);
+	run(f, f->vendor_uri, NULL, NULL, init); /* idempotent: same key, nothing new */
+	ch_expect(&f->r, 0, f->key);
+	start_nodes(f);
+	cycle(f, f->vendor_uri, NULL, NULL, "aes-256-cbc-hmac-sha256");
+}
+
+/* CloudHSM (hsm1, no Ed25519): TLS key in SoftHSM2, sealing (GCM, token-written IV) in the
+ * stand-in. The one-token ceremony is refused with a pointer to --tls-token. */
+static void test_cloudhsm_split(void **state)
+{
+	struct fx *f = *state;
+	const char *init[] = { "token", "init", NULL };
+
+	run(f, f->vendor_uri, NULL, NULL, init);
+	ch_expect(&f->r, 16, "--tls-token");
+	run(f, NULL, f->hsm.uri, f->vendor_uri, init);
+	ch_expect(&f->r, 0, "TLS public key: ed25519:");
+	key_from_output(f);
+	start_nodes(f);
+	cycle(f, NULL, f->hsm.uri, f->vendor_uri, "aes-256-gcm");
+}
+
+/* kmsp11: the ceremony's template is not one kmsp11 accepts (remaining work), so `token init`
+ * fails clearly; a backup with no sealing keys is refused before anything is fetched and the
+ * store stays empty. */
+static void test_kmsp11_refused(void **state)
+{
+	struct fx *f = *state;
+	const char *init[] = { "token", "init", NULL };
+	const char *backup[] = { "backup", "--store", f->store, "--node", f->addr_a,
+				 "--node-key", f->a.key_str, "--keyset", f->keyset, NULL };
+
+	run(f, NULL, f->hsm.uri, f->vendor_uri, init);
+	assert_int_not_equal(f->r.status, 0);
+	ch_expect_one_error_line(&f->r, "token init");
+	assert_non_null(strstr(f->r.err, "C_GenerateKey"));
+	assert_non_null(strstr(f->r.err, "CKR_TEMPLATE_INCONSISTENT"));
+	/* the TLS key alone, in SoftHSM2 */
+	run(f, f->hsm.uri, NULL, NULL, init);
+	ch_expect(&f->r, 0, "TLS public key: ed25519:");
+	key_from_output(f);
+	start_nodes(f);
+	backup[4] = f->addr_a;
+	backup[6] = f->a.key_str;
+	run(f, NULL, f->hsm.uri, f->vendor_uri, backup);
+	assert_int_not_equal(f->r.status, 0);
+	ch_expect_one_error_line(&f->r, "backup");
+	assert_non_null(strstr(f->r.err, "mpc-backup-seal"));
+	ch_node_events_flush(&f->a, f->ev, sizeof(f->ev));
+	assert_null(strstr(f->ev, "GET "));
+	assert_true(ch_count_files(f->store, ".mpcs") <= 0);
+}
+
+#define NSS_SOFTOKN "/usr/lib/x86_64-linux-gnu/libsoftokn3.so"
+#define NSS_TOKEN "NSS Certificate DB"
+
+/* NSS's initialisation string for a database in dir. */
+static void nss_params(const char *dir, char *out, size_t cap)
+{
+	snprintf(out, cap,
+		 "configdir='sql:%s/nssdb' certPrefix='' keyPrefix='' secmod='secmod.db' flags=",
+		 dir);
+}
+
+/* Set the user PIN of a new NSS database (as `certutil -N` would): SO login with the empty
+ * PIN, C_InitPIN. Returns the first failing CK_RV. */
+static CK_RV nss_init_pin(const char *params)
+{
+	void *dl = dlopen(NSS_SOFTOKN, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	CK_C_GetFunctionList gfl;
+	CK_FUNCTION_LIST *fn;
+	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK, .pReserved = (void *)params };
+	CK_SLOT_ID slots[8];
+	CK_ULONG n = 8;
+	CK_SESSION_HANDLE s;
+	CK_RV rv;
+
+	if (dl == NULL)
+		return CKR_GENERAL_ERROR;
+	gfl = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList");
+	if (gfl == NULL || gfl(&fn) != CKR_OK)
+		return CKR_GENERAL_ERROR;
+	if ((rv = fn->C_Initialize(&args)) != CKR_OK)
+		return rv;
+	rv = fn->C_GetSlotList(CK_TRUE, slots, &n);
+	for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
+		CK_TOKEN_INFO ti;
+
+		if (fn->C_GetTokenInfo(slots[i], &ti) != CKR_OK ||
+		    memcmp(ti.label, NSS_TOKEN, strlen(NSS_TOKEN)) != 0)
+			continue;
+		rv = fn->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
+		if (rv == CKR_OK)
+			rv = fn->C_Login(s, CKU_SO, (CK_UTF8CHAR *)"", 0);
+		if (rv == CKR_OK)
+			rv = fn->C_InitPIN(s, (CK_UTF8CHAR *)TH_USER_PIN, strlen(TH_USER_PIN));
+		(void)fn->C_CloseAllSessions(slots[i]);
+		break;
+	}
+	(void)fn->C_Finalize(NULL);
+	/* not dlclose()d: softokn keeps allocations after C_Finalize, and LeakSanitizer can name
+	 * (and tests/vendor/lsan.supp suppress) only frames of a library still loaded */
+	return rv;
+}
+
+/* p11-kit reads a user's ~/.config/pkcs11 only when the program does not run as root: as
+ * root, mpc-backup runs as nobody (setpriv) over a tree nobody owns, with CAP_IPC_LOCK as a
+ * service account is given it (it locks its memory). */
+static char g_real_bin[600], g_wrapper[600];
+
+static void run_as_nobody(struct fx *f)
+{
+	char cmd[1400], text[1400], out[512];
+
+	if (geteuid() != 0)
+		return;
+	snprintf(cmd, sizeof(cmd), "chown -R 65534:65534 '%s'", f->hsm.dir);
+	assert_int_equal(th_run(cmd, out, sizeof(out)), 0);
+	snprintf(g_real_bin, sizeof(g_real_bin), "%s", getenv("MPC_BACKUP_BIN"));
+	snprintf(text, sizeof(text),
+		 "#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups "
+		 "--inh-caps=+ipc_lock --ambient-caps=+ipc_lock -- '%s' \"$@\"\n",
+		 g_real_bin);
+	ch_write(f->hsm.dir, "mpc-backup-as-nobody", text, g_wrapper);
+	assert_int_equal(chmod(g_wrapper, 0755), 0);
+	setenv("MPC_BACKUP_BIN", g_wrapper, 1);
+}
+
+static int setup_nss(void **state)
+{
+	struct fx *f;
+	char params[700], path[900], text[1200], dir[600];
+	static char home[300];
+
+	if (setup_profile(state, "none") != 0)
+		return -1;
+	f = *state;
+	snprintf(dir, sizeof(dir), "%s/nssdb", f->hsm.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	nss_params(f->hsm.dir, params, sizeof(params));
+	assert_int_equal(nss_init_pin(params), CKR_OK);
+	/* p11-kit reads ~/.config/pkcs11/modules: a private HOME registers softokn, with its
+	 * initialisation string, as "mpc-nss" for this test's processes only. */
+	snprintf(home, sizeof(home), "%s/home", f->hsm.dir);
+	snprintf(path, sizeof(path), "%s/.config/pkcs11/modules", home);
+	assert_int_equal(mkdir(home, 0700), 0);
+	snprintf(dir, sizeof(dir), "%s/.config", home);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(dir, sizeof(dir), "%s/.config/pkcs11", home);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(text, sizeof(text), "module: %s\nx-init-reserved: %s\n", NSS_SOFTOKN, params);
+	ch_write(path, "mpc-nss.module", text, dir);
+	setenv("HOME", home, 1);
+	snprintf(f->vendor_uri, sizeof(f->vendor_uri),
+		 "pkcs11:token=NSS%%20Certificate%%20DB?module-name=mpc-nss");
+	run_as_nobody(f);
+	return 0;
+}
+
+static int teardown_nss(void **state)
+{
+	unsetenv("HOME");
+	if (g_real_bin[0] != '\0')
+		setenv("MPC_BACKUP_BIN", g_real_bin, 1);
+	return teardown(state);
+}
+
+/* NSS softokn holds the sealing keys (AES-GCM chosen; CBC+HMAC made too), SoftHSM2 the TLS
+ * key: ceremony, backup, verify, restore. */
+static void test_nss_split(void **state)
+{
+	struct fx *f = *state;
+	const char *init[] = { "token", "init", NULL };
+	const char *list[] = { "token", "list", "--token", f->vendor_uri, NULL };
+
+	ch_runv(&f->r, NULL, NULL, list);
+	ch_expect(&f->r, 0, NSS_TOKEN);
+	run(f, f->vendor_uri, NULL, NULL, init);
+	ch_expect(&f->r, 16, "--tls-token"); /* no Ed25519 in NSS 3.87's softokn */
+	run(f, NULL, f->hsm.uri, f->vendor_uri, init);
+	ch_expect(&f->r, 0, "mpc-backup-seal-gcm");
+	assert_non_null(strstr(f->r.out, "mpc-backup-seal-hmac"));
+	key_from_output(f);
+	start_nodes(f);
+	cycle(f, NULL, f->hsm.uri, f->vendor_uri, "aes-256-gcm");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_yubihsm2, setup_yubihsm2, teardown),
+		cmocka_unit_test_setup_teardown(test_cloudhsm_split, setup_cloudhsm, teardown),
+		cmocka_unit_test_setup_teardown(test_kmsp11_refused, setup_kmsp11, teardown),
+		cmocka_unit_test_setup_teardown(test_nss_split, setup_nss, teardown_nss),
+	};
+
+	return CH_MAIN(tests);
+}
