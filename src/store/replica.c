@@ -136,6 +136,15 @@ size_t mpc_replica_set_count(const struct mpc_replica_set *s)
 	return s->n;
 }
 
+void mpc_replica_status_get(const struct mpc_replica_set *s, size_t i,
+			    struct mpc_replica_status *out)
+{
+	if (i < s->n)
+		*out = s->r[i].st;
+	else
+		memset(out, 0, sizeof(*out));
+}
+
 int mpc_replica_check_remote(const char *remote, struct mpc_err *e)
 {
 	const char *colon;

@@ -114,6 +114,9 @@ void mpc_replica_set_free(struct mpc_replica_set *s); /* accepts NULL */
 int mpc_replica_set_add(struct mpc_replica_set *s, const char *remote, struct mpc_err *e)
 	__attribute__((warn_unused_result));
 size_t mpc_replica_set_count(const struct mpc_replica_set *s);
+/* The current status of replica i (< count), e.g. for /metrics between passes. */
+void mpc_replica_status_get(const struct mpc_replica_set *s, size_t i,
+			    struct mpc_replica_status *out);
 
 /* Catch every replica up with the store: list it, copy each non-quarantined readable store
  * file it lacks, compare the others by size and listed digest. `deadline` is a CLOCK_MONOTONIC

@@ -468,6 +468,14 @@ static void test_sync_and_verify(void **state)
 	assert_int_equal(r.n_findings, 0);
 	assert_int_equal(r.items[1].files_unhashed, 0);
 	assert_int_equal(mpc_replica_overdue(s, 0), 0);
+	{
+		struct mpc_replica_status st;
+
+		mpc_replica_status_get(s, 1, &st);
+		assert_string_equal(st.remote, "wd:backups");
+		assert_int_equal(st.uploads_total, 3);
+		assert_int_equal(st.files_behind, 0);
+	}
 	mpc_replica_set_free(s);
 }
 
