@@ -330,8 +330,9 @@ static size_t store_count(const char *dir)
 	return n;
 }
 
-/* Run mpc-backup with args (NULL-terminated); stdout+stderr into out. Returns the status. */
-static int run_cli(char *out, size_t cap, ...)
+/* Run mpc-backup with args (NULL-terminated) in cwd (NULL: here); stdout+stderr into out.
+ * Returns the status. */
+static int run_cli(const char *cwd, char *out, size_t cap, ...)
 {
 	const char *argv[40];
 	size_t n = 0;
@@ -358,6 +359,8 @@ static int run_cli(char *out, size_t cap, ...)
 		dup2(p[1], 1);
 		dup2(p[1], 2);
 		close(p[0]);
+		if (cwd != NULL && chdir(cwd) != 0)
+			_exit(126);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -709,7 +712,7 @@ static void test_upload_killed(void **state)
 	assert_int_equal(count_files(x->wd.dir, ".tmp-"), 0);
 	mpc_replica_set_free(s);
 	/* the CLI agrees */
-	assert_int_equal(run_cli(out, sizeof(out), "store", "replicate", "--store", x->dir,
+	assert_int_equal(run_cli(NULL, out, sizeof(out), "store", "replicate", "--store", x->dir,
 				 "--replica", "wd:", "--rclone-config", x->conf, "--check", NULL),
 			 0);
 	assert_non_null(strstr(out, "current"));
@@ -743,16 +746,16 @@ static void test_tamper_and_fetch(void **state)
 	/* a new host fills an empty store from the webdav replica and can restore */
 	snprintf(fresh, sizeof(fresh), "%s/newhost", x->tmp);
 	snprintf(tok, sizeof(tok), "%s", x->h.uri);
-	st = run_cli(out, sizeof(out), "store", "fetch", "--store", fresh, "--from", "wd:",
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from", "wd:",
 		     "--rclone-config", x->conf, "--verify", "--token", tok, NULL);
 	if (st != 0)
 		fail_msg("fetch: %d %s", st, out);
 	assert_int_equal(store_count(fresh), 3);
-	st = run_cli(out, sizeof(out), "store", "verify", "--store", fresh, "--token", tok, NULL);
+	st = run_cli(NULL, out, sizeof(out), "store", "verify", "--store", fresh, "--token", tok, NULL);
 	if (st != 0)
 		fail_msg("verify: %d %s", st, out);
 	/* a second fetch into that store: identical files, nothing written */
-	st = run_cli(out, sizeof(out), "store", "fetch", "--store", fresh, "--from", "wd:",
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from", "wd:",
 		     "--rclone-config", x->conf, NULL);
 	assert_int_equal(st, 0);
 	assert_non_null(strstr(out, "0 written, 3 already present"));
@@ -784,13 +787,13 @@ static void test_tamper_and_fetch(void **state)
 	assert_int_equal(r.items[0].files_different, 1);
 	assert_false(same_file(x, rdir, x->names[1]));
 	/* the CLI says "different" with its status */
-	st = run_cli(out, sizeof(out), "store", "replicate", "--store", x->dir, "--replica", loc,
+	st = run_cli(NULL, out, sizeof(out), "store", "replicate", "--store", x->dir, "--replica", loc,
 		     "--rclone-config", x->conf, NULL);
 	assert_int_equal(st, 26);
 
 	/* fetch --verify from the tampered replica: the tampered and renamed files are refused */
 	snprintf(fresh2, sizeof(fresh2), "%s/newhost2", x->tmp);
-	st = run_cli(out, sizeof(out), "store", "fetch", "--store", fresh2, "--from", loc,
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh2, "--from", loc,
 		     "--rclone-config", x->conf, "--verify", "--token", tok, "--json", NULL);
 	assert_int_equal(st, 15);
 	assert_non_null(strstr(out, "\"written\": 2"));
@@ -801,12 +804,12 @@ static void test_tamper_and_fetch(void **state)
 	assert_int_equal(count_files(fresh2, ".tmp-"), 0);
 	/* without the token the renamed file is still refused by its header */
 	snprintf(fresh2, sizeof(fresh2), "%s/newhost3", x->tmp);
-	st = run_cli(out, sizeof(out), "store", "fetch", "--store", fresh2, "--from", loc,
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh2, "--from", loc,
 		     "--rclone-config", x->conf, NULL);
 	assert_int_equal(st, 15);
 	assert_int_equal(store_count(fresh2), 3);
 	/* a store holding other files is refused, nothing written */
-	st = run_cli(out, sizeof(out), "store", "fetch", "--store", x->dir, "--from", "wd:b2",
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", x->dir, "--from", "wd:b2",
 		     "--rclone-config", x->conf, NULL);
 	assert_int_equal(st, 18); /* empty replica */
 	mpc_replica_set_free(s);
@@ -822,7 +825,7 @@ static void test_tamper_and_fetch(void **state)
 		sf_set_free(&f);
 	}
 	sync_ok(s, x->s, &r);
-	st = run_cli(out, sizeof(out), "store", "fetch", "--store", fresh, "--from", "wd:other",
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from", "wd:other",
 		     "--rclone-config", x->conf, NULL);
 	assert_int_equal(st, 17);
 	assert_int_equal(store_count(fresh), 3);
@@ -888,10 +891,17 @@ static void test_two_hosts(void **state)
 		assert_true(same_file(x, d, x->names[0]));
 		assert_int_equal(count_files(d, ".tmp-"), 0);
 	}
-	st = run_cli(out, sizeof(out), "store", "fetch", "--store", fresh, "--from", "wd:shared",
-		     "--rclone-config", x->conf, NULL);
-	assert_int_equal(st, 0);
+	/* relative store paths reach rclone as ./path */
+	st = run_cli(x->tmp, out, sizeof(out), "store", "fetch", "--store", "shared-fetch",
+		     "--from", "wd:shared", "--rclone-config", x->conf, NULL);
+	if (st != 0)
+		fail_msg("fetch: %d %s", st, out);
 	assert_int_equal(store_count(fresh), 2);
+	st = run_cli(x->tmp, out, sizeof(out), "store", "replicate", "--store", "shared-fetch",
+		     "--replica", "wd:shared", "--rclone-config", x->conf, "--json", NULL);
+	if (st != 0)
+		fail_msg("replicate: %d %s", st, out);
+	assert_non_null(strstr(out, "\"uploaded\": 0"));
 	mpc_replica_set_free(a);
 	mpc_replica_set_free(b);
 	mpc_store_close(sb);
