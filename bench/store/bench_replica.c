@@ -82,8 +82,11 @@ static void *bg_main(void *arg)
 
 static int put_one(struct mpc_store *s, struct mpc_token *t, uint64_t epoch, double *secs)
 {
-	struct mpc_store_put_opts o = { .tokens = &t, .n_tokens = 1, .mech = MPC_SEAL_AUTO,
-					.contract = "v1.signer", .operator_ = "bench.near" };
+	struct mpc_store_put_opts o = { .tokens = &t,
+					.n_tokens = 1,
+					.mech = MPC_SEAL_AUTO,
+					.contract = "v1.signer",
+					.operator_ = "bench.near" };
 	struct mpc_err e = { 0 };
 	struct sf_set f;
 	uint8_t *js = NULL;
@@ -204,7 +207,8 @@ int main(int argc, char **argv)
 		goto out;
 	for (int i = 0; i < rounds; i++) {
 		for (int step = 0; step < 3; step++) {
-			int mode = (i + step) % 3; /* the order rotates: no mode always goes first */
+			int mode =
+				(i + step) % 3; /* the order rotates: no mode always goes first */
 			struct mpc_replica_report r;
 			double s, t0;
 

@@ -9,23 +9,24 @@
 #include "src/store/replica.h"
 
 static const char replica_help[] =
-	"usage: mpc-backup store replicate --store DIR --replica REMOTE:PATH ... --rclone-config F\n"
-	"                                  [--check] [--timeout S] [--json]\n"
+	"usage: mpc-backup store replicate --store DIR --replica REMOTE:PATH ...\n"
+	"                                  --rclone-config F [--check] [--timeout S] [--json]\n"
 	"       mpc-backup store fetch --store DIR --from REMOTE:PATH --rclone-config F\n"
 	"                              [--verify [--seal-to URI ...] [token options]] [--json]\n"
 	"\n"
-	"replicate  copies every stored keyset a replica lacks to it (by name, to a temporary name\n"
-	"           then moved into place; nothing on a replica is ever overwritten or deleted) and\n"
-	"           compares the others by size and digest. With --check nothing is copied and\n"
-	"           files the remote cannot hash are downloaded to hash them. Exit 0: every replica\n"
-	"           holds every keyset; 26: a replica holds a different file of the same name;\n"
-	"           74: a replica could not be reached or copied to (it is behind); 23: --timeout\n"
-	"           passed before every replica was tried.\n"
-	"fetch      downloads the store files of a replica into an empty store (or completes one\n"
-	"           whose files are all on the replica, identical), checks each file's header and\n"
-	"           that its name carries the header's digest and, with --verify, opens it in the\n"
-	"           token(s); refused files are not written. Exit 0: every file accepted; else the\n"
-	"           status of the first refusal (15: the token does not open it).\n"
+	"replicate  copies every stored keyset a replica lacks to it (by name, to a temporary\n"
+	"           name then moved into place; nothing on a replica is ever overwritten or\n"
+	"           deleted) and compares the others by size and digest. With --check nothing is\n"
+	"           copied and files the remote cannot hash are downloaded to hash them. Exit 0:\n"
+	"           every replica holds every keyset; 26: a replica holds a different file of\n"
+	"           the same name; 74: a replica could not be reached or copied to (it is\n"
+	"           behind); 23: --timeout passed before every replica was tried.\n"
+	"fetch      downloads the store files of a replica into an empty store (or completes\n"
+	"           one whose files are all on the replica, identical), checks each file's\n"
+	"           header and that its name carries the header's digest and, with --verify,\n"
+	"           opens it in the token(s); refused files are not written. Exit 0: every file\n"
+	"           accepted; else the status of the first refusal (15: the token does not open\n"
+	"           it, or its name does not match its header).\n"
 	"\n"
 	"options:\n"
 	"  --store DIR            the sealed store (fetch creates it if missing)\n"
@@ -63,9 +64,9 @@ static void print_report(const struct mpc_replica_report *r)
 		const struct mpc_replica_status *st = &r->items[i];
 
 		printf("%s  %s  behind %zu  different %zu  extra %zu%s%s\n", st->remote,
-		       !st->reached ? "UNREACHABLE"
+		       !st->reached                                ? "UNREACHABLE"
 		       : (st->files_behind || st->files_different) ? "NOT CURRENT"
-								     : "current",
+								   : "current",
 		       st->files_behind, st->files_different, st->files_extra,
 		       st->last_error[0] ? "  error: " : "", st->last_error);
 	}
@@ -141,8 +142,8 @@ static int fetch(const struct mpc_cli_common *c, const struct mpc_cli_node_opts 
 
 	memset(&s, 0, sizeof(s));
 	if (verify) {
-		rc = mpc_cli_session_open(c, no, MPC_SESSION_KEYSHARES | MPC_SESSION_STORE_CREATE, &s,
-					  &e);
+		rc = mpc_cli_session_open(c, no, MPC_SESSION_KEYSHARES | MPC_SESSION_STORE_CREATE,
+					  &s, &e);
 		opened = rc == MPC_OK;
 		store = s.store;
 	} else {

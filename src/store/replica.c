@@ -16,9 +16,9 @@
 #include "src/util/file.h"
 
 #define LIST_OUT_MAX (8u * 1024 * 1024) /* bytes of `rclone lsjson` accepted */
-#define HOST_ID_MAX 32
+#define HOST_ID_MAX  32
 
-struct lfile {                   /* one local store file */
+struct lfile { /* one local store file */
 	char name[MPC_STORE_NAME_MAX];
 	char path[PATH_MAX];
 	uint64_t size;
@@ -33,11 +33,11 @@ struct remembered {
 struct replica {
 	struct mpc_replica_status st;
 	double behind_since_mono;
-	double retry_at;           /* monotonic: not tried before (after timeouts) */
-	unsigned timeouts;         /* consecutive listing timeouts */
+	double retry_at;                   /* monotonic: not tried before (after timeouts) */
+	unsigned timeouts;                 /* consecutive listing timeouts */
 	char (*known)[MPC_STORE_NAME_MAX]; /* store files seen at the last listing */
 	size_t n_known;
-	struct remembered *seen;            /* findings already reported */
+	struct remembered *seen; /* findings already reported */
 	size_t n_seen;
 };
 
@@ -182,7 +182,8 @@ int mpc_replica_set_add(struct mpc_replica_set *s, const char *remote, struct mp
 		return rc;
 	for (size_t i = 0; i < s->n; i++)
 		if (strcmp(s->r[i].st.remote, remote) == 0)
-			return mpc_fail(e, MPC_ERR_EXISTS, "replica %s is configured twice", remote);
+			return mpc_fail(e, MPC_ERR_EXISTS, "replica %s is configured twice",
+					remote);
 	if (s->n >= MPC_REPLICA_MAX)
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "more than %d replicas", MPC_REPLICA_MAX);
 	memset(&s->r[s->n], 0, sizeof(s->r[s->n]));
@@ -192,8 +193,7 @@ int mpc_replica_set_add(struct mpc_replica_set *s, const char *remote, struct mp
 }
 
 /* remote:path + "/" + name */
-int mpc_replica_join(const char *remote, const char *name, char *out, size_t cap,
-		     struct mpc_err *e)
+int mpc_replica_join(const char *remote, const char *name, char *out, size_t cap, struct mpc_err *e)
 {
 	size_t len = strlen(remote);
 	int sep = len > 0 && remote[len - 1] != ':' && remote[len - 1] != '/';
@@ -215,7 +215,8 @@ static void hex(const unsigned char *d, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int digest_all(const uint8_t *p, size_t len, struct mpc_replica_digests *d, struct mpc_err *e)
+static int digest_all(const uint8_t *p, size_t len, struct mpc_replica_digests *d,
+		      struct mpc_err *e)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n;
@@ -304,13 +305,13 @@ int mpc_replica_list(const struct mpc_rclone *rc, const char *remote, double dea
 		     const char *tmp_prefix, struct mpc_replica_rfile **out, size_t *n_out,
 		     char (**tmps)[MPC_STORE_NAME_MAX + 64], size_t *n_tmps, struct mpc_err *e)
 {
-	const char *args[] = { "lsjson", "--hash", "--files-only", "--no-mimetype",
-			       "--max-depth", "1", remote, NULL };
+	const char *args[] = { "lsjson",      "--hash", "--files-only", "--no-mimetype",
+			       "--max-depth", "1",      remote,         NULL };
 	struct mpc_rclone_out r;
 	json_error_t je;
 	json_t *arr = NULL;
 	struct mpc_replica_rfile *f = NULL;
-	char (*t)[MPC_STORE_NAME_MAX + 64] = NULL;
+	char(*t)[MPC_STORE_NAME_MAX + 64] = NULL;
 	size_t n = 0, nt = 0;
 	int ret;
 
@@ -335,7 +336,8 @@ int mpc_replica_list(const struct mpc_rclone *rc, const char *remote, double dea
 	}
 	arr = json_loadb(r.out, r.out_len, JSON_REJECT_DUPLICATES, &je);
 	if (arr == NULL || !json_is_array(arr)) {
-		ret = mpc_fail(e, MPC_ERR_PARSE, "listing %s: rclone printed no JSON array", remote);
+		ret = mpc_fail(e, MPC_ERR_PARSE, "listing %s: rclone printed no JSON array",
+			       remote);
 		goto out;
 	}
 	f = calloc(json_array_size(arr) + 1, sizeof(*f));
@@ -390,8 +392,8 @@ out:
 static int hash_by_download(const struct mpc_rclone *rc, const char *remote, double deadline,
 			    struct mpc_replica_rfile *f, size_t n, struct mpc_err *e)
 {
-	const char *args[] = { "hashsum", "sha256", "--download", "--max-depth", "1",
-			       "--include", "keyset-e*.mpcs", remote, NULL };
+	const char *args[] = { "hashsum",   "sha256",         "--download", "--max-depth", "1",
+			       "--include", "keyset-e*.mpcs", remote,       NULL };
 	struct mpc_rclone_out r;
 	int ret = mpc_rclone_run(rc, deadline, args, LIST_OUT_MAX, &r, e);
 	char *p;
@@ -447,8 +449,8 @@ static int compare(const struct lfile *l, const struct mpc_replica_rfile *r)
 }
 
 /* Copy one local file: to a temporary name, then moved into place without replacing. */
-static int upload(const struct mpc_replica_set *s, const struct replica *rp,
-		  const struct lfile *l, double deadline, struct mpc_err *e)
+static int upload(const struct mpc_replica_set *s, const struct replica *rp, const struct lfile *l,
+		  double deadline, struct mpc_err *e)
 {
 	char tmpname[MPC_STORE_NAME_MAX + HOST_ID_MAX + 8], tmp[MPC_REPLICA_REMOTE_MAX + 128];
 	char dst[MPC_REPLICA_REMOTE_MAX + 128];
@@ -488,8 +490,8 @@ static int upload(const struct mpc_replica_set *s, const struct replica *rp,
 	return MPC_OK;
 }
 
-static void delete_tmp(const struct mpc_replica_set *s, const struct replica *rp,
-		       const char *name, double deadline)
+static void delete_tmp(const struct mpc_replica_set *s, const struct replica *rp, const char *name,
+		       double deadline)
 {
 	char path[MPC_REPLICA_REMOTE_MAX + 128];
 	struct mpc_rclone_out r;
@@ -574,7 +576,7 @@ static int pass_one(struct mpc_replica_set *s, size_t idx, const struct lfile *l
 	struct replica *rp = &s->r[idx];
 	struct mpc_replica_rfile *rf = NULL;
 	size_t nr = 0, n_tmps = 0, nc = 0;
-	char (*tmps)[MPC_STORE_NAME_MAX + 64] = NULL;
+	char(*tmps)[MPC_STORE_NAME_MAX + 64] = NULL;
 	char prefix[HOST_ID_MAX + 8];
 	struct cur_finding *cur = NULL;
 	struct mpc_err re = { 0 };
@@ -592,9 +594,8 @@ static int pass_one(struct mpc_replica_set *s, size_t idx, const struct lfile *l
 		for (unsigned k = 0; k < rp->timeouts && wait < MPC_REPLICA_BACKOFF_MAX; k++)
 			wait *= 2;
 		rp->timeouts++;
-		rp->retry_at = mpc_replica_now() + (wait < MPC_REPLICA_BACKOFF_MAX
-							    ? wait
-							    : MPC_REPLICA_BACKOFF_MAX);
+		rp->retry_at = mpc_replica_now() +
+			       (wait < MPC_REPLICA_BACKOFF_MAX ? wait : MPC_REPLICA_BACKOFF_MAX);
 	}
 	if (rc != MPC_OK) {
 		/* unreachable: behind by what it did not have at its last listing */
@@ -621,8 +622,8 @@ static int pass_one(struct mpc_replica_set *s, size_t idx, const struct lfile *l
 		for (size_t i = 0; i < nr; i++)
 			need |= rf[i].d.sha256[0] == '\0' && rf[i].d.sha1[0] == '\0' &&
 				rf[i].d.md5[0] == '\0';
-		if (need && hash_by_download(&s->rc, rp->st.remote, deadline, rf, nr, &re) !=
-				    MPC_OK) {
+		if (need &&
+		    hash_by_download(&s->rc, rp->st.remote, deadline, rf, nr, &re) != MPC_OK) {
 			ok = 0;
 			rp->st.failures_total++;
 			snprintf(rp->st.last_error, sizeof(rp->st.last_error), "%s", re.msg);
@@ -688,7 +689,8 @@ static int pass_one(struct mpc_replica_set *s, size_t idx, const struct lfile *l
 		cur[nc].kind = MPC_REPLICA_EXTRA;
 		cur[nc].name = rf[j].name;
 		snprintf(cur[nc].detail, sizeof(cur[nc].detail),
-			 "on %s only (pruned or quarantined here, or another host's)", rp->st.remote);
+			 "on %s only (pruned or quarantined here, or another host's)",
+			 rp->st.remote);
 		nc++;
 	}
 	ret = remember(rp, idx, cur, nc, rep, e);
@@ -696,7 +698,7 @@ static int pass_one(struct mpc_replica_set *s, size_t idx, const struct lfile *l
 		goto out;
 	/* what the replica holds now: its listing plus what was copied */
 	{
-		char (*k)[MPC_STORE_NAME_MAX] = calloc(nr + nl + 1, sizeof(*k));
+		char(*k)[MPC_STORE_NAME_MAX] = calloc(nr + nl + 1, sizeof(*k));
 		size_t nk = 0;
 
 		if (k == NULL) {
@@ -736,8 +738,8 @@ out:
 	return ret;
 }
 
-static int pass(struct mpc_replica_set *s, const struct mpc_store *store, double deadline,
-		int copy, struct mpc_replica_report *out, struct mpc_err *e)
+static int pass(struct mpc_replica_set *s, const struct mpc_store *store, double deadline, int copy,
+		struct mpc_replica_report *out, struct mpc_err *e)
 {
 	struct mpc_replica_report *rep;
 	struct lfile *lf = NULL;
@@ -794,8 +796,8 @@ int mpc_replica_sync(struct mpc_replica_set *s, const struct mpc_store *store, d
 	return pass(s, store, deadline, 1, out, e);
 }
 
-int mpc_replica_verify(struct mpc_replica_set *s, const struct mpc_store *store,
-		       double deadline, struct mpc_replica_report *out, struct mpc_err *e)
+int mpc_replica_verify(struct mpc_replica_set *s, const struct mpc_store *store, double deadline,
+		       struct mpc_replica_report *out, struct mpc_err *e)
 {
 	return pass(s, store, deadline, 0, out, e);
 }
@@ -837,8 +839,8 @@ json_t *mpc_replica_report_json(const struct mpc_replica_report *r, struct mpc_e
 		       jset(j, "files_unhashed", json_integer((json_int_t)st->files_unhashed)) |
 		       jset(j, "uploads_total", json_integer((json_int_t)st->uploads_total)) |
 		       jset(j, "failures_total", json_integer((json_int_t)st->failures_total)) |
-		       jset(j, "error", st->last_error[0] ? json_string(st->last_error)
-							 : json_null());
+		       jset(j, "error",
+			    st->last_error[0] ? json_string(st->last_error) : json_null());
 		bad |= json_array_append_new(reps, j);
 	}
 	for (size_t i = 0; !bad && i < r->n_findings; i++) {

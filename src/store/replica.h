@@ -37,37 +37,37 @@
 #include "src/store/store.h"
 #include "src/util/err.h"
 
-#define MPC_REPLICA_MAX 8              /* replicas in one set */
-#define MPC_REPLICA_REMOTE_MAX 256     /* "remote:path" incl. NUL */
-#define MPC_REPLICA_FINDINGS_MAX 32    /* new findings carried by one report */
-#define MPC_REPLICA_DEFAULT_RCLONE "/usr/bin/rclone"
-#define MPC_REPLICA_DEFAULT_TIMEOUT 60.0 /* seconds for one rclone call */
-#define MPC_REPLICA_BACKOFF_BASE 30.0   /* a replica that timed out is left alone this long, */
-#define MPC_REPLICA_BACKOFF_MAX 600.0   /* doubling per consecutive timeout up to this */
+#define MPC_REPLICA_MAX             8   /* replicas in one set */
+#define MPC_REPLICA_REMOTE_MAX      256 /* "remote:path" incl. NUL */
+#define MPC_REPLICA_FINDINGS_MAX    32  /* new findings carried by one report */
+#define MPC_REPLICA_DEFAULT_RCLONE  "/usr/bin/rclone"
+#define MPC_REPLICA_DEFAULT_TIMEOUT 60.0  /* seconds for one rclone call */
+#define MPC_REPLICA_BACKOFF_BASE    30.0  /* a replica that timed out is left alone this long, */
+#define MPC_REPLICA_BACKOFF_MAX     600.0 /* doubling per consecutive timeout up to this */
 
 struct mpc_replica_opts {
-	const char *rclone;      /* rclone program; NULL: MPC_REPLICA_DEFAULT_RCLONE */
-	const char *config;      /* rclone configuration file (required; checked as above) */
-	double call_timeout;     /* seconds for one rclone call; 0: MPC_REPLICA_DEFAULT_TIMEOUT */
-	const char *host_id;     /* names this host's temporaries; NULL: the host name */
+	const char *rclone;  /* rclone program; NULL: MPC_REPLICA_DEFAULT_RCLONE */
+	const char *config;  /* rclone configuration file (required; checked as above) */
+	double call_timeout; /* seconds for one rclone call; 0: MPC_REPLICA_DEFAULT_TIMEOUT */
+	const char *host_id; /* names this host's temporaries; NULL: the host name */
 };
 
 /* Where one replica stands (cumulative in the set; copied into each report). */
 struct mpc_replica_status {
 	char remote[MPC_REPLICA_REMOTE_MAX];
-	int reached;               /* 1: the last pass listed the replica */
-	uint64_t last_success;     /* Unix seconds of the last pass that listed it and copied all
-				    * it had to copy (0: never) */
-	uint64_t behind_since;     /* Unix seconds since it is behind, different or unreachable
-				    * (0 while current) */
-	size_t files_behind;       /* as of the last pass */
+	int reached; /* 1: the last pass listed the replica */
+	/* Unix seconds of the last pass that listed it and copied all it had to (0: never) */
+	uint64_t last_success;
+	/* Unix seconds since it is behind, different or unreachable (0 while current) */
+	uint64_t behind_since;
+	size_t files_behind; /* as of the last pass */
 	size_t files_different;
 	size_t files_extra;
-	size_t files_unhashed;     /* present but not compared by digest (remote lists no hash) */
-	uint64_t uploads_total;    /* files copied to it */
-	uint64_t failures_total;   /* failed rclone calls */
-	uint64_t findings_total;   /* findings reported (each once) */
-	double last_upload_seconds; /* time of the last file's copy (copyto + moveto) */
+	size_t files_unhashed;       /* present but not compared by digest (remote lists no hash) */
+	uint64_t uploads_total;      /* files copied to it */
+	uint64_t failures_total;     /* failed rclone calls */
+	uint64_t findings_total;     /* findings reported (each once) */
+	double last_upload_seconds;  /* time of the last file's copy (copyto + moveto) */
 	double upload_seconds_total; /* time of all copies (per file: / uploads_total) */
 	char last_error[MPC_ERR_MSG_MAX]; /* sanitised; empty after a clean pass */
 };
@@ -86,17 +86,17 @@ struct mpc_replica_finding {
 };
 
 struct mpc_replica_report {
-	size_t n;                                        /* replicas */
+	size_t n;                                         /* replicas */
 	struct mpc_replica_status items[MPC_REPLICA_MAX]; /* snapshot after the pass */
-	size_t uploaded;        /* files copied in this pass (all replicas) */
-	size_t failed;          /* replicas this pass could not list or fully copy to */
-	size_t skipped;         /* replicas not tried because the deadline had passed */
-	size_t backing_off;     /* replicas not tried: they timed out recently (see BACKOFF) */
-	size_t n_findings;      /* new findings (each reported once while it lasts) */
+	size_t uploaded;    /* files copied in this pass (all replicas) */
+	size_t failed;      /* replicas this pass could not list or fully copy to */
+	size_t skipped;     /* replicas not tried because the deadline had passed */
+	size_t backing_off; /* replicas not tried: they timed out recently (see BACKOFF) */
+	size_t n_findings;  /* new findings (each reported once while it lasts) */
 	struct mpc_replica_finding findings[MPC_REPLICA_FINDINGS_MAX];
 	size_t findings_omitted; /* new findings beyond the array (reported on a later pass) */
 	double seconds;
-	int all_current;        /* 1: every replica reached, nothing behind or different */
+	int all_current; /* 1: every replica reached, nothing behind or different */
 };
 
 struct mpc_replica_set;
@@ -133,8 +133,8 @@ int mpc_replica_sync(struct mpc_replica_set *s, const struct mpc_store *store, d
 
 /* List and compare every replica by size and digest (downloading to hash what the remote cannot
  * hash), copying nothing. Same contract as mpc_replica_sync. */
-int mpc_replica_verify(struct mpc_replica_set *s, const struct mpc_store *store,
-		       double deadline, struct mpc_replica_report *out, struct mpc_err *e)
+int mpc_replica_verify(struct mpc_replica_set *s, const struct mpc_store *store, double deadline,
+		       struct mpc_replica_report *out, struct mpc_err *e)
 	__attribute__((warn_unused_result));
 
 /* Number of replicas that have been behind or different for more than `grace` seconds (a
@@ -148,8 +148,8 @@ double mpc_replica_now(void);
 
 struct mpc_replica_fetch_item {
 	char name[MPC_STORE_NAME_MAX];
-	int accepted;  /* 1: written into the store (or already there, identical) */
-	int code;      /* MPC_OK or why it was refused */
+	int accepted; /* 1: written into the store (or already there, identical) */
+	int code;     /* MPC_OK or why it was refused */
 	char msg[MPC_ERR_MSG_MAX];
 };
 
@@ -176,8 +176,7 @@ void mpc_replica_fetch_report_free(struct mpc_replica_fetch_report *r); /* accep
 
 /* ---- JSON for the CLI and the monitor (new references, NULL with e set on failure) ---- */
 json_t *mpc_replica_report_json(const struct mpc_replica_report *r, struct mpc_err *e);
-json_t *mpc_replica_fetch_report_json(const struct mpc_replica_fetch_report *r,
-				      struct mpc_err *e);
+json_t *mpc_replica_fetch_report_json(const struct mpc_replica_fetch_report *r, struct mpc_err *e);
 const char *mpc_replica_finding_name(enum mpc_replica_finding_kind k);
 
 /* ---- the rclone runner (replica_run.c; exposed for tests) ---- */

@@ -128,10 +128,11 @@ int mpc_replica_fetch(const struct mpc_replica_opts *o, const char *remote,
 			there = strcmp(rf[j].name, local.items[i].name) == 0 &&
 				rf[j].size == local.items[i].size && !local.items[i].quarantined;
 		if (!there) {
-			ret = mpc_fail(e, MPC_ERR_EXISTS,
-				       "the store %s is not empty and %s is not on the replica with "
-				       "the same size: fetch fills an empty store only",
-				       store->dir, local.items[i].name);
+			ret = mpc_fail(
+				e, MPC_ERR_EXISTS,
+				"the store %s is not empty and %s is not on the replica with "
+				"the same size: fetch fills an empty store only",
+				store->dir, local.items[i].name);
 			goto out;
 		}
 	}
@@ -143,8 +144,7 @@ int mpc_replica_fetch(const struct mpc_replica_opts *o, const char *remote,
 	}
 	/* a relative path is given to rclone as ./path: never read as an option or a remote */
 	if (snprintf(staging, sizeof(staging), "%s%s/.tmp-fetch-XXXXXX",
-		     store->dir[0] == '/' ? "" : "./", store->dir) >=
-		    (int)sizeof(staging) ||
+		     store->dir[0] == '/' ? "" : "./", store->dir) >= (int)sizeof(staging) ||
 	    mkdtemp(staging) == NULL) {
 		ret = mpc_fail(e, MPC_ERR_IO, "cannot make a staging directory in %s: %s",
 			       store->dir, strerror(errno));
@@ -153,9 +153,9 @@ int mpc_replica_fetch(const struct mpc_replica_opts *o, const char *remote,
 	staged = 1;
 	snprintf(maxsz, sizeof(maxsz), "%zuB", (size_t)MPC_STORE_FILE_MAX);
 	{
-		const char *args[] = { "copy", "--max-depth", "1", "--include", "keyset-e*.mpcs",
-				       "--max-size", maxsz, "--ignore-times", remote, staging,
-				       NULL };
+		const char *args[] = { "copy",           "--max-depth", "1",   "--include",
+				       "keyset-e*.mpcs", "--max-size",  maxsz, "--ignore-times",
+				       remote,           staging,       NULL };
 		struct mpc_rclone_out r;
 
 		ret = mpc_rclone_run(&rc, 0, args, 65536, &r, e);
@@ -207,7 +207,8 @@ int mpc_replica_fetch(const struct mpc_replica_opts *o, const char *remote,
 				       "refused: the store holds another file of this name");
 			} else {
 				it->accepted = 1;
-				snprintf(it->msg, sizeof(it->msg), "already in the store, identical");
+				snprintf(it->msg, sizeof(it->msg),
+					 "already in the store, identical");
 				n_present++;
 			}
 			unlink(path);
@@ -241,13 +242,15 @@ next:;
 				if (vr.items[k].ok && vr.items[k].blobs_checked > 0) {
 					it->accepted = 1;
 					it->code = MPC_OK;
-					snprintf(it->msg, sizeof(it->msg), "opened by the token: %.600s",
-						 vr.items[k].msg);
+					snprintf(it->msg, sizeof(it->msg),
+						 "opened by the token: %.600s", vr.items[k].msg);
 				} else {
 					it->code = vr.items[k].ok ? MPC_ERR_AUTH : vr.items[k].code;
-					snprintf(it->msg, sizeof(it->msg), "refused by the token: %.600s",
-						 vr.items[k].ok ? "sealed to none of the tokens given"
-								: vr.items[k].msg);
+					snprintf(it->msg, sizeof(it->msg),
+						 "refused by the token: %.600s",
+						 vr.items[k].ok
+							 ? "sealed to none of the tokens given"
+							 : vr.items[k].msg);
 				}
 			}
 		}
@@ -302,17 +305,17 @@ out:
 	return ret;
 }
 
-json_t *mpc_replica_fetch_report_json(const struct mpc_replica_fetch_report *r,
-				      struct mpc_err *e)
+json_t *mpc_replica_fetch_report_json(const struct mpc_replica_fetch_report *r, struct mpc_err *e)
 {
 	json_t *o = json_object(), *a = json_array();
 	int bad = o == NULL || a == NULL;
 
 	for (size_t i = 0; !bad && i < r->n; i++) {
-		json_t *j = json_pack("{s:s, s:b, s:s, s:s}", "name", r->items[i].name, "accepted",
-				      r->items[i].accepted, "code",
-				      r->items[i].accepted ? "MPC_OK" : mpc_errname(r->items[i].code),
-				      "message", r->items[i].msg);
+		json_t *j =
+			json_pack("{s:s, s:b, s:s, s:s}", "name", r->items[i].name, "accepted",
+				  r->items[i].accepted, "code",
+				  r->items[i].accepted ? "MPC_OK" : mpc_errname(r->items[i].code),
+				  "message", r->items[i].msg);
 
 		bad |= j == NULL || json_array_append_new(a, j) != 0;
 	}

@@ -15,8 +15,8 @@ struct mpc_rclone {
 };
 
 struct mpc_rclone_out {
-	int status;        /* exit status, or -1 if it died by a signal */
-	char *out;         /* stdout (malloc, NUL-terminated), owned */
+	int status; /* exit status, or -1 if it died by a signal */
+	char *out;  /* stdout (malloc, NUL-terminated), owned */
 	size_t out_len;
 	char err[MPC_RCLONE_ERR_KEEP + 1]; /* the first bytes of stderr, NUL-terminated */
 	size_t err_len;

@@ -47,10 +47,11 @@ int mpc_rclone_check_config(const char *path, struct mpc_err *e)
 			      "and must be owned by this user (uid %lu) or root",
 			      path, (unsigned long)st.st_uid, (unsigned long)geteuid());
 	} else if ((st.st_mode & 0077) != 0) {
-		rc = mpc_fail(e, MPC_ERR_STATE,
-			      "rclone configuration %s has mode %04o: it holds credentials and must "
-			      "not be accessible by group or others (chmod 600)",
-			      path, (unsigned)(st.st_mode & 07777));
+		rc = mpc_fail(
+			e, MPC_ERR_STATE,
+			"rclone configuration %s has mode %04o: it holds credentials and must "
+			"not be accessible by group or others (chmod 600)",
+			path, (unsigned)(st.st_mode & 07777));
 	}
 	close(fd);
 	return rc;
@@ -91,8 +92,8 @@ static void build_env(char *buf[6], char home[PATH_MAX + 8], char tmp[PATH_MAX +
  * best-effort I/O priority (replication must never slow a backup), stdin /dev/null,
  * stdout/stderr to the pipes. On
  * failure the errno goes up the close-on-exec pipe `ep`. */
-static void child(const char *program, const char *const *argv, char *const *envp, int out,
-		  int err, int ep)
+static void child(const char *program, const char *const *argv, char *const *envp, int out, int err,
+		  int ep)
 {
 	struct sigaction dfl;
 	sigset_t none;
@@ -257,11 +258,14 @@ int mpc_rclone_run(const struct mpc_rclone *rc, double deadline, const char *con
 			} else if (k > 0) {
 				int a = append(&out, &out_len, &out_cap, buf, (size_t)k, out_max);
 
+				if (a == -1) {
+					ret = mpc_fail(e, MPC_ERR_TOO_LARGE,
+						       "rclone printed more than %zu bytes",
+						       out_max);
+					goto out;
+				}
 				if (a != 0) {
-					ret = a == -1 ? mpc_fail(e, MPC_ERR_TOO_LARGE,
-								 "rclone printed more than %zu bytes",
-								 out_max)
-						      : mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
+					ret = mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
 					goto out;
 				}
 			}
@@ -344,8 +348,9 @@ static void clean_line(const char *p, const char *q, char *out, size_t cap)
 		if (sep != NULL) {
 			const char *a = sep + 3, *end = a, *at = NULL, *host;
 
-			while (end < q && *end != '/' && *end != '?' && *end != '#' && *end != ' ' &&
-			       *end != '"' && *end != '\'' && *end != '>' && *end != ')') {
+			while (end < q && *end != '/' && *end != '?' && *end != '#' &&
+			       *end != ' ' && *end != '"' && *end != '\'' && *end != '>' &&
+			       *end != ')') {
 				if (*end == '@')
 					at = end;
 				end++;
@@ -356,8 +361,8 @@ static void clean_line(const char *p, const char *q, char *out, size_t cap)
 			for (const char *s = host; s < end && o + 1 < cap; s++)
 				out[o++] = (*s >= 0x21 && *s <= 0x7e) ? *s : '?';
 			/* skip path, query and fragment up to whitespace or a quote */
-			while (end < q && *end != ' ' && *end != '"' && *end != '\'' && *end != '>' &&
-			       *end != ')')
+			while (end < q && *end != ' ' && *end != '"' && *end != '\'' &&
+			       *end != '>' && *end != ')')
 				end++;
 			p = end;
 			continue;

@@ -47,9 +47,9 @@ struct st {
 	struct mpc_p11_ctx *ctx;
 	struct mpc_token *t;
 	char tmp[64];
-	char dir[256];    /* the store */
-	char conf[300];   /* rclone configuration */
-	char local[300];  /* directory behind the "loc" remote */
+	char dir[256];   /* the store */
+	char conf[300];  /* rclone configuration */
+	char local[300]; /* directory behind the "loc" remote */
 	struct mpc_store *s;
 	struct server wd; /* rclone serve webdav */
 	char names[4][MPC_STORE_NAME_MAX];
@@ -172,8 +172,11 @@ static void write_conf(struct st *x, unsigned down_port, const char *extra)
 
 static void put_set(struct st *x, const struct sf_set *f)
 {
-	struct mpc_store_put_opts o = { .tokens = &x->t, .n_tokens = 1, .mech = MPC_SEAL_AUTO,
-					.contract = "v1.signer", .operator_ = "operator.near" };
+	struct mpc_store_put_opts o = { .tokens = &x->t,
+					.n_tokens = 1,
+					.mech = MPC_SEAL_AUTO,
+					.contract = "v1.signer",
+					.operator_ = "operator.near" };
 	struct mpc_err e = { 0 };
 	uint8_t *js = NULL;
 	size_t len = 0;
@@ -242,8 +245,9 @@ static int teardown(void **state)
 
 static struct mpc_replica_set *new_set(struct st *x, const char *host, double timeout, ...)
 {
-	struct mpc_replica_opts o = { .rclone = RCLONE, .config = x->conf, .call_timeout = timeout,
-				      .host_id = host };
+	struct mpc_replica_opts o = {
+		.rclone = RCLONE, .config = x->conf, .call_timeout = timeout, .host_id = host
+	};
 	struct mpc_replica_set *s = NULL;
 	struct mpc_err e = { 0 };
 	const char *r;
@@ -384,9 +388,10 @@ static void test_sanitize_and_config(void **state)
 	struct mpc_replica_set *s = NULL;
 	struct mpc_err e = { 0 };
 	char out[256];
-	const char *in = "2026/12/01 14:23:15 NOTICE: starting\n"
-			 "2026/12/01 14:23:15 Failed to copy: Put \"https://user:s3cr3t@host.example"
-			 ":8443/bucket/x?X-Amz-Signature=abcdef&token=zzz\": 403 Forbidden\x01\n";
+	const char *in =
+		"2026/12/01 14:23:15 NOTICE: starting\n"
+		"2026/12/01 14:23:15 Failed to copy: Put \"https://user:s3cr3t@host.example"
+		":8443/bucket/x?X-Amz-Signature=abcdef&token=zzz\": 403 Forbidden\x01\n";
 
 	mpc_replica_sanitize(in, strlen(in), out, sizeof(out));
 	assert_null(strstr(out, "s3cr3t"));
@@ -746,17 +751,18 @@ static void test_tamper_and_fetch(void **state)
 	/* a new host fills an empty store from the webdav replica and can restore */
 	snprintf(fresh, sizeof(fresh), "%s/newhost", x->tmp);
 	snprintf(tok, sizeof(tok), "%s", x->h.uri);
-	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from", "wd:",
-		     "--rclone-config", x->conf, "--verify", "--token", tok, NULL);
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from",
+		     "wd:", "--rclone-config", x->conf, "--verify", "--token", tok, NULL);
 	if (st != 0)
 		fail_msg("fetch: %d %s", st, out);
 	assert_int_equal(store_count(fresh), 3);
-	st = run_cli(NULL, out, sizeof(out), "store", "verify", "--store", fresh, "--token", tok, NULL);
+	st = run_cli(NULL, out, sizeof(out), "store", "verify", "--store", fresh, "--token", tok,
+		     NULL);
 	if (st != 0)
 		fail_msg("verify: %d %s", st, out);
 	/* a second fetch into that store: identical files, nothing written */
-	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from", "wd:",
-		     "--rclone-config", x->conf, NULL);
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from",
+		     "wd:", "--rclone-config", x->conf, NULL);
 	assert_int_equal(st, 0);
 	assert_non_null(strstr(out, "0 written, 3 already present"));
 
@@ -787,8 +793,8 @@ static void test_tamper_and_fetch(void **state)
 	assert_int_equal(r.items[0].files_different, 1);
 	assert_false(same_file(x, rdir, x->names[1]));
 	/* the CLI says "different" with its status */
-	st = run_cli(NULL, out, sizeof(out), "store", "replicate", "--store", x->dir, "--replica", loc,
-		     "--rclone-config", x->conf, NULL);
+	st = run_cli(NULL, out, sizeof(out), "store", "replicate", "--store", x->dir, "--replica",
+		     loc, "--rclone-config", x->conf, NULL);
 	assert_int_equal(st, 26);
 
 	/* fetch --verify from the tampered replica: the tampered and renamed files are refused */
@@ -825,8 +831,8 @@ static void test_tamper_and_fetch(void **state)
 		sf_set_free(&f);
 	}
 	sync_ok(s, x->s, &r);
-	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from", "wd:other",
-		     "--rclone-config", x->conf, NULL);
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from",
+		     "wd:other", "--rclone-config", x->conf, NULL);
 	assert_int_equal(st, 17);
 	assert_int_equal(store_count(fresh), 3);
 	mpc_replica_set_free(s);
