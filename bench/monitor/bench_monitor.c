@@ -1,6 +1,7 @@
 /* bench_monitor.c: what the monitor costs, measured on a real `mpc-backup run` process
  * (SoftHSM2 token, fake-rpc, fake-node on loopback). Prints figures; no assertions.
- *  1. CPU time (user+sys) per poll and peak RSS over 1,000 polls (poll interval 0.05 s, the minimum) of (a) a mainnet-sized state
+ *  1. CPU time (user+sys) per poll and peak RSS over 1,000 polls (in all, and in the steady
+ *     state after the first backup, read from /proc) (poll interval 0.05 s, the minimum) of (a) a mainnet-sized state
  *     (10 participants, 2 domains) and (b) a 1,000-participant, 100-domain state, the keyset
  *     already covered (each poll: two views from one endpoint, parse, derive, coverage check).
  *  2. Latency from a new keyset appearing on the fake RPC to its sealed file being durable in
@@ -67,27 +68,36 @@ static char *make_state(uint64_t epoch, size_t n_domains, size_t n_parts, const 
 		snprintf(near, sizeof(near), "ed25519:%s", b58);
 		for (int k = 0; k < 32; k++)
 			json_array_append_new(pt, json_integer(pk[k]));
-		json_array_append_new(domains, json_pack("{s:I, s:{s:{s:s, s:o}}, s:I}", "domain_id", (json_int_t)i,
-							 "key", "Ed25519", "near_public_key_compressed", near,
-							 "edwards_point", pt, "attempt", (json_int_t)(i % 3)));
-		json_array_append_new(shares, json_pack("{s:{s:I, s:I, s:I}, s:{s:{s:s, s:s}}}", "key_id", "epoch_id",
-							(json_int_t)epoch, "domain_id", (json_int_t)i, "attempt_id",
-							(json_int_t)(i % 3), "data", "Ed25519", "private_share",
-							"4868e82fde014d20fa7316500332a9cad79dee5c7aac79b82e69019da9b1790b",
-							"public_key", hex));
+		json_array_append_new(domains,
+				      json_pack("{s:I, s:{s:{s:s, s:o}}, s:I}", "domain_id",
+						(json_int_t)i, "key", "Ed25519",
+						"near_public_key_compressed", near, "edwards_point",
+						pt, "attempt", (json_int_t)(i % 3)));
+		json_array_append_new(
+			shares,
+			json_pack(
+				"{s:{s:I, s:I, s:I}, s:{s:{s:s, s:s}}}", "key_id", "epoch_id",
+				(json_int_t)epoch, "domain_id", (json_int_t)i, "attempt_id",
+				(json_int_t)(i % 3), "data", "Ed25519", "private_share",
+				"4868e82fde014d20fa7316500332a9cad79dee5c7aac79b82e69019da9b1790b",
+				"public_key", hex));
 	}
 	for (size_t i = 0; i < n_parts; i++) {
 		char acct[64], url[80];
 
 		snprintf(acct, sizeof(acct), i == 0 ? "op.near" : "peer-%zu.near", i);
 		snprintf(url, sizeof(url), "https://node-%zu.example", i);
-		json_array_append_new(parts, json_pack("[s, I, {s:s, s:s}]", acct, (json_int_t)i, "url", url,
-						       "tls_public_key",
-						       i == 0 ? node_key : "ed25519:2XPuwqhg71RXRiTUMKGapd8FYWgXnxVvydYBK9tS1ex2"));
+		json_array_append_new(
+			parts,
+			json_pack("[s, I, {s:s, s:s}]", acct, (json_int_t)i, "url", url,
+				  "tls_public_key",
+				  i == 0 ? node_key
+					 : "ed25519:2XPuwqhg71RXRiTUMKGapd8FYWgXnxVvydYBK9tS1ex2"));
 	}
-	st = json_pack("{s:{s:{s:[], s:I}, s:{s:I, s:o}, s:{s:{s:I, s:o}, s:I}}}", "Running", "domains", "domains",
-		       "next_domain_id", (json_int_t)n_domains, "keyset", "epoch_id", (json_int_t)epoch, "domains",
-		       domains, "parameters", "participants", "next_id", (json_int_t)n_parts, "participants", parts,
+	st = json_pack("{s:{s:{s:[], s:I}, s:{s:I, s:o}, s:{s:{s:I, s:o}, s:I}}}", "Running",
+		       "domains", "domains", "next_domain_id", (json_int_t)n_domains, "keyset",
+		       "epoch_id", (json_int_t)epoch, "domains", domains, "parameters",
+		       "participants", "next_id", (json_int_t)n_parts, "participants", parts,
 		       "threshold", (json_int_t)2);
 	out = json_dumps(st, JSON_COMPACT);
 	*keyshares = json_dumps(shares, JSON_COMPACT);
@@ -128,9 +138,9 @@ static void start_run(struct run *r, const char *work, const char *token_uri, co
 		FILE *f = freopen(r->log, "a", stderr);
 
 		(void)f;
-		execl(MPC_BACKUP_PATH, "mpc-backup", "run", "--token", token_uri, "--store", store, "--rpc-url",
-		      rpc_url, "--account", "op.near", "--poll-interval", poll, "--config", conf,
-		      (char *)NULL);
+		execl(MPC_BACKUP_PATH, "mpc-backup", "run", "--token", token_uri, "--store", store,
+		      "--rpc-url", rpc_url, "--account", "op.near", "--poll-interval", poll,
+		      "--config", conf, (char *)NULL);
 		_exit(127);
 	}
 }
@@ -157,6 +167,28 @@ static void stop_run(struct run *r, struct rusage *ru)
 
 	kill(r->pid, SIGTERM);
 	wait4(r->pid, &st, 0, ru);
+}
+
+/* CPU seconds (user + system) a running process has used so far, from /proc (clock ticks). */
+static double proc_cpu(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* fields after the command name: state is field 3 */
+	if (p == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static double cpu(const struct rusage *ru)
@@ -204,7 +236,10 @@ int main(void)
 	struct mpc_fake_rpc rpc;
 	char work[64], tl[600], conf[600], rpclog[600], store[600], key[80], ksfile[512];
 	char out[4096], cmd[1024], line[256];
-	static const struct { size_t domains, parts; const char *name; } sizes[] = {
+	static const struct {
+		size_t domains, parts;
+		const char *name;
+	} sizes[] = {
 		{ 2, 10, "mainnet-sized (10 participants, 2 domains)" },
 		{ 100, 1000, "1,000 participants, 100 domains" },
 	};
@@ -230,7 +265,7 @@ int main(void)
 		struct rusage ru;
 		char *state, *ks = NULL, *all = all_epochs(4, 13, sizes[s].domains, sizes[s].parts);
 		const char *args[] = { "--client-key", key, "--keyshares", ksfile, NULL };
-		double lat[9], t0, wall, backup_s = 0;
+		double lat[9], t0, wall, backup_s = 0, steady0, steady;
 		int base, polls;
 
 		nh_write_file(work, "keyshares.json", all, ksfile);
@@ -243,7 +278,8 @@ int main(void)
 		free(ks);
 		snprintf(line, sizeof(line), "{\"op.near\":[{\"public_key\":\"%s\"},null]}", key);
 		put(tl, "migration_info.json", line);
-		snprintf(out, sizeof(out), "address.key.%s = 127.0.0.1:%u\n", node.key_str, node.port);
+		snprintf(out, sizeof(out), "address.key.%s = 127.0.0.1:%u\n", node.key_str,
+			 node.port);
 		put(work, "run.conf", out);
 		if (mpc_fake_rpc_start(&rpc, tl, NULL, rpclog) != 0)
 			return 1;
@@ -256,15 +292,19 @@ int main(void)
 		while (count_files(store) == 0)
 			alive_or_die(&r);
 		base = mpc_fake_rpc_count(rpclog, "method=state");
+		steady0 = proc_cpu(r.pid);
 		t0 = now();
 		while (mpc_fake_rpc_count(rpclog, "method=state") < base + 1000)
 			alive_or_die(&r);
 		wall = now() - t0;
 		polls = mpc_fake_rpc_count(rpclog, "method=state") - base;
+		steady = proc_cpu(r.pid) - steady0;
 		stop_run(&r, &ru);
 		printf("%-44s %d polls in %.2f s: process CPU %.3f s in all = %.0f us/poll (start-up and the\n"
-		       "%44s first backup included), peak RSS %ld KiB\n",
-		       sizes[s].name, polls, wall, cpu(&ru), cpu(&ru) / polls * 1e6, "", ru.ru_maxrss);
+		       "%44s first backup included), peak RSS %ld KiB; steady state (after the first\n"
+		       "%44s backup): %.0f us/poll\n",
+		       sizes[s].name, polls, wall, cpu(&ru), cpu(&ru) / polls * 1e6, "",
+		       ru.ru_maxrss, "", steady / polls * 1e6);
 
 		/* 2. New keyset -> durable sealed file, at a 0.5 s poll interval. */
 		start_run(&r, work, hsm.uri, rpc.url, conf, "0.5");
@@ -272,7 +312,8 @@ int main(void)
 		for (int k = 0; k < 9; k++) {
 			int have = count_files(store);
 
-			state = make_state((uint64_t)(5 + k), sizes[s].domains, sizes[s].parts, node.key_str, &ks);
+			state = make_state((uint64_t)(5 + k), sizes[s].domains, sizes[s].parts,
+					   node.key_str, &ks);
 			/* a random phase against the poll clock, as a real keyset change has */
 			usleep((useconds_t)(random() % 500000));
 			t0 = now();
@@ -289,12 +330,16 @@ int main(void)
 			char grep[900];
 			FILE *p;
 
-			snprintf(grep, sizeof(grep), "grep -o 'node [0-9.]* ms, token [0-9.]* ms, disk [0-9.]* ms' '%s' | tail -n 9", r.log);
+			snprintf(
+				grep, sizeof(grep),
+				"grep -o 'node [0-9.]* ms, token [0-9.]* ms, disk [0-9.]* ms' '%s' | tail -n 9",
+				r.log);
 			p = popen(grep, "r");
 			while (p != NULL && fgets(line, sizeof(line), p) != NULL) {
 				double a, b, c;
 
-				if (sscanf(line, "node %lf ms, token %lf ms, disk %lf ms", &a, &b, &c) == 3)
+				if (sscanf(line, "node %lf ms, token %lf ms, disk %lf ms", &a, &b,
+					   &c) == 3)
 					backup_s += (a + b + c) / 9e3;
 			}
 			if (p != NULL)

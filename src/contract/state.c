@@ -1,9 +1,11 @@
 /* state.c: parsing ProtocolContractState. */
 #include "src/contract/state.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "src/model/json.h"
+#include "src/util/escape.h"
 
 const char *mpc_protocol_kind_name(enum mpc_protocol_kind k)
 {
@@ -18,6 +20,8 @@ const char *mpc_protocol_kind_name(enum mpc_protocol_kind k)
 		return "Resharing";
 	case MPC_STATE_RECOVERY:
 		return "Recovery";
+	case MPC_STATE_UNKNOWN:
+		break;
 	}
 	return "unknown";
 }
@@ -53,6 +57,44 @@ static int parse_running(const json_t *j, const char *path, struct mpc_contract_
 	return rc;
 }
 
+/* Exactly the keys `want` (NULL-terminated) in object j at path: the seed's Recovery shape is
+ * taken field for field, since the deployed contract never defined it. */
+static int exact_keys(const json_t *j, const char *path, const char *const *want,
+		      struct mpc_err *e)
+{
+	char p[MPC_CJSON_PATH_MAX];
+	const char *k;
+	json_t *v;
+	int rc = mpc_cjson_expect_object(j, path, e);
+
+	if (rc != MPC_OK)
+		return rc;
+	for (size_t i = 0; want[i] != NULL; i++) {
+		if (json_object_get(j, want[i]) == NULL) {
+			mpc_cjson_path_key(p, path, want[i]);
+			return mpc_fail(e, MPC_ERR_PARSE,
+					"%s: missing (Recovery must match the seed's shape field for "
+					"field)",
+					p);
+		}
+	}
+	json_object_foreach((json_t *)j, k, v) {
+		size_t i = 0;
+		char esc[80];
+
+		while (want[i] != NULL && strcmp(want[i], k) != 0)
+			i++;
+		if (want[i] == NULL) {
+			mpc_escape_untrusted(k, esc, sizeof(esc));
+			return mpc_fail(e, MPC_ERR_PARSE,
+					"%s: unexpected field \"%s\" (Recovery must match the seed's "
+					"shape field for field)",
+					path, esc);
+		}
+	}
+	return MPC_OK;
+}
+
 static int parse_body(enum mpc_protocol_kind kind, const json_t *body, const char *p,
 		      struct mpc_contract_state *st, struct mpc_err *e)
 {
@@ -71,6 +113,21 @@ static int parse_body(enum mpc_protocol_kind kind, const json_t *body, const cha
 		return rc;
 	case MPC_STATE_RESHARING:
 	case MPC_STATE_RECOVERY:
+		if (kind == MPC_STATE_RECOVERY) {
+			static const char *const body_keys[] = { "previous_running_state",
+								 "prospective_participants",
+								 NULL };
+			static const char *const parts_keys[] = { "next_id", "participants", NULL };
+
+			rc = exact_keys(body, p, body_keys, e);
+			if (rc != MPC_OK)
+				return rc;
+			mpc_cjson_path_key(q, p, "prospective_participants");
+			rc = exact_keys(json_object_get(body, "prospective_participants"), q,
+					parts_keys, e);
+			if (rc != MPC_OK)
+				return rc;
+		}
 		rc = mpc_cjson_member(body, p, "previous_running_state", &v, e);
 		if (rc != MPC_OK)
 			return rc;
@@ -93,6 +150,7 @@ static int parse_body(enum mpc_protocol_kind kind, const json_t *body, const cha
 		mpc_cjson_path_key(q, p, "prospective_participants");
 		return mpc_participants_from_json(v, q, &st->prospective, e);
 	case MPC_STATE_NOT_INITIALIZED:
+	case MPC_STATE_UNKNOWN:
 		break;
 	}
 	return mpc_fail(e, MPC_ERR_INTERNAL, "%s: unexpected state kind", p);
@@ -118,13 +176,18 @@ int mpc_contract_state_from_json(const json_t *j, const char *path,
 	memset(&st, 0, sizeof(st));
 	if (json_is_string(j) && strcmp(json_string_value(j), "NotInitialized") == 0) {
 		out->kind = MPC_STATE_NOT_INITIALIZED;
+		snprintf(out->variant, sizeof(out->variant), "NotInitialized");
+		return MPC_OK;
+	}
+	if (json_is_string(j)) {
+		/* A unit variant this build does not know. */
+		out->kind = MPC_STATE_UNKNOWN;
+		mpc_escape_untrusted(json_string_value(j), out->variant, sizeof(out->variant));
 		return MPC_OK;
 	}
 	if (!json_is_object(j))
 		return mpc_fail(e, MPC_ERR_PARSE,
-				"%s: expected \"NotInitialized\" or an object with one of Initializing, "
-				"Running, Resharing, Recovery",
-				path);
+				"%s: expected a variant name or an object with one variant", path);
 	if (json_object_size(j) != 1)
 		return mpc_fail(e, MPC_ERR_PARSE, "%s: expected exactly one key, got %zu", path,
 				json_object_size(j));
@@ -134,6 +197,7 @@ int mpc_contract_state_from_json(const json_t *j, const char *path,
 		if (body == NULL)
 			continue;
 		st.kind = kinds[i].kind;
+		snprintf(st.variant, sizeof(st.variant), "%s", kinds[i].name);
 		mpc_cjson_path_key(p, path, kinds[i].name);
 		rc = parse_body(st.kind, body, p, &st, e);
 		if (rc != MPC_OK) {
@@ -143,10 +207,11 @@ int mpc_contract_state_from_json(const json_t *j, const char *path,
 		*out = st;
 		return MPC_OK;
 	}
-	return mpc_fail(e, MPC_ERR_PARSE,
-			"%s: unknown protocol state (expected Initializing, Running, Resharing or "
-			"Recovery)",
-			path);
+	/* An object variant this build does not know: its body is not read. */
+	out->kind = MPC_STATE_UNKNOWN;
+	mpc_escape_untrusted(json_object_iter_key(json_object_iter((json_t *)j)), out->variant,
+			     sizeof(out->variant));
+	return MPC_OK;
 }
 
 int mpc_contract_state_parse(const char *text, size_t len, struct mpc_contract_state *out,

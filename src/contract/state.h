@@ -14,6 +14,11 @@
  *              ...}
  * An object must have exactly one key. Missing or mistyped required fields fail with
  * MPC_ERR_PARSE naming the JSON path ("state.Resharing.previous_running_state.keyset.epoch_id").
+ * Recovery is checked field for field (the seed's shape, not the deployed contract's): its body
+ * and its prospective_participants must have exactly the keys above; a missing or extra key is
+ * an MPC_ERR_PARSE naming it. Any other variant ("Frozen", {"Migrating": ...}) parses as
+ * MPC_STATE_UNKNOWN with its name kept in `variant` and nothing else: no keyset, no
+ * participants, so no action can follow from it.
  *
  * A struct mpc_contract_state owns its keyset and participant arrays; free it with
  * mpc_contract_state_free() (accepts NULL).
@@ -36,10 +41,15 @@ enum mpc_protocol_kind {
 	MPC_STATE_RUNNING = 3,
 	MPC_STATE_RESHARING = 4,
 	MPC_STATE_RECOVERY = 5,
+	MPC_STATE_UNKNOWN = 6,             /* a variant this build does not know: alert, no action */
 };
+
+#define MPC_STATE_VARIANT_MAX 64
 
 struct mpc_contract_state {
 	enum mpc_protocol_kind kind;
+	char variant[MPC_STATE_VARIANT_MAX]; /* the variant's name as sent, escaped (see
+						mpc_escape_untrusted) and truncated */
 	int has_running;                   /* Running, Resharing, Recovery: the fields below */
 	struct mpc_keyset keyset;          /* the (previous) running keyset */
 	struct mpc_participants participants; /* the (previous) running participants */
@@ -49,7 +59,7 @@ struct mpc_contract_state {
 	uint64_t next_epoch;
 };
 
-/* "NotInitialized", "Initializing", "Running", "Resharing", "Recovery". */
+/* "NotInitialized", "Initializing", "Running", "Resharing", "Recovery", "unknown". */
 const char *mpc_protocol_kind_name(enum mpc_protocol_kind k);
 
 int mpc_contract_state_from_json(const json_t *j, const char *path,

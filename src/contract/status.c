@@ -214,6 +214,25 @@ json_t *mpc_status_build(const struct mpc_status_input *in, struct mpc_err *e)
 	set(&b, root, "store_covers_keyset",
 	    in->store_covers == MPC_TRI_UNKNOWN ? json_null()
 						: json_boolean(in->store_covers == MPC_TRI_YES));
+	{
+		json_t *w = json_array();
+
+		if (w != NULL && in->single_server_decides &&
+		    json_array_append_new(w, json_string(MPC_STATUS_WARN_QUORUM_1)) != 0)
+			b.oom = 1;
+		set(&b, root, "warnings", w);
+	}
+	if (in->view != NULL && in->view->block_height != 0) {
+		json_t *blk = json_object();
+
+		set(&b, root, "block", blk);
+		if (blk != NULL) {
+			set(&b, blk, "height", u64_json(in->view->block_height));
+			set(&b, blk, "hash", json_string(in->view->block_hash));
+		}
+	} else {
+		set(&b, root, "block", json_null());
+	}
 	if (b.oom) {
 		json_decref(root);
 		mpc_fail(e, MPC_ERR_NOMEM, "contract status: out of memory");
@@ -319,6 +338,9 @@ int mpc_status_render_text(const json_t *s, char **out, struct mpc_err *e)
 	for (size_t i = 0; i < json_array_size(eps); i++)
 		if (strcmp(str(json_array_get(eps, i), "status"), "ok") == 0)
 			n_ok++;
+	for (size_t i = 0; i < json_array_size(json_object_get(s, "warnings")); i++)
+		put(&t, "WARNING: %s\n",
+		    json_string_value(json_array_get(json_object_get(s, "warnings"), i)));
 	put(&t, "contract:            %s\n", str(s, "contract"));
 	put(&t, "operator account:    %s\n", str(s, "operator_account"));
 	if (json_is_true(json_object_get(s, "agreed")))
@@ -338,6 +360,10 @@ int mpc_status_render_text(const json_t *s, char **out, struct mpc_err *e)
 		    tri(json_object_get(s, "store_covers_keyset")));
 		goto done;
 	}
+	if (json_is_object(json_object_get(s, "block")))
+		put(&t, "block:               %s %s\n",
+		    num(json_object_get(s, "block"), "height", b1),
+		    str(json_object_get(s, "block"), "hash"));
 	put(&t, "protocol state:      %s", str(s, "protocol_state"));
 	if (json_object_get(s, "next_epoch") != NULL && !json_is_null(json_object_get(s, "next_epoch")))
 		put(&t, " (next epoch %s)", num(s, "next_epoch", b1));
@@ -439,6 +465,7 @@ int mpc_contract_status_run(const struct mpc_status_args *a, json_t **out, int *
 	if (prc == MPC_OK && view.has_keyset && a->covers != NULL)
 		in.store_covers = a->covers(a->covers_ctx, &view.keyset);
 	in.addresses = a->addresses;
+	in.single_server_decides = mpc_quorum_single_server_decides(q);
 	*out = mpc_status_build(&in, e);
 	rc = *out != NULL ? MPC_OK : MPC_ERR_NOMEM;
 out:

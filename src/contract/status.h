@@ -16,7 +16,9 @@
  *    "migration": {"destination": {"url", "tls_public_key", "migration_address",
  *                                  "signer_account_pk"}|null},
  *    "recovery": {"prospective": {"url", "tls_public_key", "migration_address"}|null}|null,
- *    "store_covers_keyset": bool|null}
+ *    "store_covers_keyset": bool|null, "warnings": ["...", ...],
+ *    "block": {"height": n, "hash": "..."}|null}
+ * "warnings" holds configuration warnings (quorum 1: a single server decides).
  * RPC URLs appear only in redacted form. u64 values above 2^63-1 are written as strings.
  */
 #ifndef MPC_CONTRACT_STATUS_H
@@ -32,6 +34,10 @@
 #include "src/contract/rpc.h"
 #include "src/contract/view.h"
 #include "src/util/err.h"
+
+#define MPC_STATUS_WARN_QUORUM_1                                                            \
+	"rpc quorum 1: one RPC server's answer is enough whenever the others do not answer; " \
+	"use 2 or more"
 
 enum mpc_tristate {
 	MPC_TRI_UNKNOWN = -1,
@@ -50,6 +56,7 @@ struct mpc_status_input {
 	const uint8_t *own_tls_key;                /* 32 bytes: this service's TLS key, or NULL */
 	int store_covers;                          /* enum mpc_tristate */
 	const struct mpc_address_config *addresses; /* may be NULL */
+	int single_server_decides;                 /* quorum 1: warn */
 };
 
 /* Build the status object. Returns a new reference or NULL with e set. */

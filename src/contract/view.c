@@ -18,6 +18,10 @@ int mpc_contract_view_derive(const struct mpc_contract_state *st,
 	if (operator_account == NULL)
 		return mpc_fail(e, MPC_ERR_USAGE, "no operator account id");
 	out->kind = st->kind;
+	memcpy(out->variant, st->variant, sizeof(out->variant));
+	/* An unknown variant has no keyset and no participants (its body is not read); its
+	 * migration_info entry is kept as read, for display: acting on it is the caller's call,
+	 * and the monitor takes no action while the kind is unknown. */
 	if (ks != NULL) {
 		rc = mpc_keyset_copy(&out->keyset, ks, e);
 		if (rc != MPC_OK)
@@ -98,7 +102,8 @@ static int migration_equal(const struct mpc_migration_entry *a,
 
 int mpc_contract_view_equal(const struct mpc_contract_view *a, const struct mpc_contract_view *b)
 {
-	if (a->kind != b->kind || a->has_keyset != b->has_keyset || a->has_own != b->has_own ||
+	if (a->kind != b->kind || strcmp(a->variant, b->variant) != 0 ||
+	    a->has_keyset != b->has_keyset || a->has_own != b->has_own ||
 	    a->has_migration != b->has_migration || a->has_prospective != b->has_prospective)
 		return 0;
 	if (a->has_keyset && !mpc_keyset_equal(&a->keyset, &b->keyset))
@@ -157,7 +162,10 @@ void mpc_contract_view_summary(const struct mpc_contract_view *v, char *out, siz
 			o = n < 0 ? cap : o + (size_t)n;                     \
 		}                                                            \
 	} while (0)
-	APPEND("%s", mpc_protocol_kind_name(v->kind));
+	if (v->kind == MPC_STATE_UNKNOWN)
+		APPEND("unknown state variant \"%s\"", v->variant);
+	else
+		APPEND("%s", mpc_protocol_kind_name(v->kind));
 	if (v->has_keyset) {
 		APPEND(" epoch %llu [", (unsigned long long)v->keyset.epoch_id);
 		for (size_t i = 0; i < v->keyset.n_domains && i < 16; i++)

@@ -9,6 +9,8 @@
  *   prospective   Recovery only: the operator's prospective participant when its TLS key or URL
  *                 differs from `own` (or the operator is not a running participant)
  * plus informational fields that are not compared (threshold, participant count, next epoch).
+ * An unknown state variant (MPC_STATE_UNKNOWN) has only its kind and variant name: no keyset,
+ * no participant, nothing to act on; two unknown variants are equal only by name.
  *
  * A struct mpc_contract_view owns its keyset; free with mpc_contract_view_free() (accepts NULL).
  */
@@ -21,11 +23,14 @@
 #include "src/model/keyset.h"
 #include "src/contract/migration.h"
 #include "src/contract/participants.h"
+#include "src/contract/rpc_envelope.h"
 #include "src/contract/state.h"
 #include "src/util/err.h"
 
 struct mpc_contract_view {
 	enum mpc_protocol_kind kind;
+	char variant[MPC_STATE_VARIANT_MAX]; /* the state variant's (escaped) name: for
+						MPC_STATE_UNKNOWN, what to alert about */
 	int has_keyset;
 	struct mpc_keyset keyset;          /* owned */
 	int has_own;
@@ -40,6 +45,9 @@ struct mpc_contract_view {
 	uint64_t next_epoch;
 	uint64_t threshold;
 	size_t n_participants;
+	/* the block the views were read at (set by the quorum reader; 0 / "" otherwise) */
+	uint64_t block_height;
+	char block_hash[MPC_BLOCK_HASH_MAX];
 };
 
 /* Derive the view; st and mi are only read. */

@@ -1,6 +1,7 @@
 /* config.c: the monitor's configuration file and settings. */
 #include "src/monitor/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +23,47 @@ void mpc_config_defaults(struct mpc_config *c)
 	c->backoff_initial = 1;
 	c->backoff_max = 300;
 	c->verify_interval = 3600;
+	c->conclude_timeout = 600;
+}
+
+/* "host:port" or "[v6]:port", port 1..65535: refused at start-up, not at the first use. */
+static int check_host_port(const char *v, const char *where, struct mpc_err *e)
+{
+	const char *colon = strrchr(v, ':'), *host_end = colon;
+	char *end;
+	unsigned long p;
+
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+		char inner[64];
+		unsigned char buf[16];
+
+		if (close == NULL || close[1] != ':' || (size_t)(close - v - 1) >= sizeof(inner))
+			return mpc_fail(e, MPC_ERR_USAGE,
+					"%s: \"%.80s\" is not [IPv6-ADDRESS]:PORT", where, v);
+		memcpy(inner, v + 1, (size_t)(close - v - 1));
+		inner[close - v - 1] = '\0';
+		if (inet_pton(AF_INET6, inner, buf) != 1)
+			return mpc_fail(e, MPC_ERR_USAGE, "%s: \"%.80s\" is not an IPv6 address",
+					where, inner);
+		colon = close + 1;
+		host_end = close + 1;
+	} else if (colon == NULL || colon == v || strchr(v, ']') != NULL ||
+		   memchr(v, ':', (size_t)(colon - v)) != NULL) {
+		return mpc_fail(
+			e, MPC_ERR_USAGE,
+			"%s: \"%.80s\" is not HOST:PORT (an IPv6 address is [ADDRESS]:PORT)", where,
+			v);
+	}
+	for (const char *q = v; q < host_end; q++)
+		if (*q <= ' ' || *q == 0x7f || *q == '/' || *q == '@')
+			return mpc_fail(e, MPC_ERR_USAGE, "%s: \"%.80s\" is not HOST:PORT", where,
+					v);
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || colon[1] < '0' || colon[1] > '9' || *end != '\0' || p > 65535)
+		return mpc_fail(e, MPC_ERR_USAGE, "%s: bad port in \"%.80s\"", where, v);
+	return MPC_OK;
 }
 
 static void free_list(char **l, size_t *n)
@@ -33,8 +75,9 @@ static void free_list(char **l, size_t *n)
 
 void mpc_config_free(struct mpc_config *c)
 {
-	char **strs[] = { &c->token, &c->tls_token, &c->seal_token, &c->pin_file, &c->store,
-			  &c->contract, &c->account, &c->metrics_listen, &c->transport_key_file,
+	char **strs[] = { &c->token,    &c->tls_token,      &c->seal_token,
+			  &c->pin_file, &c->store,          &c->contract,
+			  &c->account,  &c->metrics_listen, &c->transport_key_file,
 			  &c->log_level };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
@@ -64,7 +107,8 @@ static int set_str(char **dst, const char *v, const char *where, struct mpc_err 
 static int add_list(char **l, size_t *n, const char *v, const char *where, struct mpc_err *e)
 {
 	if (*n == MPC_CONFIG_MAX_LIST)
-		return mpc_fail(e, MPC_ERR_USAGE, "%s: at most %d values", where, MPC_CONFIG_MAX_LIST);
+		return mpc_fail(e, MPC_ERR_USAGE, "%s: at most %d values", where,
+				MPC_CONFIG_MAX_LIST);
 	l[*n] = strdup(v);
 	if (l[*n] == NULL)
 		return mpc_fail(e, MPC_ERR_NOMEM, "%s: out of memory", where);
@@ -81,8 +125,9 @@ static int set_seconds(double *dst, const char *v, double min, double max, const
 	errno = 0;
 	d = strtod(v, &end);
 	if (errno != 0 || end == v || *end != '\0' || !isfinite(d) || d < min || d > max)
-		return mpc_fail(e, MPC_ERR_USAGE, "%s: \"%.40s\" is not a number of seconds in [%g, %g]",
-				where, v, min, max);
+		return mpc_fail(e, MPC_ERR_USAGE,
+				"%s: \"%.40s\" is not a number of seconds in [%g, %g]", where, v,
+				min, max);
 	*dst = d;
 	return MPC_OK;
 }
@@ -96,8 +141,8 @@ static int set_uint(unsigned *dst, const char *v, unsigned min, unsigned max, co
 	errno = 0;
 	u = strtoul(v, &end, 10);
 	if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || u < min || u > max)
-		return mpc_fail(e, MPC_ERR_USAGE, "%s: \"%.40s\" is not an integer in [%u, %u]", where,
-				v, min, max);
+		return mpc_fail(e, MPC_ERR_USAGE, "%s: \"%.40s\" is not an integer in [%u, %u]",
+				where, v, min, max);
 	*dst = (unsigned)u;
 	return MPC_OK;
 }
@@ -119,8 +164,8 @@ static int refuse_secret(const char *key, const char *value, const char *where, 
 	return MPC_OK;
 }
 
-static int add_override(struct mpc_config *c, const char *sel, const char *value,
-			const char *where, struct mpc_err *e)
+static int add_override(struct mpc_config *c, const char *sel, const char *value, const char *where,
+			struct mpc_err *e)
 {
 	struct mpc_address_override *o;
 	int rc;
@@ -130,6 +175,9 @@ static int add_override(struct mpc_config *c, const char *sel, const char *value
 				MPC_CONFIG_MAX_OVERRIDES);
 	if (strlen(value) == 0 || strlen(value) >= MPC_ADDRESS_MAX)
 		return mpc_fail(e, MPC_ERR_USAGE, "%s: the address must be host:port", where);
+	rc = check_host_port(value, where, e);
+	if (rc != MPC_OK)
+		return rc;
 	o = &c->overrides[c->n_overrides];
 	memset(o, 0, sizeof(*o));
 	if (strncmp(sel, "account.", 8) == 0 && sel[8] != '\0') {
@@ -164,7 +212,8 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 	if (rc != MPC_OK)
 		return rc;
 	if (strlen(value) > 4096)
-		return mpc_fail(e, MPC_ERR_TOO_LARGE, "%s: value longer than 4096 characters", where);
+		return mpc_fail(e, MPC_ERR_TOO_LARGE, "%s: value longer than 4096 characters",
+				where);
 	if (strcmp(key, "token") == 0)
 		return set_str(&c->token, value, where, e);
 	if (strcmp(key, "tls_token") == 0)
@@ -189,8 +238,10 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 		return set_seconds(&c->poll_interval, value, 0.05, 86400, where, e);
 	if (strcmp(key, "migration_port") == 0)
 		return set_uint(&c->migration_port, value, 1, 65535, where, e);
-	if (strcmp(key, "metrics_listen") == 0)
-		return set_str(&c->metrics_listen, value, where, e);
+	if (strcmp(key, "metrics_listen") == 0) {
+		rc = check_host_port(value, where, e);
+		return rc != MPC_OK ? rc : set_str(&c->metrics_listen, value, where, e);
+	}
 	if (strcmp(key, "transport_key_file") == 0)
 		return set_str(&c->transport_key_file, value, where, e);
 	if (strcmp(key, "node_timeout") == 0)
@@ -205,6 +256,8 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 		return set_seconds(&c->backoff_max, value, 0.01, 86400, where, e);
 	if (strcmp(key, "verify_interval") == 0)
 		return set_seconds(&c->verify_interval, value, 1, 30 * 86400, where, e);
+	if (strcmp(key, "conclude_timeout") == 0)
+		return set_seconds(&c->conclude_timeout, value, 0.1, 30 * 86400, where, e);
 	if (strcmp(key, "log_level") == 0)
 		return set_str(&c->log_level, value, where, e);
 	if (strncmp(key, "address.", 8) == 0)
@@ -268,14 +321,18 @@ int mpc_config_load_file(struct mpc_config *c, const char *path, struct mpc_err 
 int mpc_config_check(const struct mpc_config *c, struct mpc_err *e)
 {
 	if (c->store == NULL)
-		return mpc_fail(e, MPC_ERR_USAGE, "no store: --store DIR (or store = in the config)");
-	if (c->account == NULL)
 		return mpc_fail(e, MPC_ERR_USAGE,
-				"no operator account: --account OPERATOR (or account = in the config)");
+				"no store: --store DIR (or store = in the config)");
+	if (c->account == NULL)
+		return mpc_fail(
+			e, MPC_ERR_USAGE,
+			"no operator account: --account OPERATOR (or account = in the config)");
 	if (c->n_rpc_url == 0)
-		return mpc_fail(e, MPC_ERR_USAGE, "no NEAR RPC endpoint: --rpc-url URL (repeatable)");
+		return mpc_fail(e, MPC_ERR_USAGE,
+				"no NEAR RPC endpoint: --rpc-url URL (repeatable)");
 	if (c->rpc_quorum > c->n_rpc_url)
-		return mpc_fail(e, MPC_ERR_USAGE, "--rpc-quorum %u is more than the %zu endpoints given",
+		return mpc_fail(e, MPC_ERR_USAGE,
+				"--rpc-quorum %u is more than the %zu endpoints given",
 				c->rpc_quorum, c->n_rpc_url);
 	if (c->backoff_max < c->backoff_initial)
 		return mpc_fail(e, MPC_ERR_USAGE, "backoff_max is smaller than backoff_initial");

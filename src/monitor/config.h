@@ -17,7 +17,7 @@
 #include "src/contract/address.h"
 #include "src/util/err.h"
 
-#define MPC_CONFIG_MAX_LIST 16
+#define MPC_CONFIG_MAX_LIST      16
 #define MPC_CONFIG_MAX_OVERRIDES 64
 
 struct mpc_config {
@@ -27,20 +27,22 @@ struct mpc_config {
 	char *store;
 	char *rpc_url[MPC_CONFIG_MAX_LIST];
 	size_t n_rpc_url;
-	unsigned rpc_quorum;           /* 0: strict majority */
-	char *contract;                /* default v1.signer */
+	unsigned rpc_quorum; /* 0: strict majority */
+	char *contract;      /* default v1.signer */
 	char *account;
-	double poll_interval;          /* seconds, default 30 */
-	unsigned migration_port;       /* default 8079 */
-	char *metrics_listen;          /* "ADDR:PORT" or NULL */
-	char *transport_key_file;      /* else env MPC_BACKUP_TRANSPORT_KEY_HEX, else the token */
-	double node_timeout;           /* seconds, default 60 */
-	double node_connect_timeout;   /* seconds, default 10 */
-	double rpc_timeout;            /* seconds, default 30 */
-	double backoff_initial;        /* seconds, default 1 */
-	double backoff_max;            /* seconds, default 300 */
-	double verify_interval;        /* seconds between full store verifications, default 3600 */
-	char *log_level;               /* debug, info, warn, error */
+	double poll_interval;        /* seconds, default 30 */
+	unsigned migration_port;     /* default 8079 */
+	char *metrics_listen;        /* "ADDR:PORT" or NULL */
+	char *transport_key_file;    /* else env MPC_BACKUP_TRANSPORT_KEY_HEX, else the token */
+	double node_timeout;         /* seconds, default 60 */
+	double node_connect_timeout; /* seconds, default 10 */
+	double rpc_timeout;          /* seconds, default 30 */
+	double backoff_initial;      /* seconds, default 1 */
+	double backoff_max;          /* seconds, default 300 */
+	double verify_interval;      /* seconds between full store verifications, default 3600 */
+	double conclude_timeout;     /* seconds after a push before saying why the migration has
+					  not concluded, default 600 */
+	char *log_level;             /* debug, info, warn, error */
 	struct mpc_address_override overrides[MPC_CONFIG_MAX_OVERRIDES];
 	size_t n_overrides;
 	/* which of the list options were set on the command line (they replace the file's) */

@@ -1,15 +1,17 @@
-/* log.c: timestamped log lines. */
+/* log.c: timestamped log lines, escaped. */
 #include "src/monitor/log.h"
 
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
+#include "src/util/escape.h"
+
 void mpc_log(const struct mpc_logger *l, enum mpc_log_level lvl, const char *fmt, ...)
 {
 	static const char *const names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
 	FILE *f = l != NULL && l->out != NULL ? l->out : stderr;
-	char ts[32], line[2048];
+	char ts[32], line[2048], safe[4096];
 	struct tm tm;
 	time_t now = time(NULL);
 	va_list ap;
@@ -21,11 +23,9 @@ void mpc_log(const struct mpc_logger *l, enum mpc_log_level lvl, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	/* One event, one line: fold any newline a message might carry. */
-	for (char *p = line; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	fprintf(f, "%s %-5s %s\n", ts, names[lvl], line);
+	/* One event, one line, as written: what the contract or a node sent is escaped. */
+	mpc_escape_untrusted(line, safe, sizeof(safe));
+	fprintf(f, "%s %-5s %s\n", ts, names[lvl], safe);
 	fflush(f);
 }
 

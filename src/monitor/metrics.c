@@ -11,16 +11,18 @@
 
 #include <microhttpd.h>
 
+#include "src/util/escape.h"
+
 static const double bucket_le[MPC_METRICS_BUCKETS] = { 0.0005, 0.001, 0.0025, 0.005, 0.01,
-						       0.025, 0.1, 0.5, 2.5 };
+						       0.025,  0.1,   0.5,    2.5 };
 
 int mpc_metrics_init(struct mpc_metrics *m, struct mpc_err *e)
 {
 	memset(m, 0, sizeof(*m));
 	if (pthread_mutex_init(&m->mu, NULL) != 0)
 		return mpc_fail(e, MPC_ERR_INTERNAL, "cannot create a mutex");
-	m->token_ok = m->store_ok = 1;
-	snprintf(m->contract_why, sizeof(m->contract_why), "no contract read yet");
+	m->ok[MPC_HEALTH_TOKEN] = m->ok[MPC_HEALTH_STORE] = 1;
+	snprintf(m->why[MPC_HEALTH_CONTRACT], sizeof(m->why[0]), "no contract read yet");
 	return MPC_OK;
 }
 
@@ -32,21 +34,52 @@ void mpc_metrics_destroy(struct mpc_metrics *m)
 	pthread_mutex_destroy(&m->mu);
 }
 
-void mpc_metrics_lock(struct mpc_metrics *m)
+static void lock(struct mpc_metrics *m)
 {
 	pthread_mutex_lock(&m->mu);
 }
 
-void mpc_metrics_unlock(struct mpc_metrics *m)
+static void unlock(struct mpc_metrics *m)
 {
 	pthread_mutex_unlock(&m->mu);
 }
 
-void mpc_metrics_endpoint(struct mpc_metrics *m, const char *name, int status)
+void mpc_metrics_count(struct mpc_metrics *m, enum mpc_counter c)
+{
+	if ((unsigned)c >= MPC_COUNT_N)
+		return;
+	lock(m);
+	m->count[c]++;
+	unlock(m);
+}
+
+uint64_t mpc_metrics_get(struct mpc_metrics *m, enum mpc_counter c)
+{
+	uint64_t v = 0;
+
+	if ((unsigned)c >= MPC_COUNT_N)
+		return 0;
+	lock(m);
+	v = m->count[c];
+	unlock(m);
+	return v;
+}
+
+void mpc_metrics_backup_stored(struct mpc_metrics *m, uint64_t epoch, double when)
+{
+	lock(m);
+	m->count[MPC_COUNT_BACKUPS_OK]++;
+	m->has_backup = 1;
+	m->last_backup_epoch = epoch;
+	m->last_backup_time = when;
+	unlock(m);
+}
+
+void mpc_metrics_endpoint(struct mpc_metrics *m, const char *name, enum mpc_read_outcome status)
 {
 	size_t i;
 
-	mpc_metrics_lock(m);
+	lock(m);
 	for (i = 0; i < m->n_endpoints; i++)
 		if (strcmp(m->endpoints[i].name, name) == 0)
 			break;
@@ -55,19 +88,19 @@ void mpc_metrics_endpoint(struct mpc_metrics *m, const char *name, int status)
 		m->n_endpoints++;
 	}
 	if (i < m->n_endpoints) {
-		if (status == 0)
+		if (status == MPC_READ_OK)
 			m->endpoints[i].ok++;
-		else if (status == 1)
+		else if (status == MPC_READ_ERROR)
 			m->endpoints[i].error++;
 		else
 			m->endpoints[i].disagree++;
 	}
-	mpc_metrics_unlock(m);
+	unlock(m);
 }
 
 void mpc_metrics_token_op(struct mpc_metrics *m, double seconds)
 {
-	mpc_metrics_lock(m);
+	lock(m);
 	for (int i = 0; i < MPC_METRICS_BUCKETS; i++)
 		if (seconds <= bucket_le[i]) {
 			m->token_buckets[i]++;
@@ -75,20 +108,54 @@ void mpc_metrics_token_op(struct mpc_metrics *m, double seconds)
 		}
 	m->token_count++;
 	m->token_sum += seconds;
-	mpc_metrics_unlock(m);
+	unlock(m);
 }
 
-void mpc_metrics_health(struct mpc_metrics *m, int which, int ok, const char *why)
+void mpc_metrics_health(struct mpc_metrics *m, enum mpc_health part, int ok, const char *why)
 {
-	int *flag[] = { &m->contract_ok, &m->token_ok, &m->store_ok };
-	char *text[] = { m->contract_why, m->token_why, m->store_why };
-
-	if (which < 0 || which > 2)
+	if ((unsigned)part >= MPC_HEALTH_N)
 		return;
-	mpc_metrics_lock(m);
-	*flag[which] = ok;
-	snprintf(text[which], 256, "%s", ok || why == NULL ? "" : why);
-	mpc_metrics_unlock(m);
+	lock(m);
+	m->ok[part] = ok;
+	mpc_escape_untrusted(ok || why == NULL ? "" : why, m->why[part], sizeof(m->why[part]));
+	unlock(m);
+}
+
+static const char *const anomaly_names[MPC_ANOMALY_N] = { "epoch_backwards", "operator_gone",
+							  "unknown_state", "registration" };
+
+const char *mpc_anomaly_name(enum mpc_anomaly a)
+{
+	return (unsigned)a < MPC_ANOMALY_N ? anomaly_names[a] : "?";
+}
+
+int mpc_metrics_anomaly(struct mpc_metrics *m, enum mpc_anomaly a, int active, const char *why)
+{
+	int changed;
+
+	if ((unsigned)a >= MPC_ANOMALY_N)
+		return 0;
+	active = active != 0;
+	lock(m);
+	changed = m->anomaly[a] != active;
+	m->anomaly[a] = active;
+	if (changed && active)
+		m->anomalies[a]++;
+	mpc_escape_untrusted(active && why != NULL ? why : "", m->anomaly_why[a],
+			     sizeof(m->anomaly_why[a]));
+	unlock(m);
+	return changed;
+}
+
+static int healthy(const struct mpc_metrics *m)
+{
+	for (int i = 0; i < MPC_HEALTH_N; i++)
+		if (!m->ok[i])
+			return 0;
+	for (int i = 0; i < MPC_ANOMALY_N; i++)
+		if (m->anomaly[i])
+			return 0;
+	return 1;
 }
 
 struct out {
@@ -132,46 +199,56 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 	struct out o = { buf, cap, 0, 0 };
 	uint64_t cum = 0;
 
-	mpc_metrics_lock(m);
+	lock(m);
 	put(&o, "# HELP mpc_backup_up 1 while the monitor runs.\n# TYPE mpc_backup_up gauge\n"
 		"mpc_backup_up 1\n");
 	put(&o, "# HELP mpc_backup_last_backup_epoch Epoch of the newest keyset backed up by this "
 		"process.\n# TYPE mpc_backup_last_backup_epoch gauge\n");
 	if (m->has_backup)
-		put(&o, "mpc_backup_last_backup_epoch %llu\n"
-			"# TYPE mpc_backup_last_backup_timestamp_seconds gauge\n"
-			"mpc_backup_last_backup_timestamp_seconds %.0f\n",
+		put(&o,
+		    "mpc_backup_last_backup_epoch %llu\n"
+		    "# TYPE mpc_backup_last_backup_timestamp_seconds gauge\n"
+		    "mpc_backup_last_backup_timestamp_seconds %.0f\n",
 		    (unsigned long long)m->last_backup_epoch, m->last_backup_time);
-	put(&o, "# HELP mpc_backup_backups_total Backups by outcome (covered: polls that found the "
-		"keyset already backed up).\n"
-		"# TYPE mpc_backup_backups_total counter\n"
-		"mpc_backup_backups_total{outcome=\"ok\"} %llu\n"
-		"mpc_backup_backups_total{outcome=\"error\"} %llu\n"
-		"mpc_backup_backups_total{outcome=\"covered\"} %llu\n",
-	    (unsigned long long)m->backups_ok, (unsigned long long)m->backups_error,
-	    (unsigned long long)m->backups_covered);
-	put(&o, "# HELP mpc_backup_pushes_total Keyshare pushes to a new node by outcome.\n"
-		"# TYPE mpc_backup_pushes_total counter\n"
-		"mpc_backup_pushes_total{outcome=\"ok\"} %llu\n"
-		"mpc_backup_pushes_total{outcome=\"error\"} %llu\n",
-	    (unsigned long long)m->pushes_ok, (unsigned long long)m->pushes_error);
-	put(&o, "# HELP mpc_backup_migrations_total Migrations or recoveries seen to their end.\n"
-		"# TYPE mpc_backup_migrations_total counter\n"
-		"mpc_backup_migrations_total{outcome=\"concluded\"} %llu\n"
-		"mpc_backup_migrations_total{outcome=\"cancelled\"} %llu\n",
-	    (unsigned long long)m->migrations_concluded, (unsigned long long)m->migrations_cancelled);
-	put(&o, "# HELP mpc_backup_polls_total Contract polls.\n# TYPE mpc_backup_polls_total counter\n"
-		"mpc_backup_polls_total %llu\n",
-	    (unsigned long long)m->polls);
-	put(&o, "# HELP mpc_backup_endpoint_disagreements_total Polls whose endpoints did not reach "
-		"the quorum.\n# TYPE mpc_backup_endpoint_disagreements_total counter\n"
-		"mpc_backup_endpoint_disagreements_total %llu\n",
-	    (unsigned long long)m->disagreements);
+	put(&o,
+	    "# HELP mpc_backup_backups_total Backups by outcome (covered: polls that found the "
+	    "keyset already backed up).\n"
+	    "# TYPE mpc_backup_backups_total counter\n"
+	    "mpc_backup_backups_total{outcome=\"ok\"} %llu\n"
+	    "mpc_backup_backups_total{outcome=\"error\"} %llu\n"
+	    "mpc_backup_backups_total{outcome=\"covered\"} %llu\n",
+	    (unsigned long long)m->count[MPC_COUNT_BACKUPS_OK],
+	    (unsigned long long)m->count[MPC_COUNT_BACKUPS_ERROR],
+	    (unsigned long long)m->count[MPC_COUNT_BACKUPS_COVERED]);
+	put(&o,
+	    "# HELP mpc_backup_pushes_total Keyshare pushes to a new node by outcome.\n"
+	    "# TYPE mpc_backup_pushes_total counter\n"
+	    "mpc_backup_pushes_total{outcome=\"ok\"} %llu\n"
+	    "mpc_backup_pushes_total{outcome=\"error\"} %llu\n",
+	    (unsigned long long)m->count[MPC_COUNT_PUSHES_OK],
+	    (unsigned long long)m->count[MPC_COUNT_PUSHES_ERROR]);
+	put(&o,
+	    "# HELP mpc_backup_migrations_total Migrations or recoveries seen to their end.\n"
+	    "# TYPE mpc_backup_migrations_total counter\n"
+	    "mpc_backup_migrations_total{outcome=\"concluded\"} %llu\n"
+	    "mpc_backup_migrations_total{outcome=\"cancelled\"} %llu\n",
+	    (unsigned long long)m->count[MPC_COUNT_MIGRATIONS_CONCLUDED],
+	    (unsigned long long)m->count[MPC_COUNT_MIGRATIONS_CANCELLED]);
+	put(&o,
+	    "# HELP mpc_backup_polls_total Contract polls.\n# TYPE mpc_backup_polls_total counter\n"
+	    "mpc_backup_polls_total %llu\n",
+	    (unsigned long long)m->count[MPC_COUNT_POLLS]);
+	put(&o,
+	    "# HELP mpc_backup_endpoint_disagreements_total Polls whose endpoints did not reach "
+	    "the quorum.\n# TYPE mpc_backup_endpoint_disagreements_total counter\n"
+	    "mpc_backup_endpoint_disagreements_total %llu\n",
+	    (unsigned long long)m->count[MPC_COUNT_DISAGREEMENTS]);
 	put(&o, "# HELP mpc_backup_contract_reads_total Contract reads by endpoint and outcome.\n"
 		"# TYPE mpc_backup_contract_reads_total counter\n");
 	for (size_t i = 0; i < m->n_endpoints; i++) {
 		static const char *const names[] = { "ok", "error", "disagree" };
-		uint64_t v[] = { m->endpoints[i].ok, m->endpoints[i].error, m->endpoints[i].disagree };
+		uint64_t v[] = { m->endpoints[i].ok, m->endpoints[i].error,
+				 m->endpoints[i].disagree };
 
 		for (int k = 0; k < 3; k++) {
 			put(&o, "mpc_backup_contract_reads_total{endpoint=\"");
@@ -186,15 +263,52 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 		put(&o, "mpc_backup_token_operation_seconds_bucket{le=\"%g\"} %llu\n", bucket_le[i],
 		    (unsigned long long)cum);
 	}
-	put(&o, "mpc_backup_token_operation_seconds_bucket{le=\"+Inf\"} %llu\n"
-		"mpc_backup_token_operation_seconds_sum %.6f\n"
-		"mpc_backup_token_operation_seconds_count %llu\n",
+	put(&o,
+	    "mpc_backup_token_operation_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "mpc_backup_token_operation_seconds_sum %.6f\n"
+	    "mpc_backup_token_operation_seconds_count %llu\n",
 	    (unsigned long long)m->token_count, m->token_sum, (unsigned long long)m->token_count);
-	put(&o, "# HELP mpc_backup_healthy 1 when contract reads, token and store are healthy.\n"
-		"# TYPE mpc_backup_healthy gauge\nmpc_backup_healthy %d\n",
-	    m->contract_ok && m->token_ok && m->store_ok);
-	mpc_metrics_unlock(m);
+	put(&o, "# HELP mpc_backup_anomaly 1 while the contract shows this oddity.\n"
+		"# TYPE mpc_backup_anomaly gauge\n");
+	for (int i = 0; i < MPC_ANOMALY_N; i++)
+		put(&o, "mpc_backup_anomaly{kind=\"%s\"} %d\n", anomaly_names[i], m->anomaly[i]);
+	put(&o, "# HELP mpc_backup_anomalies_total Times each oddity of the contract started.\n"
+		"# TYPE mpc_backup_anomalies_total counter\n");
+	for (int i = 0; i < MPC_ANOMALY_N; i++)
+		put(&o, "mpc_backup_anomalies_total{kind=\"%s\"} %llu\n", anomaly_names[i],
+		    (unsigned long long)m->anomalies[i]);
+	put(&o,
+	    "# HELP mpc_backup_healthy 1 when contract reads, token and store are healthy and "
+	    "the contract shows no oddity.\n"
+	    "# TYPE mpc_backup_healthy gauge\nmpc_backup_healthy %d\n",
+	    healthy(m));
+	unlock(m);
 	return o.overflow ? 0 : o.len;
+}
+
+/* "ok\n", or "unhealthy: contract: why token: why ...\n" (truncated to cap). Under the mutex. */
+static size_t healthz_text(const struct mpc_metrics *m, char *buf, size_t cap)
+{
+	static const char *const names[MPC_HEALTH_N] = { "contract", "token", "store" };
+	struct out o = { buf, cap - 1, 0, 0 };
+
+	if (healthy(m)) {
+		put(&o, "ok\n");
+		return o.len;
+	}
+	put(&o, "unhealthy:");
+	for (int i = 0; i < MPC_HEALTH_N; i++)
+		if (!m->ok[i])
+			put(&o, " %s: %s;", names[i], m->why[i]);
+	for (int i = 0; i < MPC_ANOMALY_N; i++)
+		if (m->anomaly[i])
+			put(&o, " %s: %s;", anomaly_names[i], m->anomaly_why[i]);
+	put(&o, "\n");
+	if (o.overflow) {
+		o.len = strnlen(buf, cap - 1);
+		buf[o.len] = '\0';
+	}
+	return o.len;
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
@@ -216,7 +330,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			      size_t *upload_len, void **con_cls)
 {
 	struct mpc_metrics *m = cls;
-	char small[1024];
+	char small[2048];
 
 	(void)version;
 	(void)upload;
@@ -239,29 +353,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	if (strcmp(url, "/healthz") == 0) {
 		int ok;
-		int n;
+		size_t n;
 
-		mpc_metrics_lock(m);
-		ok = m->contract_ok && m->token_ok && m->store_ok;
-		if (ok)
-			n = snprintf(small, sizeof(small), "ok\n");
-		else
-			n = snprintf(small, sizeof(small), "unhealthy:%s%s%s%s%s%s\n",
-				     m->contract_ok ? "" : " contract: ", m->contract_ok ? "" : m->contract_why,
-				     m->token_ok ? "" : " token: ", m->token_ok ? "" : m->token_why,
-				     m->store_ok ? "" : " store: ", m->store_ok ? "" : m->store_why);
-		mpc_metrics_unlock(m);
-		if (n < 0)
-			n = 0;
-		if ((size_t)n >= sizeof(small))
-			n = sizeof(small) - 1;
-		return reply(conn, ok ? 200 : 503, "text/plain", small, (size_t)n);
+		lock(m);
+		ok = healthy(m);
+		n = healthz_text(m, small, sizeof(small));
+		unlock(m);
+		return reply(conn, ok ? 200 : 503, "text/plain", small, n);
 	}
 	return reply(conn, 404, "text/plain", (char *)"not found\n", 10);
 }
 
-int mpc_metrics_listen(struct mpc_metrics *m, const char *listen, unsigned *port,
-		       struct mpc_err *e)
+int mpc_metrics_listen(struct mpc_metrics *m, const char *listen, unsigned *port, struct mpc_err *e)
 {
 	struct sockaddr_storage ss;
 	char host[128];
@@ -269,17 +372,22 @@ int mpc_metrics_listen(struct mpc_metrics *m, const char *listen, unsigned *port
 	unsigned long p;
 	char *end;
 	const union MHD_DaemonInfo *info;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 
 	memset(&ss, 0, sizeof(ss));
 	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host) || colon == listen)
-		return mpc_fail(e, MPC_ERR_USAGE, "--metrics-listen: expected ADDR:PORT, got \"%.60s\"",
-				listen);
+		return mpc_fail(e, MPC_ERR_USAGE,
+				"--metrics-listen: expected ADDR:PORT, got \"%.60s\"", listen);
 	memcpy(host, listen, (size_t)(colon - listen));
 	host[colon - listen] = '\0';
 	p = strtoul(colon + 1, &end, 10);
 	if (*end != '\0' || colon[1] == '\0' || p > 65535)
-		return mpc_fail(e, MPC_ERR_USAGE, "--metrics-listen: bad port in \"%.60s\"", listen);
+		return mpc_fail(e, MPC_ERR_USAGE, "--metrics-listen: bad port in \"%.60s\"",
+				listen);
+	if (host[0] == '[' && host[strlen(host) - 1] != ']')
+		return mpc_fail(e, MPC_ERR_USAGE,
+				"--metrics-listen: \"%.60s\": an IPv6 address is [ADDR]:PORT",
+				listen);
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
 
@@ -298,10 +406,16 @@ int mpc_metrics_listen(struct mpc_metrics *m, const char *listen, unsigned *port
 			return mpc_fail(e, MPC_ERR_USAGE,
 					"--metrics-listen: \"%.60s\" is not an IP address", host);
 	}
-	m->daemon = MHD_start_daemon(flags, (uint16_t)p, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR,
-				     (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
-				     (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
-				     MHD_OPTION_END);
+	/* A probe must always get an answer: one client holds at most MPC_METRICS_PER_CLIENT
+	 * connections, idle ones close after MPC_METRICS_IDLE_S, and the total leaves room for
+	 * many clients. */
+	m->daemon =
+		MHD_start_daemon(flags, (uint16_t)p, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR,
+				 (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
+				 (unsigned)MPC_METRICS_IDLE_S, MHD_OPTION_CONNECTION_LIMIT,
+				 (unsigned)MPC_METRICS_MAX_CONNECTIONS,
+				 MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				 (unsigned)MPC_METRICS_PER_CLIENT, MHD_OPTION_END);
 	if (m->daemon == NULL)
 		return mpc_fail(e, MPC_ERR_IO, "cannot serve metrics on %.60s (address in use?)",
 				listen);

@@ -13,19 +13,60 @@
 
 #include "src/util/err.h"
 
-#define MPC_METRICS_MAX_ENDPOINTS 16
-#define MPC_METRICS_BUCKETS 9
+#define MPC_METRICS_MAX_ENDPOINTS   16
+#define MPC_METRICS_BUCKETS         9
+#define MPC_METRICS_PER_CLIENT      8   /* connections one client address may hold */
+#define MPC_METRICS_MAX_CONNECTIONS 256 /* all clients together */
+#define MPC_METRICS_IDLE_S          5   /* an idle connection is closed after this */
+
+/* The counters, each a monotonic total. */
+enum mpc_counter {
+	MPC_COUNT_POLLS = 0,
+	MPC_COUNT_BACKUPS_OK,
+	MPC_COUNT_BACKUPS_ERROR,
+	MPC_COUNT_BACKUPS_COVERED,
+	MPC_COUNT_PUSHES_OK,
+	MPC_COUNT_PUSHES_ERROR,
+	MPC_COUNT_MIGRATIONS_CONCLUDED,
+	MPC_COUNT_MIGRATIONS_CANCELLED,
+	MPC_COUNT_DISAGREEMENTS,
+	MPC_COUNT_N
+};
+
+/* The parts /healthz reports on; all must be healthy for a 200. */
+enum mpc_health {
+	MPC_HEALTH_CONTRACT = 0, /* the last contract read agreed */
+	MPC_HEALTH_TOKEN,        /* the last token operation worked */
+	MPC_HEALTH_STORE,        /* the store verifies and can be read */
+	MPC_HEALTH_N
+};
+
+/* The contract's oddities: each is logged when it starts and when it clears, counted each time
+ * it starts, shown as a gauge, and makes /healthz 503 with its reason while it lasts. */
+enum mpc_anomaly {
+	MPC_ANOMALY_EPOCH_BACKWARDS = 0, /* the keyset's epoch is below one seen before */
+	MPC_ANOMALY_OPERATOR_GONE,       /* the operator was a participant and is not any more */
+	MPC_ANOMALY_UNKNOWN_STATE,       /* a state variant this build does not know */
+	MPC_ANOMALY_REGISTRATION,        /* migration_info does not list this service's key */
+	MPC_ANOMALY_N
+};
+
+/* "epoch_backwards", "operator_gone", "unknown_state", "registration". */
+const char *mpc_anomaly_name(enum mpc_anomaly a);
+
+/* How a contract read ended, per endpoint (the quorum's enum mpc_endpoint_status values). */
+enum mpc_read_outcome {
+	MPC_READ_OK = 0,
+	MPC_READ_ERROR = 1,
+	MPC_READ_DISAGREE = 2
+};
 
 struct mpc_metrics {
 	pthread_mutex_t mu;
 	uint64_t last_backup_epoch;
 	int has_backup;
-	double last_backup_time;          /* Unix seconds */
-	uint64_t backups_ok, backups_error, backups_covered;
-	uint64_t pushes_ok, pushes_error;
-	uint64_t migrations_concluded, migrations_cancelled;
-	uint64_t disagreements;
-	uint64_t polls;
+	double last_backup_time; /* Unix seconds */
+	uint64_t count[MPC_COUNT_N];
 	struct {
 		char name[128];
 		uint64_t ok, error, disagree;
@@ -34,12 +75,16 @@ struct mpc_metrics {
 	uint64_t token_buckets[MPC_METRICS_BUCKETS]; /* cumulative at render time */
 	uint64_t token_count;
 	double token_sum;
-	/* health */
-	int contract_ok, token_ok, store_ok;
-	char contract_why[256], token_why[256], store_why[256];
+	int ok[MPC_HEALTH_N];
+	char why[MPC_HEALTH_N][256];
+	int anomaly[MPC_ANOMALY_N];        /* active */
+	uint64_t anomalies[MPC_ANOMALY_N]; /* times started */
+	char anomaly_why[MPC_ANOMALY_N][256];
 	void *daemon; /* struct MHD_Daemon * */
 };
 
+/* Every field below is changed only through these functions (each takes the mutex); the HTTP
+ * thread reads under the same mutex. */
 int mpc_metrics_init(struct mpc_metrics *m, struct mpc_err *e);
 void mpc_metrics_destroy(struct mpc_metrics *m); /* stops the server too */
 
@@ -47,15 +92,18 @@ void mpc_metrics_destroy(struct mpc_metrics *m); /* stops the server too */
 int mpc_metrics_listen(struct mpc_metrics *m, const char *listen, unsigned *port,
 		       struct mpc_err *e);
 
-/* Updates (each takes the mutex). */
-void mpc_metrics_endpoint(struct mpc_metrics *m, const char *name, int status /* 0 ok, 1 error,
-								 2 disagree */);
+void mpc_metrics_count(struct mpc_metrics *m, enum mpc_counter c);
+/* A backup of `epoch` was stored at Unix time `when`. */
+void mpc_metrics_backup_stored(struct mpc_metrics *m, uint64_t epoch, double when);
+void mpc_metrics_endpoint(struct mpc_metrics *m, const char *name, enum mpc_read_outcome o);
 void mpc_metrics_token_op(struct mpc_metrics *m, double seconds);
-void mpc_metrics_health(struct mpc_metrics *m, int which /* 0 contract 1 token 2 store */, int ok,
-			const char *why);
-
-void mpc_metrics_lock(struct mpc_metrics *m);
-void mpc_metrics_unlock(struct mpc_metrics *m);
+/* Set one part's health; `why` (may be NULL) is shown by /healthz while it is unhealthy. */
+void mpc_metrics_health(struct mpc_metrics *m, enum mpc_health part, int ok, const char *why);
+/* Set an anomaly active (with why, may be NULL) or cleared. Returns 1 when that changed it (the
+ * caller logs the start or the end), 0 when it stays as it was. */
+int mpc_metrics_anomaly(struct mpc_metrics *m, enum mpc_anomaly a, int active, const char *why);
+/* A counter's value (tests and benchmarks). */
+uint64_t mpc_metrics_get(struct mpc_metrics *m, enum mpc_counter c);
 
 /* Render /metrics into buf (NUL-terminated). Returns the length, or 0 if cap was too small. */
 size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap);

@@ -5,15 +5,23 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
+#include "src/contract/rpc.h"
+#include "src/model/near_key.h"
 #include "src/util/encoding.h"
 #include "src/util/mem.h"
 
-double mpc_monitor_now(void)
+const char *mpc_push_phase_name(enum mpc_push_phase p)
 {
-	struct timespec ts;
+	static const char *const names[] = { "idle", "pending", "sent", "concluded", "cancelled" };
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
+}
+
+static int push_active(const struct mpc_push_state *p)
+{
+	return p->phase == MPC_PUSH_PENDING || p->phase == MPC_PUSH_SENT;
 }
 
 static void set_addr_config(struct mpc_monitor *m)
@@ -34,7 +42,7 @@ void mpc_monitor_init(struct mpc_monitor *m, const struct mpc_config *cfg,
 	m->quorum = quorum;
 	m->ops = *ops;
 	set_addr_config(m);
-	m->next_verify = mpc_monitor_now() + cfg->verify_interval;
+	m->next_verify = mpc_now_monotonic() + cfg->verify_interval;
 }
 
 void mpc_monitor_reconfigure(struct mpc_monitor *m, const struct mpc_config *cfg,
@@ -44,7 +52,7 @@ void mpc_monitor_reconfigure(struct mpc_monitor *m, const struct mpc_config *cfg
 	m->quorum = quorum;
 	set_addr_config(m);
 	/* ops point into the configuration: re-point them at the new one */
-	m->ops.contract = cfg->contract != NULL ? cfg->contract : "v1.signer";
+	m->ops.contract = cfg->contract != NULL ? cfg->contract : MPC_RPC_DEFAULT_CONTRACT;
 	m->ops.timeout_ms = (long)(cfg->node_timeout * 1000);
 	m->ops.connect_timeout_ms = (long)(cfg->node_connect_timeout * 1000);
 }
@@ -66,24 +74,81 @@ static void notice(struct mpc_monitor *m, char *slot, enum mpc_log_level lvl, co
 		mpc_log(m->log, lvl, "%s", msg);
 }
 
+/* An oddity starts or clears: logged once each way, counted and shown by the metrics. */
+static void anomaly(struct mpc_monitor *m, enum mpc_anomaly a, int active, const char *why,
+		    const char *cleared)
+{
+	if (!mpc_metrics_anomaly(m->metrics, a, active, why))
+		return;
+	if (active)
+		mpc_log(m->log, MPC_LOG_WARN, "%s", why);
+	else
+		mpc_log(m->log, MPC_LOG_WARN, "cleared: %s", cleared);
+}
+
 static void check_registration(struct mpc_monitor *m, const struct mpc_contract_view *v)
 {
 	char ours[MPC_ED25519_KEY_STR_MAX], theirs[MPC_ED25519_KEY_STR_MAX], msg[MPC_ERR_MSG_MAX];
+	const char *contract =
+		m->cfg->contract != NULL ? m->cfg->contract : MPC_RPC_DEFAULT_CONTRACT;
+	int ok = 0;
 
+	key_str(m->ops.tls_pub, ours);
 	if (!v->has_migration || !v->migration.has_backup)
-		snprintf(msg, sizeof(msg),
-			 "no backup service is registered on the contract for %s: the node will "
-			 "refuse this service (run `mpc-backup register`)",
-			 m->cfg->account);
+		snprintf(
+			msg, sizeof(msg),
+			"no backup service is registered on the contract for %s: the node will "
+			"refuse this service (run `mpc-backup register --account %s --contract %s` "
+			"and submit register_backup_service as %s; the contract removes the "
+			"registration of an account that leaves the participants)",
+			m->cfg->account, m->cfg->account, contract, m->cfg->account);
 	else if (!mpc_memeq_ct(v->migration.backup_key, m->ops.tls_pub, 32))
-		snprintf(msg, sizeof(msg) - 1,
-			 "the contract registers %s as %s's backup service, not this token's key %s: "
-			 "the node will refuse this service",
-			 key_str(v->migration.backup_key, theirs), m->cfg->account,
-			 key_str(m->ops.tls_pub, ours));
+		snprintf(
+			msg, sizeof(msg),
+			"the contract registers %s as %s's backup service, not this token's key %s: "
+			"the node will refuse this service (run `mpc-backup register --account %s "
+			"--contract %s` and submit register_backup_service as %s)",
+			key_str(v->migration.backup_key, theirs), m->cfg->account, ours,
+			m->cfg->account, contract, m->cfg->account);
 	else
-		msg[0] = '\0';
-	notice(m, m->reg_note, MPC_LOG_WARN, msg);
+		ok = 1;
+	anomaly(m, MPC_ANOMALY_REGISTRATION, !ok, msg,
+		"migration_info registers this service's key again");
+}
+
+/* The epoch going backwards, the operator leaving, an unknown state. */
+static void check_oddities(struct mpc_monitor *m, const struct mpc_contract_view *v)
+{
+	char msg[MPC_ERR_MSG_MAX];
+
+	if (v->has_keyset) {
+		int back = m->has_max_epoch && v->keyset.epoch_id < m->max_epoch;
+
+		snprintf(msg, sizeof(msg),
+			 "the contract's keyset epoch went backwards: %llu after %llu (epochs only "
+			 "grow: the endpoints serve an old state, or the contract was rolled back; "
+			 "check them)",
+			 (unsigned long long)v->keyset.epoch_id, (unsigned long long)m->max_epoch);
+		anomaly(m, MPC_ANOMALY_EPOCH_BACKWARDS, back, msg,
+			"the contract's keyset epoch is no longer below one seen before");
+		if (!m->has_max_epoch || v->keyset.epoch_id > m->max_epoch)
+			m->max_epoch = v->keyset.epoch_id;
+		m->has_max_epoch = 1;
+	}
+	snprintf(msg, sizeof(msg),
+		 "the contract is in a state this build does not know, \"%s\": taking no action "
+		 "while it lasts (update mpc-backup if the contract has a new state)",
+		 v->variant);
+	anomaly(m, MPC_ANOMALY_UNKNOWN_STATE, v->kind == MPC_STATE_UNKNOWN, msg,
+		"the contract's state is one this build knows again");
+	if (v->has_own)
+		m->had_own = 1;
+	snprintf(
+		msg, sizeof(msg),
+		"%s is no longer a participant of the contract (state %s): nothing to back up from",
+		m->cfg->account, mpc_protocol_kind_name(v->kind));
+	anomaly(m, MPC_ANOMALY_OPERATOR_GONE, m->had_own && !v->has_own && v->has_keyset, msg,
+		"the operator is a participant again");
 }
 
 static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, double now)
@@ -97,57 +162,51 @@ static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v
 		return;
 	rc = mpc_store_covers(m->ops.store, &v->keyset, &covered, NULL, &e);
 	if (rc != MPC_OK) {
-		mpc_metrics_health(m->metrics, 2, 0, "cannot read the store");
+		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 0, "cannot read the store");
 		notice(m, m->note, MPC_LOG_ERROR, e.msg);
 		return;
 	}
 	if (covered) {
-		mpc_metrics_lock(m->metrics);
-		m->metrics->backups_covered++;
-		mpc_metrics_unlock(m->metrics);
+		mpc_metrics_count(m->metrics, MPC_COUNT_BACKUPS_COVERED);
 		return;
 	}
 	if (!v->has_own) {
-		snprintf(msg, sizeof(msg),
-			 "keyset of epoch %llu is not backed up, and %s is not a participant of the "
-			 "running state: there is no node to back it up from",
-			 (unsigned long long)v->keyset.epoch_id, m->cfg->account);
+		snprintf(
+			msg, sizeof(msg),
+			"keyset of epoch %llu is not backed up, and %s is not a participant of the "
+			"running state: there is no node to back it up from",
+			(unsigned long long)v->keyset.epoch_id, m->cfg->account);
 		notice(m, m->note, MPC_LOG_WARN, msg);
 		return;
 	}
 	if (!mpc_retry_ready(&m->backup, now))
 		return;
-	rc = mpc_migration_address(&m->addr, v->own.account_id, v->own.info.url, v->own.info.tls_key,
-				   addr, NULL, &e);
+	rc = mpc_migration_address(&m->addr, v->own.account_id, v->own.info.url,
+				   v->own.info.tls_key, addr, NULL, &e);
 	if (rc == MPC_OK)
 		rc = mpc_op_backup(&m->ops, addr, v->own.info.tls_key, &v->keyset, &out, &e);
 	if (rc == MPC_OK && out.already_covered)
 		return;
 	if (rc == MPC_OK) {
 		mpc_metrics_token_op(m->metrics, out.t.token_s);
-		mpc_metrics_lock(m->metrics);
-		m->metrics->backups_ok++;
-		m->metrics->has_backup = 1;
-		m->metrics->last_backup_epoch = v->keyset.epoch_id;
-		m->metrics->last_backup_time = (double)time(NULL);
-		mpc_metrics_unlock(m->metrics);
-		mpc_metrics_health(m->metrics, 2, 1, NULL);
+		mpc_metrics_backup_stored(m->metrics, v->keyset.epoch_id, (double)time(NULL));
+		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 1, NULL);
 		if (mpc_retry_succeeded(&m->backup))
 			mpc_log(m->log, MPC_LOG_INFO, "backup works again");
 		mpc_log(m->log, MPC_LOG_INFO,
 			"backed up epoch %llu (%zu domains, %zu bytes) from %s into %s "
 			"(node %.1f ms, token %.2f ms, disk %.1f ms)",
-			(unsigned long long)v->keyset.epoch_id, v->keyset.n_domains, out.bytes, addr,
-			out.file, out.t.node_s * 1e3, out.t.token_s * 1e3, out.t.disk_s * 1e3);
+			(unsigned long long)v->keyset.epoch_id, v->keyset.n_domains, out.bytes,
+			addr, out.file, out.t.node_s * 1e3, out.t.token_s * 1e3,
+			out.t.disk_s * 1e3);
 		return;
 	}
 	if (rc == MPC_ERR_CANCELLED)
 		return; /* shutting down: not a failure */
-	mpc_metrics_lock(m->metrics);
-	m->metrics->backups_error++;
-	mpc_metrics_unlock(m->metrics);
+	mpc_metrics_count(m->metrics, MPC_COUNT_BACKUPS_ERROR);
 	if (rc == MPC_ERR_PKCS11 || rc == MPC_ERR_PIN || rc == MPC_ERR_OBJECT_NOT_FOUND)
-		mpc_metrics_health(m->metrics, 1, 0, "token operation failed (see the log)");
+		mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 0,
+				   "token operation failed (see the log)");
 	if (mpc_retry_failed(&m->backup, now, m->cfg->backoff_initial, m->cfg->backoff_max, e.msg))
 		mpc_log(m->log, MPC_LOG_ERROR,
 			"backup of epoch %llu failed: %s (retrying with backoff, now %.1f s)",
@@ -171,34 +230,187 @@ static int push_target(const struct mpc_contract_view *v, enum mpc_push_kind *ki
 	return 0;
 }
 
+static int same_target(const struct mpc_participant_info *a, const struct mpc_participant_info *b)
+{
+	return memcmp(a->tls_key, b->tls_key, 32) == 0 && strcmp(a->url, b->url) == 0;
+}
+
+/* Do two agreeing views say the same about what to push, where, and how it ends? */
+static int same_push_view(const struct mpc_contract_view *a, const struct mpc_contract_view *b)
+{
+	const struct mpc_participant_info *ta = NULL, *tb = NULL;
+	enum mpc_push_kind ka = MPC_PUSH_MIGRATION, kb = MPC_PUSH_MIGRATION;
+	int ha = push_target(a, &ka, &ta), hb = push_target(b, &kb, &tb);
+
+	if (a->kind != b->kind || ha != hb || (ha && (ka != kb || !same_target(ta, tb))))
+		return 0;
+	if (a->has_keyset != b->has_keyset ||
+	    (a->has_keyset && !mpc_keyset_equal(&a->keyset, &b->keyset)))
+		return 0;
+	return a->has_own == b->has_own &&
+	       (!a->has_own || memcmp(a->own.info.tls_key, b->own.info.tls_key, 32) == 0);
+}
+
 static const char *kind_name(enum mpc_push_kind k)
 {
 	return k == MPC_PUSH_RECOVERY ? "recovery" : "migration";
 }
 
+static void push_reset(struct mpc_push_state *p, enum mpc_push_phase phase)
+{
+	mpc_keyset_free(&p->pushed);
+	memset(p, 0, sizeof(*p));
+	p->phase = phase;
+}
+
+/* "epoch 4 [0@240 1@0 2@0]" */
+static void keyset_str(const struct mpc_keyset *ks, char *out, size_t cap)
+{
+	size_t o;
+
+	snprintf(out, cap, "epoch %llu [", (unsigned long long)ks->epoch_id);
+	o = strlen(out);
+	for (size_t i = 0; i < ks->n_domains && o + 24 < cap; i++) {
+		snprintf(out + o, cap - o, "%s%llu@%llu", i ? " " : "",
+			 (unsigned long long)ks->domains[i].domain_id,
+			 (unsigned long long)ks->domains[i].attempt);
+		o += strlen(out + o);
+	}
+	snprintf(out + o, cap - o, "%s]", o + 24 < cap ? "" : "...");
+}
+
 static void push_ended(struct mpc_monitor *m, const struct mpc_contract_view *v)
 {
 	struct mpc_push_state *p = &m->push;
-	char key[MPC_ED25519_KEY_STR_MAX];
+	char key[MPC_ED25519_KEY_STR_MAX], what[MPC_ERR_MSG_MAX];
 	int concluded = v->has_own && mpc_memeq_ct(v->own.info.tls_key, p->target.tls_key, 32);
 
-	mpc_metrics_lock(m->metrics);
-	if (concluded)
-		m->metrics->migrations_concluded++;
-	else
-		m->metrics->migrations_cancelled++;
-	mpc_metrics_unlock(m->metrics);
-	if (concluded)
+	mpc_metrics_count(m->metrics, concluded ? MPC_COUNT_MIGRATIONS_CONCLUDED
+						: MPC_COUNT_MIGRATIONS_CANCELLED);
+	if (concluded) {
 		mpc_log(m->log, MPC_LOG_INFO,
-			"%s concluded: %s is now %s's participant (node %s) in state %s", kind_name(p->kind),
-			key_str(p->target.tls_key, key), m->cfg->account, p->address,
-			mpc_protocol_kind_name(v->kind));
+			"%s concluded: %s is now %s's participant (node %s) in state %s",
+			kind_name(p->kind), key_str(p->target.tls_key, key), m->cfg->account,
+			p->address, mpc_protocol_kind_name(v->kind));
+		push_reset(p, MPC_PUSH_CONCLUDED);
+		return;
+	}
+	/* Say what happened to this destination, not what the phase suggests. */
+	if (p->pushes_ok > 0)
+		snprintf(what, sizeof(what),
+			 "after the node took the keyshares (%u push(es) taken, the last of epoch "
+			 "%llu; %u failed)",
+			 p->pushes_ok, (unsigned long long)p->epoch, p->pushes_failed);
+	else if (p->pushes_failed > 0)
+		snprintf(what, sizeof(what),
+			 "before any push succeeded (%u push(es) failed, the last with: %.400s)",
+			 p->pushes_failed, p->retry.last);
 	else
-		mpc_log(m->log, MPC_LOG_WARN,
-			"%s to %s (%s) was cancelled on the contract (state %s)%s", kind_name(p->kind),
-			key_str(p->target.tls_key, key), p->address, mpc_protocol_kind_name(v->kind),
-			p->sent ? " after the keyshares were pushed" : " before any push succeeded");
-	memset(p, 0, sizeof(*p));
+		snprintf(what, sizeof(what), "before any push was attempted");
+	mpc_log(m->log, MPC_LOG_WARN, "%s to %s (%s) was cancelled on the contract (state %s) %s",
+		kind_name(p->kind), key_str(p->target.tls_key, key), p->address,
+		mpc_protocol_kind_name(v->kind), what);
+	push_reset(p, MPC_PUSH_CANCELLED);
+}
+
+/* "; ..." about the destination's attestation for the diagnosis (empty when every endpoint
+ * that answered has one); its length. Asks each endpoint the contract's `get_attestation` for
+ * the destination's TLS key: rare (once per migration that does not conclude), so no pooling. */
+static int attestation_note(struct mpc_monitor *m, const uint8_t tls_key[32], char *out, size_t cap)
+{
+	struct mpc_rpc_options ro;
+	char key[MPC_ED25519_KEY_STR_MAX], args[128], failed[256] = "";
+	size_t n = m->cfg->n_rpc_url, nulls = 0, some = 0, errors = 0;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.contract = m->cfg->contract;
+	ro.timeout_ms = (long)(m->cfg->rpc_timeout * 1000);
+	ro.connect_timeout_ms = ro.timeout_ms;
+	ro.cancel = m->ops.cancel;
+	snprintf(args, sizeof(args), "{\"tls_public_key\":\"%s\"}", key_str(tls_key, key));
+	for (size_t i = 0; i < n; i++) {
+		struct mpc_rpc_endpoint *ep = NULL;
+		struct mpc_rpc_query q = { "get_attestation", args, 0 };
+		struct mpc_rpc_result r;
+		struct mpc_err e = { 0 };
+		json_t *j = NULL;
+
+		memset(&r, 0, sizeof(r));
+		if (mpc_rpc_endpoint_new(m->cfg->rpc_url[i], &ro, &ep, &e) == MPC_OK &&
+		    mpc_rpc_call(ep, &q, &r, &e) == MPC_OK)
+			j = json_loadb(r.json, r.len, JSON_DECODE_ANY, NULL);
+		if (j != NULL && json_is_null(j))
+			nulls++;
+		else if (j != NULL)
+			some++;
+		else if (errors++ == 0)
+			snprintf(failed, sizeof(failed), "%.200s", e.msg[0] ? e.msg : "not JSON");
+		json_decref(j);
+		mpc_rpc_result_free(&r);
+		mpc_rpc_endpoint_free(ep);
+	}
+	if (nulls > 0)
+		return snprintf(out, cap,
+				"; the contract has no attestation for the destination: "
+				"get_attestation(%s) returns null (%zu of %zu endpoints)",
+				key, nulls, n);
+	if (some == 0)
+		return snprintf(out, cap, "; the destination's attestation could not be read (%s)",
+				failed);
+	return 0;
+}
+
+/* The push was taken conclude_timeout ago and the contract has not concluded: say once which
+ * of conclude_node_migration's conditions the contract shows as unmet. */
+static void diagnose_conclusion(struct mpc_monitor *m, const struct mpc_contract_view *v,
+				double now)
+{
+	struct mpc_push_state *p = &m->push;
+	char key[MPC_ED25519_KEY_STR_MAX], signer[MPC_NEAR_KEY_STR_MAX], ks[160], ks2[160];
+	char unmet[MPC_ERR_MSG_MAX] = "";
+	size_t o = 0;
+
+	if (p->diagnosed || p->kind != MPC_PUSH_MIGRATION ||
+	    now - p->sent_at < m->cfg->conclude_timeout)
+		return;
+	p->diagnosed = 1;
+	if (v->kind != MPC_STATE_RUNNING)
+		o += (size_t)snprintf(unmet + o, sizeof(unmet) - o,
+				      "; the contract is in state %s, not Running",
+				      mpc_protocol_kind_name(v->kind));
+	if (o < sizeof(unmet) &&
+	    (!v->has_keyset || !p->has_pushed || !mpc_keyset_equal(&v->keyset, &p->pushed))) {
+		if (v->has_keyset)
+			keyset_str(&v->keyset, ks, sizeof(ks));
+		else
+			snprintf(ks, sizeof(ks), "none");
+		if (p->has_pushed)
+			keyset_str(&p->pushed, ks2, sizeof(ks2));
+		else
+			snprintf(ks2, sizeof(ks2), "none");
+		o += (size_t)
+			snprintf(unmet + o, sizeof(unmet) - o,
+				 "; the contract's keyset (%s) differs from the one pushed (%s)",
+				 ks, ks2);
+	}
+	if (o < sizeof(unmet))
+		o += (size_t)attestation_note(m, p->target.tls_key, unmet + o, sizeof(unmet) - o);
+	if (!v->has_migration || !v->migration.has_destination ||
+	    mpc_near_key_format(v->migration.signer_curve, v->migration.signer_pk,
+				v->migration.signer_pk_len, signer, NULL) != MPC_OK)
+		snprintf(signer, sizeof(signer), "(unknown)");
+	mpc_log(m->log, MPC_LOG_WARN,
+		"the migration to %s (%s) has not concluded %.0f s after the node took the "
+		"keyshares. conclude_node_migration needs the state Running, the contract's keyset "
+		"equal to the one pushed, the destination's attestation, and a transaction signed "
+		"by the access key the contract expects, %s, on %s (the destination node must hold "
+		"it). Unmet as the contract shows it: %s. To give up: cancel_node_migration (see "
+		"docs/operations.md)",
+		key_str(p->target.tls_key, key), p->address, now - p->sent_at, signer,
+		m->cfg->account,
+		o > 0 ? unmet + 2
+		      : "none of the state, the keyset or the "
+			"attestation (check the destination node's log and its signer key)");
 }
 
 static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, double now)
@@ -208,32 +420,55 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 	enum mpc_push_kind kind = MPC_PUSH_MIGRATION;
 	struct mpc_push_outcome out;
 	struct mpc_err e = { 0 };
-	char key[MPC_ED25519_KEY_STR_MAX];
-	int rc;
+	char key[MPC_ED25519_KEY_STR_MAX], msg[MPC_ERR_MSG_MAX], a[160], b[160];
+	int has = push_target(v, &kind, &target), rc;
 
-	if (!push_target(v, &kind, &target)) {
-		if (p->active)
-			push_ended(m, v);
+	/* Act only on what two consecutive agreeing polls show. */
+	if (!m->has_prev || !same_push_view(&m->prev, v)) {
+		if (m->has_announced && (!has || !same_target(target, &m->announced))) {
+			mpc_log(m->log, MPC_LOG_WARN,
+				"the %s destination %s named in one poll is not named in the next: not "
+				"acted on (a target must hold for two consecutive polls)",
+				kind_name(m->announced_kind), key_str(m->announced.tls_key, key));
+			m->has_announced = 0;
+		}
+		if (has && !(push_active(p) && same_target(&p->target, target)) &&
+		    !(m->has_announced && same_target(target, &m->announced))) {
+			mpc_log(m->log, MPC_LOG_INFO,
+				"%s destination %s (contract URL %s) named for %s: acting if the next "
+				"poll agrees",
+				kind_name(kind), key_str(target->tls_key, key), target->url,
+				m->cfg->account);
+			m->has_announced = 1;
+			m->announced_kind = kind;
+			m->announced = *target;
+		}
 		return;
 	}
-	if (p->active && (p->kind != kind || memcmp(p->target.tls_key, target->tls_key, 32) != 0 ||
-			  strcmp(p->target.url, target->url) != 0)) {
+	m->has_announced = 0;
+	if (!has) {
+		if (push_active(p))
+			push_ended(m, v);
+		notice(m, m->push_note, MPC_LOG_INFO, "");
+		return;
+	}
+	if (push_active(p) && (p->kind != kind || !same_target(&p->target, target))) {
 		mpc_log(m->log, MPC_LOG_WARN,
 			"the %s destination changed from %s (%s): pushing to the new one only",
 			kind_name(p->kind), key_str(p->target.tls_key, key), p->address);
-		memset(p, 0, sizeof(*p));
+		push_reset(p, MPC_PUSH_IDLE);
 	}
-	if (!p->active) {
-		p->active = 1;
+	if (!push_active(p)) {
+		push_reset(p, MPC_PUSH_PENDING);
 		p->kind = kind;
 		p->target = *target;
 		rc = mpc_migration_address(&m->addr, m->cfg->account, target->url, target->tls_key,
 					   p->address, NULL, &e);
 		if (rc != MPC_OK)
 			snprintf(p->address, sizeof(p->address), "(unknown)");
-		mpc_log(m->log, MPC_LOG_INFO, "%s of %s to %s at %s (contract URL %s)%s%s", kind_name(kind),
-			m->cfg->account, key_str(target->tls_key, key), p->address, target->url,
-			rc != MPC_OK ? ": " : "", rc != MPC_OK ? e.msg : "");
+		mpc_log(m->log, MPC_LOG_INFO, "%s of %s to %s at %s (contract URL %s)%s%s",
+			kind_name(kind), m->cfg->account, key_str(target->tls_key, key), p->address,
+			target->url, rc != MPC_OK ? ": " : "", rc != MPC_OK ? e.msg : "");
 		mpc_err_clear(&e);
 	}
 	if (!v->has_keyset) {
@@ -241,8 +476,38 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 		       "a destination is named but the contract has no keyset to push");
 		return;
 	}
-	if (p->sent && p->epoch == v->keyset.epoch_id)
-		return; /* waiting for the contract; a 200 is not success */
+	/* The node imports only in Running (Recovery is the seed design's own state). */
+	if (kind == MPC_PUSH_MIGRATION && v->kind != MPC_STATE_RUNNING) {
+		snprintf(
+			msg, sizeof(msg),
+			"the contract is in state %s: the destination node imports keyshares only in "
+			"Running, so the migration to %s waits (a state change does not cancel it)",
+			mpc_protocol_kind_name(v->kind), key_str(target->tls_key, key));
+		notice(m, m->push_note, MPC_LOG_INFO, msg);
+		if (p->phase == MPC_PUSH_SENT)
+			diagnose_conclusion(m, v, now);
+		return;
+	}
+	if (m->push_note[0] != '\0') {
+		mpc_log(m->log, MPC_LOG_INFO, "the contract is %s again: the %s resumes",
+			mpc_protocol_kind_name(v->kind), kind_name(kind));
+		m->push_note[0] = '\0';
+	}
+	if (p->phase == MPC_PUSH_SENT) {
+		if (p->has_pushed && mpc_keyset_equal(&p->pushed, &v->keyset)) {
+			diagnose_conclusion(m, v, now);
+			return; /* waiting for the contract; a 200 is not success */
+		}
+		keyset_str(&p->pushed, a, sizeof(a));
+		keyset_str(&v->keyset, b, sizeof(b));
+		mpc_log(m->log, MPC_LOG_INFO,
+			"the contract's keyset changed since the push (%s, now %s): pushing the %s "
+			"again so that the destination holds exactly the contract's keyset",
+			a, b, kind_name(kind));
+		p->phase = MPC_PUSH_PENDING;
+		p->diagnosed = 0;
+		mpc_retry_reset(&p->retry);
+	}
 	if (!mpc_retry_ready(&p->retry, now))
 		return;
 	rc = mpc_migration_address(&m->addr, m->cfg->account, target->url, target->tls_key,
@@ -250,27 +515,41 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 	if (rc == MPC_OK)
 		rc = mpc_op_push(&m->ops, p->address, target->tls_key, &v->keyset, 0, 0, &out, &e);
 	if (rc == MPC_OK) {
+		struct mpc_keyset copy;
+
 		mpc_metrics_token_op(m->metrics, out.t.token_s);
-		mpc_metrics_lock(m->metrics);
-		m->metrics->pushes_ok++;
-		mpc_metrics_unlock(m->metrics);
+		mpc_metrics_count(m->metrics, MPC_COUNT_PUSHES_OK);
 		mpc_retry_succeeded(&p->retry);
-		p->sent = 1;
+		memset(&copy, 0, sizeof(copy));
+		if (mpc_keyset_copy(&copy, &v->keyset, NULL) == MPC_OK) {
+			mpc_keyset_free(&p->pushed);
+			p->pushed = copy;
+			p->has_pushed = 1;
+		}
+		p->phase = MPC_PUSH_SENT;
+		p->pushes_ok++;
+		p->sent_at = now;
+		p->diagnosed = 0;
 		p->epoch = out.epoch;
 		mpc_log(m->log, MPC_LOG_INFO,
 			"pushed epoch %llu (%zu domains, %zu bytes, from %s) to %s: the node took them; "
 			"waiting for the contract to conclude the %s",
-			(unsigned long long)out.epoch, out.n_domains, out.bytes, out.file, p->address,
-			kind_name(p->kind));
+			(unsigned long long)out.epoch, out.n_domains, out.bytes, out.file,
+			p->address, kind_name(p->kind));
 		return;
 	}
 	if (rc == MPC_ERR_CANCELLED)
 		return; /* shutting down: not a failure */
-	mpc_metrics_lock(m->metrics);
-	m->metrics->pushes_error++;
-	mpc_metrics_unlock(m->metrics);
+	mpc_metrics_count(m->metrics, MPC_COUNT_PUSHES_ERROR);
+	p->pushes_failed++;
+	if (strstr(e.msg, "answered HTTP 500: keyshares receiver channel is closed") != NULL)
+		mpc_err_prefix(&e,
+			       "the destination node has left onboarding and no longer imports "
+			       "keyshares (near/mpc #3406): restart the destination node, which "
+			       "fixes it; ");
 	if (mpc_retry_failed(&p->retry, now, m->cfg->backoff_initial, m->cfg->backoff_max, e.msg))
-		mpc_log(m->log, MPC_LOG_ERROR, "%s push to %s failed: %s (retrying with backoff, now %.1f s)",
+		mpc_log(m->log, MPC_LOG_ERROR,
+			"%s push to %s failed: %s (retrying with backoff, now %.1f s)",
 			kind_name(p->kind), p->address, e.msg, p->retry.delay);
 }
 
@@ -278,32 +557,43 @@ int mpc_monitor_verify_store(struct mpc_monitor *m)
 {
 	struct mpc_store_verify_report r;
 	struct mpc_err e = { 0 };
-	double t0 = mpc_monitor_now();
+	double t0 = mpc_now_monotonic();
 	int rc = mpc_store_verify(m->ops.store, m->ops.seal_tokens, m->ops.n_seal, &r, &e);
 
 	if (rc != MPC_OK) {
-		mpc_metrics_health(m->metrics, 2, 0, "store verification could not run");
+		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 0,
+				   "store verification could not run");
 		mpc_log(m->log, MPC_LOG_ERROR, "store verification could not run: %s", e.msg);
 		return rc;
 	}
-	mpc_metrics_token_op(m->metrics, mpc_monitor_now() - t0);
+	mpc_metrics_token_op(m->metrics, mpc_now_monotonic() - t0);
 	if (r.n_failed > 0) {
 		char why[256];
 
 		snprintf(why, sizeof(why), "%zu stored keyset(s) fail verification", r.n_failed);
-		mpc_metrics_health(m->metrics, 2, 0, why);
+		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 0, why);
 		for (size_t i = 0; i < r.n; i++)
 			if (!r.items[i].ok && !r.items[i].quarantined)
 				mpc_log(m->log, MPC_LOG_ERROR, "store: %s: %s", r.items[i].name,
 					r.items[i].msg);
 	} else {
-		mpc_metrics_health(m->metrics, 2, 1, NULL);
-		mpc_log(m->log, MPC_LOG_INFO, "store verified: %zu keyset(s) open and match their headers",
-			r.n_ok);
+		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 1, NULL);
+		mpc_log(m->log, MPC_LOG_INFO,
+			"store verified: %zu keyset(s) open and match their headers", r.n_ok);
 	}
 	rc = r.n_failed > 0 ? MPC_ERR_AUTH : MPC_OK;
 	mpc_store_verify_report_free(&r);
 	return rc;
+}
+
+void mpc_monitor_free(struct mpc_monitor *m)
+{
+	if (m == NULL)
+		return;
+	push_reset(&m->push, MPC_PUSH_IDLE);
+	if (m->has_prev)
+		mpc_contract_view_free(&m->prev);
+	m->has_prev = 0;
 }
 
 int mpc_monitor_poll(struct mpc_monitor *m)
@@ -318,33 +608,46 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 	memset(&v, 0, sizeof(v));
 	memset(outcomes, 0, sizeof(outcomes));
 	rc = mpc_quorum_poll(m->quorum, m->cfg->account, &v, outcomes, &e);
-	now = mpc_monitor_now();
-	mpc_metrics_lock(m->metrics);
-	m->metrics->polls++;
+	now = mpc_now_monotonic();
+	mpc_metrics_count(m->metrics, MPC_COUNT_POLLS);
 	if (rc == MPC_ERR_DISAGREE)
-		m->metrics->disagreements++;
-	mpc_metrics_unlock(m->metrics);
+		mpc_metrics_count(m->metrics, MPC_COUNT_DISAGREEMENTS);
 	for (size_t i = 0; i < n; i++)
-		mpc_metrics_endpoint(m->metrics, outcomes[i].endpoint, (int)outcomes[i].status);
+		mpc_metrics_endpoint(m->metrics, outcomes[i].endpoint,
+				     (enum mpc_read_outcome)outcomes[i].status);
 	if (rc != MPC_OK) {
-		mpc_metrics_health(m->metrics, 0, 0,
-				   rc == MPC_ERR_DISAGREE ? "RPC endpoints disagree" : "contract read failed");
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s: %.200s",
+			 rc == MPC_ERR_DISAGREE ? "RPC endpoints disagree" : "contract read failed",
+			 e.msg);
+		mpc_metrics_health(m->metrics, MPC_HEALTH_CONTRACT, 0, why);
 		if (mpc_retry_failed(&m->read, now, 0, 0, e.msg))
-			mpc_log(m->log, MPC_LOG_WARN, "contract read: %s; taking no action until %zu of %zu endpoints agree",
+			mpc_log(m->log, MPC_LOG_WARN,
+				"contract read: %s; taking no action until %zu of %zu endpoints agree",
 				e.msg, mpc_quorum_threshold(m->quorum), n);
+		/* No view: the next one must be confirmed by another before a push acts on it. */
+		if (m->has_prev)
+			mpc_contract_view_free(&m->prev);
+		m->has_prev = 0;
 		return rc;
 	}
-	mpc_metrics_health(m->metrics, 0, 1, NULL);
+	mpc_metrics_health(m->metrics, MPC_HEALTH_CONTRACT, 1, NULL);
 	if (mpc_retry_succeeded(&m->read))
 		mpc_log(m->log, MPC_LOG_INFO, "contract reads agree again (%s)",
 			mpc_protocol_kind_name(v.kind));
 	check_registration(m, &v);
+	check_oddities(m, &v);
 	backup_duty(m, &v, now);
 	push_duty(m, &v, now);
 	if (now >= m->next_verify) {
 		(void)mpc_monitor_verify_store(m);
 		m->next_verify = now + m->cfg->verify_interval;
 	}
-	mpc_contract_view_free(&v);
+	/* Keep this view to confirm the next one. */
+	if (m->has_prev)
+		mpc_contract_view_free(&m->prev);
+	m->prev = v;
+	m->has_prev = 1;
 	return MPC_OK;
 }

@@ -8,8 +8,15 @@
  *                 Recovery state, the operator's prospective participant with a new TLS key)
  *                 -> push the stored keyshares of exactly the contract's keyset to it,
  *                 authenticated by the destination's contract TLS key, once per distinct
- *                 destination; then watch for the contract to conclude (the destination is now
- *                 the operator's participant) or cancel (the destination is gone).
+ *                 destination and keyset (again when the contract's keyset changes, e.g. domains
+ *                 added within an epoch); then watch for the contract to conclude (the
+ *                 destination is now the operator's participant) or cancel (it is gone).
+ *                 A target, or its end, is acted on only when two consecutive agreeing polls
+ *                 show it (a one-poll flicker never sends keyshares), and a migration is pushed
+ *                 only while the contract is Running (the node imports only then).
+ *   oddities      the epoch going backwards, the operator leaving the participants, an unknown
+ *                 state, this service's registration missing: logged when each starts and
+ *                 clears, counted, shown in /healthz and /metrics.
  * Failures retry with capped exponential backoff, also when the contract does not change; each
  * distinct failure is logged once and the recovery from it once.
  *
@@ -29,31 +36,61 @@
 #include "src/monitor/metrics.h"
 #include "src/monitor/ops.h"
 #include "src/monitor/retry.h"
+#include "src/util/clock.h"
 
-enum mpc_push_kind { MPC_PUSH_MIGRATION = 1, MPC_PUSH_RECOVERY = 2 };
+enum mpc_push_kind {
+	MPC_PUSH_MIGRATION = 1,
+	MPC_PUSH_RECOVERY = 2
+};
+
+/* The push duty's states, as docs/design.md ("The monitor") draws them. CONCLUDED and CANCELLED
+ * are where a push ends (logged and counted once); they act as IDLE until a target appears. */
+enum mpc_push_phase {
+	MPC_PUSH_IDLE = 0,  /* no destination named */
+	MPC_PUSH_PENDING,   /* a destination named, its keyshares not (yet) taken */
+	MPC_PUSH_SENT,      /* the node took the keyshares: waiting for the contract */
+	MPC_PUSH_CONCLUDED, /* the destination became the operator's participant */
+	MPC_PUSH_CANCELLED, /* the destination disappeared without becoming it */
+};
+
+/* "idle", "pending", ... */
+const char *mpc_push_phase_name(enum mpc_push_phase p);
 
 struct mpc_push_state {
-	int active;                        /* a destination is known */
+	enum mpc_push_phase phase;
 	enum mpc_push_kind kind;
 	struct mpc_participant_info target; /* the destination as the contract names it */
 	char address[MPC_ADDRESS_MAX];
-	uint64_t epoch;                    /* the keyset epoch pushed (or to push) */
-	int sent;                          /* the node took the keyshares; awaiting the contract */
+	uint64_t epoch;         /* the keyset epoch pushed (or to push) */
+	unsigned pushes_ok;     /* pushes to this destination the node took */
+	unsigned pushes_failed; /* pushes to this destination that failed */
+	int has_pushed;
+	struct mpc_keyset pushed; /* owned: the keyset the node last took */
+	double sent_at;           /* monotonic: when it was taken */
+	int diagnosed;            /* the conclude-timeout diagnosis was logged */
 	struct mpc_retry retry;
 };
 
 struct mpc_monitor {
-	const struct mpc_config *cfg;      /* borrowed; replaced on reload */
-	const struct mpc_logger *log;      /* borrowed */
-	struct mpc_metrics *metrics;       /* borrowed */
-	struct mpc_quorum *quorum;         /* borrowed */
-	struct mpc_ops ops;                /* borrowed pointers inside */
-	struct mpc_address_config addr;    /* points into cfg */
-	struct mpc_retry read;             /* contract reads (log-once only) */
+	const struct mpc_config *cfg;   /* borrowed; replaced on reload */
+	const struct mpc_logger *log;   /* borrowed */
+	struct mpc_metrics *metrics;    /* borrowed */
+	struct mpc_quorum *quorum;      /* borrowed */
+	struct mpc_ops ops;             /* borrowed pointers inside */
+	struct mpc_address_config addr; /* points into cfg */
+	struct mpc_retry read;          /* contract reads (log-once only) */
 	struct mpc_retry backup;
 	struct mpc_push_state push;
-	char note[MPC_ERR_MSG_MAX];        /* the last "cannot act" notice, logged once */
-	char reg_note[MPC_ERR_MSG_MAX];    /* the last registration notice, logged once */
+	char note[MPC_ERR_MSG_MAX];      /* the last "cannot act" notice, logged once */
+	char push_note[MPC_ERR_MSG_MAX]; /* the last "push waits" notice, logged once */
+	int has_prev;
+	struct mpc_contract_view prev; /* owned: the previous agreeing poll's view */
+	int has_announced;             /* a target seen in one poll, not yet acted on */
+	enum mpc_push_kind announced_kind;
+	struct mpc_participant_info announced;
+	int has_max_epoch;
+	uint64_t max_epoch; /* the highest keyset epoch seen */
+	int had_own;        /* the operator was a participant */
 	double next_verify;
 };
 
@@ -61,6 +98,9 @@ struct mpc_monitor {
 void mpc_monitor_init(struct mpc_monitor *m, const struct mpc_config *cfg,
 		      const struct mpc_logger *log, struct mpc_metrics *metrics,
 		      struct mpc_quorum *quorum, const struct mpc_ops *ops);
+
+/* Release what the monitor owns (accepts a zeroed monitor). */
+void mpc_monitor_free(struct mpc_monitor *m);
 
 /* Point at a new configuration (after SIGHUP); keeps the duties' state. */
 void mpc_monitor_reconfigure(struct mpc_monitor *m, const struct mpc_config *cfg,
@@ -71,8 +111,5 @@ int mpc_monitor_poll(struct mpc_monitor *m);
 
 /* Verify the whole store with the sealing tokens; logs and updates store health. */
 int mpc_monitor_verify_store(struct mpc_monitor *m);
-
-/* Seconds (monotonic). */
-double mpc_monitor_now(void);
 
 #endif

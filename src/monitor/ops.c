@@ -2,19 +2,11 @@
 #include "src/monitor/ops.h"
 
 #include <string.h>
-#include <time.h>
 
 #include "pkcs11/seal.h"
 #include "src/node/client.h"
+#include "src/util/clock.h"
 #include "src/util/mem.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int node_client(const struct mpc_ops *o, const char *address, const uint8_t node_pub[32],
 		       struct mpc_node_client **c, struct mpc_err *e)
@@ -41,7 +33,7 @@ int mpc_op_backup(const struct mpc_ops *o, const char *address, const uint8_t no
 	struct mpc_store_put_opts po;
 	uint8_t *plain = NULL;
 	size_t plain_len = 0;
-	double t0 = now_s(), t1;
+	double t0 = mpc_now_monotonic(), t1;
 	int covered = 0, rc;
 
 	memset(out, 0, sizeof(*out));
@@ -50,7 +42,7 @@ int mpc_op_backup(const struct mpc_ops *o, const char *address, const uint8_t no
 		return rc;
 	if (covered) {
 		out->already_covered = 1;
-		out->t.total_s = now_s() - t0;
+		out->t.total_s = mpc_now_monotonic() - t0;
 		return MPC_OK;
 	}
 	/* Every sealing token must be able to seal (keys present, mechanism offered) before a
@@ -67,9 +59,9 @@ int mpc_op_backup(const struct mpc_ops *o, const char *address, const uint8_t no
 	rc = node_client(o, address, node_pub, &c, e);
 	if (rc != MPC_OK)
 		goto out;
-	t1 = now_s();
+	t1 = mpc_now_monotonic();
 	rc = mpc_node_get_keyshares(c, ks, o->tk, &plain, &plain_len, e);
-	out->t.node_s = now_s() - t1;
+	out->t.node_s = mpc_now_monotonic() - t1;
 	if (rc != MPC_OK) {
 		mpc_err_prefix(e, "fetching keyshares of epoch %llu from %s: ",
 			       (unsigned long long)ks->epoch_id, address);
@@ -93,7 +85,7 @@ int mpc_op_backup(const struct mpc_ops *o, const char *address, const uint8_t no
 out:
 	mpc_secure_free(plain);
 	mpc_node_client_free(c);
-	out->t.total_s = now_s() - t0;
+	out->t.total_s = mpc_now_monotonic() - t0;
 	return rc;
 }
 
@@ -103,7 +95,7 @@ int mpc_op_push(const struct mpc_ops *o, const char *address, const uint8_t node
 {
 	struct mpc_store_restore r;
 	struct mpc_node_client *c = NULL;
-	double t0 = now_s(), t1;
+	double t0 = mpc_now_monotonic(), t1;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -112,9 +104,9 @@ int mpc_op_push(const struct mpc_ops *o, const char *address, const uint8_t node
 		newest = 0;
 		epoch = exact->epoch_id;
 	}
-	t1 = now_s();
+	t1 = mpc_now_monotonic();
 	rc = mpc_store_open_keyset(o->store, o->seal_tokens, o->n_seal, newest, epoch, &r, e);
-	out->t.token_s = now_s() - t1;
+	out->t.token_s = mpc_now_monotonic() - t1;
 	if (rc != MPC_OK) {
 		if (rc == MPC_ERR_NOT_FOUND && exact != NULL)
 			mpc_err_prefix(e, "no backup of the contract's keyset (epoch %llu): ",
@@ -131,12 +123,12 @@ int mpc_op_push(const struct mpc_ops *o, const char *address, const uint8_t node
 	rc = node_client(o, address, node_pub, &c, e);
 	if (rc != MPC_OK)
 		goto out;
-	t1 = now_s();
+	t1 = mpc_now_monotonic();
 	rc = mpc_node_set_keyshares(c, r.keyshares, r.keyshares_len, o->tk, e);
-	out->t.node_s = now_s() - t1;
+	out->t.node_s = mpc_now_monotonic() - t1;
 	if (rc != MPC_OK) {
-		mpc_err_prefix(e, "pushing epoch %llu to %s: ", (unsigned long long)r.hdr.keyset.epoch_id,
-			       address);
+		mpc_err_prefix(e, "pushing epoch %llu to %s: ",
+			       (unsigned long long)r.hdr.keyset.epoch_id, address);
 		goto out;
 	}
 	memcpy(out->file, r.name, sizeof(out->file));
@@ -146,6 +138,6 @@ int mpc_op_push(const struct mpc_ops *o, const char *address, const uint8_t node
 out:
 	mpc_store_restore_free(&r);
 	mpc_node_client_free(c);
-	out->t.total_s = now_s() - t0;
+	out->t.total_s = mpc_now_monotonic() - t0;
 	return rc;
 }

@@ -23,19 +23,19 @@
 #include "src/util/err.h"
 
 struct mpc_ops {
-	EVP_PKEY *tls_key;                    /* borrowed: the token-backed TLS identity */
+	EVP_PKEY *tls_key; /* borrowed: the token-backed TLS identity */
 	uint8_t tls_pub[32];
 	struct mpc_token *const *seal_tokens; /* borrowed: sealed to all, opened with any */
 	size_t n_seal;
 	enum mpc_seal_mech mech;
-	const struct mpc_transport_key *tk;   /* borrowed */
-	const struct mpc_store *store;        /* borrowed */
-	const char *contract;                 /* recorded in store headers; may be NULL */
-	const char *operator_;                /* recorded in store headers; may be NULL */
-	long connect_timeout_ms;              /* 0: the node client's defaults */
+	const struct mpc_transport_key *tk; /* borrowed */
+	const struct mpc_store *store;      /* borrowed */
+	const char *contract;               /* recorded in store headers; may be NULL */
+	const char *operator_;              /* recorded in store headers; may be NULL */
+	long connect_timeout_ms;            /* 0: the node client's defaults */
 	long timeout_ms;
 	size_t max_response;
-	const volatile sig_atomic_t *cancel;  /* set by a signal: abort transfers; may be NULL */
+	const volatile sig_atomic_t *cancel; /* set by a signal: abort transfers; may be NULL */
 };
 
 struct mpc_op_timing {
@@ -46,9 +46,9 @@ struct mpc_op_timing {
 };
 
 struct mpc_backup_outcome {
-	int already_covered;              /* nothing fetched: the store covers the keyset */
-	char file[MPC_STORE_NAME_MAX];    /* the new file, or the covering one */
-	size_t bytes;                     /* plaintext size sealed */
+	int already_covered;           /* nothing fetched: the store covers the keyset */
+	char file[MPC_STORE_NAME_MAX]; /* the new file, or the covering one */
+	size_t bytes;                  /* plaintext size sealed */
 	struct mpc_op_timing t;
 };
 

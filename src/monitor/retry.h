@@ -7,10 +7,10 @@
 #include "src/util/err.h"
 
 struct mpc_retry {
-	double next_at;              /* monotonic seconds; 0: now */
-	double delay;                /* the current backoff, seconds */
-	unsigned failures;           /* consecutive */
-	char last[MPC_ERR_MSG_MAX];  /* the last failure's message ("" when healthy) */
+	double next_at;             /* monotonic seconds; 0: now */
+	double delay;               /* the current backoff, seconds */
+	unsigned failures;          /* consecutive */
+	char last[MPC_ERR_MSG_MAX]; /* the last failure's message ("" when healthy) */
 };
 
 /* 1 if the duty may be attempted at `now`. */

@@ -281,6 +281,56 @@ static void expect_endpoint(const struct fx *f, const char *text, int i, const c
 }
 
 /* 8c. Three endpoints: 2 of 3 agree (0, the odd one named); all three differ (25, all named). */
+/* Items 1 and 2 through the CLI: the same server listed twice is refused naming both (never
+ * "2 of 3 agree"), and with --rpc-quorum 1 a dissenting endpoint blocks in either order, with a
+ * warning that one server decides. */
+static void test_same_server_and_quorum_one(void **state)
+{
+	struct fx *f = *state;
+	char a[300], b[300], want[400];
+
+	for (int i = 0; i < 2; i++)
+		start_rpc(f, i, NULL);
+	snprintf(a, sizeof(a), "http://127.0.0.1:%u/", f->rpc[0].port);
+	snprintf(b, sizeof(b), "http://127.0.0.1:%u/x", f->rpc[0].port);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", a, "--rpc-url", b,
+	       "--rpc-url", f->url[1], "--account", OPERATOR, (char *)NULL);
+	assert_int_equal(f->r.status, 2);
+	snprintf(want, sizeof(want), "RPC endpoints 1 (http://127.0.0.1:%u) and 2 (http://127.0.0.1:%u) are one server",
+		 f->rpc[0].port, f->rpc[0].port);
+	assert_non_null(strstr(f->r.err, want));
+	assert_null(strstr(f->r.out, "agree"));
+	no_secrets(&f->r);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--rpc-url",
+	       f->url[0], "--account", OPERATOR, (char *)NULL);
+	assert_int_equal(f->r.status, 2);
+	assert_non_null(strstr(f->r.err, "are one server"));
+	no_secrets(&f->r);
+
+	/* Quorum 1, two endpoints that disagree: no order lets one of them decide. */
+	write_state(f->dir[1], 5);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-quorum", "1", "--rpc-url", f->url[0],
+	       "--rpc-url", f->url[1], "--account", OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 25, "NO AGREEMENT");
+	assert_non_null(strstr(f->r.out, "WARNING: rpc quorum 1"));
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-quorum", "1", "--rpc-url", f->url[1],
+	       "--rpc-url", f->url[0], "--account", OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 25, "NO AGREEMENT");
+	assert_null(strstr(f->r.out, "protocol state:"));
+	no_secrets(&f->r);
+	/* Agreeing again: quorum 1 works, still with the warning; quorum 2 has none. */
+	write_state(f->dir[1], 4);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-quorum", "1", "--rpc-url", f->url[1],
+	       "--rpc-url", f->url[0], "--account", OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, "endpoints:           2 of 2 agree (quorum 1)");
+	assert_non_null(strstr(f->r.out, "WARNING: rpc quorum 1"));
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[1], "--rpc-url",
+	       f->url[0], "--account", OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, "endpoints:           2 of 2 agree (quorum 2)");
+	assert_null(strstr(f->r.out, "WARNING"));
+	assert_non_null(strstr(f->r.out, "block:               "));
+}
+
 static void test_endpoints_disagree(void **state)
 {
 	struct fx *f = *state;
@@ -291,12 +341,12 @@ static void test_endpoints_disagree(void **state)
 		start_rpc(f, i, NULL);
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--rpc-url",
 	       f->url[1], "--rpc-url", f->url[2], "--account", OPERATOR, (char *)NULL);
-	ch_expect(&f->r, 0, "endpoints:           2 of 3 agree (quorum 2)");
+	/* One dissenting endpoint blocks: 2 of 3 agreeing is not enough while one differs. */
+	ch_expect(&f->r, 25, "NO AGREEMENT");
 	no_secrets(&f->r);
-	expect_endpoint(f, f->r.out, 0, "ok");
-	expect_endpoint(f, f->r.out, 1, "disagree");
-	expect_endpoint(f, f->r.out, 2, "ok");
-	assert_non_null(strstr(f->r.out, "keyset:              epoch 4"));
+	for (int i = 0; i < 3; i++)
+		expect_endpoint(f, f->r.out, i, "disagree");
+	assert_null(strstr(f->r.out, "keyset:              epoch 4"));
 
 	write_state(f->dir[2], 6);
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--rpc-url",
@@ -392,6 +442,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_endpoints_disagree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_server_and_quorum_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_echoed_secrets_scrubbed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rpc_errors_exit_24, setup, teardown),
 	};

@@ -129,9 +129,16 @@ static void test_secrets_in_config(void **state)
 	}
 	/* The same on the command line. */
 	{
-		const char *cl[] = { "run", "--store", f->store, "--account", "op.near", "--rpc-url",
-				     "http://127.0.0.1:9", "--token",
-				     "pkcs11:token=mpc-backup?pin-value=" PIN, NULL };
+		const char *cl[] = { "run",
+				     "--store",
+				     f->store,
+				     "--account",
+				     "op.near",
+				     "--rpc-url",
+				     "http://127.0.0.1:9",
+				     "--token",
+				     "pkcs11:token=mpc-backup?pin-value=" PIN,
+				     NULL };
 
 		refused(f, cl, 2, "--token", "pin-value");
 	}
@@ -159,15 +166,39 @@ static void test_bad_config_lines(void **state)
 static void test_missing_settings(void **state)
 {
 	struct fx *f = *state;
-	const char *no_store[] = { "run", "--account", "op.near", "--rpc-url", "http://127.0.0.1:9", NULL };
-	const char *no_account[] = { "run", "--store", f->store, "--rpc-url", "http://127.0.0.1:9", NULL };
+	const char *no_store[] = { "run",       "--account",          "op.near",
+				   "--rpc-url", "http://127.0.0.1:9", NULL };
+	const char *no_account[] = { "run", "--store", f->store, "--rpc-url", "http://127.0.0.1:9",
+				     NULL };
 	const char *no_rpc[] = { "run", "--store", f->store, "--account", "op.near", NULL };
-	const char *bad_opt[] = { "run", "--store", f->store, "--account", "op.near", "--rpc-url",
-				  "http://127.0.0.1:9", "--frobnicate", NULL };
-	const char *extra[] = { "run", "--store", f->store, "--account", "op.near", "--rpc-url",
-				"http://127.0.0.1:9", "now", NULL };
-	const char *quorum[] = { "run", "--store", f->store, "--account", "op.near", "--rpc-url",
-				 "http://127.0.0.1:9", "--rpc-quorum", "2", NULL };
+	const char *bad_opt[] = { "run",
+				  "--store",
+				  f->store,
+				  "--account",
+				  "op.near",
+				  "--rpc-url",
+				  "http://127.0.0.1:9",
+				  "--frobnicate",
+				  NULL };
+	const char *extra[] = { "run",
+				"--store",
+				f->store,
+				"--account",
+				"op.near",
+				"--rpc-url",
+				"http://127.0.0.1:9",
+				"now",
+				NULL };
+	const char *quorum[] = { "run",
+				 "--store",
+				 f->store,
+				 "--account",
+				 "op.near",
+				 "--rpc-url",
+				 "http://127.0.0.1:9",
+				 "--rpc-quorum",
+				 "2",
+				 NULL };
 
 	refused(f, no_store, 2, "--store DIR", NULL);
 	refused(f, no_account, 2, "--account OPERATOR", NULL);
@@ -177,15 +208,64 @@ static void test_missing_settings(void **state)
 	refused(f, quorum, 2, "quorum", NULL);
 	/* Complete settings, but the token's module is not there: it stops (11), starts nothing. */
 	{
-		const char *no_module[] = { "run", "--store", f->store, "--account", "op.near",
-					    "--rpc-url", "http://127.0.0.1:9", "--token",
-					    "pkcs11:token=mpc-backup?module-path=/nonexistent/module.so",
-					    NULL };
+		const char *no_module[] = {
+			"run",
+			"--store",
+			f->store,
+			"--account",
+			"op.near",
+			"--rpc-url",
+			"http://127.0.0.1:9",
+			"--token",
+			"pkcs11:token=mpc-backup?module-path=/nonexistent/module.so",
+			NULL
+		};
 
 		refused(f, no_module, 11, "/nonexistent/module.so", NULL);
 	}
 	ch_run(&f->r, NULL, NULL, "run", "--help", (char *)NULL);
 	ch_expect(&f->r, 0, "usage: mpc-backup run");
+}
+
+/* Issue 9 item 16: a malformed address is refused at start-up, naming the setting, not at the
+ * first metrics request or migration. */
+static void test_malformed_addresses(void **state)
+{
+	struct fx *f = *state;
+	char path[512], where[600];
+	const char *args[] = { "run", "--config", path, NULL };
+	static const char *const bad[] = {
+		"metrics_listen = [::1:9464",
+		"metrics_listen = [::1]9464",
+		"metrics_listen = ::1:9464",
+		"metrics_listen = 127.0.0.1:",
+		"metrics_listen = 127.0.0.1:99999",
+		"address.account.alice.near = [::1",
+		"address.account.alice.near = [::1]",
+		"address.account.alice.near = [fe80::zz]:8079",
+		"address.key.ed25519:2XPuwqhg71RXRiTUMKGapd8FYWgXnxVvydYBK9tS1ex2 = node:port",
+		"address.account.alice.near = user@node:8079",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		conf(f, "addr.conf", bad[i], path);
+		snprintf(where, sizeof(where), "%s:6:", path);
+		refused(f, args, 2, where, NULL);
+	}
+	{
+		const char *cl[] = { "run",
+				     "--store",
+				     f->store,
+				     "--account",
+				     "op.near",
+				     "--rpc-url",
+				     "http://127.0.0.1:9",
+				     "--metrics-listen",
+				     "[::1:9464",
+				     NULL };
+
+		refused(f, cl, 2, "--metrics-listen", "is not [IPv6-ADDRESS]:PORT");
+	}
 }
 
 int main(void)
@@ -194,6 +274,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_secrets_in_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_settings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_addresses, setup, teardown),
 	};
 
 	return CH_MAIN(tests);

@@ -26,12 +26,12 @@
 #include "src/util/encoding.h"
 
 /* The fixture keys (tests/monitor/fixtures/README.md) and the .snap keyshares of epoch 4. */
-#define SECP_NEAR_KEY                                                                          \
+#define SECP_NEAR_KEY \
 	"4Q9aK3YhZAugWM3vJrePc5CAxL81yEXzkcT5zqSscURArmybYWJyDLhJ6vijgdDr6PfCcc3dgCvG2fgdoTtFfM7i"
-#define SECP_SEC1 "03aa034760c5846f61bd047a4edd088a2b32bee7473a1163926fcc4b27ebc916f0"
-#define ED_HEX "e291381fe6d842f30412315cb431acdc18a02cbad062165e863f1a060e2ba4b4"
+#define SECP_SEC1     "03aa034760c5846f61bd047a4edd088a2b32bee7473a1163926fcc4b27ebc916f0"
+#define ED_HEX        "e291381fe6d842f30412315cb431acdc18a02cbad062165e863f1a060e2ba4b4"
 #define SECP_SHARE_E4 "add8bea105e6085a3f9d4ee613834280ae277e9516a6d08ba8a1fa88d7ce6225"
-#define ED_SHARE_E4 "4868e82fde014d20fa7316500332a9cad79dee5c7aac79b82e69019da9b1790b"
+#define ED_SHARE_E4   "4868e82fde014d20fa7316500332a9cad79dee5c7aac79b82e69019da9b1790b"
 
 double sc_now(void)
 {
@@ -253,6 +253,8 @@ static void count_event(struct sc_node *n, const char *line, size_t len)
 		n->refused++;
 	else if (len >= 8 && memcmp(line, "ACCEPTED", 8) == 0)
 		n->accepted++;
+	else if (len >= 7 && memcmp(line, "CLOSED ", 7) == 0)
+		n->closed++;
 }
 
 void sc_node_pump(struct sc *s, int i)
@@ -277,7 +279,8 @@ void sc_node_pump(struct sc *s, int i)
 			n->nh.buf_len = 0; /* an absurd line: drop it */
 		if (poll(&pfd, 1, 0) <= 0)
 			return;
-		r = read(n->nh.out_fd, n->nh.buf + n->nh.buf_len, sizeof(n->nh.buf) - n->nh.buf_len);
+		r = read(n->nh.out_fd, n->nh.buf + n->nh.buf_len,
+			 sizeof(n->nh.buf) - n->nh.buf_len);
 		if (r <= 0)
 			return;
 		n->nh.buf_len += (size_t)r;
@@ -424,7 +427,8 @@ int sc_rpc_start(struct sc *s, size_t n, const char *url_suffix)
 		argv[3] = "--fault";
 		argv[4] = "none";
 		argv[5] = NULL;
-		logfd = open(s->rpclog[k], O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+		logfd = open(s->rpclog[k], O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+			     0600);
 		if (logfd < 0 || pipe2(pfd, O_CLOEXEC) != 0) {
 			if (logfd >= 0)
 				close(logfd);
@@ -448,7 +452,8 @@ int sc_rpc_start(struct sc *s, size_t n, const char *url_suffix)
 			printf("fake-rpc %zu did not start (\"%s\")\n", k, line);
 			return -1;
 		}
-		snprintf(s->rpc[k].url, sizeof(s->rpc[k].url), "http://127.0.0.1:%u", s->rpc[k].port);
+		snprintf(s->rpc[k].url, sizeof(s->rpc[k].url), "http://127.0.0.1:%u",
+			 s->rpc[k].port);
 		snprintf(s->rpc_url[k], sizeof(s->rpc_url[k]), "%s%s", s->rpc[k].url,
 			 url_suffix != NULL ? url_suffix : "");
 	}
@@ -530,8 +535,8 @@ json_t *sc_keyset(uint64_t epoch, size_t n_extra)
 	doms[0].attempt = 240;
 	doms[0].curve = MPC_CURVE_SECP256K1;
 	doms[0].pk_len = 64;
-	if (mpc_base58_decode(SECP_NEAR_KEY, strlen(SECP_NEAR_KEY), doms[0].pk, 64, &len, "secp", NULL) !=
-		    MPC_OK ||
+	if (mpc_base58_decode(SECP_NEAR_KEY, strlen(SECP_NEAR_KEY), doms[0].pk, 64, &len, "secp",
+			      NULL) != MPC_OK ||
 	    len != 64)
 		return NULL;
 	doms[1].domain_id = 1;
@@ -562,10 +567,12 @@ static void keyshare_text(uint64_t epoch, size_t d, char *out, size_t cap)
 		b[i] = (uint8_t)(epoch * 53 + d * 17 + i * 3 + 5);
 	mpc_hex_encode(b, 32, share, sizeof(share), NULL);
 	if (d == 0) {
-		snprintf(out, cap,
-			 "{\"key_id\":{\"epoch_id\":%llu,\"domain_id\":0,\"attempt_id\":240},\"data\":"
-			 "{\"Secp256k1\":{\"private_share\":\"%s\",\"public_key\":\"" SECP_SEC1 "\"}}}",
-			 (unsigned long long)epoch, epoch == 4 ? SECP_SHARE_E4 : share);
+		snprintf(
+			out, cap,
+			"{\"key_id\":{\"epoch_id\":%llu,\"domain_id\":0,\"attempt_id\":240},\"data\":"
+			"{\"Secp256k1\":{\"private_share\":\"%s\",\"public_key\":\"" SECP_SEC1
+			"\"}}}",
+			(unsigned long long)epoch, epoch == 4 ? SECP_SHARE_E4 : share);
 		return;
 	}
 	if (d == 1) {
@@ -659,8 +666,7 @@ static json_t *participants_json(const struct sc_part *parts, size_t n)
 	return json_pack("{s:I, s:o}", "next_id", (json_int_t)next, "participants", arr);
 }
 
-json_t *sc_running_body(uint64_t epoch, size_t n_extra, const struct sc_part *parts,
-			size_t n_parts)
+json_t *sc_running_body(uint64_t epoch, size_t n_extra, const struct sc_part *parts, size_t n_parts)
 {
 	json_t *doms = json_array();
 	json_t *ks = sc_keyset(epoch, n_extra);
@@ -673,9 +679,10 @@ json_t *sc_running_body(uint64_t epoch, size_t n_extra, const struct sc_part *pa
 					      "Secp256k1", "protocol", "CaitSith",
 					      "reconstruction_threshold", 2, "purpose", "Sign"));
 	for (size_t d = 1; d < 2 + n_extra; d++)
-		json_array_append_new(doms, json_pack("{s:I, s:s, s:s, s:i, s:s}", "id", (json_int_t)d,
-						      "curve", "Edwards25519", "protocol", "Frost",
-						      "reconstruction_threshold", 2, "purpose", "Sign"));
+		json_array_append_new(doms,
+				      json_pack("{s:I, s:s, s:s, s:i, s:s}", "id", (json_int_t)d,
+						"curve", "Edwards25519", "protocol", "Frost",
+						"reconstruction_threshold", 2, "purpose", "Sign"));
 	return json_pack("{s:{s:o, s:I}, s:o, s:{s:o, s:i}}", "domains", "domains", doms,
 			 "next_domain_id", (json_int_t)(2 + n_extra), "keyset", ks, "parameters",
 			 "participants", participants_json(parts, n_parts), "threshold", 2);
@@ -689,8 +696,8 @@ json_t *sc_state_running(json_t *body)
 json_t *sc_state_resharing(json_t *body, uint64_t next_epoch)
 {
 	return json_pack("{s:{s:o, s:[], s:{s:I, s:i, s:i}, s:{}}}", "Resharing",
-			 "previous_running_state", body, "reshared_keys", "resharing_key", "epoch_id",
-			 (json_int_t)next_epoch, "domain_id", 0, "attempt", 0,
+			 "previous_running_state", body, "reshared_keys", "resharing_key",
+			 "epoch_id", (json_int_t)next_epoch, "domain_id", 0, "attempt", 0,
 			 "cancellation_requests");
 }
 
@@ -703,12 +710,10 @@ json_t *sc_state_recovery(json_t *body, const struct sc_part *prospective, size_
 json_t *sc_migration_info(const char *backup_key, const char *dest_url, const char *dest_key)
 {
 	json_t *b = backup_key != NULL ? json_pack("{s:s}", "public_key", backup_key) : json_null();
-	json_t *d = dest_key != NULL
-			    ? json_pack("{s:s, s:{s:s, s:s}}", "signer_account_pk",
-					OTHER1_KEY,
-					"destination_node_info", "url", dest_url, "tls_public_key",
-					dest_key)
-			    : json_null();
+	json_t *d = dest_key != NULL ? json_pack("{s:s, s:{s:s, s:s}}", "signer_account_pk",
+						 OTHER1_KEY, "destination_node_info", "url",
+						 dest_url, "tls_public_key", dest_key)
+				     : json_null();
 
 	return json_pack("{s:[o, o]}", SC_OPERATOR, b, d);
 }
@@ -920,8 +925,7 @@ int sc_log_count(struct sc *s, const char *needle)
 
 /* The failure part of a log line: from needle up to " (retrying", with libcurl's elapsed time
  * ("after 12 ms") replaced by "after # ms" when normalize. */
-static void failure_key(const char *line, const char *needle, int normalize, char *out,
-			size_t cap)
+static void failure_key(const char *line, const char *needle, int normalize, char *out, size_t cap)
 {
 	const char *p = strstr(line, needle), *end = p != NULL ? strstr(p, " (retrying") : NULL;
 	size_t o = 0;
@@ -952,7 +956,10 @@ static void failure_key(const char *line, const char *needle, int normalize, cha
 
 int sc_log_failures(struct sc *s, const char *needle, int *repeats)
 {
-	enum { MAXF = 64, KEY = 1024 };
+	enum {
+		MAXF = 64,
+		KEY = 1024
+	};
 	char *t = sc_log_text(s), prev[KEY] = "", key[KEY];
 	char(*seen)[KEY] = calloc(MAXF, KEY);
 	int n_seen = 0;
@@ -1055,7 +1062,8 @@ int sc_store_cmd(struct sc *s, const char *sub, char *out, unsigned cap)
 	mpc_backup_path(bin, sizeof(bin));
 	snprintf(cmd, sizeof(cmd), "'%s' store %s --store '%s'%s%s%s", bin, sub, s->store,
 		 strcmp(sub, "verify") == 0 ? " --token '" : "",
-		 strcmp(sub, "verify") == 0 ? s->th.uri : "", strcmp(sub, "verify") == 0 ? "'" : "");
+		 strcmp(sub, "verify") == 0 ? s->th.uri : "",
+		 strcmp(sub, "verify") == 0 ? "'" : "");
 	return th_run(cmd, out, cap);
 }
 

@@ -29,10 +29,10 @@
 #include "tests/node/node_harness.h"
 #include "tests/support/softhsm.h"
 
-#define SC_MAX_NODES 4
-#define SC_MAX_RPC 3
-#define SC_POLL_MS 100
-#define SC_OPERATOR "op.near"
+#define SC_MAX_NODES  4
+#define SC_MAX_RPC    3
+#define SC_POLL_MS    100
+#define SC_OPERATOR   "op.near"
 #define SC_EVENTS_MAX 65536
 
 /* Generous deadlines: sanitizer builds and a loaded machine are slow, conditions are not. */
@@ -41,28 +41,28 @@
 struct sc_node {
 	struct nh_node nh;
 	int running;
-	unsigned port;            /* 0 until started or reserved; kept across restarts */
+	unsigned port; /* 0 until started or reserved; kept across restarts */
 	char key_file[300];
-	char key[64];             /* "ed25519:<base58>" of its identity */
+	char key[64]; /* "ed25519:<base58>" of its identity */
 	uint8_t pub[32];
-	char received[300];       /* its --received file */
-	char keyshares[300];      /* its --keyshares file */
+	char received[300];         /* its --received file */
+	char keyshares[300];        /* its --keyshares file */
 	char events[SC_EVENTS_MAX]; /* every stdout event line seen, across restarts */
 	size_t events_len;
-	int gets, sets, refused, accepted;
+	int gets, sets, refused, accepted, closed; /* closed: 500 receiver-closed answers */
 };
 
 struct sc {
 	struct th_softhsm th;
 	char dir[128];
 	char store[300], config[300], runlog[300];
-	char our_key[64];         /* the token's TLS key */
+	char our_key[64]; /* the token's TLS key */
 	uint8_t our_pub[32];
-	char other_key[64];       /* a key that is not ours (for nodes that must refuse us) */
+	char other_key[64]; /* a key that is not ours (for nodes that must refuse us) */
 	struct sc_node nodes[SC_MAX_NODES];
 	struct mpc_fake_rpc rpc[SC_MAX_RPC];
 	size_t n_rpc;
-	char tl[SC_MAX_RPC][300];   /* timeline directories */
+	char tl[SC_MAX_RPC][300]; /* timeline directories */
 	char rpclog[SC_MAX_RPC][300];
 	char rpc_url[SC_MAX_RPC][256]; /* the URL given to `run` (may carry a path and query) */
 	pid_t run_pid;

@@ -114,7 +114,8 @@ static void test_epoch_advance_and_added_domain(void **state)
 	assert_int_equal(sc_store_files(s), 3);
 	assert_int_equal(sc_log_count(s, "backed up epoch"), 3);
 	assert_int_equal(sc_store_cmd(s, "list", out, sizeof(out)), 0);
-	assert_non_null(strstr(out, "epoch 5  3 domain(s) [0@240:Secp256k1 1@0:Ed25519 2@0:Ed25519]"));
+	assert_non_null(
+		strstr(out, "epoch 5  3 domain(s) [0@240:Secp256k1 1@0:Ed25519 2@0:Ed25519]"));
 	assert_int_equal(sc_log_count(s, "ERROR"), 0);
 	stop_ok(s);
 }
@@ -377,16 +378,22 @@ static void test_sigterm_during_hanging_fetch_keeps_store(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_fresh_start_then_restart, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_epoch_advance_and_added_domain, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_resharing_fresh_backs_up_previous, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_resharing_keeps_previous_keyset, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_node_down_then_up, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_node_unreachable_logged_once, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_sigterm_during_hanging_fetch_empty_store, sc_cmocka_setup,
+		cmocka_unit_test_setup_teardown(test_fresh_start_then_restart, sc_cmocka_setup,
 						sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_sigterm_during_hanging_fetch_keeps_store, sc_cmocka_setup,
+		cmocka_unit_test_setup_teardown(test_epoch_advance_and_added_domain,
+						sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_resharing_fresh_backs_up_previous,
+						sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_resharing_keeps_previous_keyset,
+						sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_node_down_then_up, sc_cmocka_setup,
 						sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_node_unreachable_logged_once, sc_cmocka_setup,
+						sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_during_hanging_fetch_empty_store,
+						sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_during_hanging_fetch_keeps_store,
+						sc_cmocka_setup, sc_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,7 +53,8 @@ static void test_rpc_api_key_never_logged(void **state)
 	/* Endpoint 1 answers with a JSON-RPC error quoting the path and query it was sent. */
 	assert_int_equal(sc_timeline_text(s, 1, "fault", "echo\n"), 0);
 	assert_int_equal(sc_run_start(s, 1, NULL), 0);
-	assert_int_equal(sc_wait_log(s, "taking no action until 2 of 2 endpoints agree", 1, SC_WAIT),
+	assert_int_equal(sc_wait_log(s, "taking no action until 2 of 2 endpoints agree", 1,
+				     SC_WAIT),
 			 0);
 	assert_int_equal(sc_wait_polls(s, 1, 3, SC_WAIT), 0);
 	assert_int_equal(sc_http_get(s->metrics_port, "/metrics", &status, body, 128 * 1024), 0);
@@ -187,12 +188,14 @@ static void test_sighup_node_timeout_takes_effect(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_rpc_api_key_never_logged, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_sighup_rereads_config, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_sighup_then_backup_records_contract, sc_cmocka_setup,
+		cmocka_unit_test_setup_teardown(test_rpc_api_key_never_logged, sc_cmocka_setup,
 						sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_sighup_node_timeout_takes_effect, sc_cmocka_setup,
+		cmocka_unit_test_setup_teardown(test_sighup_rereads_config, sc_cmocka_setup,
 						sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_sighup_then_backup_records_contract,
+						sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_sighup_node_timeout_takes_effect,
+						sc_cmocka_setup, sc_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

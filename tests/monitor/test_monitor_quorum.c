@@ -1,5 +1,5 @@
-/* test_monitor_quorum.c: K-of-N agreement and what it shows (issue 6, scenarios 7 and 9): one
- * lying endpoint of three is out-voted; two disagreeing endpoints of three stop all action;
+/* test_monitor_quorum.c: K-of-N agreement and what it shows (issue 6, scenarios 7 and 9; issue
+ * 9): one lying endpoint of three blocks all action; two disagreeing endpoints of three too;
  * /metrics and /healthz answer and move as the scenario goes. Three fake-rpc endpoints with
  * their own timelines; node slot 0 = A (op.near's node), slot 1 = a node a liar points at. */
 #include <setjmp.h>
@@ -76,12 +76,14 @@ static void wait_metric_at_least(struct sc *s, const char *name, double v)
 	assert_true(got >= v);
 }
 
-/* 7a. One endpoint of three lies (it says op.near's node is B): out-voted, the backup is made
- * from A, and the liar shows in the per-endpoint metrics. */
-static void test_one_liar_is_outvoted(void **state)
+/* 7a. One endpoint of three lies (it says op.near's node is B). A responding endpoint that
+ * disagrees blocks every action (issue 9): no backup from either node, said once in the log,
+ * counted, /healthz 503 with the reason; the liar shows in the per-endpoint metrics. When it
+ * tells the truth again, the backup is made from A. */
+static void test_one_liar_blocks(void **state)
 {
 	struct sc *s = *state;
-	char name[256], body[1024];
+	char name[256], body[2048];
 
 	world(s);
 	assert_int_equal(sc_publish_running(s, 4, 0, 0, -1), 0);
@@ -95,21 +97,45 @@ static void test_one_liar_is_outvoted(void **state)
 	assert_int_equal(sc_timeline_text(s, 2, "fault", "lie\n"), 0);
 	assert_int_equal(sc_run_start(s, 1, NULL), 0);
 
-	assert_int_equal(sc_wait_log(s, "backed up epoch 4", 1, SC_WAIT), 0);
+	assert_int_equal(sc_wait_log(s, "taking no action", 1, SC_WAIT), 0);
 	assert_int_equal(sc_wait_polls(s, 0, 6, SC_WAIT), 0);
+	sc_node_pump(s, 0);
+	sc_node_pump(s, 1);
+	assert_int_equal(s->nodes[0].accepted, 0);
+	assert_int_equal(s->nodes[1].accepted, 0);
+	assert_int_equal(sc_store_files(s), 0);
+	assert_int_equal(sc_log_count(s, "taking no action"), 1);
+	snprintf(name, sizeof(name),
+		 "mpc_backup_contract_reads_total{endpoint=\"%s\",outcome=\"disagree\"}",
+		 s->rpc[2].url);
+	assert_true(sc_metric_get(s, name) >= 3);
+	assert_true(sc_metric_get(s, "mpc_backup_endpoint_disagreements_total") >= 3);
+	/* The log names every endpoint and what it said, the liar's different node among them. */
+	{
+		char *log = sc_log_text(s), *line = strstr(log, "taking no action"), *start = line;
+
+		assert_non_null(line);
+		while (start > log && start[-1] != '\n')
+			start--;
+		*strchr(line, '\n') = '\0';
+		printf("%s\n", start);
+		assert_non_null(strstr(start, s->rpc[0].url));
+		assert_non_null(strstr(start, s->rpc[2].url));
+		free(log);
+	}
+	assert_int_equal(healthz(s, body, sizeof(body)), 503);
+	printf("%s", body);
+	assert_non_null(strstr(body, "contract: RPC endpoints disagree: "));
+
+	/* The liar tells the truth: the backup is made from A, /healthz recovers. */
+	assert_int_equal(sc_timeline_text(s, 2, "fault", "none\n"), 0);
+	assert_int_equal(sc_wait_log(s, "contract reads agree again", 1, SC_WAIT), 0);
+	assert_int_equal(sc_wait_log(s, "backed up epoch 4", 1, SC_WAIT), 0);
+	wait_healthz(s, 200);
 	sc_node_pump(s, 0);
 	sc_node_pump(s, 1);
 	assert_int_equal(s->nodes[0].gets, 1);
 	assert_int_equal(s->nodes[1].accepted, 0);
-	assert_int_equal(sc_log_count(s, "taking no action"), 0);
-	snprintf(name, sizeof(name), "mpc_backup_contract_reads_total{endpoint=\"%s\",outcome=\"disagree\"}",
-		 s->rpc[2].url);
-	assert_true(sc_metric_get(s, name) >= 3);
-	snprintf(name, sizeof(name), "mpc_backup_contract_reads_total{endpoint=\"%s\",outcome=\"disagree\"}",
-		 s->rpc[0].url);
-	assert_true(sc_metric_get(s, name) == 0);
-	assert_true(sc_metric_get(s, "mpc_backup_endpoint_disagreements_total") == 0);
-	assert_int_equal(healthz(s, body, sizeof(body)), 200);
 	stop_ok(s);
 }
 
@@ -123,13 +149,16 @@ static void test_two_disagreeing_stop_all_action(void **state)
 
 	world(s);
 	assert_int_equal(sc_publish_running(s, 4, 0, 0, -1), 0);
-	assert_int_equal(sc_publish(s, 1, sc_state_running(sc_std_body(s, 4, 0, 1)), sc_std_mi(s, -1)),
+	assert_int_equal(sc_publish(s, 1, sc_state_running(sc_std_body(s, 4, 0, 1)),
+				    sc_std_mi(s, -1)),
 			 0);
-	assert_int_equal(sc_publish(s, 2, sc_state_running(sc_std_body(s, 5, 0, 0)), sc_std_mi(s, -1)),
+	assert_int_equal(sc_publish(s, 2, sc_state_running(sc_std_body(s, 5, 0, 0)),
+				    sc_std_mi(s, -1)),
 			 0);
 	assert_int_equal(sc_run_start(s, 1, NULL), 0);
 
-	assert_int_equal(sc_wait_log(s, "taking no action until 2 of 3 endpoints agree", 1, SC_WAIT),
+	assert_int_equal(sc_wait_log(s, "taking no action until 2 of 3 endpoints agree", 1,
+				     SC_WAIT),
 			 0);
 	assert_int_equal(sc_wait_polls(s, 0, 10, SC_WAIT), 0);
 	sc_node_pump(s, 0);
@@ -144,8 +173,17 @@ static void test_two_disagreeing_stop_all_action(void **state)
 	assert_int_equal(healthz(s, body, sizeof(body)), 503);
 	assert_non_null(strstr(body, "RPC endpoints disagree"));
 
-	/* Endpoint 2 comes back to the truth: 2 of 3 agree (endpoint 1 still lies). */
-	assert_int_equal(sc_publish(s, 2, sc_state_running(sc_std_body(s, 4, 0, 0)), sc_std_mi(s, -1)),
+	/* Endpoint 2 comes back to the truth: 2 of 3 agree, but endpoint 1 still lies, and one
+	 * responding endpoint that disagrees blocks: still no action. */
+	assert_int_equal(sc_publish(s, 2, sc_state_running(sc_std_body(s, 4, 0, 0)),
+				    sc_std_mi(s, -1)),
+			 0);
+	assert_int_equal(sc_wait_polls(s, 0, 5, SC_WAIT), 0);
+	assert_int_equal(sc_log_count(s, "backed up"), 0);
+	assert_int_equal(sc_store_files(s), 0);
+	/* Endpoint 1 too: all agree. */
+	assert_int_equal(sc_publish(s, 1, sc_state_running(sc_std_body(s, 4, 0, 0)),
+				    sc_std_mi(s, -1)),
 			 0);
 	assert_int_equal(sc_wait_log(s, "contract reads agree again", 1, SC_WAIT), 0);
 	assert_int_equal(sc_wait_log(s, "backed up epoch 4", 1, SC_WAIT), 0);
@@ -189,9 +227,11 @@ static void test_metrics_and_healthz_move(void **state)
 	assert_true(sc_metric_get(s, "mpc_backup_token_operation_seconds_count") >= 2);
 
 	/* Endpoints 1 and 2 go separate ways. */
-	assert_int_equal(sc_publish(s, 1, sc_state_running(sc_std_body(s, 5, 0, 1)), sc_std_mi(s, -1)),
+	assert_int_equal(sc_publish(s, 1, sc_state_running(sc_std_body(s, 5, 0, 1)),
+				    sc_std_mi(s, -1)),
 			 0);
-	assert_int_equal(sc_publish(s, 2, sc_state_running(sc_std_body(s, 6, 0, 0)), sc_std_mi(s, -1)),
+	assert_int_equal(sc_publish(s, 2, sc_state_running(sc_std_body(s, 6, 0, 0)),
+				    sc_std_mi(s, -1)),
 			 0);
 	wait_healthz(s, 503);
 	assert_int_equal(healthz(s, body, sizeof(body)), 503);
@@ -215,9 +255,12 @@ static void test_metrics_and_healthz_move(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_one_liar_is_outvoted, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_two_disagreeing_stop_all_action, sc_cmocka_setup, sc_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_metrics_and_healthz_move, sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_one_liar_blocks, sc_cmocka_setup,
+						sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_two_disagreeing_stop_all_action,
+						sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_metrics_and_healthz_move, sc_cmocka_setup,
+						sc_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

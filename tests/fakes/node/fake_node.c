@@ -25,12 +25,14 @@
  *   --keyshares PATH       JSON array of Keyshares to serve (default: [])
  *   --received PATH        where /set_keyshares writes what it got (default: not written)
  *   --fault NAME           hang | status500 | garbage | garbage-http | oversize |
- *                          oversize-noclen | slow | wrong-server-key | tls12 | no-client-cert
+ *                          oversize-noclen | slow | wrong-server-key | tls12 | no-client-cert |
+ *                          receiver-closed
  *   --oversize-bytes N     body size for the oversize faults (default 17 MiB)
  *   --drip-ms N            pause between bytes for --fault slow (default 100)
  * Environment: MPC_BACKUP_ENCRYPTION_KEY_HEX, the transport key (64 hex), required, as the node.
  * Stdout: "PORT <n>" then "KEY ed25519:<base58>" (the key it advertises), each flushed; then
- * one line per event ("ACCEPTED", "REFUSED ed25519:...", "SET <n>", "GET <n>"). Stderr: errors.
+ * one line per event ("ACCEPTED", "REFUSED ed25519:...", "SET <n>", "GET <n>", "CLOSED <n>").
+ * Stderr: errors.
  * Runs until killed.
  *
  * Faults: hang = read requests, never answer; status500 = every request gets 500 "Failed to get
@@ -39,7 +41,9 @@
  * Content-Length body of --oversize-bytes; oversize-noclen = the same body delimited by closing
  * the connection; slow = every response dripped one byte at a time; wrong-server-key = prints
  * one key but presents another; tls12 = TLS 1.2 only; no-client-cert = never asks for a client
- * certificate (and accepts any client).
+ * certificate (and accepts any client); receiver-closed = /set_keyshares decrypts and parses
+ * the body, then answers 500 "keyshares receiver channel is closed" as a node that has left
+ * onboarding does (near/mpc #3406; event "CLOSED <n>"), everything else as normal.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -68,7 +72,7 @@
 #include "src/util/mem.h"
 
 #define HEADER_MAX 16384
-#define BODY_MAX ((size_t)64 << 20)
+#define BODY_MAX   ((size_t)64 << 20)
 
 struct config {
 	int port;
@@ -135,11 +139,13 @@ static int write_all(SSL *ssl, const void *p, size_t n)
 	return 0;
 }
 
-static int send_response(struct conn *c, SSL *ssl, int status, const char *ctype,
-			 const void *body, size_t n)
+static int send_response(struct conn *c, SSL *ssl, int status, const char *ctype, const void *body,
+			 size_t n)
 {
-	const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request" :
-			     status == 404 ? "Not Found" : "Internal Server Error";
+	const char *reason = status == 200   ? "OK"
+			     : status == 400 ? "Bad Request"
+			     : status == 404 ? "Not Found"
+					     : "Internal Server Error";
 	char head[512];
 	int hl;
 
@@ -190,12 +196,14 @@ static json_t *select_keyshares(const struct config *cfg, json_t *keyset)
 	size_t i, j;
 	json_t *d, *ks;
 
-	json_array_foreach(domains, i, d) {
+	json_array_foreach(domains, i, d)
+	{
 		json_int_t dom = json_integer_value(json_object_get(d, "domain_id"));
 		json_int_t att = json_integer_value(json_object_get(d, "attempt"));
 		json_t *found = NULL;
 
-		json_array_foreach(cfg->keyshares, j, ks) {
+		json_array_foreach(cfg->keyshares, j, ks)
+		{
 			json_t *id = json_object_get(ks, "key_id");
 
 			if (json_integer_value(json_object_get(id, "epoch_id")) == epoch &&
@@ -236,9 +244,8 @@ static int handle_get_keyshares(struct conn *c, SSL *ssl, const char *body, size
 		goto out;
 	}
 	plain = json_dumps(sel, JSON_COMPACT);
-	if (plain == NULL ||
-	    mpc_body_encrypt(&cfg->tk, (const uint8_t *)plain, strlen(plain), &enc, &enc_len, &e) !=
-		    MPC_OK) {
+	if (plain == NULL || mpc_body_encrypt(&cfg->tk, (const uint8_t *)plain, strlen(plain), &enc,
+					      &enc_len, &e) != MPC_OK) {
 		rc = send_response(c, ssl, 200, "application/json",
 				   "internal error serializing or encrypting keyshares", 50);
 		goto out;
@@ -277,6 +284,12 @@ static int handle_set_keyshares(struct conn *c, SSL *ssl, const char *body, size
 		snprintf(msg, sizeof(msg), "Invalid Json or encryption: %s",
 			 arr == NULL ? jerr.text : "expected a sequence");
 		rc = send_text(c, ssl, 400, msg);
+		goto out;
+	}
+	if (fault_is(cfg, "receiver-closed")) {
+		/* The node decrypted the body but has left onboarding: nothing imports it. */
+		event(cfg, "CLOSED %zu", json_array_size(arr));
+		rc = send_text(c, ssl, 500, "keyshares receiver channel is closed");
 		goto out;
 	}
 	if (cfg->received_file != NULL &&
@@ -366,7 +379,8 @@ static int read_request(SSL *ssl, char *head, size_t *head_len, char **body, siz
 		}
 		memcpy(*body, head + *head_len, have);
 		while (have < cl) {
-			int r = SSL_read(ssl, *body + have, (int)(cl - have > (1u << 20) ? (1u << 20) : cl - have));
+			int r = SSL_read(ssl, *body + have,
+					 (int)(cl - have > (1u << 20) ? (1u << 20) : cl - have));
 
 			if (r <= 0) {
 				free(*body);
@@ -414,7 +428,8 @@ static int serve(struct conn *c, SSL *ssl)
 			rc = send_oversize(c, ssl, fault_is(c->cfg, "oversize"));
 		else if (fault_is(c->cfg, "garbage") && strcmp(path, "/get_keyshares") == 0)
 			rc = send_response(c, ssl, 200, "application/json",
-					   "internal error serializing or encrypting keyshares", 50);
+					   "internal error serializing or encrypting keyshares",
+					   50);
 		else if (strcmp(method, "GET") == 0 && strcmp(path, "/hello") == 0)
 			rc = send_text(c, ssl, 200, "Hello, world!");
 		else if (strcmp(method, "GET") == 0 && strcmp(path, "/get_keyshares") == 0)
@@ -506,7 +521,8 @@ static EVP_PKEY *load_key(const char *path)
 
 static int usage(const char *why)
 {
-	fprintf(stderr, "fake-node: %s (see the top comment of tests/fakes/node/fake_node.c)\n", why);
+	fprintf(stderr, "fake-node: %s (see the top comment of tests/fakes/node/fake_node.c)\n",
+		why);
 	return 2;
 }
 
@@ -586,20 +602,23 @@ int main(int argc, char **argv)
 		SSL_CTX_set_min_proto_version(cfg.ctx, v);
 		SSL_CTX_set_max_proto_version(cfg.ctx, v);
 	}
-	if (SSL_CTX_use_certificate(cfg.ctx, leaf) != 1 || SSL_CTX_use_PrivateKey(cfg.ctx, presented) != 1)
+	if (SSL_CTX_use_certificate(cfg.ctx, leaf) != 1 ||
+	    SSL_CTX_use_PrivateKey(cfg.ctx, presented) != 1)
 		return usage("cannot install the node certificate");
 	SSL_CTX_set_mode(cfg.ctx, SSL_MODE_NO_AUTO_CHAIN);
 	SSL_CTX_set_options(cfg.ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(cfg.ctx, SSL_SESS_CACHE_OFF);
 	if (!fault_is(&cfg, "no-client-cert")) {
-		SSL_CTX_set_verify(cfg.ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		SSL_CTX_set_verify(cfg.ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+				   NULL);
 		SSL_CTX_set_cert_verify_callback(cfg.ctx, client_verify_cb, NULL);
 	}
 
 	lfd = socket(cfg.ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (cfg.ipv6) {
-		struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)cfg.port) };
+		struct sockaddr_in6 a = { .sin6_family = AF_INET6,
+					  .sin6_port = htons((uint16_t)cfg.port) };
 		socklen_t al = sizeof(a);
 
 		a.sin6_addr = in6addr_loopback;
@@ -608,7 +627,8 @@ int main(int argc, char **argv)
 			return usage(strerror(errno));
 		cfg.port = ntohs(a.sin6_port);
 	} else {
-		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)cfg.port) };
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_port = htons((uint16_t)cfg.port) };
 		socklen_t al = sizeof(a);
 
 		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

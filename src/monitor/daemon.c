@@ -1,0 +1,198 @@
+/* daemon.c: the run loop of `mpc-backup run`: signals, sleeping, SIGHUP reload, shutdown. */
+#include "src/monitor/daemon.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "src/contract/rpc.h"
+#include "src/monitor/monitor.h"
+#include "src/util/clock.h"
+#include "src/util/encoding.h"
+
+/* Process-wide, set only by the signal handlers (see daemon.h). */
+static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t reload_flag;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reload_flag = 1;
+}
+
+const volatile sig_atomic_t *mpc_daemon_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return &stop_flag;
+}
+
+static int make_quorum(const struct mpc_config *cfg, struct mpc_quorum **q, struct mpc_err *e)
+{
+	struct mpc_rpc_options ro;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.contract = cfg->contract;
+	ro.timeout_ms = (long)(cfg->rpc_timeout * 1000);
+	ro.connect_timeout_ms = (long)(cfg->rpc_timeout * 1000);
+	ro.cancel = &stop_flag;
+	return mpc_quorum_new((const char *const *)cfg->rpc_url, cfg->n_rpc_url, cfg->rpc_quorum,
+			      &ro, q, e);
+}
+
+static int same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* K = 1 among several endpoints: any one of them decides alone. */
+static void warn_quorum(const struct mpc_logger *log, const struct mpc_quorum *q)
+{
+	if (mpc_quorum_threshold(q) == 1 && mpc_quorum_size(q) >= 2)
+		mpc_log(log, MPC_LOG_WARN,
+			"rpc_quorum is 1 with %zu endpoints: any single endpoint decides what is backed "
+			"up and where keyshares are pushed; use a majority",
+			mpc_quorum_size(q));
+}
+
+/* SIGHUP: re-read. Settings that need reopened tokens or another store keep their old value
+ * (said in the log); everything else takes effect at the next poll. */
+static void reload(const struct mpc_daemon_opts *o, struct mpc_quorum **q, struct mpc_monitor *m)
+{
+	struct mpc_config *cfg = o->cfg, fresh;
+	struct mpc_quorum *nq = NULL;
+	struct mpc_err e = { 0 };
+
+	mpc_config_defaults(&fresh);
+	if (o->reread == NULL) {
+		mpc_log(o->log, MPC_LOG_WARN, "SIGHUP: nothing to re-read");
+		return;
+	}
+	if (o->reread(o->reread_ctx, &fresh, &e) != 0 || make_quorum(&fresh, &nq, &e) != MPC_OK) {
+		mpc_log(o->log, MPC_LOG_ERROR, "SIGHUP: configuration not reloaded: %s", e.msg);
+		mpc_config_free(&fresh);
+		return;
+	}
+	if (!same(fresh.token, cfg->token) || !same(fresh.tls_token, cfg->tls_token) ||
+	    !same(fresh.seal_token, cfg->seal_token) || !same(fresh.store, cfg->store) ||
+	    !same(fresh.account, cfg->account) ||
+	    !same(fresh.transport_key_file, cfg->transport_key_file))
+		mpc_log(o->log, MPC_LOG_WARN,
+			"SIGHUP: token, store, account and transport key changes take effect only "
+			"after a restart");
+	{
+		/* Keep what needs a restart; take the rest. */
+		char *keep[] = { cfg->token,   cfg->tls_token,          cfg->seal_token, cfg->store,
+				 cfg->account, cfg->transport_key_file, cfg->pin_file };
+		char **slot[] = { &fresh.token,   &fresh.tls_token, &fresh.seal_token,
+				  &fresh.store,   &fresh.account,   &fresh.transport_key_file,
+				  &fresh.pin_file };
+
+		for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+			free(*slot[i]);
+			*slot[i] = keep[i];
+		}
+		cfg->token = cfg->tls_token = cfg->seal_token = cfg->store = cfg->account = NULL;
+		cfg->transport_key_file = cfg->pin_file = NULL;
+	}
+	mpc_config_free(cfg);
+	*cfg = fresh;
+	mpc_quorum_free(*q);
+	*q = nq;
+	mpc_monitor_reconfigure(m, cfg, nq);
+	if (cfg->log_level != NULL)
+		o->log->min = (enum mpc_log_level)mpc_log_level_parse(cfg->log_level);
+	mpc_log(o->log, MPC_LOG_INFO,
+		"SIGHUP: configuration re-read (%zu endpoints, quorum %zu, poll every %.1f s)",
+		mpc_quorum_size(nq), mpc_quorum_threshold(nq), cfg->poll_interval);
+	warn_quorum(o->log, nq);
+}
+
+/* Sleep until `until` (monotonic) in short steps, waking early for a signal. */
+static void nap(double until)
+{
+	while (!stop_flag && !reload_flag) {
+		double left = until - mpc_now_monotonic();
+		struct timespec ts;
+
+		if (left <= 0)
+			return;
+		if (left > 0.05)
+			left = 0.05;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)(left * 1e9);
+		nanosleep(&ts, NULL);
+	}
+}
+
+int mpc_daemon_run(const struct mpc_daemon_opts *o, struct mpc_err *e)
+{
+	struct mpc_config *cfg = o->cfg;
+	struct mpc_metrics metrics;
+	struct mpc_quorum *q = NULL;
+	struct mpc_monitor m;
+	struct mpc_ops ops = *o->ops;
+	char key[MPC_ED25519_KEY_STR_MAX];
+	int rc, metrics_up = 0;
+
+	ops.cancel = &stop_flag;
+	rc = mpc_metrics_init(&metrics, e);
+	if (rc == MPC_OK)
+		metrics_up = 1;
+	if (rc == MPC_OK && cfg->metrics_listen != NULL) {
+		unsigned port = 0;
+
+		rc = mpc_metrics_listen(&metrics, cfg->metrics_listen, &port, e);
+		if (rc == MPC_OK)
+			mpc_log(o->log, MPC_LOG_INFO, "metrics on %s (port %u): /metrics, /healthz",
+				cfg->metrics_listen, port);
+	}
+	if (rc == MPC_OK)
+		rc = make_quorum(cfg, &q, e);
+	if (rc == MPC_OK)
+		rc = mpc_ed25519_key_format(ops.tls_pub, key, e);
+	if (rc != MPC_OK)
+		goto out;
+	mpc_monitor_init(&m, cfg, o->log, &metrics, q, &ops);
+	mpc_log(o->log, MPC_LOG_INFO,
+		"mpc-backup run: operator %s, contract %s, %zu RPC endpoint(s) with quorum %zu, "
+		"store %s, TLS key %s, %zu sealing token(s), poll every %.1f s%s%s",
+		cfg->account, cfg->contract != NULL ? cfg->contract : MPC_RPC_DEFAULT_CONTRACT,
+		mpc_quorum_size(q), mpc_quorum_threshold(q), cfg->store, key, ops.n_seal,
+		cfg->poll_interval, o->config_file ? ", config " : "",
+		o->config_file ? o->config_file : "");
+	warn_quorum(o->log, q);
+	(void)mpc_monitor_verify_store(&m);
+	while (!stop_flag) {
+		double next = mpc_now_monotonic() + cfg->poll_interval;
+
+		(void)mpc_monitor_poll(&m);
+		nap(next);
+		if (reload_flag) {
+			reload_flag = 0;
+			reload(o, &q, &m);
+		}
+	}
+	mpc_log(o->log, MPC_LOG_INFO, "stopping on a signal");
+	mpc_monitor_free(&m);
+	rc = MPC_OK;
+out:
+	mpc_quorum_free(q);
+	if (metrics_up)
+		mpc_metrics_destroy(&metrics);
+	return rc;
+}
