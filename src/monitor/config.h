@@ -43,6 +43,11 @@ struct mpc_config {
 	double conclude_timeout;     /* seconds after a push before saying why the migration has
 					  not concluded, default 600 */
 	char *log_level;             /* debug, info, warn, error */
+	char *replica[MPC_CONFIG_MAX_LIST]; /* rclone remote:path (src/store/replica.h) */
+	size_t n_replica;
+	char *rclone_config;   /* rclone's configuration file, required with a replica */
+	double replica_grace;  /* seconds a replica may stay behind before /healthz says so, 3600 */
+	double replica_timeout; /* seconds for one rclone call, default 60 */
 	struct mpc_address_override overrides[MPC_CONFIG_MAX_OVERRIDES];
 	size_t n_overrides;
 	/* which of the list options were set on the command line (they replace the file's) */

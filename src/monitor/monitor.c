@@ -602,6 +602,7 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 	struct mpc_contract_view v;
 	struct mpc_err e = { 0 };
 	size_t n = mpc_quorum_size(m->quorum);
+	uint64_t stored;
 	double now;
 	int rc;
 
@@ -630,6 +631,9 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 		if (m->has_prev)
 			mpc_contract_view_free(&m->prev);
 		m->has_prev = 0;
+		if (m->replicas != NULL) /* a replica still catches up without the contract */
+			mpc_monitor_replicas_step(m->replicas, m->cfg, m->log, m->metrics,
+						  m->ops.store, 0);
 		return rc;
 	}
 	mpc_metrics_health(m->metrics, MPC_HEALTH_CONTRACT, 1, NULL);
@@ -638,12 +642,18 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 			mpc_protocol_kind_name(v.kind));
 	check_registration(m, &v);
 	check_oddities(m, &v);
+	stored = mpc_metrics_get(m->metrics, MPC_COUNT_BACKUPS_OK);
 	backup_duty(m, &v, now);
+	stored = mpc_metrics_get(m->metrics, MPC_COUNT_BACKUPS_OK) != stored;
 	push_duty(m, &v, now);
 	if (now >= m->next_verify) {
 		(void)mpc_monitor_verify_store(m);
 		m->next_verify = now + m->cfg->verify_interval;
 	}
+	/* the new file is durable: copy it to the replicas (after the duties, never before) */
+	if (m->replicas != NULL)
+		mpc_monitor_replicas_step(m->replicas, m->cfg, m->log, m->metrics, m->ops.store,
+					  stored != 0);
 	/* Keep this view to confirm the next one. */
 	if (m->has_prev)
 		mpc_contract_view_free(&m->prev);

@@ -35,6 +35,7 @@
 #include "src/monitor/log.h"
 #include "src/monitor/metrics.h"
 #include "src/monitor/ops.h"
+#include "src/monitor/replicas.h"
 #include "src/monitor/retry.h"
 #include "src/util/clock.h"
 
@@ -92,6 +93,7 @@ struct mpc_monitor {
 	uint64_t max_epoch; /* the highest keyset epoch seen */
 	int had_own;        /* the operator was a participant */
 	double next_verify;
+	struct mpc_monitor_replicas *replicas; /* borrowed, NULL: none (set by the daemon) */
 };
 
 /* Prepare (no I/O). cfg, log, metrics, quorum and the ops' objects must outlive m. */
