@@ -1,6 +1,7 @@
 /* cmd_replica.c: `mpc-backup store replicate` (catch every replica up once) and `mpc-backup store
  * fetch` (fill an empty store on a new host from a replica), through rclone. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,27 @@ static const char replica_help[] =
 	"  --timeout S            seconds for the whole run (replicate; default none)\n"
 	"  --host-id ID           names this host's temporaries on replicas (default host name)\n"
 	"  --check, --verify, --seal-to URI (repeatable)\n" MPC_CLI_COMMON_HELP;
+
+/* Set by SIGINT/SIGTERM: the running rclone (in its own process group, which a terminal's ^C
+ * does not reach) is killed and the command ends. Signal-handler state, like run's. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void catch_stop_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
 
 static int parse_seconds(const char *s, double *out)
 {
@@ -280,6 +302,8 @@ int mpc_cmd_store_replica(int argc, char **argv)
 		return mpc_cli_usage(cmd, "--store DIR is required");
 	if (ro.config == NULL)
 		return mpc_cli_usage(cmd, "--rclone-config FILE is required");
+	ro.cancel = &stop_requested;
+	catch_stop_signals();
 	if (fetching) {
 		if (from == NULL || n > 0 || check)
 			return mpc_cli_usage(cmd, "fetch takes --from REMOTE:PATH (not --replica, "

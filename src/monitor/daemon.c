@@ -112,7 +112,7 @@ static void reload(const struct mpc_daemon_opts *o, struct mpc_quorum **q, struc
 	if (m->replicas != NULL) {
 		struct mpc_monitor_replicas nr;
 
-		if (mpc_monitor_replicas_open(&nr, &fresh, &e) != MPC_OK) {
+		if (mpc_monitor_replicas_open(&nr, &fresh, &stop_flag, &e) != MPC_OK) {
 			mpc_log(o->log, MPC_LOG_ERROR, "SIGHUP: replicas kept as they were: %s",
 				e.msg);
 		} else {
@@ -180,7 +180,7 @@ int mpc_daemon_run(const struct mpc_daemon_opts *o, struct mpc_err *e)
 		rc = make_quorum(cfg, &q, e);
 	if (rc == MPC_OK)
 		rc = mpc_ed25519_key_format(ops.tls_pub, key, e);
-	if (rc == MPC_OK && (rc = mpc_monitor_replicas_open(&reps, cfg, e)) != MPC_OK)
+	if (rc == MPC_OK && (rc = mpc_monitor_replicas_open(&reps, cfg, &stop_flag, e)) != MPC_OK)
 		mpc_err_prefix(e, "replicas: ");
 	if (rc != MPC_OK)
 		goto out;

@@ -8,7 +8,7 @@
 #include "src/util/clock.h"
 
 int mpc_monitor_replicas_open(struct mpc_monitor_replicas *r, const struct mpc_config *cfg,
-			      struct mpc_err *e)
+			      const volatile sig_atomic_t *cancel, struct mpc_err *e)
 {
 	struct mpc_replica_opts o = { 0 };
 	struct mpc_replica_set *set = NULL;
@@ -19,6 +19,7 @@ int mpc_monitor_replicas_open(struct mpc_monitor_replicas *r, const struct mpc_c
 		return MPC_OK;
 	o.config = cfg->rclone_config;
 	o.call_timeout = cfg->replica_timeout;
+	o.cancel = cancel;
 	rc = mpc_replica_set_new(&o, &set, e);
 	for (size_t i = 0; rc == MPC_OK && i < cfg->n_replica; i++)
 		rc = mpc_replica_set_add(set, cfg->replica[i], e);

@@ -22,10 +22,12 @@ struct mpc_monitor_replicas {
 	char err[MPC_REPLICA_MAX][MPC_ERR_MSG_MAX]; /* the error last logged per replica */
 };
 
-/* Build the set from cfg (nothing when cfg->n_replica == 0): checks rclone and its
+/* Build the set from cfg (nothing when cfg->n_replica == 0); `cancel` (may be NULL), set by a
+ * stop signal, kills a running rclone at once. Checks rclone and its
  * configuration file (MPC_ERR_STATE / MPC_ERR_NOT_FOUND / MPC_ERR_USAGE). A first pass is due. */
 int mpc_monitor_replicas_open(struct mpc_monitor_replicas *r, const struct mpc_config *cfg,
-			      struct mpc_err *e) __attribute__((warn_unused_result));
+			      const volatile sig_atomic_t *cancel, struct mpc_err *e)
+	__attribute__((warn_unused_result));
 void mpc_monitor_replicas_close(struct mpc_monitor_replicas *r); /* accepts a zeroed one */
 
 /* After a poll: `stored` = this poll stored a backup. Runs a pass when one is due, logs,

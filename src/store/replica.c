@@ -116,6 +116,7 @@ int mpc_replica_set_new(const struct mpc_replica_opts *o, struct mpc_replica_set
 	s->rc.program = s->program;
 	s->rc.config = s->config;
 	s->rc.timeout = o->call_timeout > 0 ? o->call_timeout : MPC_REPLICA_DEFAULT_TIMEOUT;
+	s->rc.cancel = o->cancel;
 	*out = s;
 	return MPC_OK;
 }
@@ -756,7 +757,8 @@ static int pass(struct mpc_replica_set *s, const struct mpc_store *store, double
 		goto out;
 	}
 	for (size_t i = 0; i < s->n; i++) {
-		if (deadline > 0 && mpc_replica_now() >= deadline) {
+		if ((deadline > 0 && mpc_replica_now() >= deadline) ||
+		    (s->rc.cancel != NULL && *s->rc.cancel)) {
 			rep->skipped++;
 			continue;
 		}

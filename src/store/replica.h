@@ -28,6 +28,7 @@
 #ifndef MPC_STORE_REPLICA_H
 #define MPC_STORE_REPLICA_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,8 @@ struct mpc_replica_opts {
 	const char *config;  /* rclone configuration file (required; checked as above) */
 	double call_timeout; /* seconds for one rclone call; 0: MPC_REPLICA_DEFAULT_TIMEOUT */
 	const char *host_id; /* names this host's temporaries; NULL: the host name */
+	/* set by a signal handler: a running rclone is killed and the pass ends; may be NULL */
+	const volatile sig_atomic_t *cancel;
 };
 
 /* Where one replica stands (cumulative in the set; copied into each report). */

@@ -108,6 +108,7 @@ int mpc_replica_fetch(const struct mpc_replica_opts *o, const char *remote,
 	rc.program = o->rclone != NULL ? o->rclone : MPC_REPLICA_DEFAULT_RCLONE;
 	rc.config = o->config;
 	rc.timeout = o->call_timeout > 0 ? o->call_timeout : MPC_REPLICA_DEFAULT_TIMEOUT;
+	rc.cancel = o->cancel;
 
 	ret = mpc_store_list(store, &local, e);
 	if (ret != MPC_OK)

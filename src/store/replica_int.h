@@ -2,6 +2,7 @@
 #ifndef MPC_STORE_REPLICA_INT_H
 #define MPC_STORE_REPLICA_INT_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "src/store/replica.h"
@@ -11,7 +12,8 @@
 struct mpc_rclone {
 	const char *program;
 	const char *config;
-	double timeout; /* seconds for one call */
+	double timeout;                      /* seconds for one call */
+	const volatile sig_atomic_t *cancel; /* set by a signal: kill rclone now; may be NULL */
 };
 
 struct mpc_rclone_out {
@@ -25,7 +27,7 @@ struct mpc_rclone_out {
 /* Run `rclone --config CONFIG <fixed flags> args...` (args NULL-terminated) and wait for it, at
  * most min(timeout, deadline - now) seconds (deadline 0: none). MPC_OK when it ran to its exit
  * (whatever its status); MPC_ERR_TIMEOUT (process group killed), MPC_ERR_TOO_LARGE (stdout over
- * out_max: killed), MPC_ERR_IO (could not start). r->out is released by mpc_rclone_out_free. */
+ * out_max: killed), MPC_ERR_CANCELLED (rc->cancel set: killed), MPC_ERR_IO (could not start). r->out is released by mpc_rclone_out_free. */
 int mpc_rclone_run(const struct mpc_rclone *rc, double deadline, const char *const *args,
 		   size_t out_max, struct mpc_rclone_out *r, struct mpc_err *e);
 void mpc_rclone_out_free(struct mpc_rclone_out *r); /* accepts NULL */

@@ -243,7 +243,12 @@ int mpc_rclone_run(const struct mpc_rclone *rc, double deadline, const char *con
 			p[0].fd = -1;
 		if (!err_open)
 			p[1].fd = -1;
-		pr = poll(p, 2, (int)(left * 1000) + 1);
+		if (rc->cancel != NULL && *rc->cancel) {
+			ret = mpc_fail(e, MPC_ERR_CANCELLED, "rclone stopped by a signal");
+			goto out;
+		}
+		/* short slices so that a stop signal is seen within 0.1 s */
+		pr = poll(p, 2, left > 0.1 ? 100 : (int)(left * 1000) + 1);
 		if (pr < 0 && errno != EINTR) {
 			ret = mpc_fail(e, MPC_ERR_IO, "poll: %s", strerror(errno));
 			goto out;
