@@ -2,7 +2,8 @@
  * fake-rpc, tests/monitor/scen.h): the backed-up file reaches a reachable replica (rclone's
  * local backend) while another replica is down (a webdav remote on a refusing port); the down
  * one's error is logged once, /metrics shows both, and /healthz turns unhealthy once the down
- * replica has been behind for longer than replica_grace. */
+ * replica has been behind for longer than replica_grace. A replica that hangs delays neither
+ * the backup nor a SIGTERM. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -112,10 +114,58 @@ static void test_run_replicates(void **state)
 	close(fd);
 }
 
+/* A replica that accepts connections and never answers: the backup is stored regardless, and
+ * SIGTERM stops the monitor at once although an rclone call is hanging. */
+static void test_hung_replica_and_sigterm(void **state)
+{
+	struct sc *s = *state;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t l = sizeof(a);
+	char conf[400], text[1024], extra[2048];
+	char *ks = sc_keyshares(4, 0, 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), cf, st = -1;
+	double elapsed = 99;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 16), 0); /* never accepted: requests hang */
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	snprintf(conf, sizeof(conf), "%s/rclone.conf", s->dir);
+	snprintf(text, sizeof(text),
+		 "[hang]\ntype = webdav\nurl = http://127.0.0.1:%u/\nvendor = other\n",
+		 (unsigned)ntohs(a.sin_port));
+	cf = open(conf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(cf >= 0);
+	assert_int_equal(write(cf, text, strlen(text)), (ssize_t)strlen(text));
+	close(cf);
+	snprintf(extra, sizeof(extra),
+		 "replica = hang:backups\nrclone_config = %s\nreplica_timeout = 60\n"
+		 "poll_interval = 30\n",
+		 conf);
+	assert_int_equal(sc_node_start(s, 0, ks, NULL, NULL), 0);
+	free(ks);
+	assert_int_equal(sc_rpc_start(s, 1, NULL), 0);
+	assert_int_equal(sc_write_config(s, extra), 0);
+	assert_int_equal(sc_publish_running(s, 4, 0, 0, -1), 0);
+	assert_int_equal(sc_run_start(s, 0, NULL), 0);
+	assert_int_equal(sc_wait_log(s, "backed up epoch 4", 1, SC_WAIT), 0);
+	assert_int_equal(sc_store_files(s), 1);
+	sc_sleep_ms(1500); /* the pass is now waiting on the hung replica */
+	assert_int_equal(sc_run_stop(s, SIGTERM, 10.0, &elapsed, &st), 0);
+	if (elapsed >= 2)
+		sc_dump(s);
+	assert_true(elapsed < 2);
+	assert_int_equal(sc_store_files(s), 1);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_run_replicates, sc_cmocka_setup,
+						sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_hung_replica_and_sigterm, sc_cmocka_setup,
 						sc_cmocka_teardown),
 	};
 
