@@ -168,6 +168,11 @@ int mpc_store_lock(const char *dir, int *fd, struct mpc_err *e)
 	if (f < 0)
 		return mpc_fail(e, MPC_ERR_IO, "cannot open the store lock %s: %s", path,
 				strerror(errno));
+	/* a lock file another user controls would let them hold the lock forever */
+	if ((rc = mpc_fd_check_owner(f, path, MPC_FILE_CONFIG, e)) != MPC_OK) {
+		close(f);
+		return rc;
+	}
 	while (flock(f, LOCK_EX) != 0) {
 		if (errno == EINTR)
 			continue;

@@ -13,6 +13,7 @@
 
 #include "src/store/fsio.h"
 #include "src/store/store_int.h"
+#include "src/util/file.h"
 
 double mpc_store_now(void)
 {
@@ -26,7 +27,7 @@ int mpc_store_open(const char *dir, int create, struct mpc_store **out, struct m
 {
 	struct mpc_store *s;
 	struct stat st;
-	int rc;
+	int rc, made = 0;
 
 	*out = NULL;
 	if (dir == NULL || *dir == '\0' || strlen(dir) >= sizeof(s->dir) - MPC_STORE_NAME_MAX - 16)
@@ -38,8 +39,28 @@ int mpc_store_open(const char *dir, int create, struct mpc_store **out, struct m
 			return mpc_fail(e, MPC_ERR_NOT_FOUND, "store directory %s does not exist", dir);
 		if ((rc = mpc_store_mkdir(dir, e)) != MPC_OK)
 			return rc;
+		made = 1;
 	} else if (!S_ISDIR(st.st_mode)) {
 		return mpc_fail(e, MPC_ERR_USAGE, "store path %s is not a directory", dir);
+	}
+	/* only we (or root) may add, replace or remove its files */
+	if ((rc = mpc_dir_open_checked(dir, MPC_FILE_CONFIG, NULL, e)) != MPC_OK) {
+		if (made)
+			(void)rmdir(dir); /* refused: leave nothing behind */
+		mpc_err_prefix(e, "store directory: ");
+		return rc;
+	}
+	if (create) {
+		/* the writers' lock file is part of a store opened for writing from the start, so a
+		 * write that fails leaves the directory exactly as it was (best effort: a store that
+		 * cannot take it reports that when it is written to) */
+		char lock[PATH_MAX];
+		int fd;
+
+		snprintf(lock, sizeof(lock), "%s/.lock", dir);
+		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+		if (fd >= 0)
+			close(fd);
 	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -84,6 +105,10 @@ static void read_header(const struct mpc_store *s, struct mpc_store_entry *en)
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		mpc_fail(&e, MPC_ERR_IO, "not a regular file");
+		goto out;
+	}
+	if (mpc_fd_check_owner(fd, path, MPC_FILE_CONFIG, &e) != MPC_OK) {
+		en->untrusted = 1;
 		goto out;
 	}
 	en->size = (uint64_t)st.st_size;
@@ -185,17 +210,30 @@ static int scan_dir(const struct mpc_store *s, int quarantined, struct mpc_store
 	char path[PATH_MAX];
 	struct dirent *d;
 	DIR *dh;
-	int rc = MPC_OK;
+	int fd, rc = MPC_OK;
 
 	if (snprintf(path, sizeof(path), "%s%s", s->dir, quarantined ? "/quarantine" : "") >=
 	    (int)sizeof(path))
 		return mpc_fail(e, MPC_ERR_USAGE, "store path too long");
-	dh = opendir(path);
-	if (dh == NULL) {
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (quarantined ? O_NOFOLLOW : 0));
+	if (fd < 0) {
 		if (quarantined && errno == ENOENT)
 			return MPC_OK;
 		return mpc_fail(e, MPC_ERR_IO, "cannot read store directory %s: %s", path,
 				strerror(errno));
+	}
+	/* checked on the descriptor that is read: nobody else can have added the names listed */
+	if ((rc = mpc_fd_check_owner(fd, path, MPC_FILE_CONFIG, e)) != MPC_OK) {
+		close(fd);
+		mpc_err_prefix(e, "store directory: ");
+		return rc;
+	}
+	dh = fdopendir(fd);
+	if (dh == NULL) {
+		rc = mpc_fail(e, MPC_ERR_IO, "cannot read store directory %s: %s", path,
+			      strerror(errno));
+		close(fd);
+		return rc;
 	}
 	while ((d = readdir(dh)) != NULL) {
 		char digest[MPC_STORE_DIGEST_HEX + 1];
@@ -272,6 +310,17 @@ int mpc_store_list(const struct mpc_store *s, struct mpc_store_list *out, struct
 	return MPC_OK;
 }
 
+int mpc_store_list_refuse_untrusted(const struct mpc_store_list *l, struct mpc_err *e)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!l->items[i].quarantined && l->items[i].untrusted)
+			return mpc_fail(e, MPC_ERR_STATE,
+					"%s (the store is not trusted while another user could have "
+					"written one of its files)",
+					l->items[i].problem);
+	return MPC_OK;
+}
+
 int mpc_store_header_covers(const struct mpc_store_header *h, const struct mpc_keyset *ks)
 {
 	if (h->epoch < ks->epoch_id)
@@ -301,6 +350,11 @@ int mpc_store_covers(const struct mpc_store *s, const struct mpc_keyset *ks, int
 		by[0] = '\0';
 	if ((rc = mpc_store_list(s, &l, e)) != MPC_OK)
 		return rc;
+	/* a header another user could have planted must not make a keyset look covered */
+	if ((rc = mpc_store_list_refuse_untrusted(&l, e)) != MPC_OK) {
+		mpc_store_list_free(&l);
+		return rc;
+	}
 	for (size_t i = l.n; i-- > 0;) {
 		const struct mpc_store_entry *en = &l.items[i];
 

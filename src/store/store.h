@@ -11,6 +11,13 @@
  * files makes opening fail.
  *
  * Rules:
+ * - Only the effective user (or root) controls the store: the directory, quarantine/ and every
+ *   file read must be owned by the effective user or root and not writable by group or others,
+ *   and the directories above the store by the rules of mpc_dir_open_checked() (src/util/file.h).
+ *   A directory that fails is an error (MPC_ERR_STATE naming the path and the chown/chmod fix);
+ *   a file that fails is listed as untrusted, and coverage, put, prune and restore refuse to
+ *   work while a non-quarantined untrusted file is there (a header planted by another user must
+ *   never count as a backup).
  * - Nothing is overwritten: every backup adds a new file (link(2) never replaces).
  * - No downgrade: a keyset of an older epoch than the newest non-quarantined file is refused
  *   (MPC_ERR_STATE). A keyset already covered is refused with MPC_ERR_EXISTS.
@@ -45,8 +52,9 @@ struct mpc_store {
 	char dir[PATH_MAX];
 };
 
-/* Open the store in `dir`; with `create`, make the directory (0700) if missing. *out is freed
- * with mpc_store_close. MPC_ERR_NOT_FOUND if the directory is missing and !create. */
+/* Open the store in `dir`; with `create`, make the directory (0700) if missing and its .lock.
+ * *out is freed with mpc_store_close. MPC_ERR_NOT_FOUND if the directory is missing and
+ * !create; MPC_ERR_STATE (path and fix) if it or a directory above it is not trusted (Rules). */
 int mpc_store_open(const char *dir, int create, struct mpc_store **out, struct mpc_err *e)
 	__attribute__((warn_unused_result));
 void mpc_store_close(struct mpc_store *s); /* accepts NULL */
@@ -97,6 +105,7 @@ struct mpc_store_entry {
 	int quarantined;
 	int header_ok;                /* 0: unreadable or not matching its name; see problem */
 	int problem_code;             /* MPC_ERR_* of the problem when !header_ok */
+	int untrusted;                /* 1: another user could have written it (see problem) */
 	char problem[MPC_ERR_MSG_MAX];
 	uint64_t size;                /* file size in bytes */
 	int newest;                   /* 1 for the newest non-quarantined file */

@@ -14,6 +14,10 @@ int mpc_store_header_covers(const struct mpc_store_header *h, const struct mpc_k
 /* Index of the newest non-quarantined readable entry in l, or -1. */
 long mpc_store_list_newest(const struct mpc_store_list *l);
 
+/* MPC_ERR_STATE (the entry's problem: path, owner or mode, and the fix) if a non-quarantined
+ * entry of l is untrusted, else MPC_OK. */
+int mpc_store_list_refuse_untrusted(const struct mpc_store_list *l, struct mpc_err *e);
+
 /* Seconds from a CLOCK_MONOTONIC reading. */
 double mpc_store_now(void);
 

@@ -1,7 +1,11 @@
 /* store_read.c: opening sealed files: verify every file, open one keyset for restore. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "src/store/keyshares.h"
 #include "src/store/store.h"
@@ -29,6 +33,25 @@ static void describe_tokens(const struct mpc_store_header *h, char *out, size_t 
 	}
 }
 
+/* Read a store file, refusing a link, a non-regular file and one another user could have
+ * written (checked on the descriptor read). */
+static int read_trusted(const char *path, uint8_t **buf, size_t *len, struct mpc_err *e)
+{
+	struct stat st;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return mpc_fail(e, errno == ENOENT ? MPC_ERR_NOT_FOUND : MPC_ERR_IO,
+				"cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		rc = mpc_fail(e, MPC_ERR_IO, "%s is not a regular file", path);
+	else if ((rc = mpc_fd_check_owner(fd, path, MPC_FILE_CONFIG, e)) == MPC_OK)
+		rc = mpc_fd_read_all(fd, MPC_STORE_FILE_MAX, 0, path, buf, len, e);
+	close(fd);
+	return rc;
+}
+
 /* Read, parse and authenticate one file. With `all` set every blob whose token is given must
  * open (verify); otherwise the first blob with a given token is used (restore). On success the
  * plaintext (secure memory) and the header are handed over. */
@@ -50,7 +73,7 @@ static int open_file(const struct mpc_store *s, const struct mpc_store_entry *en
 	*checked = *unchecked = 0;
 	if ((rc = mpc_store_entry_path(s, en, path, e)) != MPC_OK)
 		return rc;
-	if ((rc = mpc_file_read(path, MPC_STORE_FILE_MAX, 0, &buf, &len, e)) != MPC_OK)
+	if ((rc = read_trusted(path, &buf, &len, e)) != MPC_OK)
 		goto out;
 	if ((rc = mpc_store_file_parse(buf, len, &h, &hdr_len, blobs, &n_blobs, e)) != MPC_OK)
 		goto out;
@@ -217,6 +240,9 @@ int mpc_store_open_keyset(const struct mpc_store *s, struct mpc_token *const *to
 	memset(out, 0, sizeof(*out));
 	if ((rc = mpc_store_list(s, &l, e)) != MPC_OK)
 		return rc;
+	/* which file is the newest depends on every header: none may be another user's */
+	if ((rc = mpc_store_list_refuse_untrusted(&l, e)) != MPC_OK)
+		goto out;
 	if (newest) {
 		pick = mpc_store_list_newest(&l);
 	} else {

@@ -90,6 +90,8 @@ static int check_rules(const struct mpc_store *s, const struct mpc_keyset *ks, s
 
 	if (rc != MPC_OK)
 		return rc;
+	if ((rc = mpc_store_list_refuse_untrusted(&l, e)) != MPC_OK)
+		goto out;
 	nw = mpc_store_list_newest(&l);
 	if (nw >= 0 && l.items[nw].hdr.epoch > ks->epoch_id) {
 		rc = mpc_fail(e, MPC_ERR_STATE,
@@ -254,6 +256,9 @@ int mpc_store_prune(const struct mpc_store *s, size_t keep, size_t *removed, str
 	if ((rc = mpc_store_lock(s->dir, &lock, e)) != MPC_OK)
 		return rc;
 	if ((rc = mpc_store_list(s, &l, e)) != MPC_OK)
+		goto out;
+	/* a planted newer file would make prune remove real backups */
+	if ((rc = mpc_store_list_refuse_untrusted(&l, e)) != MPC_OK)
 		goto out;
 	/* newest first; the list is sorted oldest first */
 	for (size_t i = l.n; i-- > 0;) {

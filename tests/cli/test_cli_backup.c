@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <curl/curl.h>
@@ -709,6 +710,100 @@ static void test_backup_after_quarantine_counts(void **state)
 	assert_null(strstr(f->ev, "GET"));
 }
 
+/* 8. Files that decide what runs as us (the chown cases need root; CI is root): a PIN file
+ * other users can read or that another user owns, a symlinked one, a group-readable transport
+ * key file, a store file another user could have planted, a store directory others can write.
+ * Each is refused with the path and the fix; a planted file never makes a keyset covered. */
+static void test_untrusted_files(void **state)
+{
+	struct fx *f = *state;
+	static const char *const no_pin[] = { "MPC_BACKUP_PIN", NULL };
+	char pin[512], lnk[600], path[1024], name[256];
+	int root = geteuid() == 0;
+	json_t *j;
+
+	if (!root)
+		fprintf(stderr, "not root: skipping the chown cases (CI runs as root)\n");
+	ch_write(f->hsm.dir, "pin", TH_USER_PIN "\n", pin);
+	assert_int_equal(chmod(pin, 0640), 0);
+	ch_run(&f->r, NULL, no_pin, "token", "show", "--token", f->hsm.uri, "--pin-file", pin,
+	       (char *)NULL);
+	ch_expect(&f->r, 14, "readable by group (mode 0640)");
+	ch_expect_one_error_line(&f->r, "token show");
+	assert_non_null(strstr(f->r.err, "chmod go-rwx"));
+	assert_non_null(strstr(f->r.err, pin));
+	assert_int_equal(chmod(pin, 0600), 0);
+	snprintf(lnk, sizeof(lnk), "%s/pin-link", f->hsm.dir);
+	assert_int_equal(symlink(pin, lnk), 0);
+	ch_run(&f->r, NULL, no_pin, "token", "show", "--token", f->hsm.uri, "--pin-file", lnk,
+	       (char *)NULL);
+	ch_expect(&f->r, 14, "is a symbolic link");
+	if (root) {
+		/* group-owned by another group but 0600: accepted; owned by another user: not */
+		assert_int_equal(chown(pin, 0, 65534), 0);
+		ch_run(&f->r, NULL, no_pin, "token", "show", "--token", f->hsm.uri, "--pin-file",
+		       pin, (char *)NULL);
+		ch_expect(&f->r, 0, NULL);
+		assert_int_equal(chown(pin, 65534, 0), 0);
+		ch_run(&f->r, NULL, no_pin, "token", "show", "--token", f->hsm.uri, "--pin-file",
+		       pin, (char *)NULL);
+		ch_expect(&f->r, 14, "owned by uid 65534");
+		assert_non_null(strstr(f->r.err, "chown root"));
+	}
+
+	/* a transport-key file the group can read: refused before anything is sent */
+	start_a(f, f->keyshares, f->key);
+	start_b(f, f->key);
+	backup(f, f->keyset4, NULL, NULL);
+	ch_expect(&f->r, 0, NULL);
+	j = parse(&f->r);
+	snprintf(name, sizeof(name), "%s", jstr(j, "file"));
+	json_decref(j);
+	assert_int_equal(chmod(f->hexfile, 0640), 0);
+	ch_run(&f->r, NULL, NULL, "restore", "--token", f->hsm.uri, "--store", f->store, "--node",
+	       f->addr_b, "--node-key", f->b.key_str, "--transport-key-file", f->hexfile,
+	       (char *)NULL);
+	ch_expect(&f->r, 27, "readable by group (mode 0640)");
+	ch_expect_one_error_line(&f->r, "restore");
+	ch_node_events_flush(&f->b, f->ev, sizeof(f->ev));
+	assert_null(strstr(f->ev, "SET"));
+	assert_int_equal(chmod(f->hexfile, 0600), 0);
+
+	/* the stored file writable by others (or another user's): the keyset is not "covered",
+	 * backup and restore refuse with the path and the fix, list shows why, verify fails */
+	snprintf(path, sizeof(path), "%s/%s", f->store, name);
+	assert_int_equal(chmod(path, 0606), 0);
+	if (root)
+		assert_int_equal(chown(path, 65534, 65534), 0);
+	backup(f, f->keyset4, NULL, NULL);
+	ch_expect(&f->r, 27, path);
+	ch_expect_one_error_line(&f->r, "backup");
+	assert_non_null(strstr(f->r.err, root ? "owned by uid 65534" : "writable by others"));
+	assert_null(strstr(f->r.out, "already_covered"));
+	restore(f, NULL, NULL);
+	ch_expect(&f->r, 27, path);
+	ch_run(&f->r, NULL, NULL, "store", "list", "--json", "--store", f->store, (char *)NULL);
+	ch_expect(&f->r, 0, "MPC_ERR_STATE");
+	ch_run(&f->r, NULL, NULL, "store", "verify", "--token", f->hsm.uri, "--store", f->store,
+	       (char *)NULL);
+	assert_int_not_equal(f->r.status, 0);
+	if (root)
+		assert_int_equal(chown(path, 0, 0), 0);
+	assert_int_equal(chmod(path, 0600), 0);
+	backup(f, f->keyset4, NULL, NULL);
+	ch_expect(&f->r, 0, "already_covered");
+
+	/* the store directory writable by others */
+	assert_int_equal(chmod(f->store, 0777), 0);
+	ch_run(&f->r, NULL, NULL, "store", "list", "--store", f->store, (char *)NULL);
+	ch_expect(&f->r, 27, "writable by group and others (mode 0777)");
+	ch_expect_one_error_line(&f->r, "list");
+	assert_non_null(strstr(f->r.err, "chmod go-w"));
+	backup(f, f->keyset4, NULL, NULL);
+	ch_expect(&f->r, 27, f->store);
+	assert_int_equal(chmod(f->store, 0700), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -719,6 +814,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_after_quarantine_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_untrusted_files, setup, teardown),
 	};
 
 	return CH_MAIN(tests);

@@ -1,7 +1,9 @@
 /* test_store.c: the sealed store on real files with real SoftHSM2 tokens: round trip, the
  * no-downgrade / no-overwrite / coverage / prune / quarantine rules, every tamper case, keyshare
  * validation leaving the store untouched, two-token sealing with one token deleted, and full
- * disks (injected ENOSPC at every step, and a real 64 KiB tmpfs). */
+ * disks (injected ENOSPC at every step, and a real 64 KiB tmpfs), and who controls the store: a
+ * planted header another user owns or can write never counts, nor does a store others can
+ * write (the chown cases need root and are skipped with a message otherwise). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -646,6 +648,234 @@ static void test_tmpfs_full(void **state)
 	sf_set_free(&f5);
 }
 
+/* ---- who controls the store ---- */
+
+#define OTHER_UID 65534 /* nobody */
+
+static int need_root(void)
+{
+	if (geteuid() == 0)
+		return 1;
+	fprintf(stderr, "not root: cannot chown files to another user; skipping those cases (CI "
+			"runs as root)\n");
+	return 0;
+}
+
+/* Every operation that trusts the headers fails with MPC_ERR_STATE naming `path` and `needle`;
+ * list and verify still report, with the file marked. */
+static void expect_untrusted(struct st *x, const struct sf_set *f, const char *path,
+			     const char *needle, const char *fix)
+{
+	struct mpc_store_verify_report vr;
+	struct mpc_store_restore r;
+	struct mpc_store_list l;
+	struct mpc_err e = { 0 };
+	struct sf_set g;
+	char before[4096], after[4096];
+	int c = -1;
+	size_t k = 99, bad = 0;
+
+	assert_int_equal(mpc_store_covers(x->s, &f->ks, &c, NULL, &e), MPC_ERR_STATE);
+	assert_int_equal(c, 0);
+	if (strstr(e.msg, path) == NULL || strstr(e.msg, needle) == NULL ||
+	    strstr(e.msg, fix) == NULL)
+		fail_msg("covers: \"%s\" lacks %s / %s / %s", e.msg, path, needle, fix);
+	mpc_err_clear(&e);
+	dir_names(x->dir, before, sizeof(before));
+	assert_int_equal(sf_synthetic_set(10, 2, 7, &g), 0); /* a put that would otherwise work */
+	assert_int_equal(put(x, &g, NULL, &e), MPC_ERR_STATE);
+	assert_non_null(strstr(e.msg, needle));
+	mpc_err_clear(&e);
+	sf_set_free(&g);
+	assert_int_equal(mpc_store_prune(x->s, 1, &k, &e), MPC_ERR_STATE);
+	assert_int_equal(k, 0);
+	mpc_err_clear(&e);
+	dir_names(x->dir, after, sizeof(after));
+	assert_string_equal(before, after);
+	assert_int_equal(mpc_store_open_keyset(x->s, &x->t, 1, 1, 0, &r, &e), MPC_ERR_STATE);
+	assert_non_null(strstr(e.msg, needle));
+	mpc_err_clear(&e);
+	assert_int_equal(mpc_store_list(x->s, &l, &e), MPC_OK);
+	for (size_t i = 0; i < l.n; i++)
+		if (l.items[i].untrusted) {
+			bad++;
+			assert_false(l.items[i].header_ok);
+			assert_false(l.items[i].newest);
+			assert_non_null(strstr(l.items[i].problem, needle));
+		}
+	assert_int_equal(bad, 1);
+	mpc_store_list_free(&l);
+	assert_int_equal(mpc_store_verify(x->s, &x->t, 1, &vr, &e), MPC_OK);
+	assert_int_equal(vr.all_ok, 0);
+	assert_int_equal(vr.n_failed, 1);
+	mpc_store_verify_report_free(&vr);
+}
+
+/* The attack of the issue: someone who can write the store plants a well-formed header of a
+ * higher epoch with the contract's domains (no token needed: the blobs are junk), which made
+ * the keyset look covered until the next verification. A planted file that another user owns
+ * or could write is refused, and coverage is an error, not a silent skip. */
+static void test_planted_header(void **state)
+{
+	struct st *x = *state;
+	struct mpc_store_blob_ref blobs[MPC_STORE_MAX_TOKENS];
+	struct mpc_store_header h;
+	struct mpc_err e = { 0 };
+	struct sf_set f4, f9;
+	char n4[MPC_STORE_NAME_MAX], nf[MPC_STORE_NAME_MAX], p4[512], pf[512];
+	uint8_t *a = NULL, *hdr = NULL, *forged = NULL;
+	const uint8_t *bp[MPC_STORE_MAX_TOKENS];
+	size_t al = 0, ahl = 0, nb = 0, hl = 0, fl = 0, bl[MPC_STORE_MAX_TOKENS], k = 0;
+
+	assert_int_equal(sf_fixture_set(1, &f4), 0);
+	assert_int_equal(sf_fixture_set(1, &f9), 0);
+	f9.ks.epoch_id = 9; /* the contract moved on: same domains, epoch 9 */
+	put_ok(x, &f4, n4);
+	snprintf(p4, sizeof(p4), "%s/%s", x->dir, n4);
+	assert_int_equal(covered(x, &f9.ks), 0);
+
+	/* forge: the real header with epoch 9, the real (now mismatching) blobs */
+	assert_int_equal(mpc_file_read(p4, 1 << 20, 0, &a, &al, &e), MPC_OK);
+	assert_int_equal(mpc_store_file_parse(a, al, &h, &ahl, blobs, &nb, &e), MPC_OK);
+	h.epoch = 9;
+	h.keyset.epoch_id = 9;
+	assert_int_equal(mpc_store_header_encode(&h, &hdr, &hl, &e), MPC_OK);
+	assert_int_equal(mpc_store_file_name(hdr, hl, 9, nf, &e), MPC_OK);
+	for (size_t i = 0; i < nb; i++) {
+		bp[i] = blobs[i].p;
+		bl[i] = blobs[i].len;
+	}
+	assert_int_equal(mpc_store_file_build(hdr, hl, bp, bl, nb, &forged, &fl, &e), MPC_OK);
+	snprintf(pf, sizeof(pf), "%s/%s", x->dir, nf);
+	write_file(pf, forged, fl);
+
+	/* owned by us and 0600 it is believed by the header-only coverage (what verify is for) */
+	assert_int_equal(covered(x, &f9.ks), 1);
+	/* writable by others: refused, everywhere the headers decide something */
+	assert_int_equal(chmod(pf, 0666), 0);
+	expect_untrusted(x, &f9, pf, "writable by group and others (mode 0666)", "chmod go-w");
+	assert_int_equal(chmod(pf, 0620), 0);
+	expect_untrusted(x, &f4, pf, "writable by group (mode 0620)", "chmod go-w");
+	assert_int_equal(chmod(pf, 0600), 0);
+	if (need_root()) {
+		/* owned by another user, even 0600 (they can chmod and rewrite it) */
+		assert_int_equal(chown(pf, OTHER_UID, OTHER_UID), 0);
+		expect_untrusted(x, &f9, pf, "owned by uid 65534", "fix with chown root");
+		/* group-owned by another group but not group-writable: fine */
+		assert_int_equal(chown(pf, 0, OTHER_UID), 0);
+		assert_int_equal(chmod(pf, 0640), 0);
+		assert_int_equal(covered(x, &f9.ks), 1);
+		assert_int_equal(chown(pf, OTHER_UID, 0), 0);
+	} else {
+		assert_int_equal(chmod(pf, 0666), 0);
+	}
+	/* quarantining the planted file (by its name's epoch) restores service; the quarantined
+	 * file never counts */
+	assert_int_equal(mpc_store_quarantine(x->s, 9, &k, &e), MPC_OK);
+	assert_int_equal(k, 1);
+	assert_int_equal(covered(x, &f9.ks), 0);
+	assert_int_equal(covered(x, &f4.ks), 1);
+	expect_restore(x, &x->t, 1, 1, 0, &f4);
+
+	mpc_store_header_free(&h);
+	free(a);
+	free(hdr);
+	free(forged);
+	sf_set_free(&f4);
+	sf_set_free(&f9);
+}
+
+/* The store directory, its quarantine/ and the directories above: nobody else may write them. */
+static void test_store_dir_perms(void **state)
+{
+	struct st *x = *state;
+	struct mpc_store *s2 = NULL;
+	struct mpc_store_list l;
+	struct mpc_err e = { 0 };
+	struct sf_set f4, f5;
+	char q[300], before[4096], after[4096], fresh[300];
+	int c = -1;
+
+	assert_int_equal(sf_fixture_set(0, &f4), 0);
+	assert_int_equal(sf_synthetic_set(5, 2, 3, &f5), 0);
+	put_ok(x, &f4, NULL);
+	/* 0777: refused at open, naming the path and the fix */
+	assert_int_equal(chmod(x->dir, 0777), 0);
+	assert_int_equal(mpc_store_open(x->dir, 0, &s2, &e), MPC_ERR_STATE);
+	assert_null(s2);
+	assert_non_null(strstr(e.msg, x->dir));
+	assert_non_null(strstr(e.msg, "writable by group and others (mode 0777)"));
+	assert_non_null(strstr(e.msg, "chmod go-w"));
+	mpc_err_clear(&e);
+	/* ... and by an already open store at the next listing: no coverage, no write */
+	assert_int_equal(mpc_store_covers(x->s, &f4.ks, &c, NULL, &e), MPC_ERR_STATE);
+	assert_int_equal(c, 0);
+	assert_non_null(strstr(e.msg, "mode 0777"));
+	mpc_err_clear(&e);
+	dir_names(x->dir, before, sizeof(before));
+	assert_int_equal(put(x, &f5, NULL, &e), MPC_ERR_STATE);
+	mpc_err_clear(&e);
+	dir_names(x->dir, after, sizeof(after));
+	assert_string_equal(before, after);
+	/* sticky does not help a store: others could still add files */
+	assert_int_equal(chmod(x->dir, 01777), 0);
+	assert_int_equal(mpc_store_open(x->dir, 0, &s2, &e), MPC_ERR_STATE);
+	mpc_err_clear(&e);
+	assert_int_equal(chmod(x->dir, 0770), 0);
+	assert_int_equal(mpc_store_open(x->dir, 0, &s2, &e), MPC_ERR_STATE);
+	assert_non_null(strstr(e.msg, "writable by group (mode 0770)"));
+	mpc_err_clear(&e);
+	assert_int_equal(chmod(x->dir, 0750), 0); /* readable by the group is fine */
+	assert_int_equal(mpc_store_open(x->dir, 0, &s2, &e), MPC_OK);
+	mpc_store_close(s2);
+	s2 = NULL;
+	assert_int_equal(covered(x, &f4.ks), 1);
+	/* quarantine/ writable by others */
+	snprintf(q, sizeof(q), "%s/quarantine", x->dir);
+	assert_int_equal(mkdir(q, 0700), 0);
+	assert_int_equal(chmod(q, 0757), 0);
+	assert_int_equal(mpc_store_list(x->s, &l, &e), MPC_ERR_STATE);
+	assert_non_null(strstr(e.msg, q));
+	assert_non_null(strstr(e.msg, "writable by others"));
+	mpc_err_clear(&e);
+	assert_int_equal(chmod(q, 0700), 0);
+	/* the directory above writable by group: the store could be swapped */
+	assert_int_equal(chmod(x->tmp, 0775), 0);
+	assert_int_equal(mpc_store_open(x->dir, 0, &s2, &e), MPC_ERR_STATE);
+	assert_non_null(strstr(e.msg, x->tmp));
+	mpc_err_clear(&e);
+	/* creating a store under such a directory is refused and leaves nothing */
+	snprintf(fresh, sizeof(fresh), "%s/fresh", x->tmp);
+	assert_int_equal(mpc_store_open(fresh, 1, &s2, &e), MPC_ERR_STATE);
+	assert_int_equal(access(fresh, F_OK), -1);
+	mpc_err_clear(&e);
+	assert_int_equal(chmod(x->tmp, 0700), 0);
+	assert_int_equal(mpc_store_open(fresh, 1, &s2, &e), MPC_OK);
+	mpc_store_close(s2);
+	s2 = NULL;
+	if (need_root()) {
+		char lock[300];
+
+		assert_int_equal(chown(x->dir, OTHER_UID, OTHER_UID), 0);
+		assert_int_equal(mpc_store_open(x->dir, 0, &s2, &e), MPC_ERR_STATE);
+		assert_non_null(strstr(e.msg, "owned by uid 65534"));
+		assert_non_null(strstr(e.msg, "fix with chown root"));
+		mpc_err_clear(&e);
+		assert_int_equal(chown(x->dir, 0, 0), 0);
+		/* a lock file another user owns could be held by them forever */
+		snprintf(lock, sizeof(lock), "%s/.lock", x->dir);
+		assert_int_equal(chown(lock, OTHER_UID, 0), 0);
+		assert_int_equal(put(x, &f5, NULL, &e), MPC_ERR_STATE);
+		assert_non_null(strstr(e.msg, lock));
+		mpc_err_clear(&e);
+		assert_int_equal(chown(lock, 0, 0), 0);
+	}
+	put_ok(x, &f5, NULL);
+	expect_restore(x, &x->t, 1, 1, 0, &f5);
+	sf_set_free(&f4);
+	sf_set_free(&f5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -658,6 +888,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc_injected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmpfs_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_planted_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_dir_perms, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
