@@ -1,6 +1,8 @@
 /* replica_run.c: runs rclone as a bounded child process (no shell) and sanitises its output. */
 #include "src/store/replica_int.h"
 
+#include "src/util/file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -27,33 +29,14 @@ double mpc_replica_now(void)
 
 int mpc_rclone_check_config(const char *path, struct mpc_err *e)
 {
-	struct stat st;
-	int fd, rc = MPC_OK;
+	int rc;
 
 	if (path == NULL || path[0] == '\0')
 		return mpc_fail(e, MPC_ERR_USAGE, "an rclone configuration file is required");
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return mpc_fail(e, errno == ENOENT ? MPC_ERR_NOT_FOUND : MPC_ERR_IO,
-				"rclone configuration %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0) {
-		rc = mpc_fail(e, MPC_ERR_IO, "rclone configuration %s: %s", path, strerror(errno));
-	} else if (!S_ISREG(st.st_mode)) {
-		rc = mpc_fail(e, MPC_ERR_STATE, "rclone configuration %s is not a regular file",
-			      path);
-	} else if (st.st_uid != geteuid() && st.st_uid != 0) {
-		rc = mpc_fail(e, MPC_ERR_STATE,
-			      "rclone configuration %s is owned by uid %lu: it holds credentials "
-			      "and must be owned by this user (uid %lu) or root",
-			      path, (unsigned long)st.st_uid, (unsigned long)geteuid());
-	} else if ((st.st_mode & 0077) != 0) {
-		rc = mpc_fail(
-			e, MPC_ERR_STATE,
-			"rclone configuration %s has mode %04o: it holds credentials and must "
-			"not be accessible by group or others (chmod 600)",
-			path, (unsigned)(st.st_mode & 07777));
-	}
-	close(fd);
+	/* it holds credentials: checked like a PIN file (owner, mode, and the directories) */
+	rc = mpc_file_check(path, MPC_FILE_SECRET, e);
+	if (rc != MPC_OK)
+		mpc_err_prefix(e, "rclone configuration: ");
 	return rc;
 }
 
