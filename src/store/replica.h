@@ -6,8 +6,9 @@
  * shell), stdin /dev/null, stdout and stderr captured through pipes with a size bound, in its own
  * process group that is killed on timeout, with `--config FILE` always given, the environment
  * reduced to PATH, HOME, TMPDIR and LC_ALL=C (no RCLONE_* variable of the caller). Its
- * configuration file is checked like a PIN file: a regular file owned by the effective user or
- * root with no group or other permission bits. rclone is only ever given the store's sealed
+ * configuration file is checked like a PIN file (mpc_file_check, MPC_FILE_SECRET): a regular
+ * file owned by the effective user or root with no group or other permission bits, in
+ * directories only they can change. rclone is only ever given the store's sealed
  * files, one by name (`rclone copyto DIR/NAME REMOTE/.tmp-<host>-NAME`), which is then moved
  * into place with `rclone moveto --ignore-existing`, so an interrupted upload never leaves a
  * file under a real name and an existing file is never overwritten. Messages quoting rclone's
