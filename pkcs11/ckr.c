@@ -1,5 +1,5 @@
 /* ckr.c: names and classes of Cryptoki return values. */
-#include "pkcs11/ckr.h"
+#include "pkcs11/internal.h"
 
 #include <stdio.h>
 
@@ -78,7 +78,8 @@ int mpc_ckr_class(CK_RV rv)
 	}
 }
 
-int mpc_fail_ck(struct mpc_err *e, CK_RV rv, const char *op, const char *object)
+int mpc_fail_ck_at(const char *file, int line, const char *func, struct mpc_err *e, CK_RV rv,
+		   const char *op, const char *object)
 {
 	int cls = mpc_ckr_class(rv);
 	const char *hint = "";
@@ -90,10 +91,11 @@ int mpc_fail_ck(struct mpc_err *e, CK_RV rv, const char *op, const char *object)
 	else if (rv == CKR_ATTRIBUTE_SENSITIVE)
 		hint = " (the key is sensitive: its value cannot leave the token)";
 	if (rv >= CKR_VENDOR_DEFINED || mpc_ckr_name(rv)[4] == '(')
-		cls = mpc_fail(e, cls, "%s on %s failed: CK_RV 0x%lx%s", op, object, (unsigned long)rv,
-			       hint);
+		cls = mpc_fail_at(file, line, func, e, cls, "%s on %s failed: CK_RV 0x%lx%s", op, object,
+				  (unsigned long)rv, hint);
 	else
-		cls = mpc_fail(e, cls, "%s on %s failed: %s%s", op, object, mpc_ckr_name(rv), hint);
+		cls = mpc_fail_at(file, line, func, e, cls, "%s on %s failed: %s%s", op, object,
+				  mpc_ckr_name(rv), hint);
 	if (e != NULL && e->ckr == 0)
 		e->ckr = rv;
 	return cls;

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "pkcs11/ckr.h"
+#include "pkcs11/internal.h"
 #include "pkcs11/keys.h"
 
 static int public_key_op(struct mpc_token *t, void *arg, struct mpc_err *e)

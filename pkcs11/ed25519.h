@@ -18,4 +18,12 @@ int mpc_ed25519_public_key(struct mpc_token *t, uint8_t pub[32], struct mpc_err 
 int mpc_ed25519_sign(struct mpc_token *t, const uint8_t *msg, size_t n, uint8_t sig[64],
 		     struct mpc_err *e);
 
+/* Import an existing 32-byte Ed25519 seed (RFC 8032 private key) as the TLS key pair:
+ * sensitive, non-extractable, CKA_LOCAL false (the token's record that it was imported, not
+ * generated); the public key is written to pub_out. MPC_ERR_EXISTS if either half of a TLS key
+ * is already there (never overwritten). The caller wipes `seed`. Takes the token's lock.
+ * (pkcs11/import_ed25519.c) */
+int mpc_ed25519_import_tls(struct mpc_token *t, const uint8_t seed[32], uint8_t pub_out[32],
+			   struct mpc_err *e);
+
 #endif

@@ -4,17 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pkcs11/ckr.h"
-#include "pkcs11/token.h"
-#include "pkcs11/uri.h"
-
-static void trim(char *dst, const unsigned char *src, size_t n)
-{
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	while (n > 0 && dst[n - 1] == ' ')
-		dst[--n] = '\0';
-}
+#include "pkcs11/internal.h"
 
 static int has(CK_FUNCTION_LIST *fn, CK_SLOT_ID s, CK_MECHANISM_TYPE m, CK_FLAGS f)
 {
@@ -46,10 +36,10 @@ static int report_module(struct mpc_p11_module *m, struct mpc_slot_report **arr,
 		memset(r, 0, sizeof(*r));
 		r->module = m->path;
 		r->slot = slots[i];
-		trim(r->label, ti.label, 32);
-		trim(r->serial, ti.serialNumber, 16);
-		trim(r->manufacturer, ti.manufacturerID, 32);
-		trim(r->model, ti.model, 16);
+		mpc_p11_trim(r->label, ti.label, 32);
+		mpc_p11_trim(r->serial, ti.serialNumber, 16);
+		mpc_p11_trim(r->manufacturer, ti.manufacturerID, 32);
+		mpc_p11_trim(r->model, ti.model, 16);
 		r->token_initialized = !!(ti.flags & CKF_TOKEN_INITIALIZED);
 		r->login_required = !!(ti.flags & CKF_LOGIN_REQUIRED);
 		r->user_pin_initialized = !!(ti.flags & CKF_USER_PIN_INITIALIZED);
@@ -80,20 +70,9 @@ int mpc_p11_inventory(struct mpc_p11_ctx *ctx, const char *uri, struct mpc_slot_
 		if (rc != MPC_OK)
 			return rc;
 	}
-	if (u != NULL && (u->module_path != NULL || u->module_name != NULL)) {
-		struct mpc_p11_module *m;
-
-		rc = u->module_path != NULL ? mpc_p11_load_path(ctx, u->module_path, &m, e)
-					    : mpc_p11_load_name(ctx, u->module_name, &m, e);
-		if (rc != MPC_OK)
-			goto out;
-		first = (int)(m - ctx->mod);
-		nmods = first + 1;
-	} else {
-		rc = mpc_p11_load_registered(ctx, &nmods, e);
-		if (rc != MPC_OK)
-			goto out;
-	}
+	rc = mpc_p11_modules_for_uri(ctx, u, &first, &nmods, e);
+	if (rc != MPC_OK)
+		goto out;
 	for (int i = first; i < nmods; i++) {
 		rc = report_module(&ctx->mod[i], &arr, &count, e);
 		if (rc != MPC_OK)

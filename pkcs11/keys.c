@@ -4,15 +4,20 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pkcs11/ckr.h"
+#include "pkcs11/internal.h"
 
 static const struct mpc_key_desc descs[MPC_KEY_ROLE_COUNT] = {
-	{ MPC_KEY_SEAL_GCM, "mpc-backup-seal-gcm", 0x01, CKO_SECRET_KEY, CKK_AES },
-	{ MPC_KEY_SEAL_CBC, "mpc-backup-seal-cbc", 0x02, CKO_SECRET_KEY, CKK_AES },
-	{ MPC_KEY_SEAL_HMAC, "mpc-backup-seal-hmac", 0x03, CKO_SECRET_KEY, CKK_GENERIC_SECRET },
-	{ MPC_KEY_TLS_PRIVATE, "mpc-backup-tls", 0x10, CKO_PRIVATE_KEY, CKK_EC_EDWARDS },
-	{ MPC_KEY_TLS_PUBLIC, "mpc-backup-tls", 0x10, CKO_PUBLIC_KEY, CKK_EC_EDWARDS },
-	{ MPC_KEY_TRANSPORT, "mpc-backup-transport", 0x20, CKO_SECRET_KEY, CKK_AES },
+	{ MPC_KEY_SEAL_GCM, "mpc-backup-seal-gcm", 0x01, MPC_KEY_KIND_SECRET },
+	{ MPC_KEY_SEAL_CBC, "mpc-backup-seal-cbc", 0x02, MPC_KEY_KIND_SECRET },
+	{ MPC_KEY_SEAL_HMAC, "mpc-backup-seal-hmac", 0x03, MPC_KEY_KIND_SECRET },
+	{ MPC_KEY_TLS_PRIVATE, "mpc-backup-tls", 0x10, MPC_KEY_KIND_PRIVATE },
+	{ MPC_KEY_TLS_PUBLIC, "mpc-backup-tls", 0x10, MPC_KEY_KIND_PUBLIC },
+	{ MPC_KEY_TRANSPORT, "mpc-backup-transport", 0x20, MPC_KEY_KIND_SECRET },
+};
+
+/* Cryptoki key types by role (the class follows from the kind). */
+static const CK_KEY_TYPE ck_types[MPC_KEY_ROLE_COUNT] = {
+	CKK_AES, CKK_AES, CKK_GENERIC_SECRET, CKK_EC_EDWARDS, CKK_EC_EDWARDS, CKK_AES,
 };
 
 /* DER of the Ed25519 OID 1.3.101.112, the EC_PARAMS SoftHSM and PKCS#11 3.0 expect. */
@@ -23,12 +28,34 @@ const struct mpc_key_desc *mpc_key_desc(enum mpc_key_role role)
 	return role < MPC_KEY_ROLE_COUNT ? &descs[role] : NULL;
 }
 
+const char *mpc_key_kind_name(enum mpc_key_kind kind)
+{
+	return kind == MPC_KEY_KIND_PRIVATE ? "private" : kind == MPC_KEY_KIND_PUBLIC ? "public" : "secret";
+}
+
+CK_OBJECT_CLASS mpc_key_ck_class(enum mpc_key_role role)
+{
+	switch (mpc_key_desc(role)->kind) {
+	case MPC_KEY_KIND_PRIVATE:
+		return CKO_PRIVATE_KEY;
+	case MPC_KEY_KIND_PUBLIC:
+		return CKO_PUBLIC_KEY;
+	default:
+		return CKO_SECRET_KEY;
+	}
+}
+
+CK_KEY_TYPE mpc_key_ck_type(enum mpc_key_role role)
+{
+	return ck_types[role];
+}
+
 int mpc_key_find(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h,
 		 struct mpc_err *e)
 {
 	const struct mpc_key_desc *d = mpc_key_desc(role);
 	const char *label = d->label;
-	CK_OBJECT_CLASS cls = d->cls;
+	CK_OBJECT_CLASS cls = mpc_key_ck_class(role);
 	CK_BYTE id = d->id;
 	CK_OBJECT_HANDLE found[2];
 	CK_ULONG n = 0, nattr = 3;
@@ -55,13 +82,13 @@ int mpc_key_find(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *
 	if (n == 0)
 		return mpc_fail(e, MPC_ERR_OBJECT_NOT_FOUND,
 				"token \"%s\" has no %s key \"%s\" (run `mpc-backup token init%s`)",
-				t->label, cls == CKO_PUBLIC_KEY ? "public" : cls == CKO_PRIVATE_KEY ? "private" : "secret",
+				MPC_TOKEN_LABEL(t), mpc_key_kind_name(d->kind),
 				label, role == MPC_KEY_TRANSPORT ? " --import-transport-key" : "");
 	if (n > 1)
 		return mpc_fail(e, MPC_ERR_STATE,
 				"token \"%s\" has more than one object labelled \"%s\"; refusing to "
 				"guess which one is mpc-backup's",
-				t->label, label);
+				MPC_TOKEN_LABEL(t), label);
 	*h = found[0];
 	return MPC_OK;
 }
@@ -81,7 +108,7 @@ int mpc_key_get(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h
 		return rc;
 	/* A key found by label is used only if it really is sealed in the token: an object
 	 * planted with the right label but extractable (or not sensitive) is refused. */
-	if (mpc_key_desc(role)->cls != CKO_PUBLIC_KEY) {
+	if (mpc_key_desc(role)->kind != MPC_KEY_KIND_PUBLIC) {
 		struct mpc_key_attrs a;
 
 		rc = mpc_key_get_attrs(t, *h, &a, e);
@@ -91,7 +118,7 @@ int mpc_key_get(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h
 			return mpc_fail(e, MPC_ERR_STATE,
 					"token \"%s\": key \"%s\" is %s: refusing to use a key that "
 					"can leave the token",
-					t->label, mpc_key_desc(role)->label,
+					MPC_TOKEN_LABEL(t), mpc_key_desc(role)->label,
 					a.extractable != 0 ? "extractable" : "not sensitive");
 	}
 	if ((size_t)role < sizeof(t->key_cache) / sizeof(t->key_cache[0]))
@@ -103,9 +130,9 @@ static int gen_secret(struct mpc_token *t, enum mpc_key_role role, struct mpc_er
 {
 	const struct mpc_key_desc *d = mpc_key_desc(role);
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_BBOOL is_mac = d->type == CKK_GENERIC_SECRET;
+	CK_KEY_TYPE type = mpc_key_ck_type(role);
+	CK_BBOOL is_mac = type == CKK_GENERIC_SECRET;
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE type = d->type;
 	CK_ULONG len = 32;
 	CK_BYTE id = d->id;
 	CK_MECHANISM mech = { is_mac ? CKM_GENERIC_SECRET_KEY_GEN : CKM_AES_KEY_GEN, NULL, 0 };
@@ -234,7 +261,7 @@ int mpc_key_ceremony(struct mpc_token *t, int what, struct mpc_ceremony_report *
 		return mpc_fail(e, MPC_ERR_UNSUPPORTED,
 				"token \"%s\" offers neither CKM_AES_GCM nor CKM_AES_CBC_PAD with "
 				"CKM_SHA256_HMAC: it cannot seal keyshares",
-				t->label);
+				MPC_TOKEN_LABEL(t));
 	mpc_token_lock(t);
 	for (size_t i = 0; i < 3; i++) {
 		p = present(t, secrets[i], e);
@@ -263,7 +290,7 @@ int mpc_key_ceremony(struct mpc_token *t, int what, struct mpc_ceremony_report *
 			rc = mpc_fail(e, MPC_ERR_STATE,
 				      "token \"%s\" holds only the %s half of the TLS key pair; "
 				      "refusing to create another (inspect it with `mpc-backup token show`)",
-				      t->label, ppriv ? "private" : "public");
+				      MPC_TOKEN_LABEL(t), ppriv ? "private" : "public");
 			goto out;
 		}
 		if (!ppriv && (what & MPC_CEREMONY_TLS)) {
@@ -272,7 +299,7 @@ int mpc_key_ceremony(struct mpc_token *t, int what, struct mpc_ceremony_report *
 					      "token \"%s\" offers no Ed25519 (CKM_EC_EDWARDS_KEY_PAIR_GEN "
 					      "and CKM_EDDSA); keep the TLS key in another token "
 					      "(--tls-token)",
-					      t->label);
+					      MPC_TOKEN_LABEL(t));
 				goto out;
 			}
 			rc = gen_tls(t, e);
@@ -334,7 +361,7 @@ int mpc_key_import_transport(struct mpc_token *t, const uint8_t key[32], struct 
 		rc = mpc_fail(e, MPC_ERR_EXISTS,
 			      "token \"%s\" already holds a transport key \"%s\"; it is never "
 			      "overwritten (delete it with the token's own tools if it must change)",
-			      t->label, d->label);
+			      MPC_TOKEN_LABEL(t), d->label);
 		goto out;
 	}
 	rv = t->fn->C_CreateObject(t->session, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
@@ -377,4 +404,58 @@ int mpc_key_get_attrs(struct mpc_token *t, CK_OBJECT_HANDLE h, struct mpc_key_at
 	if (t->fn->C_GetAttributeValue(t->session, h, &one, 1) == CKR_OK)
 		a->value_len = vlen;
 	return MPC_OK;
+}
+
+struct present_call {
+	enum mpc_key_role role;
+	int present;
+	struct mpc_key_attrs *attrs; /* NULL: presence only */
+};
+
+static int present_op(struct mpc_token *t, void *arg, struct mpc_err *e)
+{
+	struct present_call *a = arg;
+	CK_OBJECT_HANDLE h;
+	int rc;
+
+	if (a->attrs == NULL) {
+		rc = present(t, a->role, e);
+		if (rc < 0)
+			return rc;
+		a->present = rc;
+		return MPC_OK;
+	}
+	rc = mpc_key_find(t, a->role, &h, e);
+	if (rc == MPC_OK)
+		rc = mpc_key_get_attrs(t, h, a->attrs, e);
+	return rc;
+}
+
+int mpc_key_present(struct mpc_token *t, enum mpc_key_role role, int *present_out,
+		    struct mpc_err *e)
+{
+	struct present_call a = { role, 0, NULL };
+	int rc;
+
+	if (mpc_key_desc(role) == NULL)
+		return mpc_fail(e, MPC_ERR_INTERNAL, "no key role %d", (int)role);
+	rc = mpc_token_call(t, present_op, &a, e);
+	if (rc == MPC_OK)
+		*present_out = a.present;
+	return rc;
+}
+
+int mpc_key_attrs(struct mpc_token *t, enum mpc_key_role role, struct mpc_key_attrs *attrs,
+		  struct mpc_err *e)
+{
+	struct mpc_key_attrs got;
+	struct present_call a = { role, 0, &got };
+	int rc;
+
+	if (mpc_key_desc(role) == NULL)
+		return mpc_fail(e, MPC_ERR_INTERNAL, "no key role %d", (int)role);
+	rc = mpc_token_call(t, present_op, &a, e);
+	if (rc == MPC_OK)
+		*attrs = got;
+	return rc;
 }

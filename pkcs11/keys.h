@@ -29,27 +29,29 @@ enum mpc_key_role {
 	MPC_KEY_ROLE_COUNT
 };
 
+enum mpc_key_kind {
+	MPC_KEY_KIND_SECRET = 0,
+	MPC_KEY_KIND_PRIVATE,
+	MPC_KEY_KIND_PUBLIC,
+};
+
 struct mpc_key_desc {
 	enum mpc_key_role role;
 	const char *label;
 	uint8_t id;
-	CK_OBJECT_CLASS cls;
-	CK_KEY_TYPE type;
+	enum mpc_key_kind kind;
 };
 
-/* The fixed description of a role. */
+/* The fixed description of a role, or NULL for a role out of range. */
 const struct mpc_key_desc *mpc_key_desc(enum mpc_key_role role);
+/* Static "secret", "private" or "public". */
+const char *mpc_key_kind_name(enum mpc_key_kind kind);
 
-/* Find the object for `role` by label and CKA_ID (for the TLS key, the URI's object= may name
- * another label). *h = CK_INVALID_HANDLE and MPC_ERR_OBJECT_NOT_FOUND if absent; more than one
- * match is MPC_ERR_STATE. Call with the token lock held. */
-int mpc_key_find(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h,
-		 struct mpc_err *e);
-
-/* mpc_key_find with the handle cached in the token (handles are per session; the cache is
- * cleared when the session is recovered). Call with the token lock held. */
-int mpc_key_get(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h,
-		struct mpc_err *e);
+/* Whether the object for `role` is in the token (found by label and CKA_ID; for the TLS key
+ * the URI's object= may name another label): *present = 1 or 0. More than one match is
+ * MPC_ERR_STATE. Takes the token's lock. */
+int mpc_key_present(struct mpc_token *t, enum mpc_key_role role, int *present,
+		    struct mpc_err *e);
 
 struct mpc_ceremony_report {
 	int created[MPC_KEY_ROLE_COUNT]; /* 1: made by this run */
@@ -61,21 +63,25 @@ struct mpc_ceremony_report {
 
 /* Create whatever of the keys named by `what` is missing (idempotent). A TLS key pair with
  * only one half present is MPC_ERR_STATE: the operator must look. The report also says which
- * of all the roles are present. */
+ * of all the roles are present. Takes the token's lock. */
 int mpc_key_ceremony(struct mpc_token *t, int what, struct mpc_ceremony_report *rep,
 		     struct mpc_err *e);
 
 /* Import the node's 32-byte transport key as a non-extractable AES key; MPC_ERR_EXISTS if one
- * is already there (never overwritten). The caller wipes `key`. */
+ * is already there (never overwritten). The caller wipes `key`. Takes the token's lock. */
 int mpc_key_import_transport(struct mpc_token *t, const uint8_t key[32], struct mpc_err *e);
 
-/* Security attributes of an object, for `token show`. */
+/* Security attributes of an object, for `token show`: 1 true, 0 false, -1 where the attribute
+ * does not apply to the object's class. */
 struct mpc_key_attrs {
 	int token, private_, sensitive, extractable, always_sensitive, never_extractable;
 	int encrypt, decrypt, sign, verify, wrap, unwrap, derive;
 	unsigned long value_len;
 };
-int mpc_key_get_attrs(struct mpc_token *t, CK_OBJECT_HANDLE h, struct mpc_key_attrs *a,
-		      struct mpc_err *e);
+
+/* Find the object for `role` and read its security attributes into *a. MPC_ERR_OBJECT_NOT_FOUND
+ * if it is absent, MPC_ERR_STATE if more than one object matches. Takes the token's lock. */
+int mpc_key_attrs(struct mpc_token *t, enum mpc_key_role role, struct mpc_key_attrs *a,
+		  struct mpc_err *e);
 
 #endif

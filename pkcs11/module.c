@@ -1,12 +1,16 @@
 /* module.c: loading PKCS#11 modules through p11-kit, each initialised once per context. */
 #include "pkcs11/module.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <p11-kit/p11-kit.h>
 
-#include "pkcs11/ckr.h"
+#include "pkcs11/internal.h"
+#include "src/util/file.h"
 
 int mpc_p11_ctx_new(struct mpc_p11_ctx **out, struct mpc_err *e)
 {
@@ -92,10 +96,39 @@ static int adopt(struct mpc_p11_ctx *ctx, CK_FUNCTION_LIST *fn, const char *path
 	return MPC_OK;
 }
 
+/* A module runs as us: refuse one that another user could have written or replaced (the file,
+ * or any directory above it, writable by group or others, or owned by another user). A name
+ * without a directory is the file p11-kit loads from its module directory. */
+static int check_module_file(const char *path, struct mpc_err *e)
+{
+	char full[4096];
+	int rc;
+
+	if (strchr(path, '/') == NULL) {
+		int n = snprintf(full, sizeof(full), "%s/%s", MPC_P11_MODULE_PATH, path);
+
+		if (n < 0 || (size_t)n >= sizeof(full))
+			return mpc_fail(e, MPC_ERR_MODULE, "PKCS#11 module name too long");
+		path = full;
+	}
+	if (access(path, F_OK) != 0)
+		return mpc_fail(e, MPC_ERR_MODULE, "cannot load PKCS#11 module %s: %s", path,
+				strerror(errno));
+	rc = mpc_file_check(path, MPC_FILE_CONFIG, e);
+	if (rc != MPC_OK) {
+		mpc_err_prefix(e, "refusing to load PKCS#11 module: ");
+		if (e != NULL)
+			e->code = MPC_ERR_MODULE;
+		return MPC_ERR_MODULE;
+	}
+	return MPC_OK;
+}
+
 static int load_path(struct mpc_p11_ctx *ctx, const char *path, const char *reserved,
 		     struct mpc_p11_module **out, struct mpc_err *e)
 {
 	CK_FUNCTION_LIST *fn;
+	int rc;
 
 	*out = NULL;
 	for (int i = 0; i < ctx->n; i++) {
@@ -104,6 +137,9 @@ static int load_path(struct mpc_p11_ctx *ctx, const char *path, const char *rese
 			return MPC_OK;
 		}
 	}
+	rc = check_module_file(path, e);
+	if (rc != MPC_OK)
+		return rc;
 	fn = p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
 	if (fn == NULL)
 		return mpc_fail(e, MPC_ERR_MODULE, "cannot load PKCS#11 module %s: %s", path,
@@ -188,4 +224,35 @@ int mpc_p11_load_registered(struct mpc_p11_ctx *ctx, int *n, struct mpc_err *e)
 	}
 	*n = ctx->n;
 	return MPC_OK;
+}
+
+int mpc_p11_modules_for_uri(struct mpc_p11_ctx *ctx, const struct mpc_token_uri *u, int *first,
+			    int *end, struct mpc_err *e)
+{
+	struct mpc_p11_module *m;
+	int rc, n = 0;
+
+	if (u != NULL && (u->module_path != NULL || u->module_name != NULL)) {
+		rc = u->module_path != NULL ? mpc_p11_load_path(ctx, u->module_path, &m, e)
+					    : mpc_p11_load_name(ctx, u->module_name, &m, e);
+		if (rc != MPC_OK)
+			return rc;
+		*first = (int)(m - ctx->mod);
+		*end = *first + 1;
+		return MPC_OK;
+	}
+	rc = mpc_p11_load_registered(ctx, &n, e);
+	if (rc != MPC_OK)
+		return rc;
+	*first = 0;
+	*end = n;
+	return MPC_OK;
+}
+
+void mpc_p11_trim(char *dst, const unsigned char *src, size_t n)
+{
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	while (n > 0 && dst[n - 1] == ' ')
+		dst[--n] = '\0';
 }

@@ -7,7 +7,7 @@
 
 #include <openssl/rand.h>
 
-#include "pkcs11/ckr.h"
+#include "pkcs11/internal.h"
 #include "pkcs11/keys.h"
 #include "src/util/mem.h"
 
@@ -86,14 +86,14 @@ int mpc_seal_pick(struct mpc_token *t, enum mpc_seal_mech want, enum mpc_seal_me
 		} else if (want == MPC_SEAL_AES_GCM) {
 			return mpc_fail(e, MPC_ERR_UNSUPPORTED,
 					"token \"%s\" does not offer CKM_AES_GCM for encryption",
-					t->label);
+					MPC_TOKEN_LABEL(t));
 		}
 	}
 	if (!cbc_usable(t))
 		return mpc_fail(e, MPC_ERR_UNSUPPORTED,
 				"token \"%s\" offers no usable sealing mechanism (AES-GCM, or "
 				"AES-CBC-PAD with HMAC-SHA256)",
-				t->label);
+				MPC_TOKEN_LABEL(t));
 	mpc_token_lock(t);
 	rc = mpc_token_ready(t, e);
 	if (rc == MPC_OK)
@@ -119,7 +119,7 @@ static int fresh_iv(struct mpc_token *t, uint8_t *iv, size_t n, struct mpc_err *
 	if (t->rng_left < n) {
 		rv = t->fn->C_GenerateRandom(t->session, t->rng_pool, sizeof(t->rng_pool));
 		if (rv != CKR_OK)
-			return mpc_fail_ck(e, rv, "C_GenerateRandom", t->label);
+			return mpc_fail_ck(e, rv, "C_GenerateRandom", MPC_TOKEN_LABEL(t));
 		t->rng_left = sizeof(t->rng_pool);
 	}
 	t->rng_left -= n;
@@ -183,25 +183,54 @@ static CK_RV hmac_blob(struct mpc_token *t, CK_OBJECT_HANDLE k, int verify, cons
 	return verify ? f->C_VerifyFinal(s, mac, HMAC_LEN) : f->C_SignFinal(s, mac, &mac_len);
 }
 
+/* AES-256-GCM in the token with the blob's GCM parameters: IV at `iv` (GCM_IV_LEN bytes; a
+ * token that makes its own IV writes it there when encrypting), associated data blob header
+ * (hdr) || caller aad, 128-bit tag. Encrypts or decrypts `in` into `out` (*out_len: capacity
+ * in, length out). Returns the CK_RV; CKR_HOST_MEMORY if the associated data cannot be
+ * assembled. */
+static CK_RV gcm_blob(struct mpc_token *t, CK_OBJECT_HANDLE k, int decrypt, const uint8_t *hdr,
+		      uint8_t *iv, const uint8_t *aad, size_t aad_len, const uint8_t *in,
+		      size_t in_len, uint8_t *out, CK_ULONG *out_len)
+{
+	uint8_t aad_stack[512];
+	uint8_t *gcm_aad = HDR_LEN + aad_len <= sizeof(aad_stack) ? aad_stack
+								  : malloc(HDR_LEN + aad_len);
+	CK_GCM_PARAMS p;
+	CK_MECHANISM m = { CKM_AES_GCM, &p, sizeof(p) };
+	CK_RV rv;
+
+	if (gcm_aad == NULL)
+		return CKR_HOST_MEMORY;
+	memcpy(gcm_aad, hdr, HDR_LEN);
+	if (aad_len > 0)
+		memcpy(gcm_aad + HDR_LEN, aad, aad_len);
+	p = (CK_GCM_PARAMS){ iv, GCM_IV_LEN, GCM_IV_LEN * 8, gcm_aad, HDR_LEN + aad_len,
+			     GCM_TAG_LEN * 8 };
+	rv = decrypt ? t->fn->C_DecryptInit(t->session, &m, k) : t->fn->C_EncryptInit(t->session, &m, k);
+	if (rv == CKR_OK)
+		rv = decrypt ? t->fn->C_Decrypt(t->session, (CK_BYTE_PTR)in, in_len, out, out_len)
+			     : t->fn->C_Encrypt(t->session, (CK_BYTE_PTR)in, in_len, out, out_len);
+	if (gcm_aad != aad_stack)
+		free(gcm_aad);
+	return rv;
+}
+
 static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad,
 		     size_t aad_len, const uint8_t *pt, size_t n, uint8_t *blob, size_t *blob_len,
 		     struct mpc_err *e)
 {
 	static const uint8_t empty[1] = { 0 };
 	const uint8_t *in = n > 0 ? pt : empty;
-	uint8_t aad_stack[512];
-	uint8_t *gcm_aad = NULL;
 	CK_OBJECT_HANDLE k, km;
 	CK_ULONG out_len;
 	CK_RV rv = CKR_OK;
 	int rc;
 
-	memcpy(blob, BLOB_MAGIC, 4);
+	/* Four magic bytes of a binary blob, not a string. */
+	memcpy(blob, BLOB_MAGIC, 4); /* NOLINT(bugprone-not-null-terminated-result) */
 	blob[4] = BLOB_VERSION;
 	blob[5] = (uint8_t)mech;
 	if (mech == MPC_SEAL_AES_GCM) {
-		CK_GCM_PARAMS p;
-		CK_MECHANISM m = { CKM_AES_GCM, &p, sizeof(p) };
 		uint8_t *iv = blob + HDR_LEN;
 
 		blob[6] = GCM_IV_LEN;
@@ -210,23 +239,11 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 			rc = fresh_iv(t, iv, GCM_IV_LEN, e);
 		if (rc != MPC_OK)
 			return rc;
-		gcm_aad = HDR_LEN + aad_len <= sizeof(aad_stack) ? aad_stack : malloc(HDR_LEN + aad_len);
-		if (gcm_aad == NULL)
-			return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
-		memcpy(gcm_aad, blob, HDR_LEN);
-		if (aad_len > 0)
-			memcpy(gcm_aad + HDR_LEN, aad, aad_len);
-		p = (CK_GCM_PARAMS){ iv, GCM_IV_LEN, GCM_IV_LEN * 8, gcm_aad, HDR_LEN + aad_len,
-				     GCM_TAG_LEN * 8 };
-		rv = t->fn->C_EncryptInit(t->session, &m, k);
-		if (rv == CKR_OK) {
-			out_len = n + GCM_TAG_LEN;
-			rv = t->fn->C_Encrypt(t->session, (CK_BYTE_PTR)in, n,
-					      blob + HDR_LEN + GCM_IV_LEN, &out_len);
-		}
-		/* A token that makes its own IV writes it into p.pIv (== iv): it is stored as is. */
-		if (gcm_aad != aad_stack)
-			free(gcm_aad);
+		out_len = n + GCM_TAG_LEN;
+		rv = gcm_blob(t, k, 0, blob, iv, aad, aad_len, in, n, blob + HDR_LEN + GCM_IV_LEN,
+			      &out_len);
+		/* A token that makes its own IV writes it into the parameters' IV (== iv): it is
+		 * stored as is. */
 		if (rv != CKR_OK)
 			return mpc_fail_ck(e, rv, "C_Encrypt(CKM_AES_GCM)", "mpc-backup-seal-gcm");
 		if (out_len != n + GCM_TAG_LEN)
@@ -374,33 +391,16 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 	int rc;
 
 	if (mech == MPC_SEAL_AES_GCM) {
-		uint8_t aad_stack[512];
-		uint8_t *gcm_aad;
-		CK_GCM_PARAMS p;
-		CK_MECHANISM m = { CKM_AES_GCM, &p, sizeof(p) };
 		uint8_t iv[GCM_IV_LEN];
 
 		rc = mpc_key_get(t, MPC_KEY_SEAL_GCM, &k, e);
 		if (rc != MPC_OK)
 			return rc;
 		memcpy(iv, blob + HDR_LEN, GCM_IV_LEN);
-		gcm_aad = HDR_LEN + aad_len <= sizeof(aad_stack) ? aad_stack : malloc(HDR_LEN + aad_len);
-		if (gcm_aad == NULL)
-			return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
-		memcpy(gcm_aad, blob, HDR_LEN);
-		if (aad_len > 0)
-			memcpy(gcm_aad + HDR_LEN, aad, aad_len);
-		p = (CK_GCM_PARAMS){ iv, GCM_IV_LEN, GCM_IV_LEN * 8, gcm_aad, HDR_LEN + aad_len,
-				     GCM_TAG_LEN * 8 };
-		rv = t->fn->C_DecryptInit(t->session, &m, k);
-		if (rv == CKR_OK)
-			rv = t->fn->C_Decrypt(t->session, (CK_BYTE_PTR)blob + HDR_LEN + GCM_IV_LEN,
-					      blob_len - HDR_LEN - GCM_IV_LEN, pt,
-					      &out_len);
-		if (gcm_aad != aad_stack)
-			free(gcm_aad);
+		rv = gcm_blob(t, k, 1, blob, iv, aad, aad_len, blob + HDR_LEN + GCM_IV_LEN,
+			      blob_len - HDR_LEN - GCM_IV_LEN, pt, &out_len);
 		if (rv != CKR_OK) {
-			if (mpc_token_rv_is_lost_session(rv))
+			if (mpc_token_rv_is_lost_session(rv) || rv == CKR_HOST_MEMORY)
 				return mpc_fail_ck(e, rv, "C_Decrypt(CKM_AES_GCM)", "mpc-backup-seal-gcm");
 			/* Tokens differ in what they return for a bad tag; every failure here means
 			 * the data, the associated data or the key is not the one sealed. */

@@ -5,19 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pkcs11/ckr.h"
-#include "pkcs11/module.h"
+#include "pkcs11/internal.h"
 #include "pkcs11/pin.h"
-#include "pkcs11/uri.h"
 #include "src/util/mem.h"
-
-static void trim_copy(char *dst, const unsigned char *src, size_t n)
-{
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	while (n > 0 && dst[n - 1] == ' ')
-		dst[--n] = '\0';
-}
 
 static int login(struct mpc_token *t, struct mpc_err *e)
 {
@@ -29,7 +19,7 @@ static int login(struct mpc_token *t, struct mpc_err *e)
 	CK_RV rv;
 	int rc;
 
-	snprintf(what, sizeof(what), "token \"%s\"", t->label);
+	snprintf(what, sizeof(what), "token \"%s\"", MPC_TOKEN_LABEL(t));
 	rv = t->fn->C_GetTokenInfo(t->slot, &info);
 	if (rv != CKR_OK)
 		return mpc_fail_ck(e, rv, "C_GetTokenInfo", what);
@@ -71,7 +61,7 @@ static int open_session(struct mpc_token *t, struct mpc_err *e)
 	CK_RV rv;
 	int rc;
 
-	snprintf(what, sizeof(what), "token \"%s\"", t->label);
+	snprintf(what, sizeof(what), "token \"%s\"", MPC_TOKEN_LABEL(t));
 	rv = t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
 				  &t->session);
 	if (rv != CKR_OK) {
@@ -118,7 +108,7 @@ static int find_in_module(CK_FUNCTION_LIST *fn, const struct mpc_token_uri *u, C
 
 		if (fn->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
 			continue;
-		trim_copy(label, ti.label, 32);
+		mpc_p11_trim(label, ti.label, 32);
 		if (used + 40 < seen_cap)
 			snprintf(seen + used, seen_cap - used, "%s\"%s\"", used ? ", " : "", label);
 		if (mpc_token_uri_match_token(u, &ti)) {
@@ -143,25 +133,14 @@ int mpc_token_open(struct mpc_p11_ctx *ctx, const char *uri, const struct mpc_pi
 	rc = mpc_token_uri_parse(uri != NULL ? uri : MPC_DEFAULT_TOKEN_URI, &u, e);
 	if (rc != MPC_OK)
 		return rc;
-	if (u->module_path != NULL || u->module_name != NULL) {
-		struct mpc_p11_module *m;
-
-		rc = u->module_path != NULL ? mpc_p11_load_path(ctx, u->module_path, &m, e)
-					    : mpc_p11_load_name(ctx, u->module_name, &m, e);
-		if (rc != MPC_OK)
-			goto out;
-		first = (int)(m - ctx->mod);
-		nmods = first + 1;
-	} else {
-		rc = mpc_p11_load_registered(ctx, &nmods, e);
-		if (rc != MPC_OK)
-			goto out;
-		if (nmods == 0) {
-			rc = mpc_fail(e, MPC_ERR_MODULE,
-				      "no PKCS#11 module: name one with module-path= or module-name= "
-				      "in the token URI");
-			goto out;
-		}
+	rc = mpc_p11_modules_for_uri(ctx, u, &first, &nmods, e);
+	if (rc != MPC_OK)
+		goto out;
+	if (first == nmods) {
+		rc = mpc_fail(e, MPC_ERR_MODULE,
+			      "no PKCS#11 module: name one with module-path= or module-name= "
+			      "in the token URI");
+		goto out;
 	}
 	t = calloc(1, sizeof(*t));
 	if (t == NULL) {
@@ -190,8 +169,11 @@ int mpc_token_open(struct mpc_p11_ctx *ctx, const char *uri, const struct mpc_pi
 	u = NULL;
 	if (pin != NULL)
 		t->pin = *pin;
-	trim_copy(t->label, t->info.label, 32);
-	trim_copy(t->serial, t->info.serialNumber, 16);
+	mpc_p11_trim(t->desc.label, t->info.label, 32);
+	mpc_p11_trim(t->desc.serial, t->info.serialNumber, 16);
+	mpc_p11_trim(t->desc.manufacturer, t->info.manufacturerID, 32);
+	mpc_p11_trim(t->desc.model, t->info.model, 16);
+	snprintf(t->desc.module, sizeof(t->desc.module), "%s", t->module_path);
 	if (pthread_mutex_init(&t->lock, NULL) != 0) {
 		rc = mpc_fail(e, MPC_ERR_INTERNAL, "cannot create a mutex");
 		goto out;
@@ -333,11 +315,18 @@ int mpc_token_random(struct mpc_token *t, unsigned char *buf, size_t n, struct m
 		rv = t->fn->C_GenerateRandom(t->session, buf, n);
 	mpc_token_unlock(t);
 	if (rv != CKR_OK)
-		return mpc_fail_ck(e, rv, "C_GenerateRandom", t->label);
+		return mpc_fail_ck(e, rv, "C_GenerateRandom", MPC_TOKEN_LABEL(t));
 	return MPC_OK;
 }
 
 const char *mpc_token_uri_object(const struct mpc_token *t)
 {
 	return t->uri != NULL ? t->uri->object : NULL;
+}
+
+void mpc_token_describe(struct mpc_token *t, struct mpc_token_desc *d)
+{
+	mpc_token_lock(t);
+	*d = t->desc;
+	mpc_token_unlock(t);
 }

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "pkcs11/ckr.h"
+#include "pkcs11/internal.h"
 #include "pkcs11/keys.h"
 #include "pkcs11/token.h"
 #include "src/util/mem.h"

@@ -1,4 +1,5 @@
 /* uri.c: PKCS#11 URI parsing and matching on top of p11-kit. */
+#include "pkcs11/internal.h"
 #include "pkcs11/uri.h"
 
 #include <ctype.h>
@@ -113,12 +114,14 @@ int mpc_token_uri_parse(const char *s, struct mpc_token_uri **out, struct mpc_er
 			const char *hit = strstr(s, query_attrs[i]);
 
 			if (hit != NULL && (size_t)(hit - s) < path_len) {
+				/* No '?' in the advice: a message must not be able to
+				 * contain the URI's query, even by coincidence. */
 				rc = mpc_fail(e, MPC_ERR_PARSE,
 					      "PKCS#11 URI \"%s\": %.*s is a query attribute "
-					      "(RFC 7512): write it after '?', e.g. "
-					      "pkcs11:token=mpc-backup?%s...",
-					      shown, (int)strlen(query_attrs[i]) - 1, query_attrs[i],
-					      query_attrs[i]);
+					      "(RFC 7512): it goes in the query part, after the "
+					      "question mark that ends the path, not among the "
+					      "';'-separated path attributes",
+					      shown, (int)strlen(query_attrs[i]) - 1, query_attrs[i]);
 				goto out;
 			}
 		}

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "pkcs11/ed25519.h"
+#include "pkcs11/internal.h"
 #include "pkcs11/keys.h"
 #include "pkcs11/module.h"
 #include "pkcs11/seal.h"

@@ -13,8 +13,11 @@
 
 static void *km_new(void *provctx)
 {
-	(void)provctx;
-	return OPENSSL_zalloc(sizeof(struct mpc_prov_key));
+	struct mpc_prov_key *k = OPENSSL_zalloc(sizeof(*k));
+
+	if (k != NULL)
+		k->pc = provctx;
+	return k;
 }
 
 static void km_free(void *keydata)
@@ -45,12 +48,20 @@ static int km_import(void *keydata, int selection, const OSSL_PARAM params[])
 	struct mpc_token_ref ref;
 
 	(void)selection;
-	if (k == NULL || p == NULL || p->data_type != OSSL_PARAM_OCTET_STRING ||
-	    p->data_size != sizeof(ref))
+	if (k == NULL || p == NULL)
+		return 0; /* not ours: OpenSSL keeps the key in software, nothing went wrong */
+	if (p->data_type != OSSL_PARAM_OCTET_STRING || p->data_size != sizeof(ref)) {
+		mpc_prov_raise(k->pc, MPC_PROV_R_BAD_TOKEN_REFERENCE,
+			       "%s is %zu bytes of type %u, not a token reference",
+			       MPC_PROVIDER_PARAM_TOKEN_REF, p->data_size, p->data_type);
 		return 0;
+	}
 	memcpy(&ref, p->data, sizeof(ref));
-	if (ref.magic != MPC_TOKEN_REF_MAGIC || ref.token == NULL)
+	if (ref.magic != MPC_TOKEN_REF_MAGIC || ref.token == NULL) {
+		mpc_prov_raise(k->pc, MPC_PROV_R_BAD_TOKEN_REFERENCE,
+			       "%s has a bad magic number or no token", MPC_PROVIDER_PARAM_TOKEN_REF);
 		return 0;
+	}
 	k->token = ref.token;
 	memcpy(k->pub, ref.pub, 32);
 	k->has_pub = 1;
@@ -75,7 +86,13 @@ static int km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbar
 
 	/* The private half cannot leave the token: refusing here is also what makes OpenSSL
 	 * give up on the default provider's signer and use ours. */
-	if (k == NULL || !k->has_pub || (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY))
+	if (k != NULL && (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY)) {
+		mpc_prov_raise(k->pc, MPC_PROV_R_PRIVATE_KEY_IN_TOKEN,
+			       "export of the private key refused (only the public key can be "
+			       "exported)");
+		return 0;
+	}
+	if (k == NULL || !k->has_pub)
 		return 0;
 	if (!(selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY))
 		return 0;

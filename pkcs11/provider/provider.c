@@ -1,5 +1,6 @@
 /* provider.c: the built-in "mpc-token" OpenSSL 3 provider (entry point and algorithm tables),
  * and the functions the rest of mpc-backup calls to load it and to make token-backed keys. */
+#include <stdarg.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -36,18 +37,73 @@ static const OSSL_ALGORITHM *prov_query(void *provctx, int operation_id, int *no
 	}
 }
 
+static const OSSL_ITEM reason_strings[] = {
+	{ MPC_PROV_R_TOKEN_SIGN_FAILED, "token sign failed" },
+	{ MPC_PROV_R_BAD_TOKEN_REFERENCE, "malformed token key reference" },
+	{ MPC_PROV_R_PRIVATE_KEY_IN_TOKEN, "the private key cannot leave the token" },
+	{ MPC_PROV_R_NO_KEY, "no token key" },
+	{ 0, NULL },
+};
+
+static const OSSL_ITEM *prov_reason_strings(void *provctx)
+{
+	(void)provctx;
+	return reason_strings;
+}
+
+static void prov_teardown(void *provctx)
+{
+	OPENSSL_free(provctx);
+}
+
 static const OSSL_DISPATCH prov_functions[] = {
 	{ OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))prov_query },
+	{ OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, (void (*)(void))prov_reason_strings },
+	{ OSSL_FUNC_PROVIDER_TEARDOWN, (void (*)(void))prov_teardown },
 	{ 0, NULL },
 };
 
 static int prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 		     const OSSL_DISPATCH **out, void **provctx)
 {
-	(void)in;
+	struct mpc_prov_ctx *pc = OPENSSL_zalloc(sizeof(*pc));
+
+	if (pc == NULL)
+		return 0;
+	pc->handle = handle;
+	for (; in != NULL && in->function_id != 0; in++) {
+		switch (in->function_id) {
+		case OSSL_FUNC_CORE_NEW_ERROR:
+			pc->new_error = OSSL_FUNC_core_new_error(in);
+			break;
+		case OSSL_FUNC_CORE_SET_ERROR_DEBUG:
+			pc->set_error_debug = OSSL_FUNC_core_set_error_debug(in);
+			break;
+		case OSSL_FUNC_CORE_VSET_ERROR:
+			pc->vset_error = OSSL_FUNC_core_vset_error(in);
+			break;
+		default:
+			break;
+		}
+	}
 	*out = prov_functions;
-	*provctx = (void *)handle;
+	*provctx = pc;
 	return 1;
+}
+
+void mpc_prov_raise_at(const struct mpc_prov_ctx *pc, const char *file, int line,
+		       const char *func, int reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (pc == NULL || pc->new_error == NULL || pc->vset_error == NULL)
+		return;
+	pc->new_error(pc->handle);
+	if (pc->set_error_debug != NULL)
+		pc->set_error_debug(pc->handle, file, line, func);
+	va_start(ap, fmt);
+	pc->vset_error(pc->handle, (uint32_t)reason, fmt, ap);
+	va_end(ap);
 }
 
 int mpc_provider_load(OSSL_LIB_CTX *libctx, struct mpc_provider *p, struct mpc_err *e)

@@ -12,14 +12,18 @@
 #include "pkcs11/provider/internal.h"
 
 struct sig_ctx {
-	struct mpc_prov_key *key; /* borrowed from the EVP_PKEY */
+	const struct mpc_prov_ctx *pc; /* the provider's context, for errors */
+	struct mpc_prov_key *key;      /* borrowed from the EVP_PKEY */
 };
 
 static void *sig_newctx(void *provctx, const char *propq)
 {
-	(void)provctx;
+	struct sig_ctx *c = OPENSSL_zalloc(sizeof(*c));
+
 	(void)propq;
-	return OPENSSL_zalloc(sizeof(struct sig_ctx));
+	if (c != NULL)
+		c->pc = provctx;
+	return c;
 }
 
 static void sig_freectx(void *ctx)
@@ -60,15 +64,26 @@ static int sig_digest_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t
 			   const unsigned char *tbs, size_t tbslen)
 {
 	struct sig_ctx *c = ctx;
+	struct mpc_err e = { 0 };
 
 	if (sig == NULL) {
 		*siglen = 64;
 		return 1;
 	}
-	if (c->key == NULL || c->key->token == NULL || sigsize < 64)
+	if (c->key == NULL || c->key->token == NULL) {
+		mpc_prov_raise(c->pc, MPC_PROV_R_NO_KEY, "sign called without a token key");
 		return 0;
-	if (mpc_ed25519_sign(c->key->token, tbs, tbslen, sig, NULL) != MPC_OK)
+	}
+	if (sigsize < 64) {
+		mpc_prov_raise(c->pc, MPC_PROV_R_TOKEN_SIGN_FAILED,
+			       "signature buffer of %zu bytes (64 needed)", sigsize);
 		return 0;
+	}
+	if (mpc_ed25519_sign(c->key->token, tbs, tbslen, sig, &e) != MPC_OK) {
+		/* The token's reason, so that ERR_print_errors (libcurl, libssl) says why. */
+		mpc_prov_raise(c->pc, MPC_PROV_R_TOKEN_SIGN_FAILED, "%s", e.msg);
+		return 0;
+	}
 	*siglen = 64;
 	return 1;
 }

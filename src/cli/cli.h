@@ -100,5 +100,7 @@ int mpc_cmd_restore(int argc, char **argv);
 int mpc_cmd_store(int argc, char **argv);
 int mpc_cmd_contract(int argc, char **argv);
 int mpc_cmd_run(int argc, char **argv);
+int mpc_cmd_import(int argc, char **argv);
+int mpc_cmd_drill(int argc, char **argv);
 
 #endif

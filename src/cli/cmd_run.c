@@ -16,6 +16,7 @@ static const char run_help[] =
 	"                      [--pin-file FILE] [--transport-key-file FILE] [--log-level LEVEL]\n"
 	"                      [--node-timeout S] [--rpc-timeout S] [--backoff-initial S]\n"
 	"                      [--backoff-max S] [--verify-interval S] [--conclude-timeout S]\n"
+	"                      [--drill-interval S]\n"
 	"\n"
 	"The monitor. Watches the contract through K agreeing endpoints (default: a majority) and\n"
 	"  - backs up the contract's keyset from the operator's node when the store does not cover\n"
@@ -52,6 +53,7 @@ static const struct option run_opts[] = {
 	{ "backoff-initial", required_argument, NULL, 0 },
 	{ "backoff-max", required_argument, NULL, 0 },
 	{ "verify-interval", required_argument, NULL, 0 },
+	{ "drill-interval", required_argument, NULL, 0 },
 	{ "conclude-timeout", required_argument, NULL, 0 },
 	{ "log-level", required_argument, NULL, 0 },
 	{ NULL, 0, NULL, 0 },

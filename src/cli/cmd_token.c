@@ -103,27 +103,27 @@ static json_t *yn_json(int v)
 static int describe_keys(struct mpc_token *t, const struct mpc_ceremony_report *rep,
 			 json_t *keys_json, struct mpc_err *e)
 {
+	struct mpc_token_desc td;
+
+	mpc_token_describe(t, &td);
 	for (int role = 0; role < MPC_KEY_ROLE_COUNT; role++) {
 		const struct mpc_key_desc *d = mpc_key_desc((enum mpc_key_role)role);
-		CK_OBJECT_HANDLE h;
+		const char *kind = mpc_key_kind_name(d->kind);
 		struct mpc_key_attrs a;
-		struct mpc_err nf = { 0 };
-		int rc;
+		struct mpc_err ke = { 0 };
+		int rc = mpc_key_attrs(t, (enum mpc_key_role)role, &a, &ke);
 
-		mpc_token_lock(t);
-		rc = mpc_key_find(t, (enum mpc_key_role)role, &h, &nf);
-		if (rc == MPC_OK)
-			rc = mpc_key_get_attrs(t, h, &a, e);
-		mpc_token_unlock(t);
 		if (rc == MPC_ERR_OBJECT_NOT_FOUND)
 			continue;
-		if (rc != MPC_OK)
-			return rc == MPC_ERR_STATE ? mpc_fail(e, rc, "%s", nf.msg) : rc;
+		if (rc != MPC_OK) {
+			if (e != NULL)
+				*e = ke;
+			return rc;
+		}
 		if (keys_json != NULL) {
 			json_t *k = json_pack(
 				"{s:s, s:s, s:i, s:s, s:b, s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}}",
-				"token", t->label, "label", d->label, "id", d->id, "class",
-				d->cls == CKO_SECRET_KEY ? "secret" : d->cls == CKO_PRIVATE_KEY ? "private" : "public",
+				"token", td.label, "label", d->label, "id", d->id, "class", kind,
 				"created_now", rep != NULL && rep->created[role], "attributes", "sensitive",
 				yn_json(a.sensitive), "extractable", yn_json(a.extractable),
 				"never_extractable", yn_json(a.never_extractable), "private",
@@ -135,14 +135,22 @@ static int describe_keys(struct mpc_token *t, const struct mpc_ceremony_report *
 		} else {
 			printf("  %-22s id %02x %-7s %s sensitive=%s extractable=%s "
 			       "never_extractable=%s encrypt=%s decrypt=%s sign=%s wrap=%s\n",
-			       d->label, d->id,
-			       d->cls == CKO_SECRET_KEY ? "secret" : d->cls == CKO_PRIVATE_KEY ? "private" : "public",
+			       d->label, d->id, kind,
 			       rep != NULL && rep->created[role] ? "[created]" : "[present]",
 			       yn(a.sensitive), yn(a.extractable), yn(a.never_extractable),
 			       yn(a.encrypt), yn(a.decrypt), yn(a.sign), yn(a.wrap));
 		}
 	}
 	return MPC_OK;
+}
+
+/* The "token ... (serial ..., module ...)" heading of `token show`. */
+static void print_token_heading(struct mpc_token *t)
+{
+	struct mpc_token_desc td;
+
+	mpc_token_describe(t, &td);
+	printf("token \"%s\" (serial %s, module %s)\n", td.label, td.serial, td.module);
 }
 
 static int import_transport(struct mpc_token *t, const char *file, struct mpc_err *e)
@@ -202,20 +210,21 @@ static int token_init_or_show(const struct mpc_cli_common *c, int init, int impo
 	if (rc != MPC_OK)
 		goto fail;
 	if (!c->json)
-		printf("token \"%s\" (serial %s, module %s)\n", tk.seal->label, tk.seal->serial,
-		       tk.seal->module_path);
+		print_token_heading(tk.seal);
 	rc = describe_keys(tk.seal, &rep_seal, keys, &e);
 	if (rc == MPC_OK && tk.tls != tk.seal) {
 		if (!c->json)
-			printf("token \"%s\" (serial %s, module %s)\n", tk.tls->label, tk.tls->serial,
-			       tk.tls->module_path);
+			print_token_heading(tk.tls);
 		rc = describe_keys(tk.tls, &rep_tls, keys, &e);
 	}
 	if (rc != MPC_OK)
 		goto fail;
 	if (c->json) {
+		struct mpc_token_desc sd;
+
+		mpc_token_describe(tk.seal, &sd);
 		status = mpc_cli_print_json(json_pack("{s:s, s:s, s:o}", "tls_public_key", pub_str,
-						      "token", tk.seal->label, "keys", keys));
+						      "token", sd.label, "keys", keys));
 		keys = NULL;
 	} else {
 		printf("TLS public key: %s\n", pub_str);

@@ -79,8 +79,13 @@ int mpc_cli_fail(const char *cmd, const struct mpc_err *e)
 {
 	int code = e->code != MPC_OK ? e->code : MPC_ERR_INTERNAL;
 
-	fprintf(stderr, "mpc-backup %s: %s\n", cmd,
-		e->msg[0] != '\0' ? e->msg : mpc_strerror(code));
+	char where[256];
+
+	mpc_err_where(e, where, sizeof(where));
+	/* `where` is empty unless built with MPC_ERR_LOCATIONS (debug builds) */
+	fprintf(stderr, "mpc-backup %s: %s%s%s%s\n", cmd,
+		e->msg[0] != '\0' ? e->msg : mpc_strerror(code), where[0] ? " [at " : "", where,
+		where[0] ? "]" : "");
 	return mpc_exit_status(code);
 }
 

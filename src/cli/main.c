@@ -25,6 +25,8 @@ static const struct {
 	{ "store", mpc_cmd_store, "list, verify, prune, quarantine stored keysets" },
 	{ "contract", mpc_cmd_contract, "read the contract: status for the operator" },
 	{ "run", mpc_cmd_run, "the monitor: automatic backup and recovery" },
+	{ "import", mpc_cmd_import, "import keyshares from backup-cli or a node's permanent_keys" },
+	{ "drill", mpc_cmd_drill, "restore drill: open, check against the contract, wipe" },
 };
 
 static void usage(FILE *f)

@@ -70,9 +70,8 @@ int mpc_cli_node_key(const struct mpc_cli_node_opts *o, uint8_t key[32], struct 
 static int open_transport(const struct mpc_cli_node_opts *o, struct mpc_cli_session *s,
 			  struct mpc_err *e)
 {
-	CK_OBJECT_HANDLE h;
 	struct mpc_err nf = { 0 };
-	int rc;
+	int rc, present = 0;
 
 	if (o->transport_key_file != NULL)
 		return mpc_transport_key_from_file(&s->transport, o->transport_key_file, e);
@@ -91,10 +90,8 @@ static int open_transport(const struct mpc_cli_node_opts *o, struct mpc_cli_sess
 			*e = nf;
 		return rc;
 	}
-	mpc_token_lock(s->tk.seal);
-	rc = mpc_key_find(s->tk.seal, MPC_KEY_TRANSPORT, &h, &nf);
-	mpc_token_unlock(s->tk.seal);
-	if (rc == MPC_OK) {
+	rc = mpc_key_present(s->tk.seal, MPC_KEY_TRANSPORT, &present, &nf);
+	if (rc == MPC_OK && present) {
 		mpc_transport_key_set_callbacks(&s->transport, mpc_transport_token_encrypt,
 						mpc_transport_token_decrypt, s->tk.seal);
 		return MPC_OK;

@@ -7,6 +7,7 @@
 #include "src/model/json.h"
 #include "src/model/near_key.h"
 #include "src/util/encoding.h"
+#include "src/util/escape.h"
 
 static int parse_backup(const json_t *j, const char *path, struct mpc_migration_entry *m,
 			struct mpc_err *e)
@@ -39,8 +40,13 @@ static int parse_destination(const json_t *j, const char *path, struct mpc_migra
 	if (rc != MPC_OK)
 		return rc;
 	mpc_cjson_path_key(p, path, "signer_account_pk");
-	m->signer_curve = strncmp(s, "secp256k1:", 10) == 0 ? MPC_CURVE_SECP256K1
-							    : MPC_CURVE_ED25519;
+	/* The deployed contract's DestinationNodeInfo.signer_account_pk is an Ed25519PublicKey
+	 * (near/mpc crates/near-mpc-contract-interface/src/types/node_migrations.rs). */
+	m->signer_curve = MPC_CURVE_ED25519;
+	if (strncmp(s, "ed25519:", 8) != 0)
+		return mpc_fail(e, MPC_ERR_PARSE, "%s: expected an \"ed25519:\" key (the contract "
+						  "takes no other signer key)",
+				p);
 	rc = mpc_near_key_parse(s, m->signer_curve, pk, p, e);
 	if (rc != MPC_OK)
 		return rc;
@@ -59,11 +65,15 @@ static int parse_destination(const json_t *j, const char *path, struct mpc_migra
 static int parse_entry(const char *acct, const json_t *v, const char *path,
 		       struct mpc_migration_entry *m, struct mpc_err *e)
 {
-	char pe[MPC_CJSON_PATH_MAX], p[MPC_CJSON_PATH_MAX];
+	char pe[MPC_CJSON_PATH_MAX], p[MPC_CJSON_PATH_MAX], esc[2 * MPC_ACCOUNT_ID_MAX];
 	const json_t *b, *d;
 	int rc;
 
-	mpc_cjson_path_key(pe, path, acct);
+	if (acct == NULL)
+		return mpc_fail(e, MPC_ERR_PARSE, "%s: an entry without an account id", path);
+	/* The key is the contract's text: escaped before it goes into a path (a message). */
+	mpc_escape_untrusted(acct, esc, sizeof(esc));
+	mpc_cjson_path_key(pe, path, esc);
 	rc = mpc_account_id_check(acct, pe, e);
 	if (rc != MPC_OK)
 		return rc;
@@ -113,6 +123,10 @@ int mpc_migration_info_from_json(const json_t *j, const char *path,
 	/* jansson iterates in insertion order only with JSON_PRESERVE_ORDER on dump; order here
 	 * does not matter: entries are looked up by account id. */
 	json_object_foreach((json_t *)j, acct, v) {
+		if (i >= n) { /* the object grew while we iterate: cannot happen, never overrun */
+			rc = mpc_fail(e, MPC_ERR_INTERNAL, "%s: more entries than counted", path);
+			goto out;
+		}
 		rc = parse_entry(acct, v, path, &mi.entries[i], e);
 		if (rc != MPC_OK)
 			goto out;

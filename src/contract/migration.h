@@ -2,8 +2,10 @@
  *
  * JSON: {account_id: [BackupServiceInfo | null, DestinationNodeInfo | null], ...}
  *   BackupServiceInfo   {"public_key": "ed25519:<base58 32>"}
- *   DestinationNodeInfo {"signer_account_pk": "ed25519:..." | "secp256k1:...",
+ *   DestinationNodeInfo {"signer_account_pk": "ed25519:...",
  *                        "destination_node_info": ParticipantInfo}
+ *   (signer_account_pk is an Ed25519PublicKey in the deployed contract: anything else, e.g.
+ *   "secp256k1:...", is an MPC_ERR_PARSE)
  * An ongoing migration of account A is a non-null second element for A.
  *
  * At most MPC_MAX_MIGRATION_ENTRIES entries. struct mpc_migration_info owns `entries`; free it
@@ -28,7 +30,7 @@ struct mpc_migration_entry {
 	int has_backup;                  /* a registered backup service */
 	uint8_t backup_key[32];          /* its Ed25519 TLS key */
 	int has_destination;             /* an ongoing migration */
-	enum mpc_curve signer_curve;     /* MPC_CURVE_ED25519 or MPC_CURVE_SECP256K1 */
+	enum mpc_curve signer_curve;     /* MPC_CURVE_ED25519 */
 	uint8_t signer_pk[64];
 	size_t signer_pk_len;
 	struct mpc_participant_info destination;

@@ -10,18 +10,31 @@
 int mpc_account_id_check(const char *s, const char *path, struct mpc_err *e)
 {
 	size_t n = strlen(s);
+	int prev_sep = 1; /* no separator first */
 
 	if (n < 2 || n > MPC_ACCOUNT_ID_MAX)
 		return mpc_fail(e, MPC_ERR_PARSE, "%s: an account id is 2..%d characters, got %zu",
 				path, MPC_ACCOUNT_ID_MAX, n);
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
+		int sep = c == '.' || c == '-' || c == '_';
 
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-		      c == '_'))
+		/* Anything else (upper case, space, a control or bidi character, any non-ASCII
+		 * byte) is refused without being quoted. */
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || sep))
 			return mpc_fail(e, MPC_ERR_PARSE,
-					"%s: invalid character in account id at offset %zu", path, i);
+					"%s: invalid character in account id at offset %zu (NEAR "
+					"account ids are a-z 0-9 . - _)",
+					path, i);
+		if (sep && prev_sep)
+			return mpc_fail(e, MPC_ERR_PARSE,
+					"%s: account id has a separator at offset %zu where NEAR allows "
+					"none (first, or after another separator)",
+					path, i);
+		prev_sep = sep;
 	}
+	if (prev_sep)
+		return mpc_fail(e, MPC_ERR_PARSE, "%s: account id ends with a separator", path);
 	return MPC_OK;
 }
 

@@ -3,8 +3,10 @@
  * JSON: {"next_id": u64, "participants": [[account_id, participant_id, ParticipantInfo], ...]}
  *       ParticipantInfo {"url": string, "tls_public_key": "ed25519:<base58 32>"}
  *
- * Bounds: at most MPC_MAX_PARTICIPANTS entries, account ids 2..64 characters of NEAR's
- * alphabet (a-z 0-9 . - _), URLs shorter than MPC_PARTICIPANT_URL_MAX. A struct
+ * Bounds: at most MPC_MAX_PARTICIPANTS entries, account ids valid by NEAR's rules (2..64
+ * characters of a-z 0-9 . - _, no separator first, last or next to another: this also refuses
+ * control and bidi characters), URLs shorter than MPC_PARTICIPANT_URL_MAX. A URL is kept as
+ * sent: print it only through mpc_escape_untrusted(). A struct
  * mpc_participants owns its `items`; free with mpc_participants_free() (accepts NULL).
  */
 #ifndef MPC_CONTRACT_PARTICIPANTS_H
@@ -38,7 +40,8 @@ struct mpc_participants {
 	struct mpc_participant *items; /* owned */
 };
 
-/* Validate a NEAR account id at `path`. */
+/* Validate a NEAR account id at `path` (MPC_ERR_PARSE naming the path and offset; the id
+ * itself is never quoted). */
 int mpc_account_id_check(const char *s, const char *path, struct mpc_err *e);
 
 /* Parse a ParticipantInfo object at `path`. */

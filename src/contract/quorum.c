@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "src/util/escape.h"
+
 #define ORIGIN_ADDRS_MAX 16
 
 struct mpc_quorum {
@@ -93,7 +95,7 @@ static void add_addr(struct origin *o, const struct in6_addr *a)
 		o->addrs[o->n_addrs++] = *a;
 }
 
-static int origin_of(const char *url, struct origin *o, struct mpc_err *e)
+static int origin_of(const char *url, int resolve, struct origin *o, struct mpc_err *e)
 {
 	struct mpc_url_parts u;
 	struct in_addr a4;
@@ -128,7 +130,10 @@ static int origin_of(const char *url, struct origin *o, struct mpc_err *e)
 		return MPC_OK;
 	}
 	/* A name: what it resolves to now (not resolving is not an error here: the endpoint
-	 * fails at poll time and counts as not answering). */
+	 * fails at poll time and counts as not answering). One endpoint has nothing to be
+	 * compared with: no lookup. */
+	if (!resolve)
+		return MPC_OK;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -208,7 +213,7 @@ int mpc_quorum_new(const char *const *urls, size_t n, size_t k, const struct mpc
 			goto out;
 		}
 		q->n = i + 1;
-		rc = origin_of(urls[i], &orig[i], e);
+		rc = origin_of(urls[i], n > 1, &orig[i], e);
 		if (rc != MPC_OK) {
 			mpc_err_prefix(e, "RPC endpoint %zu: ", i + 1);
 			goto out;
@@ -383,7 +388,11 @@ static void derive(struct mpc_quorum *q, size_t i, uint64_t h, const char *accou
 	r->rc = mpc_contract_view_parse(r->state.json, r->state.len, r->mi.json, r->mi.len,
 					account, &r->view, &pe);
 	if (r->rc != MPC_OK) {
-		mpc_fail(&r->err, r->rc, "rpc %s: %s", name, pe.msg);
+		char esc[MPC_ERR_MSG_MAX];
+
+		/* A parser's message may quote the server's bytes. */
+		mpc_escape_untrusted(pe.msg, esc, sizeof(esc));
+		mpc_fail(&r->err, r->rc, "rpc %s: %s", name, esc);
 		return;
 	}
 	/* What block the answers are for is part of the view: an endpoint that answers for

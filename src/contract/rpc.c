@@ -24,6 +24,7 @@ struct mpc_rpc_endpoint {
 	char *buf;
 	size_t len, cap;
 	int too_large;
+	int no_memory;                    /* growing buf failed: the transfer was aborted by us */
 	int unknown_block;                /* the last failure was nearcore's unknown block */
 };
 
@@ -45,8 +46,10 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 		if (cap > ep->max_response + 1)
 			cap = ep->max_response + 1;
 		nb = realloc(ep->buf, cap);
-		if (nb == NULL)
-			return 0;
+		if (nb == NULL) {
+			ep->no_memory = 1;
+			return 0; /* CURLE_WRITE_ERROR */
+		}
 		ep->buf = nb;
 		ep->cap = cap;
 	}
@@ -180,6 +183,7 @@ static CURL *begin(struct mpc_rpc_endpoint *ep, char *body, struct mpc_err *e)
 	}
 	ep->len = 0;
 	ep->too_large = 0;
+	ep->no_memory = 0;
 	ep->unknown_block = 0;
 	ep->errbuf[0] = '\0';
 	/* Options are re-applied on every call: cheap, and the handle stays self-describing. */
@@ -265,6 +269,9 @@ static int transport_error(struct mpc_rpc_endpoint *ep, CURLcode cc, struct mpc_
 	case CURLE_OPERATION_TIMEDOUT:
 		code = MPC_ERR_TIMEOUT;
 		break;
+	case CURLE_OUT_OF_MEMORY:
+		code = MPC_ERR_NOMEM;
+		break;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
@@ -286,6 +293,9 @@ static int transfer_result(struct mpc_rpc_endpoint *ep, CURLcode cc, struct mpc_
 	if (ep->too_large || cc == CURLE_FILESIZE_EXCEEDED)
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "rpc %s: response larger than %zu bytes",
 				ep->name, ep->max_response);
+	if (ep->no_memory)
+		return mpc_fail(e, MPC_ERR_NOMEM, "rpc %s: out of memory for the response",
+				ep->name);
 	if (cc != CURLE_OK)
 		return transport_error(ep, cc, e);
 	if (curl_easy_getinfo(ep->curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "src/model/json.h"
+#include "src/util/escape.h"
 
 #define ERROR_TEXT_MAX 65536
 
@@ -76,7 +77,7 @@ static int scan_string(struct scan *sc, const char **start, size_t *len, struct 
 				sc->i += 6;
 				continue;
 			}
-			if (strchr("\"\\/bfnrt", c) == NULL)
+			if (c == '\0' || strchr("\"\\/bfnrt", c) == NULL)
 				return bad(sc, "bad escape", e);
 			sc->i += 2;
 			continue;
@@ -411,11 +412,15 @@ static void error_text(const char *span, size_t len, char *out, size_t cap, int 
 	}
 	if (out[0] == '\0')
 		snprintf(out, cap, "(error value without a message)");
-	/* Keep messages one line and printable. */
-	for (char *p = out; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
 	json_decref(j);
+	/* Keep messages one line and printable: the server's text is escaped (controls, bidi
+	 * overrides, malformed UTF-8). */
+	{
+		char raw[600];
+
+		snprintf(raw, sizeof(raw), "%s", out);
+		mpc_escape_untrusted(raw, out, cap);
+	}
 }
 
 int mpc_rpc_envelope_decode(const char *text, size_t len, char **out, size_t *out_len,

@@ -8,6 +8,7 @@
 
 #include "src/model/near_key.h"
 #include "src/util/encoding.h"
+#include "src/util/escape.h"
 
 /* Allocation failures are collected in `oom` and reported once at the end. */
 struct builder {
@@ -28,6 +29,16 @@ static json_t *u64_json(uint64_t v)
 		return json_integer((json_int_t)v);
 	snprintf(s, sizeof(s), "%llu", (unsigned long long)v);
 	return json_string(s);
+}
+
+/* A string another party sent (a participant URL), escaped: it cannot forge a line or reorder
+ * text in a terminal, and it is valid UTF-8 for JSON. */
+static json_t *escaped_json(const char *s)
+{
+	char out[MPC_PARTICIPANT_URL_MAX * 6 + 1];
+
+	mpc_escape_untrusted(s, out, sizeof(out));
+	return json_string(out);
 }
 
 static json_t *ed_key_json(const uint8_t key[32])
@@ -81,7 +92,7 @@ static json_t *node_json(struct builder *b, const struct mpc_status_input *in,
 		b->oom = 1;
 		return NULL;
 	}
-	set(b, o, "url", json_string(info->url));
+	set(b, o, "url", escaped_json(info->url));
 	set(b, o, "tls_public_key", ed_key_json(info->tls_key));
 	if (mpc_migration_address(in->addresses, account, info->url, info->tls_key, addr,
 				  &overridden, NULL) == MPC_OK) {
@@ -113,7 +124,7 @@ static json_t *endpoints_json(struct builder *b, const struct mpc_status_input *
 		set(b, o, "endpoint", json_string(oc->endpoint));
 		set(b, o, "status", json_string(mpc_endpoint_status_name(oc->status)));
 		set(b, o, "block_height", u64_json(oc->block_height));
-		set(b, o, "detail", json_string(oc->detail));
+		set(b, o, "detail", escaped_json(oc->detail));
 	}
 	return arr;
 }
@@ -124,6 +135,7 @@ static void add_view(struct builder *b, json_t *root, const struct mpc_status_in
 	json_t *bs, *mig, *o;
 
 	set(b, root, "protocol_state", json_string(mpc_protocol_kind_name(v->kind)));
+	set(b, root, "state_variant", json_string(v->variant)); /* escaped when parsed */
 	set(b, root, "next_epoch", v->has_next_epoch ? u64_json(v->next_epoch) : json_null());
 	set(b, root, "keyset", v->has_keyset ? keyset_json(b, &v->keyset) : json_null());
 	if (v->has_own) {
@@ -199,14 +211,15 @@ json_t *mpc_status_build(const struct mpc_status_input *in, struct mpc_err *e)
 	set(&b, q, "endpoints", u64_json(in->n_outcomes));
 	set(&b, root, "quorum", q);
 	set(&b, root, "disagreement",
-	    in->view == NULL && in->disagreement != NULL ? json_string(in->disagreement)
+	    in->view == NULL && in->disagreement != NULL ? escaped_json(in->disagreement)
 							 : json_null());
 	set(&b, root, "endpoints", endpoints_json(&b, in));
 	if (in->view != NULL) {
 		add_view(&b, root, in);
 	} else {
-		static const char *const none[] = { "protocol_state", "next_epoch", "keyset", "node",
-						    "backup_service", "migration", "recovery" };
+		static const char *const none[] = { "protocol_state", "state_variant", "next_epoch",
+						    "keyset", "node", "backup_service", "migration",
+						    "recovery" };
 
 		for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
 			set(&b, root, none[i], json_null());
@@ -365,6 +378,9 @@ int mpc_status_render_text(const json_t *s, char **out, struct mpc_err *e)
 		    num(json_object_get(s, "block"), "height", b1),
 		    str(json_object_get(s, "block"), "hash"));
 	put(&t, "protocol state:      %s", str(s, "protocol_state"));
+	if (strcmp(str(s, "protocol_state"), "unknown") == 0)
+		put(&t, " (variant \"%s\": not understood by this version, no action is taken)",
+		    str(s, "state_variant"));
 	if (json_object_get(s, "next_epoch") != NULL && !json_is_null(json_object_get(s, "next_epoch")))
 		put(&t, " (next epoch %s)", num(s, "next_epoch", b1));
 	put(&t, "\n");
@@ -383,9 +399,18 @@ int mpc_status_render_text(const json_t *s, char **out, struct mpc_err *e)
 		put(&t, "keyset:              none to back up\n");
 	}
 	if (json_is_object(node)) {
+		const json_t *hint = json_object_get(s, "migration_port_hint");
+
 		put(&t, "node:                %s (participant %s)\n", str(node, "account_id"),
 		    num(node, "participant_id", b1));
 		put_node(&t, "  ", node);
+		if (json_is_object(hint) && json_is_integer(json_object_get(hint, "port")))
+			put(&t, "  migration port hint (unauthenticated): %s (the node's %s, "
+				"migration_web_ui; the TLS pin is still the contract's key)\n",
+			    num(hint, "port", b1), str(hint, "source"));
+		else if (json_is_object(hint))
+			put(&t, "  migration port hint (unauthenticated): could not be read (%s)\n",
+			    str(hint, "error"));
 	} else {
 		put(&t, "node:                not a participant\n");
 	}

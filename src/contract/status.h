@@ -7,7 +7,8 @@
  *    "agreed": bool, "quorum": {"required": k, "endpoints": n}, "disagreement": "..."|null,
  *    "endpoints": [{"endpoint": "scheme://host[:port]", "status": "ok"|"error"|"disagree",
  *                   "block_height": n, "detail": "..."}],
- *    "protocol_state": "Running"|..., "next_epoch": n|null,
+ *    "protocol_state": "Running"|...|"unknown", "state_variant": "..." (the name as sent,
+ *    escaped), "next_epoch": n|null,
  *    "keyset": {"epoch_id": n, "domains": [{"domain_id", "attempt", "curve", "public_key"}]}|null,
  *    "node": {"account_id", "participant_id", "url", "tls_public_key", "migration_address",
  *             "address_overridden"}|null,
@@ -19,6 +20,9 @@
  *    "store_covers_keyset": bool|null, "warnings": ["...", ...],
  *    "block": {"height": n, "hash": "..."}|null}
  * "warnings" holds configuration warnings (quorum 1: a single server decides).
+ * The CLI may add "migration_port_hint": {"port": n|null, "source": "http://host:8080/debug/
+ * node_config", "error": "..."|null} (src/node/debug_config.h: unauthenticated, display only);
+ * the text rendering prints it under the node.
  * RPC URLs appear only in redacted form. u64 values above 2^63-1 are written as strings.
  */
 #ifndef MPC_CONTRACT_STATUS_H

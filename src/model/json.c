@@ -95,7 +95,8 @@ static int prescan(const char *text, size_t len, const char *what, char *out, si
 			}
 			if (!frac && !lead0 && j > k && !fits_int64(text + s, j - s)) {
 				/* A plain integer jansson cannot hold: hand it over as a marker. */
-				memcpy(out + o, BIG_MARK, strlen(BIG_MARK));
+				/* A marker inside a larger text, not a string of its own. */
+				memcpy(out + o, BIG_MARK, strlen(BIG_MARK)); /* NOLINT(bugprone-not-null-terminated-result) */
 				o += strlen(BIG_MARK);
 				memcpy(out + o, text + s, j - s);
 				o += j - s;
@@ -112,6 +113,126 @@ static int prescan(const char *text, size_t len, const char *what, char *out, si
 	}
 	*out_len = o;
 	return MPC_OK;
+}
+
+static int hex4(const char *s, size_t n, unsigned *out)
+{
+	unsigned v = 0;
+
+	if (n < 4)
+		return 0;
+	for (int i = 0; i < 4; i++) {
+		char c = s[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return 0;
+	}
+	*out = v;
+	return 1;
+}
+
+/* The "weight" of JSON text: the bytes of every string (keys too, escapes decoded to UTF-8)
+ * plus the characters of every integer literal. jansson's lexer silently drops characters
+ * when growing its token buffer fails (load.c lex_save ignores the allocation error), so a
+ * parse can succeed with a string or integer cut short: comparing this with tree_weight()
+ * of the result catches that. Only called on text jansson accepted. */
+/* noinline: inlined into mpc_cjson_load, GCC 12 wrongly thinks buf may be uninitialised. */
+__attribute__((noinline)) static unsigned long long text_weight(const char *s, size_t n)
+{
+	unsigned long long w = 0;
+	size_t i = 0;
+
+	while (i < n) {
+		if (s[i] == '"') {
+			for (i++; i < n && s[i] != '"'; w++) {
+				unsigned cp = 0, lo = 0;
+
+				if (s[i] != '\\') {
+					i++;
+				} else if (i + 1 < n && s[i + 1] != 'u') {
+					i += 2;
+				} else if (!hex4(s + i + 2, n - i - 2, &cp)) {
+					i += 2;
+				} else if (cp >= 0xd800 && cp <= 0xdbff && i + 12 <= n &&
+					   s[i + 6] == '\\' && s[i + 7] == 'u' &&
+					   hex4(s + i + 8, n - i - 8, &lo) && lo >= 0xdc00 && lo <= 0xdfff) {
+					i += 12;
+					w += 3;
+				} else {
+					i += 6;
+					w += cp < 0x80 ? 0 : cp < 0x800 ? 1 : 2;
+				}
+			}
+			i++;
+		} else if (s[i] == '-' || is_digit(s[i])) {
+			size_t j = i;
+			int real = 0;
+
+			while (j < n && (is_digit(s[j]) || strchr("+-.eE", s[j]) != NULL)) {
+				real |= s[j] == '.' || s[j] == 'e' || s[j] == 'E';
+				j++;
+			}
+			if (!real)
+				w += j - i == 2 && s[i] == '-' && s[i + 1] == '0' ? 1 : j - i;
+			i = j;
+		} else {
+			i++;
+		}
+	}
+	return w;
+}
+
+static unsigned long long tree_weight(json_t *j)
+{
+	unsigned long long w = 0;
+	const char *k;
+	json_t *v;
+	size_t i;
+	char num[32];
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		json_object_foreach(j, k, v)
+			w += strlen(k) + tree_weight(v);
+		break;
+	case JSON_ARRAY:
+		json_array_foreach(j, i, v)
+			w += tree_weight(v);
+		break;
+	case JSON_STRING:
+		w = json_string_length(j);
+		break;
+	case JSON_INTEGER:
+		w = (unsigned long long)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+						 json_integer_value(j));
+		break;
+	default:
+		break;
+	}
+	return w;
+}
+
+#define JSON_FLAGS (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY)
+
+/* Does parsing again fail the same way (same place, same message)? */
+static int same_failure(const char *buf, size_t n, const json_error_t *first)
+{
+	json_error_t again;
+	json_t *j = json_loadb(buf, n, JSON_FLAGS, &again);
+
+	if (j != NULL) {
+		json_decref(j);
+		return 0;
+	}
+	return again.line == first->line && again.column == first->column &&
+	       strcmp(again.text, first->text) == 0;
 }
 
 int mpc_cjson_load(const char *text, size_t len, const char *what, json_t **out,
@@ -132,16 +253,25 @@ int mpc_cjson_load(const char *text, size_t len, const char *what, json_t **out,
 	rc = prescan(text, len, what, buf, &n, e);
 	if (rc != MPC_OK)
 		goto out;
-	j = json_loadb(buf, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
+	j = json_loadb(buf, n, JSON_FLAGS, &jerr);
 	if (j == NULL) {
 		/* jansson returns NULL without an error text when one of its own allocations
-		 * fails (and says json_error_out_of_memory for some): not the input's fault. */
-		if (jerr.text[0] == '\0' || json_error_code(&jerr) == json_error_out_of_memory)
+		 * fails (and says json_error_out_of_memory for some), and "invalid token" when
+		 * the allocation for a string token fails. A syntax error is deterministic: a
+		 * second parse that ends otherwise shows the first failure was memory. */
+		if (jerr.text[0] == '\0' || json_error_code(&jerr) == json_error_out_of_memory ||
+		    !same_failure(buf, n, &jerr))
 			rc = mpc_fail(e, MPC_ERR_NOMEM, "%s: out of memory parsing %zu bytes of JSON",
 				      what, len);
 		else
 			rc = mpc_fail(e, MPC_ERR_PARSE, "%s: invalid JSON at line %d column %d: %.80s",
 				      what, jerr.line, jerr.column, jerr.text);
+		goto out;
+	}
+	if (tree_weight(j) != text_weight(buf, n)) {
+		json_decref(j);
+		rc = mpc_fail(e, MPC_ERR_NOMEM, "%s: out of memory parsing %zu bytes of JSON (the "
+			      "parser lost characters)", what, len);
 		goto out;
 	}
 	*out = j;

@@ -23,6 +23,7 @@ void mpc_config_defaults(struct mpc_config *c)
 	c->backoff_initial = 1;
 	c->backoff_max = 300;
 	c->verify_interval = 3600;
+	c->drill_interval = 86400;
 	c->conclude_timeout = 600;
 	c->replica_grace = 3600;
 	c->replica_timeout = 60;
@@ -265,6 +266,8 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 		return set_seconds(&c->replica_grace, value, 1, 30 * 86400, where, e);
 	if (strcmp(key, "replica_timeout") == 0)
 		return set_seconds(&c->replica_timeout, value, 1, 3600, where, e);
+	if (strcmp(key, "drill_interval") == 0)
+		return set_seconds(&c->drill_interval, value, 0, 30 * 86400, where, e);
 	if (strcmp(key, "verify_interval") == 0)
 		return set_seconds(&c->verify_interval, value, 1, 30 * 86400, where, e);
 	if (strcmp(key, "conclude_timeout") == 0)

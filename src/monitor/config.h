@@ -39,6 +39,7 @@ struct mpc_config {
 	double rpc_timeout;          /* seconds, default 30 */
 	double backoff_initial;      /* seconds, default 1 */
 	double backoff_max;          /* seconds, default 300 */
+	double drill_interval;       /* seconds between restore drills, default 86400; 0: none */
 	double verify_interval;      /* seconds between full store verifications, default 3600 */
 	double conclude_timeout;     /* seconds after a push before saying why the migration has
 					  not concluded, default 600 */

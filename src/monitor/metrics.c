@@ -98,6 +98,13 @@ void mpc_metrics_endpoint(struct mpc_metrics *m, const char *name, enum mpc_read
 	unlock(m);
 }
 
+void mpc_metrics_drill(struct mpc_metrics *m, const char *text)
+{
+	lock(m);
+	snprintf(m->drill, sizeof(m->drill), "%s", text);
+	unlock(m);
+}
+
 void mpc_metrics_token_op(struct mpc_metrics *m, double seconds)
 {
 	lock(m);
@@ -319,6 +326,7 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 			}
 		}
 	}
+	put(&o, "%s", m->drill);
 	put(&o,
 	    "# HELP mpc_backup_healthy 1 when contract reads, token and store are healthy and "
 	    "the contract shows no oddity.\n"

@@ -84,6 +84,7 @@ struct mpc_metrics {
 	char anomaly_why[MPC_ANOMALY_N][256];
 	struct mpc_replica_status replicas[MPC_REPLICA_MAX]; /* as of the last replica pass */
 	size_t n_replicas;
+	char drill[2048]; /* the last drill's lines (mpc_drill_metrics_text), "" before one */
 	void *daemon; /* struct MHD_Daemon * */
 };
 
@@ -108,6 +109,8 @@ void mpc_metrics_health(struct mpc_metrics *m, enum mpc_health part, int ok, con
 int mpc_metrics_anomaly(struct mpc_metrics *m, enum mpc_anomaly a, int active, const char *why);
 /* The replicas' status after a pass (n <= MPC_REPLICA_MAX; 0: none configured). */
 void mpc_metrics_replicas(struct mpc_metrics *m, const struct mpc_replica_status *st, size_t n);
+/* Keep the last restore drill's metric lines (text from mpc_drill_metrics_text, copied). */
+void mpc_metrics_drill(struct mpc_metrics *m, const char *text);
 /* A counter's value (tests and benchmarks). */
 uint64_t mpc_metrics_get(struct mpc_metrics *m, enum mpc_counter c);
 

@@ -9,6 +9,7 @@
 
 #include "src/contract/rpc.h"
 #include "src/model/near_key.h"
+#include "src/store/drill.h"
 #include "src/util/encoding.h"
 #include "src/util/mem.h"
 
@@ -586,6 +587,37 @@ int mpc_monitor_verify_store(struct mpc_monitor *m)
 	return rc;
 }
 
+int mpc_monitor_drill(struct mpc_monitor *m, const struct mpc_keyset *contract_ks)
+{
+	struct mpc_drill_report r;
+	struct mpc_err e = { 0 };
+	char text[2048];
+	int rc = mpc_drill_run(m->ops.store, m->ops.seal_tokens, m->ops.n_seal, contract_ks, &r, &e);
+
+	if (rc != MPC_OK) {
+		mpc_log(m->log, MPC_LOG_ERROR, "restore drill could not run: %s", e.msg);
+		return rc;
+	}
+	mpc_metrics_token_op(m->metrics, r.seconds);
+	if (mpc_drill_metrics_text(&r, text, sizeof(text), &e) > 0)
+		mpc_metrics_drill(m->metrics, text);
+	for (size_t i = 0; i < r.n; i++)
+		if (r.items[i].verdict == MPC_DRILL_FAILED || r.items[i].verdict == MPC_DRILL_MISMATCH)
+			mpc_log(m->log, MPC_LOG_ERROR, "drill: %s: %s: %s", r.items[i].name,
+				mpc_drill_verdict_name(r.items[i].verdict), r.items[i].msg);
+	if (r.restorable)
+		mpc_log(m->log, MPC_LOG_INFO, "drill: %s restores and matches %s (%.2f s)",
+			r.restored, contract_ks != NULL ? "the contract's keyset" : "its header",
+			r.seconds);
+	else
+		/* a keyset not backed up yet is the backup duty's to report */
+		mpc_log(m->log, r.none_of_epoch ? MPC_LOG_WARN : MPC_LOG_ERROR,
+			"drill: NOT restorable: %s", r.problem);
+	rc = r.restorable ? MPC_OK : MPC_ERR_AUTH;
+	mpc_drill_report_free(&r);
+	return rc;
+}
+
 void mpc_monitor_free(struct mpc_monitor *m)
 {
 	if (m == NULL)
@@ -649,6 +681,10 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 	if (now >= m->next_verify) {
 		(void)mpc_monitor_verify_store(m);
 		m->next_verify = now + m->cfg->verify_interval;
+	}
+	if (m->cfg->drill_interval > 0 && now >= m->next_drill) {
+		(void)mpc_monitor_drill(m, v.has_keyset ? &v.keyset : NULL);
+		m->next_drill = now + m->cfg->drill_interval;
 	}
 	/* the new file is durable: copy it to the replicas (after the duties, never before) */
 	if (m->replicas != NULL)

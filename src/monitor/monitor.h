@@ -94,6 +94,7 @@ struct mpc_monitor {
 	int had_own;        /* the operator was a participant */
 	double next_verify;
 	struct mpc_monitor_replicas *replicas; /* borrowed, NULL: none (set by the daemon) */
+	double next_drill; /* 0: at the first poll */
 };
 
 /* Prepare (no I/O). cfg, log, metrics, quorum and the ops' objects must outlive m. */
@@ -110,6 +111,11 @@ void mpc_monitor_reconfigure(struct mpc_monitor *m, const struct mpc_config *cfg
 
 /* One poll: read, decide, act. Returns MPC_OK or the reason nothing could be read. */
 int mpc_monitor_poll(struct mpc_monitor *m);
+
+/* A restore drill (src/store/drill.h) against the contract's keyset (NULL: none); logs each
+ * file that fails or disagrees and keeps the mpc_backup_last_drill_* metrics. Returns MPC_OK
+ * when the newest keyset of the contract's epoch restores. */
+int mpc_monitor_drill(struct mpc_monitor *m, const struct mpc_keyset *contract_ks);
 
 /* Verify the whole store with the sealing tokens; logs and updates store health. */
 int mpc_monitor_verify_store(struct mpc_monitor *m);

@@ -27,6 +27,17 @@ static const uint8_t oid_ed25519[] = { 0x2b, 0x65, 0x70 };     /* 1.3.101.112 */
 static const uint8_t oid_common_name[] = { 0x55, 0x04, 0x03 }; /* 2.5.4.3 */
 static const uint8_t oid_subject_alt[] = { 0x55, 0x1d, 0x11 }; /* 2.5.29.17 */
 
+int mpc_node_ossl_nomem(void)
+{
+	unsigned long l;
+	int nomem = 0;
+
+	while ((l = ERR_get_error()) != 0)
+		if (ERR_GET_REASON(l) == ERR_GET_REASON(ERR_R_MALLOC_FAILURE))
+			nomem = 1;
+	return nomem;
+}
+
 /* A bounded DER writer: overflow is sticky and checked once at the end. */
 struct der {
 	uint8_t b[MPC_NODE_CERT_DER_MAX];
@@ -189,8 +200,10 @@ EVP_PKEY *mpc_node_cert_dummy_key(struct mpc_err *e)
 out:
 	mpc_memzero(der, sizeof(der));
 	if (k == NULL) {
-		ERR_clear_error();
-		mpc_fail(e, MPC_ERR_INTERNAL, "cannot load the dummy issuer key");
+		if (mpc_node_ossl_nomem())
+			mpc_fail(e, MPC_ERR_NOMEM, "cannot load the dummy issuer key: out of memory");
+		else
+			mpc_fail(e, MPC_ERR_INTERNAL, "cannot load the dummy issuer key");
 	}
 	return k;
 }
@@ -217,7 +230,7 @@ int mpc_node_cert_dummy_pub(uint8_t out[32], struct mpc_err *e)
 	int rc;
 
 	if (k == NULL)
-		return MPC_ERR_INTERNAL;
+		return e != NULL && e->code != MPC_OK ? e->code : MPC_ERR_INTERNAL;
 	rc = mpc_node_pkey_pub(k, out, e);
 	EVP_PKEY_free(k);
 	return rc;
@@ -262,13 +275,19 @@ int mpc_node_cert_der(const uint8_t pub[32], const char *san_dns, uint8_t *out, 
 	}
 
 	issuer = mpc_node_cert_dummy_key(e);
-	if (issuer == NULL)
+	if (issuer == NULL) {
+		rc = e != NULL && e->code != MPC_OK ? e->code : MPC_ERR_INTERNAL;
 		goto out;
+	}
 	md = EVP_MD_CTX_new();
 	if (md == NULL || EVP_DigestSignInit(md, NULL, NULL, NULL, issuer) != 1 ||
 	    EVP_DigestSign(md, sig + 1, &siglen, tbs.b, tbs.n) != 1 || siglen != 64) {
-		ERR_clear_error();
-		rc = mpc_fail(e, MPC_ERR_INTERNAL, "certificate: signing with the dummy issuer failed");
+		if (mpc_node_ossl_nomem())
+			rc = mpc_fail(e, MPC_ERR_NOMEM, "certificate: out of memory signing with the "
+				      "dummy issuer");
+		else
+			rc = mpc_fail(e, MPC_ERR_INTERNAL,
+				      "certificate: signing with the dummy issuer failed");
 		goto out;
 	}
 	sig[0] = 0; /* BIT STRING: no unused bits */
@@ -305,8 +324,10 @@ static X509 *cert_x509(const uint8_t pub[32], const char *san, struct mpc_err *e
 		return NULL;
 	x = d2i_X509(NULL, &p, (long)len);
 	if (x == NULL) {
-		ERR_clear_error();
-		mpc_fail(e, MPC_ERR_INTERNAL, "certificate: OpenSSL cannot parse the built DER");
+		if (mpc_node_ossl_nomem())
+			mpc_fail(e, MPC_ERR_NOMEM, "certificate: out of memory parsing the built DER");
+		else
+			mpc_fail(e, MPC_ERR_INTERNAL, "certificate: OpenSSL cannot parse the built DER");
 	}
 	return x;
 }
@@ -330,6 +351,8 @@ int mpc_node_cert_pub(X509 *cert, uint8_t out[32], struct mpc_err *e)
 	EVP_PKEY *k = cert == NULL ? NULL : X509_get0_pubkey(cert);
 	size_t n = 32;
 
+	if (k == NULL && mpc_node_ossl_nomem())
+		return mpc_fail(e, MPC_ERR_NOMEM, "out of memory reading the peer's certificate key");
 	if (k == NULL || EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
 		ERR_clear_error();
 		return mpc_fail(e, MPC_ERR_PEER_KEY, "the peer's certificate key is not Ed25519");
@@ -363,13 +386,16 @@ int mpc_node_cert_verify_peer(X509 *leaf, const uint8_t expected_pub[32], struct
 	}
 	issuer = mpc_node_cert_dummy_key(e);
 	if (issuer == NULL) {
-		rc = MPC_ERR_INTERNAL;
+		rc = e != NULL && e->code != MPC_OK ? e->code : MPC_ERR_INTERNAL;
 		goto out;
 	}
 	if (X509_verify(leaf, issuer) != 1) {
-		ERR_clear_error();
-		rc = mpc_fail(e, MPC_ERR_TLS,
-			      "peer certificate is not signed by the MPC dummy issuer key");
+		if (mpc_node_ossl_nomem())
+			rc = mpc_fail(e, MPC_ERR_NOMEM,
+				      "out of memory verifying the peer certificate's signature");
+		else
+			rc = mpc_fail(e, MPC_ERR_TLS,
+				      "peer certificate is not signed by the MPC dummy issuer key");
 		goto out;
 	}
 	rc = MPC_OK;

@@ -60,4 +60,8 @@ int mpc_node_cert_pub(X509 *cert, uint8_t out[32], struct mpc_err *e);
  * signature MPC_ERR_TLS. */
 int mpc_node_cert_verify_peer(X509 *leaf, const uint8_t expected_pub[32], struct mpc_err *e);
 
+/* After an OpenSSL call failed: 1 if its error queue names an allocation failure (OpenSSL 3.0
+ * raises ERR_R_MALLOC_FAILURE; later versions may raise nothing, then 0). Empties the queue. */
+int mpc_node_ossl_nomem(void);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -181,10 +182,13 @@ static CURLcode ssl_ctx_cb(CURL *curl, void *sslctx, void *arg)
 	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
 	    SSL_CTX_use_certificate(ctx, c->leaf) != 1 ||
 	    SSL_CTX_use_PrivateKey(ctx, c->key) != 1 || SSL_CTX_clear_chain_certs(ctx) != 1) {
-		ERR_clear_error();
-		mpc_fail(&c->verr, MPC_ERR_TLS,
-			 "cannot install the client TLS key and certificate (key and certificate "
-			 "do not match, or the key cannot sign)");
+		if (mpc_node_ossl_nomem())
+			mpc_fail(&c->verr, MPC_ERR_NOMEM,
+				 "out of memory installing the client TLS key and certificate");
+		else
+			mpc_fail(&c->verr, MPC_ERR_TLS,
+				 "cannot install the client TLS key and certificate (key and "
+				 "certificate do not match, or the key cannot sign)");
 		return CURLE_SSL_CERTPROBLEM;
 	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
@@ -286,7 +290,7 @@ int mpc_node_client_new(const struct mpc_node_client_opts *o, struct mpc_node_cl
 	c->cancel = o->cancel;
 	c->leaf = mpc_node_cert_leaf(c->client_pub, e);
 	if (c->leaf == NULL) {
-		rc = MPC_ERR_INTERNAL;
+		rc = e != NULL && e->code != MPC_OK ? e->code : MPC_ERR_INTERNAL;
 		goto out;
 	}
 	if (EVP_PKEY_up_ref(o->client_key) != 1) {
@@ -364,7 +368,12 @@ static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err
 		return mpc_fail(e, MPC_ERR_TOO_LARGE,
 				"node at %s: response body over the limit of %zu bytes", c->where,
 				c->max_response);
-	if (c->peer_ok && c->header_bytes == 0 &&
+	/* Our side ran out of memory (libcurl, or OpenSSL as libcurl quotes it): not the node. */
+	if (cc == CURLE_OUT_OF_MEMORY || strstr(detail, "malloc failure") != NULL)
+		return mpc_fail(e, MPC_ERR_NOMEM, "node at %s: out of memory (%s)", c->where,
+				detail);
+	/* A local OpenSSL failure is not the node closing the connection. */
+	if (c->peer_ok && c->header_bytes == 0 && strstr(detail, "internal error") == NULL &&
 	    (cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
 	     cc == CURLE_SSL_CONNECT_ERROR)) {
 		format_key(c->client_pub, mine);
@@ -397,17 +406,33 @@ static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err
 
 /* curl_easy_perform with a bounded wait per round, so a cancel flag set by a signal handler
  * ends even a hanging request within 100 ms. The easy handle's connection cache is kept. */
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static CURLcode perform(struct mpc_node_client *c, CURL *u)
 {
 	CURLcode cc = CURLE_OK;
 	CURLMsg *msg;
 	int running = 1, left;
+	/* libcurl's CURLOPT_TIMEOUT_MS normally ends the transfer first; this bound holds even
+	 * when it does not (the allocation-failure run once left a PUT polling for 15 minutes
+	 * after an OpenSSL allocation failed). */
+	long long deadline = mono_ms() + c->timeout_ms + 2000;
 
 	if (curl_multi_add_handle(c->multi, u) != CURLM_OK)
 		return CURLE_FAILED_INIT;
 	while (running > 0) {
 		if (c->cancel != NULL && *c->cancel) {
 			cc = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		if (mono_ms() > deadline) {
+			cc = CURLE_OPERATION_TIMEDOUT;
 			break;
 		}
 		if (curl_multi_perform(c->multi, &running) != CURLM_OK) {
@@ -460,46 +485,54 @@ static int request(struct mpc_node_client *c, const char *method, const char *pa
 		goto out;
 	}
 	curl_easy_reset(u);
-	if (curl_easy_setopt(u, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_CONNECT_TO, c->connect_to) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_PROXY, "") != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_ERRORBUFFER, c->errbuf) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_SSL_ENABLE_ALPN, 0L) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_SSLVERSION,
-			     (long)(CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_TLSv1_3)) != CURLE_OK ||
+	if ((cc = curl_easy_setopt(u, CURLOPT_URL, url)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_PROTOCOLS_STR, "https")) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_CONNECT_TO, c->connect_to)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_PROXY, "")) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_ERRORBUFFER, c->errbuf)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_SSL_ENABLE_ALPN, 0L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_SSLVERSION,
+			     (long)(CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_TLSv1_3))) != CURLE_OK ||
 	    /* curl's own checks are off only because verify_cb (installed by ssl_ctx_cb with
 	     * SSL_VERIFY_PEER) decides instead; a refusal there aborts the handshake. */
-	    curl_easy_setopt(u, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_SSL_SESSIONID_CACHE, 0L) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_SSL_CTX_DATA, c) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_TIMEOUT_MS, c->timeout_ms) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_WRITEDATA, c) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_HEADERFUNCTION, header_cb) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_HEADERDATA, c) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_FRESH_CONNECT, (long)c->fresh) != CURLE_OK ||
-	    curl_easy_setopt(u, CURLOPT_FORBID_REUSE, (long)c->fresh) != CURLE_OK) {
-		rc = mpc_fail(e, MPC_ERR_INTERNAL, "node client: libcurl lacks a required option");
+	    (cc = curl_easy_setopt(u, CURLOPT_SSL_VERIFYPEER, 0L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_SSL_VERIFYHOST, 0L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_SSL_SESSIONID_CACHE, 0L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_SSL_CTX_DATA, c)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_TIMEOUT_MS, c->timeout_ms)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_MAXFILESIZE_LARGE,
+				   (curl_off_t)c->max_response)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_WRITEFUNCTION, write_cb)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_WRITEDATA, c)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_HEADERFUNCTION, header_cb)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_HEADERDATA, c)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_HTTPHEADER, hdrs)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_FOLLOWLOCATION, 0L)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_FRESH_CONNECT, (long)c->fresh)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_FORBID_REUSE, (long)c->fresh)) != CURLE_OK) {
+		rc = cc == CURLE_OUT_OF_MEMORY
+			     ? mpc_fail(e, MPC_ERR_NOMEM, "node client: out of memory setting up the "
+					"request")
+			     : mpc_fail(e, MPC_ERR_INTERNAL,
+					"node client: libcurl lacks a required option");
 		goto out;
 	}
 	if (body != NULL) {
-		if (curl_easy_setopt(u, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
-		    curl_easy_setopt(u, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len) != CURLE_OK) {
-			rc = mpc_fail(e, MPC_ERR_INTERNAL, "node client: cannot set the body");
+		if ((cc = curl_easy_setopt(u, CURLOPT_POSTFIELDS, body)) != CURLE_OK ||
+		    (cc = curl_easy_setopt(u, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len)) !=
+			    CURLE_OK) {
+			rc = mpc_fail(e, cc == CURLE_OUT_OF_MEMORY ? MPC_ERR_NOMEM : MPC_ERR_INTERNAL,
+				      "node client: cannot set the body: %s", curl_easy_strerror(cc));
 			goto out;
 		}
 	}
-	if (curl_easy_setopt(u, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK) {
-		rc = mpc_fail(e, MPC_ERR_INTERNAL, "node client: cannot set the method");
+	if ((cc = curl_easy_setopt(u, CURLOPT_CUSTOMREQUEST, method)) != CURLE_OK) {
+		rc = mpc_fail(e, cc == CURLE_OUT_OF_MEMORY ? MPC_ERR_NOMEM : MPC_ERR_INTERNAL,
+			      "node client: cannot set the method: %s", curl_easy_strerror(cc));
 		goto out;
 	}
 	cc = perform(c, u);
@@ -599,6 +632,7 @@ int mpc_node_get_keyshares(struct mpc_node_client *c, const struct mpc_keyset *k
 {
 	json_t *j = NULL;
 	char *body = NULL;
+	size_t body_len = 0;
 	uint8_t *pt = NULL;
 	size_t pt_len = 0;
 	long status = 0;
@@ -617,12 +651,15 @@ int mpc_node_get_keyshares(struct mpc_node_client *c, const struct mpc_keyset *k
 		rc = e != NULL && e->code != MPC_OK ? e->code : MPC_ERR_INTERNAL;
 		goto out;
 	}
-	body = json_dumps(j, JSON_COMPACT);
-	if (body == NULL) {
+	/* json_dumpb, not json_dumps: jansson's json_dumps ignores a failed append of an object
+	 * key and returns malformed JSON; dumping into a sized buffer allocates nothing. */
+	body_len = json_dumpb(j, NULL, 0, JSON_COMPACT);
+	body = body_len > 0 ? malloc(body_len) : NULL;
+	if (body == NULL || json_dumpb(j, body, body_len, JSON_COMPACT) != body_len) {
 		rc = mpc_fail(e, MPC_ERR_NOMEM, "get_keyshares: cannot serialise the keyset");
 		goto out;
 	}
-	rc = request(c, "GET", "/get_keyshares", body, strlen(body), NULL, &status, e);
+	rc = request(c, "GET", "/get_keyshares", body, body_len, NULL, &status, e);
 	if (rc != MPC_OK)
 		goto out;
 	if (status != 200) {

@@ -92,7 +92,7 @@ int mpc_store_write_new(const char *dir, const char *name, const uint8_t *data, 
 	if ((rc = join(path, sizeof(path), dir, name, e)) != MPC_OK)
 		return rc;
 	if (snprintf(base, sizeof(base), ".tmp-%s-XXXXXX", name) >= (int)sizeof(base) ||
-	    (rc = join(tmp, sizeof(tmp), dir, base, e)) != MPC_OK)
+	    join(tmp, sizeof(tmp), dir, base, e) != MPC_OK)
 		return mpc_fail(e, MPC_ERR_USAGE, "path too long: %s", path);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {

@@ -146,8 +146,12 @@ int mpc_keyshares_inspect(const uint8_t *buf, size_t len, struct mpc_keyshares_m
 	/* Never quote jerr.text: it can echo bytes of a private share. */
 	root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		rc = mpc_fail(e, MPC_ERR_PARSE, "keyshares: invalid JSON at line %d column %d",
-			      jerr.line, jerr.column);
+		/* jansson leaves no error text when its own allocation failed. */
+		if (jerr.text[0] == '\0' || json_error_code(&jerr) == json_error_out_of_memory)
+			rc = mpc_fail(e, MPC_ERR_NOMEM, "keyshares: out of memory parsing JSON");
+		else
+			rc = mpc_fail(e, MPC_ERR_PARSE, "keyshares: invalid JSON at line %d column %d",
+				      jerr.line, jerr.column);
 		goto out;
 	}
 	if (!json_is_array(root)) {

@@ -299,8 +299,18 @@ int mpc_store_list(const struct mpc_store *s, struct mpc_store_list *out, struct
 		mpc_store_list_free(&l);
 		return rc;
 	}
-	for (size_t i = 0; i < l.n; i++)
+	for (size_t i = 0; i < l.n; i++) {
 		read_header(s, &l.items[i]);
+		/* Out of memory (or OpenSSL failing) here is this process, not a damaged file:
+		 * a listing that would call the file damaged is no listing. */
+		if (!l.items[i].header_ok && (l.items[i].problem_code == MPC_ERR_NOMEM ||
+					       l.items[i].problem_code == MPC_ERR_INTERNAL)) {
+			rc = mpc_fail(e, l.items[i].problem_code, "listing the store: %s: %s",
+				      l.items[i].name, l.items[i].problem);
+			mpc_store_list_free(&l);
+			return rc;
+		}
+	}
 	if (l.n > 1)
 		qsort(l.items, l.n, sizeof(*l.items), cmp_entries);
 	nw = mpc_store_list_newest(&l);

@@ -13,9 +13,12 @@
 #include "src/util/file.h"
 #include "src/util/mem.h"
 
-static int token_matches(const struct mpc_store_token_id *id, const struct mpc_token *t)
+static int token_matches(const struct mpc_store_token_id *id, struct mpc_token *t)
 {
-	return strcmp(id->serial, t->serial) == 0 && strcmp(id->label, t->label) == 0;
+	struct mpc_token_desc td;
+
+	mpc_token_describe(t, &td);
+	return strcmp(id->serial, td.serial) == 0 && strcmp(id->label, td.label) == 0;
 }
 
 static void describe_tokens(const struct mpc_store_header *h, char *out, size_t cap)
@@ -119,16 +122,20 @@ static int open_file(const struct mpc_store *s, const struct mpc_store_entry *en
 		mpc_secure_free(p);
 	}
 	if (pt == NULL) {
+		struct mpc_token_desc td = { .label = "none", .serial = "-" };
+
+		if (n_tokens > 0 && tokens[0] != NULL)
+			mpc_token_describe(tokens[0], &td);
 		describe_tokens(&h, who, sizeof(who));
 		rc = mpc_fail(e, MPC_ERR_TOKEN_NOT_FOUND,
 			      "sealed to token(s) %s, none of which is open (opened: %s (serial %s))",
-			      who, n_tokens > 0 && tokens[0] ? tokens[0]->label : "none",
-			      n_tokens > 0 && tokens[0] ? tokens[0]->serial : "-");
+			      who, td.label, td.serial);
 		goto out;
 	}
 	rc = mpc_keyshares_validate(pt, pt_len, &h.keyset, e);
 	if (rc != MPC_OK) {
-		mpc_err_prefix(e, "sealed keyshares do not match the header: ");
+		if (rc != MPC_ERR_NOMEM)
+			mpc_err_prefix(e, "sealed keyshares do not match the header: ");
 		goto out;
 	}
 	*h_out = h;

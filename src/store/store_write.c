@@ -64,16 +64,18 @@ int mpc_store_cleanup(const struct mpc_store *s, size_t *removed, struct mpc_err
 	return rc;
 }
 
-static void fill_token_id(struct mpc_store_token_id *id, const struct mpc_token *t,
+static void fill_token_id(struct mpc_store_token_id *id, struct mpc_token *t,
 			  enum mpc_seal_mech mech)
 {
 	const struct mpc_key_desc *kd =
 		mpc_key_desc(mech == MPC_SEAL_AES_GCM ? MPC_KEY_SEAL_GCM : MPC_KEY_SEAL_CBC);
+	struct mpc_token_desc td;
 
+	mpc_token_describe(t, &td);
 	memset(id, 0, sizeof(*id));
 	id->mech = mech;
-	snprintf(id->serial, sizeof(id->serial), "%s", t->serial);
-	snprintf(id->label, sizeof(id->label), "%s", t->label);
+	snprintf(id->serial, sizeof(id->serial), "%s", td.serial);
+	snprintf(id->label, sizeof(id->label), "%s", td.label);
 	if (kd != NULL) {
 		snprintf(id->key_label, sizeof(id->key_label), "%s", kd->label);
 		id->key_id[0] = kd->id;
@@ -150,7 +152,8 @@ int mpc_store_put(const struct mpc_store *s, const struct mpc_store_put_opts *o,
 				MPC_STORE_MAX_TOKENS);
 	rc = mpc_keyshares_validate(keyshares, len, ks, e);
 	if (rc != MPC_OK) {
-		mpc_err_prefix(e, "keyshares for epoch %llu refused: ",
+		mpc_err_prefix(e, rc == MPC_ERR_NOMEM ? "checking the keyshares for epoch %llu: "
+						      : "keyshares for epoch %llu refused: ",
 			       (unsigned long long)ks->epoch_id);
 		return rc;
 	}

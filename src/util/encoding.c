@@ -249,7 +249,8 @@ int mpc_base64_decode(const char *in, size_t len, uint8_t *out, size_t out_cap, 
 int mpc_ed25519_key_format(const uint8_t key[32], char out[MPC_ED25519_KEY_STR_MAX],
 			   struct mpc_err *e)
 {
-	memcpy(out, "ed25519:", 8);
+	/* The prefix is not a string on its own: the base58 text that follows ends with a NUL. */
+	memcpy(out, "ed25519:", 8); /* NOLINT(bugprone-not-null-terminated-result) */
 	return mpc_base58_encode(key, 32, out + 8, MPC_ED25519_KEY_STR_MAX - 8, e);
 }
 

@@ -8,6 +8,10 @@
  * original message (the innermost cause is the most precise) unless the caller adds context with
  * mpc_err_prefix(). Messages never contain secrets: callers must not format PINs, keys,
  * keyshares or URL query strings into them.
+ *
+ * Built with MPC_ERR_LOCATIONS defined (CMAKE_BUILD_TYPE=Debug turns it on), mpc_fail() also
+ * records the source file, line and function that recorded the message; the CLI shows them
+ * after the message. Without it (release builds) they stay empty and messages are unchanged.
  */
 #ifndef MPC_UTIL_ERR_H
 #define MPC_UTIL_ERR_H
@@ -47,9 +51,23 @@ enum mpc_errcode {
 
 struct mpc_err {
 	int code;              /* MPC_OK or MPC_ERR_* */
-	unsigned long ckr;     /* the CK_RV when code == MPC_ERR_PKCS11 (or a PKCS#11 cause), else 0 */
+	unsigned long ckr;     /* the Cryptoki return value when code == MPC_ERR_PKCS11 (or a
+				* PKCS#11 cause), else 0 */
+	const char *file;      /* where msg was recorded (MPC_ERR_LOCATIONS builds), else NULL */
+	const char *func;
+	int line;
 	char msg[MPC_ERR_MSG_MAX];
 };
+
+#ifdef MPC_ERR_LOCATIONS
+#define MPC_ERR_FILE __FILE__
+#define MPC_ERR_LINE __LINE__
+#define MPC_ERR_FUNC __func__
+#else
+#define MPC_ERR_FILE NULL
+#define MPC_ERR_LINE 0
+#define MPC_ERR_FUNC NULL
+#endif
 
 /* Reset to "no error". Accepts NULL. */
 void mpc_err_clear(struct mpc_err *e);
@@ -57,10 +75,26 @@ void mpc_err_clear(struct mpc_err *e);
 /* Record a failure and return its code (so callers can `return mpc_fail(...)`). If `e` already
  * holds a failure, that message and code are kept and the kept code is returned: the innermost
  * cause is the most precise. Accepts e == NULL (then `code` is returned). */
-int mpc_fail(struct mpc_err *e, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-int mpc_vfail(struct mpc_err *e, int code, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+#if defined(__clang_analyzer__) || defined(MPC_STATIC_ANALYSIS)
+/* For static analysis only (clang --analyze, and clang-tidy run with -DMPC_STATIC_ANALYSIS by
+ * tests/style/static-checks.sh): the analyzer cannot see that mpc_fail_at never returns MPC_OK for a
+ * failure code, and would follow impossible "failed but returned MPC_OK" paths. */
+#define mpc_fail(e, code, ...) \
+	(mpc_fail_at(MPC_ERR_FILE, MPC_ERR_LINE, MPC_ERR_FUNC, e, code, __VA_ARGS__), (code))
+#else
+#define mpc_fail(e, code, ...) mpc_fail_at(MPC_ERR_FILE, MPC_ERR_LINE, MPC_ERR_FUNC, e, code, __VA_ARGS__)
+#endif
+#define mpc_vfail(e, code, fmt, ap) \
+	mpc_vfail_at(MPC_ERR_FILE, MPC_ERR_LINE, MPC_ERR_FUNC, e, code, fmt, ap)
+/* What mpc_fail expands to: file/func NULL and line 0 when locations are not recorded. */
+int mpc_fail_at(const char *file, int line, const char *func, struct mpc_err *e, int code,
+		const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+int mpc_vfail_at(const char *file, int line, const char *func, struct mpc_err *e, int code,
+		 const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+
+/* "file:line (func)" of where e's message was recorded into buf, or "" when no location was
+ * recorded (release builds). Returns buf. */
+const char *mpc_err_where(const struct mpc_err *e, char *buf, size_t cap);
 
 /* Prepend context ("backup of epoch 4: ") to an existing message. Returns e->code. */
 int mpc_err_prefix(struct mpc_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -62,14 +62,11 @@ size_t mpc_escape_untrusted(const char *in, char *out, size_t cap)
 			piece = *s == '\n' ? "\\n" : *s == '\r' ? "\\r" : "\\t";
 			len = 2;
 			s++;
-		} else if (*s < 0x20 || *s == 0x7f) {
-			len = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", *s);
-			s++;
-		} else if (*s < 0x80) {
+		} else if (*s >= 0x20 && *s < 0x7f) {
 			tmp[0] = (char)*s;
 			len = 1;
 			s++;
-		} else if ((len = utf8_seq(s, &cp)) != 0) {
+		} else if (*s >= 0x80 && (len = utf8_seq(s, &cp)) != 0) {
 			if (must_escape(cp)) {
 				len = (size_t)snprintf(tmp, sizeof(tmp), "\\u%04x", (unsigned)cp);
 			} else {

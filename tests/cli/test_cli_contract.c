@@ -12,11 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <microhttpd.h>
 
+#include "src/node/debug_config.h"
 #include "tests/cli/cli_harness.h"
 #include "tests/fakes/rpc/fake_rpc_spawn.h"
 #include "tests/support/softhsm.h"
@@ -331,6 +334,224 @@ static void test_same_server_and_quorum_one(void **state)
 	assert_non_null(strstr(f->r.out, "block:               "));
 }
 
+/* Copy of `text` with the first `from` replaced by `to` (fails the test if absent). */
+static char *replace_first(const char *text, const char *from, const char *to)
+{
+	const char *p = strstr(text, from);
+	size_t a, b = strlen(to), c;
+	char *out;
+
+	assert_non_null(p);
+	a = (size_t)(p - text);
+	c = strlen(p + strlen(from));
+	out = malloc(a + b + c + 1);
+	assert_non_null(out);
+	memcpy(out, text, a);
+	memcpy(out + a, to, b);
+	memcpy(out + a + b, p + strlen(from), c + 1);
+	return out;
+}
+
+/* Item 15: what the contract sends reaches the terminal escaped: a participant URL with \r\n
+ * cannot print a fake line, a bidi override cannot reorder the output; --json stays valid. */
+static void test_hostile_urls_escaped(void **state)
+{
+	struct fx *f = *state;
+	char path[700], *text, *evil;
+	size_t len;
+	json_t *j;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/state.json", f->dir[0]);
+	fp = fopen(path, "rb");
+	assert_non_null(fp);
+	text = calloc(1, 16 << 20);
+	assert_non_null(text);
+	len = fread(text, 1, (16 << 20) - 1, fp);
+	fclose(fp);
+	text[len] = '\0';
+	evil = replace_first(text, "https://multichain-mainnet-0.nearone.org",
+			  "https://multichain-mainnet-0.nearone.org\\r\\nbackup service:      "
+			  "registered ed25519:FAKE (ours: yes)\\u001b[2K\\u202e");
+	ch_write(f->dir[0], "state.json", evil, path);
+	start_rpc(f, 0, NULL);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--account",
+	       OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, "protocol state:      Running");
+	assert_null(strchr(f->r.out, '\r'));
+	assert_null(strchr(f->r.out, '\x1b'));
+	assert_null(strstr(f->r.out, "\xe2\x80\xae"));
+	assert_null(strstr(f->r.out, "\nbackup service:      registered ed25519:FAKE"));
+	assert_non_null(strstr(f->r.out, "nearone.org\\r\\nbackup service:      registered "
+					 "ed25519:FAKE (ours: yes)\\x1b[2K\\u202e"));
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--rpc-url", f->url[0],
+	       "--account", OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, NULL);
+	j = parse(&f->r);
+	assert_non_null(strstr(jpath_str(j, "node", "url"), "\\r\\nbackup service"));
+	assert_null(strchr(jpath_str(j, "node", "url"), '\r'));
+	json_decref(j);
+	/* Item 8: an unknown variant is shown as such, its name escaped, with no keyset. */
+	ch_write(f->dir[0], "state.json", "{\"Frozen\\u202e\\r\\n\": {\"keyset\": 1}}", path);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--account",
+	       OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, "protocol state:      unknown (variant \"Frozen\\u202e\\r\\n\": not "
+			    "understood by this version, no action is taken)");
+	assert_non_null(strstr(f->r.out, "keyset:              none to back up"));
+	assert_null(strchr(f->r.out, '\r'));
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--rpc-url", f->url[0],
+	       "--account", OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, NULL);
+	j = parse(&f->r);
+	assert_string_equal(jpath_str(j, "protocol_state", NULL), "unknown");
+	assert_string_equal(jpath_str(j, "state_variant", NULL), "Frozen\\u202e\\r\\n");
+	assert_true(json_is_null(json_object_get(j, "keyset")));
+	json_decref(j);
+	free(evil);
+	free(text);
+}
+
+/* --- item 10: the node's own migration port, as a hint ------------------------------------ */
+
+/* A tiny node web UI: /debug/node_config in the mode the test sets. */
+struct dbg {
+	const char *mode; /* "ok", "ipv6", "big", "hang", "redirect", "garbage" */
+	int requests;
+};
+
+static enum MHD_Result dbg_handler(void *cls, struct MHD_Connection *c, const char *url,
+				   const char *method, const char *version, const char *upload,
+				   size_t *upload_size, void **con_cls)
+{
+	struct dbg *d = cls;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char *body;
+	unsigned status = 200;
+
+	(void)version;
+	(void)upload;
+	(void)upload_size;
+	(void)con_cls;
+	if (strcmp(method, "GET") != 0 || strcmp(url, "/debug/node_config") != 0)
+		return MHD_NO;
+	d->requests++;
+	if (strcmp(d->mode, "hang") == 0)
+		sleep(3);
+	if (strcmp(d->mode, "big") == 0) {
+		body = malloc(70001);
+		assert_non_null(body);
+		memset(body, ' ', 70000);
+		{
+			static const char head[] = "{\"migration_web_ui\":\"0.0.0.0:8081\",\"pad\":\"";
+
+			memcpy(body, head, sizeof(head) - 1);
+		}
+		memcpy(body + 69998, "\"}", 2);
+		body[70000] = '\0';
+	} else {
+		body = strdup(strcmp(d->mode, "garbage") == 0
+				      ? "{\"migration_web_ui\":\"8081\\r\\nfake line\"}"
+			      : strcmp(d->mode, "ipv6") == 0
+				      ? "{\"web_ui\":\"[::]:8080\",\"migration_web_ui\":\"[::]:8079\"}"
+				      : "{\"my_near_account_id\":\"n1-multichain.near\",\"web_ui\":"
+					"\"0.0.0.0:8080\",\"migration_web_ui\":\"0.0.0.0:8081\","
+					"\"pprof_bind_address\":\"127.0.0.1:34001\"}");
+		if (strcmp(d->mode, "redirect") == 0)
+			status = 302;
+	}
+	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (status == 302)
+		MHD_add_response_header(r, "Location", "/elsewhere");
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void test_migration_port_hint(void **state)
+{
+	struct fx *f = *state;
+	struct dbg d = { "ok", 0 };
+	struct MHD_Daemon *mhd;
+	const union MHD_DaemonInfo *info;
+	char path[700], port[16], *text, *moved, want[300];
+	size_t len;
+	json_t *j, *h;
+	FILE *fp;
+	uint16_t p = 0;
+	struct mpc_err e = { 0 };
+
+	mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
+			       NULL, NULL, dbg_handler, &d, MHD_OPTION_END);
+	assert_non_null(mhd);
+	info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT);
+	snprintf(port, sizeof(port), "%u", (unsigned)info->port);
+	/* The operator's node is at 127.0.0.1 in the contract. */
+	snprintf(path, sizeof(path), "%s/state.json", f->dir[0]);
+	fp = fopen(path, "rb");
+	assert_non_null(fp);
+	text = calloc(1, 16 << 20);
+	assert_non_null(text);
+	len = fread(text, 1, (16 << 20) - 1, fp);
+	fclose(fp);
+	text[len] = '\0';
+	moved = replace_first(text, "https://multichain-mainnet-0.nearone.org", "https://127.0.0.1:3000");
+	ch_write(f->dir[0], "state.json", moved, path);
+	start_rpc(f, 0, NULL);
+
+	/* Not asked: nothing fetched, nothing printed. */
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--account",
+	       OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, "protocol state:      Running");
+	assert_null(strstr(f->r.out, "migration port hint"));
+	assert_int_equal(d.requests, 0);
+	/* Asked: the node says 8081; printed as a hint, the derived address unchanged (8079). */
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--debug-port", port, "--rpc-url",
+	       f->url[0], "--account", OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, "migration port hint (unauthenticated): 8081");
+	assert_non_null(strstr(f->r.out, "migration address: 127.0.0.1:8079"));
+	snprintf(want, sizeof(want), "http://127.0.0.1:%s/debug/node_config", port);
+	assert_non_null(strstr(f->r.out, want));
+	assert_int_equal(d.requests, 1);
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--debug-port", port, "--rpc-url",
+	       f->url[0], "--account", OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, NULL);
+	j = parse(&f->r);
+	h = json_object_get(j, "migration_port_hint");
+	assert_int_equal(json_integer_value(json_object_get(h, "port")), 8081);
+	assert_true(json_is_null(json_object_get(h, "error")));
+	assert_string_equal(jpath_str(j, "node", "migration_address"), "127.0.0.1:8079");
+	json_decref(j);
+	/* Bounded and refused: oversized, a redirect (not followed), a non-address, no answer. */
+	d.mode = "big";
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--debug-port", port, "--rpc-url",
+	       f->url[0], "--account", OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, "could not be read (node debug config: larger than 65536 bytes)");
+	d.mode = "redirect";
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--debug-port", port, "--rpc-url",
+	       f->url[0], "--account", OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, "could not be read (node debug config: HTTP status 302)");
+	d.mode = "garbage";
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--debug-port", port, "--rpc-url",
+	       f->url[0], "--account", OPERATOR, (char *)NULL);
+	ch_expect(&f->r, 0, "migration_web_ui missing or not");
+	assert_null(strstr(f->r.out, "fake line"));
+	d.mode = "ok";
+	/* The function itself: IPv6 socket addresses, the 2 s bound. */
+	d.mode = "ipv6";
+	assert_int_equal(mpc_node_migration_port_hint("127.0.0.1", info->port, 0, &p, &e), MPC_OK);
+	assert_int_equal(p, 8079);
+	d.mode = "hang";
+	assert_int_equal(mpc_node_migration_port_hint("127.0.0.1", info->port, 300, &p, &e),
+			 MPC_ERR_TIMEOUT);
+	mpc_err_clear(&e);
+	assert_int_equal(mpc_node_migration_port_hint("a/b", info->port, 300, &p, &e), MPC_ERR_USAGE);
+	MHD_stop_daemon(mhd);
+	free(moved);
+	free(text);
+}
+
 static void test_endpoints_disagree(void **state)
 {
 	struct fx *f = *state;
@@ -443,6 +664,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_endpoints_disagree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_server_and_quorum_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_urls_escaped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_port_hint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_echoed_secrets_scrubbed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rpc_errors_exit_24, setup, teardown),
 	};

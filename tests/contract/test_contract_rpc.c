@@ -252,7 +252,7 @@ static void test_envelope_hostile(void **state)
 		{ "{\"result\":{\"result\":[1]}", MPC_ERR_PARSE, "invalid JSON" },
 		{ "{\"result\":{\"result\":[1]}} x", MPC_ERR_PARSE, "trailing data" },
 		{ "{\"error\":\"boom\"}", MPC_ERR_RPC, "JSON-RPC error: boom" },
-		{ "{\"result\":{\"error\":\"panic\\nhere\",\"result\":[]}}", MPC_ERR_RPC, "contract error: panic here" },
+		{ "{\"result\":{\"error\":\"panic\\nhere\",\"result\":[]}}", MPC_ERR_RPC, "contract error: panic\\nhere" },
 		{ "{\"result\":{\"block_height\":-1,\"result\":[]}}", MPC_ERR_PARSE, "block_height" },
 		{ "[1]", MPC_ERR_PARSE, "not a JSON object" },
 	};

@@ -466,6 +466,75 @@ static void test_migration_info(void **state)
 	free(t);
 }
 
+/* Item 13: the signer key of a migration is Ed25519 only (the deployed contract's type).
+ * Item 15: account ids that NEAR would not accept (control or bidi characters, separators
+ * misplaced, upper case) are refused with the JSON path, never quoted. */
+static void test_signer_key_and_account_ids(void **state)
+{
+	size_t len;
+	char *t = fixture_read("migration_info.json", &len), *x;
+	struct mpc_migration_info mi;
+	struct mpc_err e = { 0 };
+	static const struct {
+		const char *id, *want;
+	} bad[] = {
+		{ "evil\\r\\nx.near", "invalid character in account id at offset 4" },
+		{ "evil\\u202e.near", "invalid character in account id at offset 4" },
+		{ "evil\\u2066.near", "invalid character in account id at offset 4" },
+		{ "a\\u0000b.near", "contains a \\u0000 escape" },
+		{ "Upper.near", "invalid character in account id at offset 0" },
+		{ ".lead.near", "separator at offset 0" },
+		{ "a..b.near", "separator at offset 2" },
+		{ "a-_b.near", "separator at offset 2" },
+		{ "trail.near-", "ends with a separator" },
+		{ "a", "2..64 characters, got 1" },
+	};
+
+	(void)state;
+	x = fixture_replace(t, "\"signer_account_pk\": \"ed25519:", "\"signer_account_pk\": \"secp256k1:");
+	assert_int_equal(mpc_migration_info_parse(x, strlen(x), &mi, &e), MPC_ERR_PARSE);
+	assert_non_null(strstr(e.msg, "migration_info.n1-multichain.near[1].signer_account_pk: expected "
+				      "an \"ed25519:\" key"));
+	free(x);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char from[64], to[128];
+
+		mpc_err_clear(&e);
+		snprintf(from, sizeof(from), "\"mpc-lgns.near\"");
+		snprintf(to, sizeof(to), "\"%s\"", bad[i].id);
+		x = fixture_replace(t, from, to);
+		if (mpc_migration_info_parse(x, strlen(x), &mi, &e) != MPC_ERR_PARSE ||
+		    strstr(e.msg, bad[i].want) == NULL || strstr(e.msg, "migration_info") == NULL)
+			fail_msg("account id %s: [%s], wanted [%s]", bad[i].id, e.msg, bad[i].want);
+		assert_null(strchr(e.msg, '\r'));
+		assert_null(strstr(e.msg, "\xe2\x80\xae"));
+		free(x);
+	}
+	/* Valid by NEAR's rules: implicit (64 hex), sub-accounts, single separators. */
+	x = fixture_replace(t, "\"mpc-lgns.near\"",
+			    "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"");
+	assert_int_equal(mpc_migration_info_parse(x, strlen(x), &mi, &e), MPC_OK);
+	mpc_migration_info_free(&mi);
+	free(x);
+	x = fixture_replace(t, "\"mpc-lgns.near\"", "\"a_b-c.d-e.near\"");
+	assert_int_equal(mpc_migration_info_parse(x, strlen(x), &mi, &e), MPC_OK);
+	mpc_migration_info_free(&mi);
+	free(x);
+	/* The same rule for participants in the state. */
+	free(t);
+	t = fixture_read("mainnet", &len);
+	x = fixture_replace(t, "\"mpc-lgns.near\"", "\"mpc\\u202elgns.near\"");
+	mpc_err_clear(&e);
+	{
+		struct mpc_contract_state st;
+
+		assert_int_equal(mpc_contract_state_parse(x, strlen(x), &st, &e), MPC_ERR_PARSE);
+		assert_non_null(strstr(e.msg, "participants[2][0]: invalid character in account id"));
+	}
+	free(x);
+	free(t);
+}
+
 /* Deterministic byte mutations of real inputs: every outcome is OK or a clean, explained
  * failure (run under ASan/UBSan in the sanitizer build). */
 static void test_mutations(void **state)
@@ -523,6 +592,7 @@ int main(void)
 		cmocka_unit_test(test_u64_edges),
 		cmocka_unit_test(test_deep_and_huge),
 		cmocka_unit_test(test_migration_info),
+		cmocka_unit_test(test_signer_key_and_account_ids),
 		cmocka_unit_test(test_mutations),
 	};
 

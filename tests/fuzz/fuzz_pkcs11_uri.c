@@ -1,9 +1,12 @@
-/* fuzz_pkcs11_uri.c: our checks around p11-kit's RFC 7512 parser (pkcs11/uri.h), without loading
- * a module: a URI with a pin-value in any spelling is refused and no message echoes its query;
+/* fuzz_pkcs11_uri.c: our checks around p11-kit's RFC 7512 parser (pkcs11/uri.h, and the parsed
+ * form in the token layer's internal header), without loading a module: a URI with a pin-value in any spelling is refused and no message echoes its query;
  * the printable form is bounded and NUL-terminated; a parsed URI matches a token or not without
  * crashing, and its pin-source is a plain path. */
+#include "pkcs11/internal.h"
 #include "pkcs11/uri.h"
 #include "tests/fuzz/fuzz.h"
+
+#define QUERY_HINTS "?module-path=...?module-name=...?pin-source=..."
 
 static void token_info(CK_TOKEN_INFO *ti)
 {
@@ -39,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q = strchr(s, '?');
 	if (rc != MPC_OK) {
 		FUZZ_CHECK(u == NULL);
-		if (q != NULL && strlen(q) >= 8)
+		/* (the hint for a misplaced query attribute quotes "?pin-source=..." itself) */
+		if (q != NULL && strlen(q) >= 8 && strstr(QUERY_HINTS, q) == NULL)
 			FUZZ_CHECK(strstr(e.msg, q) == NULL);
 		free(s);
 		return 0;

@@ -1,6 +1,7 @@
-/* fuzz_rpc_envelope.c: the NEAR JSON-RPC `query` response scanner (src/contract/rpc_envelope.h),
- * the first reader of an RPC endpoint's bytes. On success the view bytes are at most len/2 + 1,
- * NUL-terminated after *out_len. */
+/* fuzz_rpc_envelope.c: the NEAR JSON-RPC response readers (src/contract/rpc_envelope.h), the
+ * first readers of an RPC endpoint's bytes: the `query` scanner and the `block` answer. On
+ * success the view bytes are at most len/2 + 1, NUL-terminated after *out_len; a block hash is
+ * always a bounded base58 string. */
 #include <jansson.h>
 
 #include "src/contract/rpc_envelope.h"
@@ -30,24 +31,41 @@ static void check_is_json(const uint8_t *data, size_t size)
 	FUZZ_CHECK(!"the envelope scanner accepted invalid JSON");
 }
 
+static void check_meta(const struct mpc_rpc_meta *m)
+{
+	size_t n = strnlen(m->block_hash, sizeof(m->block_hash));
+
+	FUZZ_CHECK(n < sizeof(m->block_hash));
+	FUZZ_CHECK(strspn(m->block_hash, "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz") ==
+		   n);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mpc_err e = { 0 };
+	struct mpc_rpc_meta meta;
 	char *out = NULL;
 	size_t out_len = 12345;
-	uint64_t height = 777;
-	int rc = mpc_rpc_envelope_decode((const char *)data, size, &out, &out_len, &height, &e);
+	int rc = mpc_rpc_envelope_decode_meta((const char *)data, size, &out, &out_len, &meta, &e);
 
 	fuzz_check_rc(rc, &e);
+	check_meta(&meta);
 	if (rc == MPC_OK || rc == MPC_ERR_RPC)
 		check_is_json(data, size);
 	if (rc != MPC_OK) {
 		FUZZ_CHECK(out == NULL);
-		return 0;
+	} else {
+		FUZZ_CHECK(out != NULL);
+		FUZZ_CHECK(out_len <= size / 2 + 1);
+		FUZZ_CHECK(out[out_len] == '\0');
+		free(out);
 	}
-	FUZZ_CHECK(out != NULL);
-	FUZZ_CHECK(out_len <= size / 2 + 1);
-	FUZZ_CHECK(out[out_len] == '\0');
-	free(out);
+	/* The same bytes as an answer to a `block` request. */
+	memset(&e, 0, sizeof(e));
+	rc = mpc_rpc_block_decode((const char *)data, size, &meta, &e);
+	fuzz_check_rc(rc, &e);
+	check_meta(&meta);
+	if (rc == MPC_OK)
+		FUZZ_CHECK(meta.block_hash[0] != '\0');
 	return 0;
 }

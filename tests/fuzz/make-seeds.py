@@ -96,6 +96,14 @@ put('rpc_envelope', 'panic.json', '{"jsonrpc":"2.0","result":{"error":"wasm exec
 put('rpc_envelope', 'escapes.json', '{"id":[1.5e3,-0,true,false,null,"\\t\\"\\/\\u0041"],'
     '"result":{"logs":["a"],"result":[0,255,9],"block_height":18446744073709551615}}')
 
+put('rpc_envelope', 'block.json', '{"jsonrpc":"2.0","result":{"author":"x.near","header":'
+    '{"height":151234567,"prev_height":151234566,"hash":"6Kq3p9Yqk9n5aF9ZbGWGBZ3C4NzKxgK5c8v8d7aV1Q2s",'
+    '"timestamp":1764547200000000000},"chunks":[]},"id":"dontcare"}')
+put('rpc_envelope', 'unknown-block.json', json.dumps({'jsonrpc': '2.0', 'error': {
+    'name': 'HANDLER_ERROR', 'cause': {'name': 'GARBAGE_COLLECTED_BLOCK', 'info': {}},
+    'code': -32000, 'message': 'Server error', 'data': 'DB Not Found Error: BLOCK HEIGHT: 1'},
+    'id': 1}))
+
 # keyshares: from the keygen snapshots (participant 0 of each curve), with and without the
 # keyset they belong to (keyset JSON NUL keyshares JSON).
 secp = snap('keygen-output-secp256k1.snap')[0][1]

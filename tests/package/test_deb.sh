@@ -11,7 +11,7 @@ fail() { echo "test_deb: $*" >&2; exit 1; }
 mkdir "$work/mpc-backup"
 if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
 	git -C "$src" ls-files -z --cached --others --exclude-standard |
-		(cd "$src" && xargs -0 tar -cf - --no-recursion) | tar -xf - -C "$work/mpc-backup"
+		(cd "$src" && tar -cf - --no-recursion --null -T -) | tar -xf - -C "$work/mpc-backup"
 else
 	tar -C "$src" --exclude='./build*' -cf - . | tar -xf - -C "$work/mpc-backup"
 fi

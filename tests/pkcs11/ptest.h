@@ -1,5 +1,6 @@
 /* ptest.h: shared setup for the token-layer tests: a fresh SoftHSM2 token per test with the
- * ceremony run, opened through the real token layer. */
+ * ceremony run, opened through the real token layer. The tests look inside the token (its
+ * session, Cryptoki directly) through the layer's internal header. */
 #ifndef MPC_TESTS_PKCS11_PTEST_H
 #define MPC_TESTS_PKCS11_PTEST_H
 
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "pkcs11/internal.h"
 #include "pkcs11/keys.h"
 #include "pkcs11/module.h"
 #include "pkcs11/token.h"

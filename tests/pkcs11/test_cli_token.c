@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <jansson.h>
@@ -212,6 +213,41 @@ static void test_list(void **state)
 	assert_non_null(strstr(c->out, "usage: mpc-backup token"));
 }
 
+/* A module another user could have written or swapped is never loaded: its file, and each
+ * directory above it, must be ours or root's and not writable by group or others. */
+static void test_module_file_checked(void **state)
+{
+	struct cli *c = *state;
+	char dir[] = "/tmp/mpc-module-XXXXXX", copy[256], args[1024], cmd[1024];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(copy, sizeof(copy), "%s/libsofthsm2.so", dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", c->hsm.module, copy);
+	assert_int_equal(system(cmd), 0);
+	snprintf(args, sizeof(args), "token list --token 'pkcs11:?module-path=%s'", copy);
+	assert_int_equal(chmod(dir, 0700), 0);
+	assert_int_equal(chmod(copy, 0755), 0);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 0);
+	/* The module file writable by group, then its directory writable by others. */
+	assert_int_equal(chmod(copy, 0775), 0);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 11);
+	assert_non_null(strstr(c->out, "refusing to load PKCS#11 module"));
+	assert_non_null(strstr(c->out, copy));
+	assert_int_equal(chmod(copy, 0755), 0);
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 11);
+	assert_non_null(strstr(c->out, dir));
+	/* Owned by another user (as root, the CI user, only). */
+	assert_int_equal(chmod(dir, 0700), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(copy, 65534, 65534), 0);
+		assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 11);
+		assert_non_null(strstr(c->out, "65534"));
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +257,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_locked_and_final_try, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clear_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_module_file_checked, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 /* test_keys.c: the key ceremony on a real SoftHSM2 token: exactly the documented objects,
  * idempotent, keys that cannot leave the token (checked by Cryptoki and by pkcs11-tool, an
  * independent client), Ed25519 signatures that OpenSSL verifies, the transport key import,
- * and URI parsing. */
+ * the public accessors (token description, key presence and attributes), and URI parsing. */
 #include "tests/pkcs11/ptest.h"
 
 #include <stdlib.h>
@@ -53,11 +53,10 @@ static void test_keys_security_attributes(void **state)
 	struct mpc_err e = { 0 };
 
 	for (size_t i = 0; i < 4; i++) {
-		CK_OBJECT_HANDLE h;
 		struct mpc_key_attrs a;
 
-		assert_int_equal(mpc_key_find(p->t, secret[i], &h, &e), MPC_OK);
-		assert_int_equal(mpc_key_get_attrs(p->t, h, &a, &e), MPC_OK);
+		/* the public accessor: takes the lock, finds the key, reads its attributes */
+		assert_int_equal(mpc_key_attrs(p->t, secret[i], &a, &e), MPC_OK);
 		assert_int_equal(a.token, 1);
 		assert_int_equal(a.private_, 1);
 		assert_int_equal(a.sensitive, 1);
@@ -161,18 +160,58 @@ static void test_transport_import(void **state)
 {
 	struct ptest *p = *state;
 	uint8_t key[32];
-	CK_OBJECT_HANDLE h;
 	struct mpc_key_attrs a;
 	struct mpc_err e = { 0 };
+	int present = -1;
 
+	assert_int_equal(mpc_key_present(p->t, MPC_KEY_TRANSPORT, &present, &e), MPC_OK);
+	assert_int_equal(present, 0);
+	assert_int_equal(mpc_key_attrs(p->t, MPC_KEY_TRANSPORT, &a, &e), MPC_ERR_OBJECT_NOT_FOUND);
+	assert_non_null(strstr(e.msg, "mpc-backup-transport"));
+	mpc_err_clear(&e);
 	memset(key, 0x42, sizeof(key));
 	assert_int_equal(mpc_key_import_transport(p->t, key, &e), MPC_OK);
 	assert_int_equal(mpc_key_import_transport(p->t, key, &e), MPC_ERR_EXISTS);
 	mpc_err_clear(&e);
-	assert_int_equal(mpc_key_find(p->t, MPC_KEY_TRANSPORT, &h, &e), MPC_OK);
-	assert_int_equal(mpc_key_get_attrs(p->t, h, &a, &e), MPC_OK);
+	assert_int_equal(mpc_key_present(p->t, MPC_KEY_TRANSPORT, &present, &e), MPC_OK);
+	assert_int_equal(present, 1);
+	assert_int_equal(mpc_key_attrs(p->t, MPC_KEY_TRANSPORT, &a, &e), MPC_OK);
 	assert_int_equal(a.sensitive, 1);
 	assert_int_equal(a.extractable, 0);
+}
+
+/* What other layers may know of a token: its description, read under its lock, the same as
+ * Cryptoki's token info; key lookups that recover a session lost under them. */
+static void test_public_accessors(void **state)
+{
+	struct ptest *p = *state;
+	struct mpc_token_desc d;
+	struct mpc_key_attrs a;
+	struct mpc_err e = { 0 };
+	CK_TOKEN_INFO ti;
+	char serial[17];
+	int present = 0;
+
+	mpc_token_describe(p->t, &d);
+	assert_string_equal(d.label, "mpc-backup");
+	assert_int_equal(p->t->fn->C_GetTokenInfo(p->t->slot, &ti), CKR_OK);
+	mpc_p11_trim(serial, ti.serialNumber, 16);
+	assert_true(serial[0] != '\0');
+	assert_string_equal(d.serial, serial);
+	assert_string_equal(d.manufacturer, "SoftHSM project");
+	assert_string_equal(d.model, "SoftHSM v2");
+	assert_string_equal(d.module, p->hsm.module);
+	assert_string_equal(mpc_key_kind_name(mpc_key_desc(MPC_KEY_SEAL_GCM)->kind), "secret");
+	assert_string_equal(mpc_key_kind_name(mpc_key_desc(MPC_KEY_TLS_PRIVATE)->kind), "private");
+	assert_string_equal(mpc_key_kind_name(mpc_key_desc(MPC_KEY_TLS_PUBLIC)->kind), "public");
+
+	assert_int_equal(p->t->fn->C_CloseAllSessions(p->t->slot), CKR_OK);
+	assert_int_equal(mpc_key_present(p->t, MPC_KEY_TLS_PUBLIC, &present, &e), MPC_OK);
+	assert_int_equal(present, 1);
+	assert_int_equal(p->t->fn->C_CloseAllSessions(p->t->slot), CKR_OK);
+	if (mpc_key_attrs(p->t, MPC_KEY_TLS_PRIVATE, &a, &e) != MPC_OK)
+		fail_msg("key attributes after a lost session: %s", e.msg);
+	assert_int_equal(a.sign, 1);
 }
 
 /* A key planted under mpc-backup's label that can leave the token is refused, not used. */
@@ -251,6 +290,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keys_cannot_leave_via_pkcs11_tool, ptest_setup, ptest_teardown),
 		cmocka_unit_test_setup_teardown(test_ed25519_sign_verifies_in_openssl, ptest_setup, ptest_teardown),
 		cmocka_unit_test_setup_teardown(test_transport_import, ptest_setup, ptest_teardown),
+		cmocka_unit_test_setup_teardown(test_public_accessors, ptest_setup, ptest_teardown),
 		cmocka_unit_test(test_planted_extractable_key_refused),
 		cmocka_unit_test(test_uri_parsing),
 	};

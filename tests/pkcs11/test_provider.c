@@ -1,7 +1,8 @@
 /* test_provider.c: the token's Ed25519 key inside OpenSSL: signatures made through EVP verify
  * in software, the private key cannot be exported, libssl accepts the key, and a real TLS 1.3
  * handshake with client authentication signs its CertificateVerify in the token. SoftHSM2's
- * own use of libcrypto in the same process keeps working with the provider loaded. */
+ * own use of libcrypto in the same process keeps working with the provider loaded. A failed
+ * token signature puts the token's reason on OpenSSL's error stack; a good one leaves none. */
 #include "tests/pkcs11/ptest.h"
 
 #include <stdlib.h>
@@ -21,6 +22,29 @@ struct ptest_prov {
 	struct mpc_provider prov;
 	EVP_PKEY *key;
 };
+
+/* 1 if OpenSSL's error stack (which this empties) holds an error of the mpc-token provider
+ * whose reason is `reason` and whose detail contains `detail` (NULL: any); ERR_print_errors
+ * shows the same text. */
+static int error_stack_has(const char *reason, const char *detail)
+{
+	const char *data = NULL;
+	unsigned long code;
+	int flags = 0, found = 0;
+
+	while ((code = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+		const char *lib = ERR_lib_error_string(code);
+		const char *why = ERR_reason_error_string(code);
+
+		print_message("error stack: lib %s reason %s data %s\n", lib ? lib : "?",
+			      why ? why : "?", (flags & ERR_TXT_STRING) && data ? data : "");
+		if (lib != NULL && strcmp(lib, MPC_PROVIDER_NAME) == 0 && why != NULL &&
+		    strcmp(why, reason) == 0 &&
+		    (detail == NULL || ((flags & ERR_TXT_STRING) && data && strstr(data, detail))))
+			found = 1;
+	}
+	return found;
+}
 
 static int setup(void **state)
 {
@@ -64,10 +88,13 @@ static void test_evp_sign_verifies_in_software(void **state)
 	EVP_PKEY *soft;
 
 	assert_true(EVP_PKEY_is_a(pp->key, "ED25519"));
+	ERR_clear_error();
 	assert_int_equal(EVP_DigestSignInit_ex(md, NULL, NULL, NULL, NULL, pp->key, NULL), 1);
 	assert_int_equal(EVP_DigestSign(md, NULL, &siglen, msg, sizeof(msg)), 1);
 	assert_int_equal(siglen, 64);
 	assert_int_equal(EVP_DigestSign(md, sig, &siglen, msg, sizeof(msg)), 1);
+	/* Finding our signer (OpenSSL tries the key's export first) leaves nothing behind. */
+	assert_int_equal(ERR_peek_error(), 0);
 	EVP_MD_CTX_free(md);
 	/* A digest name is refused: Ed25519 is pure. */
 	md = EVP_MD_CTX_new();
@@ -93,9 +120,32 @@ static void test_private_key_never_leaves(void **state)
 	BIO *mem = BIO_new(BIO_s_mem());
 
 	assert_int_not_equal(EVP_PKEY_get_raw_private_key(pp->key, priv, &len), 1);
+	ERR_clear_error();
 	assert_int_not_equal(EVP_PKEY_todata(pp->key, EVP_PKEY_KEYPAIR, &params), 1);
+	assert_true(error_stack_has("the private key cannot leave the token", NULL));
 	assert_int_not_equal(PEM_write_bio_PrivateKey(mem, pp->key, NULL, NULL, 0, NULL, NULL), 1);
 	BIO_free(mem);
+	ERR_clear_error();
+}
+
+/* A token signature that fails (the session is gone and the re-login finds no PIN) fails the
+ * EVP call, and OpenSSL's error stack says so with the token layer's reason. */
+static void test_failed_sign_reports_reason(void **state)
+{
+	struct ptest_prov *pp = *state;
+	const unsigned char msg[] = "not signed";
+	unsigned char sig[64];
+	size_t siglen = sizeof(sig);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	ERR_clear_error();
+	assert_int_equal(EVP_DigestSignInit_ex(md, NULL, NULL, NULL, NULL, pp->key, NULL), 1);
+	assert_int_equal(pp->p.t->fn->C_CloseAllSessions(pp->p.t->slot), CKR_OK);
+	unsetenv("MPC_BACKUP_PIN");
+	assert_int_not_equal(EVP_DigestSign(md, sig, &siglen, msg, sizeof(msg)), 1);
+	assert_true(error_stack_has("token sign failed", "MPC_BACKUP_PIN"));
+	EVP_MD_CTX_free(md);
+	setenv("MPC_BACKUP_PIN", TH_USER_PIN, 1);
 	ERR_clear_error();
 }
 
@@ -197,6 +247,9 @@ static void test_tls13_client_auth(void **state)
 		ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
 		fail_msg("handshake failed: %s", buf);
 	}
+	/* Loading, checking and using the token key left nothing on the error stack (a stale
+	 * error there would make SSL_get_error report a failure on the next short read). */
+	assert_int_equal(ERR_peek_error(), 0);
 	/* Drive the post-handshake bytes (the server reads the client's Finished). */
 	{
 		char byte = 'x';
@@ -226,6 +279,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_evp_sign_verifies_in_software, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_key_never_leaves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_sign_reports_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_software_keys_unaffected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls13_client_auth, setup, teardown),
 	};

@@ -7,6 +7,8 @@
  * See tests/torture/README.md for what is covered and the environment variables.
  * Prints one line per operation and a final "N passed, N failed"; exit 0 when none failed. */
 #include <dirent.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +35,13 @@
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
 #define HAVE_LSAN 1
+/* Sanitizer builds run about 10x slower, and scripts/test runs the whole suite at once. */
+#define DENSE_DEFAULT 100
+#define SAMPLES_DEFAULT 50
 #else
 #define HAVE_LSAN 0
+#define DENSE_DEFAULT 300
+#define SAMPLES_DEFAULT 150
 #endif
 
 /* The operator of the mainnet fixture whose migration_info registers a backup key. */
@@ -58,10 +65,18 @@ struct world {
 	struct mpc_store *backup_store, *push_store;
 	char backup_dir[128], push_dir[128];
 	char baseline[SNAP_MAX]; /* the backup store's listing before any run */
-	struct mpc_fake_rpc rpc;
+	struct mpc_fake_rpc rpc[2]; /* two servers (a quorum counts servers) on one timeline */
 	char rpc_dir[128];
 	char *state, *mi;
 	size_t state_len, mi_len;
+	/* What a successful run must have produced. */
+	struct mpc_contract_view ref_view, got_view;
+	int have_got;
+	uint8_t *ref_keyshares; /* the push store's keyshares, as stored */
+	size_t ref_len;
+	char received[512];     /* fake-node's --received file */
+	char wrong[512];        /* set by a reset: the successful run's result is wrong */
+	int leak_seen;
 };
 
 struct op {
@@ -70,8 +85,12 @@ struct op {
 	/* After a run that failed: what must still hold (NULL: nothing); 0 if fine, else a
 	 * message in why. */
 	int (*check_failed)(struct world *w, char *why, size_t cap);
-	/* After a run that succeeded: reset for the next run (NULL: nothing). 0 on success. */
+	/* After a run that succeeded (not counted): check its result (a wrong one goes to
+	 * w->wrong) and reset for the next run (NULL: nothing). 0 on success. */
 	int (*reset)(struct world *w);
+	/* After the first run (no failure) and its reset: record what check_failed compares
+	 * with (NULL: nothing). 0 on success. */
+	int (*prepare)(struct world *w);
 };
 
 struct msg_count {
@@ -86,6 +105,26 @@ struct tally {
 	size_t n_msgs;
 	unsigned msgs_dropped;
 };
+
+static char *read_all(const char *path, size_t *len);
+
+/* The watchdog (the entry point's state; SIGALRM has no context argument): a run that does not
+ * end within RUN_LIMIT_S is a hang; say which, stop the fakes, exit. */
+#define RUN_LIMIT_S 120
+static char hang_msg[160];
+static volatile pid_t child_pids[3];
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	if (write(STDOUT_FILENO, hang_msg, strlen(hang_msg)) < 0) {
+		/* nothing to do: exiting anyway */
+	}
+	for (int i = 0; i < 3; i++)
+		if (child_pids[i] > 0)
+			kill(child_pids[i], SIGKILL);
+	_exit(1);
+}
 
 static double now_s(void)
 {
@@ -110,14 +149,16 @@ static int op_view_parse(struct world *w, struct mpc_err *e)
 	int rc;
 
 	rc = mpc_contract_view_parse(w->state, w->state_len, w->mi, w->mi_len, OPERATOR, &v, e);
-	if (rc == MPC_OK)
-		mpc_contract_view_free(&v);
+	if (rc == MPC_OK) {
+		w->got_view = v;
+		w->have_got = 1;
+	}
 	return rc;
 }
 
 static int op_quorum_poll(struct world *w, struct mpc_err *e)
 {
-	const char *urls[2] = { w->rpc.url, w->rpc.url };
+	const char *urls[2] = { w->rpc[0].url, w->rpc[1].url };
 	struct mpc_rpc_options opt;
 	struct mpc_quorum *q = NULL;
 	struct mpc_contract_view v;
@@ -131,8 +172,10 @@ static int op_quorum_poll(struct world *w, struct mpc_err *e)
 	if (rc != MPC_OK)
 		return rc;
 	rc = mpc_quorum_poll(q, OPERATOR, &v, oc, e);
-	if (rc == MPC_OK)
-		mpc_contract_view_free(&v);
+	if (rc == MPC_OK) {
+		w->got_view = v;
+		w->have_got = 1;
+	}
 	mpc_quorum_free(q);
 	return rc;
 }
@@ -241,6 +284,57 @@ static int check_backup_failed(struct world *w, char *why, size_t cap)
 	return 0;
 }
 
+/* A contract read that succeeded: the view must be the one read with no failure. */
+static int reset_view(struct world *w)
+{
+	char a[512], b[512];
+
+	if (!w->have_got) {
+		snprintf(w->wrong, sizeof(w->wrong), "no view returned");
+		return 0;
+	}
+	if (!mpc_contract_view_equal(&w->got_view, &w->ref_view)) {
+		mpc_contract_view_summary(&w->got_view, a, sizeof(a));
+		mpc_contract_view_summary(&w->ref_view, b, sizeof(b));
+		snprintf(w->wrong, sizeof(w->wrong), "view [%.200s], expected [%.200s]", a, b);
+	}
+	mpc_contract_view_free(&w->got_view);
+	w->have_got = 0;
+	return 0;
+}
+
+static int same_keyshares(struct world *w, const uint8_t *p, size_t n, const char *what)
+{
+	if (n != w->ref_len || memcmp(p, w->ref_keyshares, n) != 0) {
+		snprintf(w->wrong, sizeof(w->wrong), "%s: %zu bytes differ from the %zu stored",
+			 what, n, w->ref_len);
+		return -1;
+	}
+	return 0;
+}
+
+/* A push that succeeded: the node got exactly the stored keyshares. */
+static int reset_push(struct world *w)
+{
+	size_t n = 0;
+	char *got = read_all(w->received, &n);
+
+	if (got == NULL) {
+		snprintf(w->wrong, sizeof(w->wrong), "the node received nothing");
+		return 0;
+	}
+	same_keyshares(w, (const uint8_t *)got, n, "the node received");
+	free(got);
+	return unlink(w->received);
+}
+
+/* The store as the first backup and its reset left it (its .lock file made). */
+static int prepare_backup(struct world *w)
+{
+	w->baseline[0] = '\0';
+	return snapshot(w->backup_dir, "", w->baseline, sizeof(w->baseline));
+}
+
 /* A backup that succeeded (despite the failure): remove its file so the next run backs up
  * again. */
 static int reset_backup(struct world *w)
@@ -248,9 +342,19 @@ static int reset_backup(struct world *w)
 	char path[512], *names[64];
 	size_t n = 0;
 	struct dirent *d;
-	DIR *dh = opendir(w->backup_dir);
+	DIR *dh;
+	struct mpc_store_restore r;
+	struct mpc_err e;
 	int rc = 0;
 
+	/* The file holds what the node served: the keyshares the push store holds. */
+	mpc_err_clear(&e);
+	if (mpc_store_open_keyset(w->backup_store, w->seal, 1, 1, 0, &r, &e) != MPC_OK)
+		snprintf(w->wrong, sizeof(w->wrong), "the new backup does not open: %.400s", e.msg);
+	else
+		same_keyshares(w, r.keyshares, r.keyshares_len, "the new backup");
+	mpc_store_restore_free(&r);
+	dh = opendir(w->backup_dir);
 	if (dh == NULL)
 		return -1;
 	while ((d = readdir(dh)) != NULL && n < 64)
@@ -264,6 +368,18 @@ static int reset_backup(struct world *w)
 		free(names[i]);
 	}
 	return n == 1 ? rc : -1;
+}
+
+/* Discard fake-node's pending event lines ("ACCEPTED", "SET n", ...): unread, they fill the
+ * pipe after some thousands of runs and the node blocks writing them, answering nobody. */
+static void drain_node(struct world *w)
+{
+	char scratch[4096];
+	struct pollfd p = { .fd = w->node.out_fd, .events = POLLIN };
+
+	while (w->node.out_fd > 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN) &&
+	       read(w->node.out_fd, scratch, sizeof(scratch)) > 0)
+		;
 }
 
 /* ---- the loop ---- */
@@ -298,16 +414,33 @@ static int one_run(struct world *w, const struct op *op, unsigned long n, struct
 	why[0] = '\0';
 	mpc_err_clear(&e);
 	ERR_clear_error();
+	snprintf(hang_msg, sizeof(hang_msg), "FAIL %s N=%lu: hangs (no end within %d s)\n",
+		 op->name, n, RUN_LIMIT_S);
+	alarm(RUN_LIMIT_S);
 	af_arm(n);
 	rc = op->run(w, &e);
 	*count = af_disarm(&injected, &skipped);
+	alarm(0);
+	drain_node(w);
 	t->runs++;
+	w->wrong[0] = '\0';
+	if (rc == MPC_OK && op->reset != NULL && op->reset(w) != 0) {
+		snprintf(why, sizeof(why), "cannot reset after a successful run");
+		bad = 1;
+	}
+	if (rc == MPC_OK && w->wrong[0] != '\0') {
+		snprintf(why, sizeof(why), "succeeded with a wrong result: %s", w->wrong);
+		bad = 1;
+	}
 	if (ERR_peek_error() != 0) {
 		t->err_queue++;
 		ERR_clear_error();
 	}
-	if (!injected && !skipped) {
+	if (!injected && !skipped)
 		*done = 1;
+	if (bad) {
+		/* counted below */
+	} else if (!injected && !skipped) {
 		if (rc != MPC_OK) {
 			snprintf(why, sizeof(why), "failed with no injected failure: %s", e.msg);
 			bad = 1;
@@ -333,13 +466,14 @@ static int one_run(struct world *w, const struct op *op, unsigned long n, struct
 		if (op->check_failed != NULL && op->check_failed(w, why, sizeof(why)) != 0)
 			bad = 1;
 	}
-	if (rc == MPC_OK && op->reset != NULL && op->reset(w) != 0 && !bad) {
-		snprintf(why, sizeof(why), "cannot reset after a successful run");
-		bad = 1;
-	}
 #if HAVE_LSAN
-	if (!bad && getenv("TORTURE_NO_LEAK_EACH") == NULL && __lsan_do_recoverable_leak_check()) {
-		snprintf(why, sizeof(why), "leak (see the LeakSanitizer report above)");
+	/* After each run, so that a leak names its N; once one is found, every later check
+	 * would report it again: the check at exit covers the rest. */
+	if (!bad && !w->leak_seen && getenv("TORTURE_NO_LEAK_EACH") == NULL &&
+	    __lsan_do_recoverable_leak_check()) {
+		snprintf(why, sizeof(why), "leak (see the LeakSanitizer report above); later runs "
+			 "are checked only at exit");
+		w->leak_seen = 1;
 		bad = 1;
 	}
 #endif
@@ -358,14 +492,15 @@ static int one_run(struct world *w, const struct op *op, unsigned long n, struct
 static int sweep(struct world *w, const struct op *op, unsigned *passed, unsigned *failed)
 {
 	struct tally t;
-	unsigned long total, count, n, step, dense = env_ul("TORTURE_DENSE", 300),
-					      samples = env_ul("TORTURE_SAMPLES", 150);
+	unsigned long total, count, n, step, dense = env_ul("TORTURE_DENSE", DENSE_DEFAULT),
+		      samples = env_ul("TORTURE_SAMPLES", SAMPLES_DEFAULT);
 	unsigned long per[AF_NSOURCES];
 	const char *only = getenv("TORTURE_ONLY");
 	double t0 = now_s();
 	int done = 0;
 
-	if (only != NULL && strncmp(only, op->name, strlen(op->name)) != 0)
+	if (only != NULL && (strncmp(only, op->name, strcspn(only, ":")) != 0 ||
+			     strlen(op->name) != strcspn(only, ":")))
 		return 0;
 	memset(&t, 0, sizeof(t));
 	/* A first run with no failure: warms the caches that later runs find filled (OpenSSL's
@@ -376,6 +511,11 @@ static int sweep(struct world *w, const struct op *op, unsigned *passed, unsigne
 	}
 	for (int s = 0; s < AF_NSOURCES; s++)
 		per[s] = af_count((enum af_source)s);
+	if (op->prepare != NULL && op->prepare(w) != 0) {
+		printf("FAIL %s: cannot prepare\n", op->name);
+		(*failed)++;
+		return -1;
+	}
 	memset(&t, 0, sizeof(t));
 	if (only != NULL && strchr(only, ':') != NULL) {
 		n = strtoul(strchr(only, ':') + 1, NULL, 10);
@@ -393,8 +533,7 @@ static int sweep(struct world *w, const struct op *op, unsigned *passed, unsigne
 		else
 			(*failed)++;
 	}
-	/* The sweep ends at the first run that reached no N; it must have succeeded, and had
-	 * about as many allocations as the first. */
+	/* The sweep ended at the first run that reached no N (one_run checked it succeeded). */
 	printf("%s: %lu allocation points (ours %lu, mmap %lu, jansson %lu, openssl %lu, curl %lu); "
 	       "%u runs (every N to %lu, then every %lu): %u failed cleanly (%u MPC_ERR_NOMEM), "
 	       "%u succeeded despite the failure, %u token-internal (not failed), %u bad; "
@@ -411,7 +550,7 @@ static int sweep(struct world *w, const struct op *op, unsigned *passed, unsigne
 
 /* ---- set-up ---- */
 
-static char *read_file(const char *path, size_t *len)
+static char *read_all(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
@@ -436,7 +575,8 @@ static char *read_file(const char *path, size_t *len)
 static int setup(struct world *w, struct mpc_err *e)
 {
 	const char *src = getenv("MPC_SOURCE_DIR"), *fx = getenv("MPC_FIXTURES_DIR");
-	char pub_s[MPC_ED25519_KEY_STR_MAX], ksfile[512], path[512], rpclog[256], rfile[512];
+	char pub_s[MPC_ED25519_KEY_STR_MAX], ksfile[512], path[512], rpclog[256], rpclog2[256],
+	     rfile[512];
 	const char *args[] = { "--client-key", pub_s, "--keyshares", ksfile, "--received", rfile,
 			       NULL };
 	struct mpc_ceremony_report rep;
@@ -466,6 +606,7 @@ static int setup(struct world *w, struct mpc_err *e)
 		return mpc_fail(e, MPC_ERR_MODULE, "SoftHSM2 is not loaded in this process");
 	mpc_ed25519_key_format(w->pub, pub_s, NULL);
 	snprintf(rfile, sizeof(rfile), "%s/received.json", w->dir);
+	snprintf(w->received, sizeof(w->received), "%s", rfile);
 	/* Two synthetic Ed25519 domains (the store checks the public keys against the keyset). */
 	rc = nh_synthetic(2, &w->ks, &json);
 	if (rc == 0)
@@ -474,6 +615,7 @@ static int setup(struct world *w, struct mpc_err *e)
 	if (rc != 0 || nh_start(&w->node, args) != 0)
 		return mpc_fail(e, MPC_ERR_IO, "fake-node");
 	snprintf(w->addr, sizeof(w->addr), "127.0.0.1:%u", w->node.port);
+	child_pids[0] = w->node.pid;
 
 	/* Two stores: one that backups go to (empty; must stay so when a backup fails), one
 	 * holding the keyset that pushes read. */
@@ -485,34 +627,57 @@ static int setup(struct world *w, struct mpc_err *e)
 	ops_for(w, &o, w->push_store);
 	if (mpc_op_backup(&o, w->addr, w->node.key, &w->ks, &out, e) != MPC_OK)
 		return -1;
-	if (snapshot(w->backup_dir, "", w->baseline, sizeof(w->baseline)) != 0)
-		return mpc_fail(e, MPC_ERR_IO, "listing %s", w->backup_dir);
 
 	/* The deployed contract state, and a fake-rpc serving it. */
 	snprintf(path, sizeof(path), "%s/near-mpc/mainnet-contract-state.json", fx);
-	w->state = read_file(path, &w->state_len);
+	w->state = read_all(path, &w->state_len);
 	snprintf(path, sizeof(path), "%s/tests/contract/fixtures/migration_info.json", src);
-	w->mi = read_file(path, &w->mi_len);
+	w->mi = read_all(path, &w->mi_len);
 	snprintf(w->rpc_dir, sizeof(w->rpc_dir), "%s/rpc", w->dir);
 	snprintf(rpclog, sizeof(rpclog), "%s/rpc.log", w->dir);
+	snprintf(rpclog2, sizeof(rpclog2), "%s/rpc2.log", w->dir);
 	if (w->state == NULL || w->mi == NULL || mkdir(w->rpc_dir, 0700) != 0 ||
 	    nh_write_file(w->rpc_dir, "state.json", w->state, path) != 0 ||
 	    nh_write_file(w->rpc_dir, "migration_info.json", w->mi, path) != 0 ||
-	    mpc_fake_rpc_start(&w->rpc, w->rpc_dir, NULL, rpclog) != 0)
+	    mpc_fake_rpc_start(&w->rpc[0], w->rpc_dir, NULL, rpclog) != 0 ||
+	    mpc_fake_rpc_start(&w->rpc[1], w->rpc_dir, NULL, rpclog2) != 0)
 		return mpc_fail(e, MPC_ERR_IO, "fixtures or fake-rpc");
+	child_pids[1] = w->rpc[0].pid;
+	child_pids[2] = w->rpc[1].pid;
+	if (mpc_contract_view_parse(w->state, w->state_len, w->mi, w->mi_len, OPERATOR,
+				    &w->ref_view, e) != MPC_OK)
+		return -1;
+	{
+		struct mpc_store_restore r;
+
+		if (mpc_store_open_keyset(w->push_store, w->seal, 1, 1, 0, &r, e) != MPC_OK)
+			return -1;
+		w->ref_keyshares = malloc(r.keyshares_len);
+		if (w->ref_keyshares != NULL) {
+			memcpy(w->ref_keyshares, r.keyshares, r.keyshares_len);
+			w->ref_len = r.keyshares_len;
+		}
+		mpc_store_restore_free(&r);
+		if (w->ref_keyshares == NULL)
+			return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
+	}
 	return MPC_OK;
 }
 
 static void teardown(struct world *w)
 {
-	if (w->rpc.pid > 0)
-		mpc_fake_rpc_stop(&w->rpc);
+	for (int i = 0; i < 2; i++)
+		if (w->rpc[i].pid > 0)
+			mpc_fake_rpc_stop(&w->rpc[i]);
 	nh_stop(&w->node);
 	mpc_store_close(w->backup_store);
 	mpc_store_close(w->push_store);
 	mpc_keyset_free(&w->ks);
 	free(w->state);
 	free(w->mi);
+	mpc_contract_view_free(&w->ref_view);
+	mpc_contract_view_free(&w->got_view);
+	free(w->ref_keyshares);
 	EVP_PKEY_free(w->key);
 	mpc_transport_key_clear(&w->tk);
 	mpc_token_close(w->tok);
@@ -526,16 +691,17 @@ static void teardown(struct world *w)
 int main(void)
 {
 	static const struct op ops[] = {
-		{ "view_parse", op_view_parse, NULL, NULL },
-		{ "quorum_poll", op_quorum_poll, NULL, NULL },
-		{ "backup", op_backup, check_backup_failed, reset_backup },
-		{ "push", op_push, NULL, NULL },
+		{ "view_parse", op_view_parse, NULL, reset_view, NULL },
+		{ "quorum_poll", op_quorum_poll, NULL, reset_view, NULL },
+		{ "backup", op_backup, check_backup_failed, reset_backup, prepare_backup },
+		{ "push", op_push, NULL, reset_push, NULL },
 	};
 	static struct world w;
 	struct mpc_err e;
 	unsigned passed = 0, failed = 0;
 	double t0 = now_s();
 
+	signal(SIGALRM, on_alarm);
 	if (af_install() != 0) {
 		fprintf(stderr, "torture: cannot install the allocation hooks\n");
 		return 1;

@@ -1,0 +1,176 @@
+/* internal.h: the token layer's inside: Cryptoki types, the loaded function lists, the
+ * definitions of struct mpc_p11_ctx and struct mpc_token, parsed URIs, key handles, and the
+ * CK_RV-to-error mapping.
+ *
+ * Only the token layer's own sources (pkcs11/), and the tests and benchmarks that must call
+ * Cryptoki directly (tests/pkcs11, bench/pkcs11, tests/fuzz/fuzz_pkcs11_uri.c), include this
+ * header. (tests/vendor speaks Cryptoki to its own stand-in modules, not through this header.) Every other layer sees the token through the public headers (token.h, keys.h,
+ * seal.h, ed25519.h, transport.h, inventory.h, provider.h, uri.h), which name no PKCS#11 type;
+ * tests/pkcs11/closed_token_layer.sh checks that.
+ *
+ * Locking: everything here that takes a struct mpc_token expects the caller to hold the
+ * token's lock (mpc_token_lock) unless it says it takes the lock itself.
+ */
+#ifndef MPC_PKCS11_INTERNAL_H
+#define MPC_PKCS11_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
+
+#include "pkcs11/keys.h"
+#include "pkcs11/module.h"
+#include "pkcs11/token.h"
+#include "src/util/err.h"
+
+/* ---- modules (module.c) ---- */
+
+struct mpc_p11_module {
+	char *path;            /* owned: the file loaded */
+	char *name;            /* owned: p11-kit registered name, or NULL */
+	CK_FUNCTION_LIST *fn;  /* p11-kit owns the function list */
+};
+
+#define MPC_P11_MAX_MODULES 16
+
+struct mpc_p11_ctx {
+	struct mpc_p11_module mod[MPC_P11_MAX_MODULES];
+	int n;
+};
+
+/* Load (once) the module at `path`. *out is borrowed from ctx. */
+int mpc_p11_load_path(struct mpc_p11_ctx *ctx, const char *path, struct mpc_p11_module **out,
+		      struct mpc_err *e);
+/* Load (once) the module p11-kit registered as `name`. */
+int mpc_p11_load_name(struct mpc_p11_ctx *ctx, const char *name, struct mpc_p11_module **out,
+		      struct mpc_err *e);
+/* Load every module p11-kit has registered (for URIs that name no module). Returns how many
+ * are loaded in ctx in *n. Modules that fail to load are skipped. */
+int mpc_p11_load_registered(struct mpc_p11_ctx *ctx, int *n, struct mpc_err *e);
+
+struct mpc_token_uri;
+
+/* The modules a URI selects: the one its module-path= or module-name= names, or (u == NULL, or
+ * a URI naming none) every module p11-kit has registered. On success the selected modules are
+ * ctx->mod[*first .. *end-1]; the range is empty when nothing is registered. */
+int mpc_p11_modules_for_uri(struct mpc_p11_ctx *ctx, const struct mpc_token_uri *u, int *first,
+			    int *end, struct mpc_err *e);
+
+/* 1 if the slot lists `mech` (C_GetMechanismList) with all of `flags` (CKF_ENCRYPT, CKF_SIGN,
+ * ...) in its C_GetMechanismInfo. */
+int mpc_p11_slot_has_mechanism(CK_FUNCTION_LIST *fn, CK_SLOT_ID slot, CK_MECHANISM_TYPE mech,
+			       CK_FLAGS flags);
+
+/* Copy a blank-padded CK_UTF8CHAR field of n bytes into dst[n + 1], trailing blanks trimmed. */
+void mpc_p11_trim(char *dst, const unsigned char *src, size_t n);
+
+/* ---- URIs (uri.c) ---- */
+
+struct mpc_token_uri {
+	P11KitUri *uri;       /* owned */
+	char *module_path;    /* owned, or NULL */
+	char *module_name;    /* owned, or NULL */
+	char *pin_file;       /* owned: path from pin-source, or NULL */
+	char *object;         /* owned: object= label, or NULL */
+	char *text;           /* owned: the URI as shown in messages (mpc_uri_for_message) */
+};
+
+/* Parse `s` (see uri.h for what is accepted). *out is owned by the caller. */
+int mpc_token_uri_parse(const char *s, struct mpc_token_uri **out, struct mpc_err *e);
+void mpc_token_uri_free(struct mpc_token_uri *u);
+/* 1 if the token described by `info` matches the URI's token attributes. */
+int mpc_token_uri_match_token(const struct mpc_token_uri *u, CK_TOKEN_INFO *info);
+
+/* ---- tokens (token.c) ---- */
+
+struct mpc_token {
+	struct mpc_p11_ctx *ctx;          /* borrowed */
+	CK_FUNCTION_LIST *fn;             /* borrowed from ctx */
+	const char *module_path;          /* borrowed from ctx */
+	CK_SLOT_ID slot;
+	CK_TOKEN_INFO info;
+	struct mpc_token_desc desc;       /* label, serial, ... trimmed; fixed at open */
+	CK_SESSION_HANDLE session;        /* CK_INVALID_HANDLE when closed */
+	struct mpc_token_uri *uri;        /* owned */
+	struct mpc_pin_opts pin;          /* strings borrowed from the caller */
+	int logged_in;
+	CK_OBJECT_HANDLE key_cache[8];    /* by enum mpc_key_role; 0 = not looked up; cleared by
+					   * mpc_token_recover() */
+	unsigned char rng_pool[512];      /* token RNG output not yet used for IVs (IVs are
+					   * public: this holds no secret) */
+	size_t rng_left;                  /* unused bytes at the end of rng_pool */
+	pthread_mutex_t lock;
+};
+
+/* The token's label, for messages from inside the layer (fixed at open). */
+#define MPC_TOKEN_LABEL(t) ((t)->desc.label)
+
+void mpc_token_lock(struct mpc_token *t);
+void mpc_token_unlock(struct mpc_token *t);
+
+/* 1 if rv means the session or login was lost and mpc_token_recover() may help. */
+int mpc_token_rv_is_lost_session(CK_RV rv);
+/* Re-open the session and log in again (reading the PIN source again). */
+int mpc_token_recover(struct mpc_token *t, struct mpc_err *e);
+/* Make sure there is a logged-in session (after a failed recovery there is none until this
+ * succeeds). */
+int mpc_token_ready(struct mpc_token *t, struct mpc_err *e);
+
+/* Takes the lock itself: run op(t, arg, e) under the token's lock. If it fails because the
+ * session or login was lost (its error's ckr says so), re-open the session, log in again and
+ * run it once more. op must be safe to repeat (start every Cryptoki operation afresh). */
+int mpc_token_call(struct mpc_token *t, int (*op)(struct mpc_token *t, void *arg, struct mpc_err *e),
+		   void *arg, struct mpc_err *e);
+
+/* 1 if the token's slot offers `mech` with `flags` (no lock needed: slot-level query). */
+int mpc_token_has_mechanism(struct mpc_token *t, CK_MECHANISM_TYPE mech, CK_FLAGS flags);
+
+/* Takes the lock itself: fill `buf` with n random bytes from the token's RNG. */
+int mpc_token_random(struct mpc_token *t, unsigned char *buf, size_t n, struct mpc_err *e);
+
+/* The URI's object= selector (for naming the TLS key explicitly), or NULL. */
+const char *mpc_token_uri_object(const struct mpc_token *t);
+
+/* ---- keys (keys.c) ---- */
+
+/* The Cryptoki class and key type of a role's object. */
+CK_OBJECT_CLASS mpc_key_ck_class(enum mpc_key_role role);
+CK_KEY_TYPE mpc_key_ck_type(enum mpc_key_role role);
+
+/* Find the object for `role` by label and CKA_ID (for the TLS key, the URI's object= may name
+ * another label). *h = CK_INVALID_HANDLE and MPC_ERR_OBJECT_NOT_FOUND if absent; more than one
+ * match is MPC_ERR_STATE. */
+int mpc_key_find(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h,
+		 struct mpc_err *e);
+
+/* mpc_key_find with the handle cached in the token (handles are per session; the cache is
+ * cleared when the session is recovered). A secret or private key that could leave the token
+ * (extractable, or not sensitive) is refused with MPC_ERR_STATE. */
+int mpc_key_get(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h,
+		struct mpc_err *e);
+
+/* Security attributes of the object `h`. */
+int mpc_key_get_attrs(struct mpc_token *t, CK_OBJECT_HANDLE h, struct mpc_key_attrs *a,
+		      struct mpc_err *e);
+
+/* ---- Cryptoki return values (ckr.c) ----
+ * Every CK_RV that is not CKR_OK goes through mpc_fail_ck(), which records the Cryptoki name
+ * ("CKR_PIN_INCORRECT"), the operation ("C_Login") and the object ("token mpc-backup") in one
+ * line, maps the value to an MPC_ERR_* class, and keeps the CK_RV in e->ckr. */
+
+/* Static name of a CK_RV ("CKR_PIN_INCORRECT"), "CKR_VENDOR_DEFINED" or "CKR_(unknown)". */
+const char *mpc_ckr_name(CK_RV rv);
+
+/* The MPC_ERR_* class for a CK_RV (MPC_ERR_PIN for PIN errors, MPC_ERR_AUTH for failed
+ * decryption or signature checks, MPC_ERR_PKCS11 otherwise). */
+int mpc_ckr_class(CK_RV rv);
+
+/* Record "<op> on <object> failed: <CKR name>" (+ detail) and return the mapped class. */
+int mpc_fail_ck_at(const char *file, int line, const char *func, struct mpc_err *e, CK_RV rv,
+		   const char *op, const char *object);
+#define mpc_fail_ck(e, rv, op, object) \
+	mpc_fail_ck_at(MPC_ERR_FILE, MPC_ERR_LINE, MPC_ERR_FUNC, e, rv, op, object)
+
+#endif

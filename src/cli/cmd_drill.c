@@ -1,0 +1,231 @@
+/* cmd_drill.c: `mpc-backup drill` (open every stored keyset in the token, compare it with the
+ * contract's keyset, restore the newest one of the contract's epoch in memory, wipe), and the
+ * configuration-style option parsing and contract read that `import` shares. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/cli/cfgopts.h"
+#include "src/cli/session.h"
+#include "src/contract/quorum.h"
+#include "src/monitor/config.h"
+#include "src/store/drill.h"
+
+static const char drill_help[] =
+	"usage: mpc-backup drill --store DIR [--rpc-url URL ... --account OPERATOR] [options]\n"
+	"       mpc-backup drill --config FILE [options]\n"
+	"\n"
+	"A restore drill that never leaves the token: opens every stored keyset in the token(s),\n"
+	"compares it with the contract's current keyset (domain ids, attempts, public keys),\n"
+	"restores the newest keyset of the contract's epoch in locked memory, validates it against\n"
+	"the contract and wipes it. One line per file: current, superseded, older, ahead, mismatch,\n"
+	"failed or quarantined. Exit 0 when the newest keyset of the contract's epoch can be\n"
+	"restored (without --rpc-url: when the newest stored keyset can), else non-zero.\n"
+	"\n"
+	MPC_CLI_CFG_HELP MPC_CLI_COMMON_HELP;
+
+static int is_cfg_key(const char *name)
+{
+	static const char *const keys[] = { "token", "tls-token", "seal-token", "pin-file",
+					    "seal-to", "store", "rpc-url", "rpc-quorum",
+					    "contract", "account", "rpc-timeout" };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(name, keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,
+		      const struct option *opts, struct mpc_cli_cfg *out,
+		      int (*extra)(void *ctx, int opt, const char *arg), void *ctx)
+{
+	struct mpc_err e = { 0 };
+	const char *file = NULL;
+	int opt, idx, pass;
+
+	memset(out, 0, sizeof(*out));
+	mpc_config_defaults(&out->cfg);
+	if (mpc_cli_check_options(cmd, argc, argv, opts) != 0)
+		return 2;
+	for (pass = 0; pass < 2; pass++) {
+		int rpc_seen = 0, seal_seen = 0;
+
+		opterr = 0;
+		optind = 1;
+		while ((opt = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+			char key[64], where[80];
+
+			if (opt == MPC_OPT_HELP) {
+				fputs(help, stdout);
+				return -1;
+			}
+			if (opt == '?' || opt == ':')
+				return mpc_cli_bad_option(cmd, argv);
+			if (pass == 0) {
+				if (opt == MPC_CLI_OPT_CONFIG)
+					file = optarg;
+				continue;
+			}
+			if (opt == MPC_CLI_OPT_CONFIG)
+				continue;
+			if (opt == MPC_OPT_JSON) {
+				out->json = 1;
+				continue;
+			}
+			if (opt == MPC_OPT_FINAL_TRY) {
+				out->final_try = 1;
+				continue;
+			}
+			if (opt != 0 || !is_cfg_key(opts[idx].name)) {
+				int r = extra != NULL ? extra(ctx, opt, optarg) : 0;
+
+				if (r < 0)
+					return 2;
+				if (r == 0)
+					return mpc_cli_bad_option(cmd, argv);
+				continue;
+			}
+			snprintf(key, sizeof(key), "%s", opts[idx].name);
+			for (char *p = key; *p; p++)
+				if (*p == '-')
+					*p = '_';
+			if (strcmp(key, "rpc_url") == 0 && !rpc_seen++) {
+				for (size_t i = 0; i < out->cfg.n_rpc_url; i++)
+					free(out->cfg.rpc_url[i]);
+				out->cfg.n_rpc_url = 0;
+			}
+			if (strcmp(key, "seal_to") == 0 && !seal_seen++) {
+				for (size_t i = 0; i < out->cfg.n_seal_to; i++)
+					free(out->cfg.seal_to[i]);
+				out->cfg.n_seal_to = 0;
+			}
+			snprintf(where, sizeof(where), "--%s", opts[idx].name);
+			if (mpc_config_set(&out->cfg, key, optarg, where, &e) != MPC_OK) {
+				mpc_config_free(&out->cfg);
+				return mpc_cli_fail(cmd, &e);
+			}
+		}
+		if (pass == 0 && file != NULL && mpc_config_load_file(&out->cfg, file, &e) != MPC_OK) {
+			mpc_config_free(&out->cfg);
+			return mpc_cli_fail(cmd, &e);
+		}
+	}
+	if (mpc_cli_no_extra_args(cmd, argc, argv) != 0) {
+		mpc_config_free(&out->cfg);
+		return 2;
+	}
+	/* the session's view of the configuration (strings borrowed from cfg) */
+	mpc_cli_common_init(&out->c);
+	if (out->cfg.token != NULL)
+		out->c.token_uri = out->cfg.token;
+	out->c.tls_token_uri = out->cfg.tls_token;
+	out->c.seal_token_uri = out->cfg.seal_token;
+	out->c.pin.pin_file = out->cfg.pin_file;
+	out->c.pin.allow_final_try = out->final_try;
+	out->c.json = out->json;
+	out->no.store = out->cfg.store;
+	out->no.contract = out->cfg.contract != NULL ? out->cfg.contract : "v1.signer";
+	out->no.account = out->cfg.account;
+	for (size_t i = 0; i < out->cfg.n_seal_to && i < MPC_STORE_MAX_TOKENS; i++)
+		out->no.seal_to[out->no.n_seal_to++] = out->cfg.seal_to[i];
+	return 0;
+}
+
+int mpc_cli_contract_keyset(const struct mpc_config *cfg, struct mpc_keyset *ks,
+			    struct mpc_err *e)
+{
+	struct mpc_rpc_options ro;
+	struct mpc_quorum *q = NULL;
+	struct mpc_contract_view v;
+	int rc;
+
+	memset(&v, 0, sizeof(v));
+	if (cfg->account == NULL)
+		return mpc_fail(e, MPC_ERR_USAGE, "--account OPERATOR is needed with --rpc-url");
+	memset(&ro, 0, sizeof(ro));
+	ro.contract = cfg->contract;
+	ro.timeout_ms = (long)(cfg->rpc_timeout * 1000);
+	ro.connect_timeout_ms = (long)(cfg->rpc_timeout * 1000);
+	rc = mpc_quorum_new((const char *const *)cfg->rpc_url, cfg->n_rpc_url, cfg->rpc_quorum, &ro,
+			    &q, e);
+	if (rc == MPC_OK)
+		rc = mpc_quorum_poll(q, cfg->account, &v, NULL, e);
+	if (rc == MPC_OK && !v.has_keyset)
+		rc = mpc_fail(e, MPC_ERR_STATE, "the contract has no keyset yet (initializing)");
+	if (rc == MPC_OK)
+		rc = mpc_keyset_copy(ks, &v.keyset, e);
+	if (rc != MPC_OK)
+		mpc_err_prefix(e, "reading the contract's keyset: ");
+	mpc_contract_view_free(&v);
+	mpc_quorum_free(q);
+	return rc;
+}
+
+static void print_report(const struct mpc_drill_report *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		printf("%s  epoch %llu  %-11s  %s\n", r->items[i].name,
+		       (unsigned long long)r->items[i].epoch,
+		       mpc_drill_verdict_name(r->items[i].verdict), r->items[i].msg);
+	if (r->n == 0)
+		printf("the store is empty: nothing to restore from\n");
+	if (r->restorable)
+		printf("restorable: %s opened in the token and %s (%.2f s); wiped\n", r->restored,
+		       r->has_contract ? "matches the contract's keyset" : "matches its header",
+		       r->seconds);
+	else
+		printf("NOT restorable: %s\n", r->problem);
+	printf("%zu opened, %zu failed, %zu disagree with the contract\n", r->n_opened, r->n_failed,
+	       r->n_mismatch);
+}
+
+int mpc_cmd_drill(int argc, char **argv)
+{
+	static const struct option opts[] = { MPC_CLI_CFG_OPTIONS, { NULL, 0, NULL, 0 } };
+	struct mpc_cli_cfg a;
+	struct mpc_cli_session s;
+	struct mpc_keyset ks = { 0 };
+	struct mpc_drill_report r;
+	struct mpc_err e = { 0 };
+	int rc, st, have_ks = 0;
+
+	st = mpc_cli_cfg_parse("drill", drill_help, argc, argv, opts, &a, NULL, NULL);
+	if (st != 0)
+		return st < 0 ? 0 : st;
+	memset(&r, 0, sizeof(r));
+	if (a.no.store == NULL) {
+		mpc_config_free(&a.cfg);
+		return mpc_cli_usage("drill", "--store DIR (or store in --config) is required");
+	}
+	rc = MPC_OK;
+	if (a.cfg.n_rpc_url > 0) {
+		rc = mpc_cli_contract_keyset(&a.cfg, &ks, &e);
+		have_ks = rc == MPC_OK;
+	}
+	if (rc == MPC_OK)
+		rc = mpc_cli_session_open(&a.c, &a.no, MPC_SESSION_KEYSHARES | MPC_SESSION_STORE, &s,
+					  &e);
+	if (rc == MPC_OK) {
+		rc = mpc_drill_run(s.store, s.seal, s.n_seal, have_ks ? &ks : NULL, &r, &e);
+		mpc_cli_session_close(&s);
+	}
+	mpc_keyset_free(&ks);
+	mpc_config_free(&a.cfg);
+	if (rc != MPC_OK)
+		return mpc_cli_fail("drill", &e);
+	st = r.restorable ? 0 : mpc_exit_status(MPC_ERR_AUTH);
+	if (a.json) {
+		json_t *j = mpc_drill_report_json(&r, &e);
+
+		mpc_drill_report_free(&r);
+		if (j == NULL)
+			return mpc_cli_fail("drill", &e);
+		return mpc_cli_print_json(j) != 0 ? 70 : st;
+	}
+	print_report(&r);
+	if (!r.restorable)
+		fprintf(stderr, "mpc-backup drill: the newest keyset%s cannot be restored: %s\n",
+			r.has_contract ? " of the contract's epoch" : "", r.problem);
+	mpc_drill_report_free(&r);
+	return st;
+}
