@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "src/cli/cmd_replica.h"
 #include "src/cli/session.h"
 #include "src/util/mem.h"
 
@@ -13,6 +14,7 @@ static const char store_help[] =
 	"       mpc-backup store verify     --store DIR [--seal-to URI ...] [token options] [--json]\n"
 	"       mpc-backup store prune      --store DIR --keep N [--json]\n"
 	"       mpc-backup store quarantine --store DIR --epoch N [--json]\n"
+	"       mpc-backup store replicate|fetch ...  (replicas: see store replicate --help)\n"
 	"\n"
 	"list        stored keysets: epoch, domains with attempts, sealing mechanism and tokens,\n"
 	"            creation time, size; quarantined files are marked. No token needed.\n"
@@ -142,6 +144,8 @@ int mpc_cmd_store(int argc, char **argv)
 		fputs(store_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (strcmp(argv[1], "replicate") == 0 || strcmp(argv[1], "fetch") == 0)
+		return mpc_cmd_store_replica(argc, argv);
 	if (mpc_cli_check_options("store", argc - 1, argv + 1, opts) != 0)
 		return 2;
 	sub = argv[1];

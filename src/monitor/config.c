@@ -29,6 +29,8 @@ void mpc_config_defaults(struct mpc_config *c)
 	c->conclude_timeout = 600;
 	c->uncovered_grace = 600;
 	c->backup_failures_unhealthy = 3;
+	c->replica_grace = 3600;
+	c->replica_timeout = 60;
 }
 
 /* "host:port" or "[v6]:port", port 1..65535: refused at start-up, not at the first use. */
@@ -83,7 +85,7 @@ void mpc_config_free(struct mpc_config *c)
 	char **strs[] = { &c->token,     &c->tls_token,      &c->seal_token,
 			  &c->pin_file,  &c->store,          &c->contract,
 			  &c->account,   &c->metrics_listen, &c->transport_key_file,
-			  &c->log_level, &c->log_format };
+			  &c->log_level, &c->log_format, &c->rclone_config };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -91,6 +93,7 @@ void mpc_config_free(struct mpc_config *c)
 	}
 	free_list(c->seal_to, &c->n_seal_to);
 	free_list(c->rpc_url, &c->n_rpc_url);
+	free_list(c->replica, &c->n_replica);
 	for (size_t i = 0; i < c->n_overrides; i++) {
 		free((char *)c->overrides[i].account_id);
 		free((char *)c->overrides[i].address);
@@ -316,6 +319,14 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 		return set_seconds(&c->backoff_initial, value, 0.01, 3600, where, e);
 	if (strcmp(key, "backoff_max") == 0)
 		return set_seconds(&c->backoff_max, value, 0.01, 86400, where, e);
+	if (strcmp(key, "replica") == 0)
+		return add_list(c->replica, &c->n_replica, value, where, e);
+	if (strcmp(key, "rclone_config") == 0)
+		return set_str(&c->rclone_config, value, where, e);
+	if (strcmp(key, "replica_grace") == 0)
+		return set_seconds(&c->replica_grace, value, 1, 30 * 86400, where, e);
+	if (strcmp(key, "replica_timeout") == 0)
+		return set_seconds(&c->replica_timeout, value, 1, 3600, where, e);
 	if (strcmp(key, "drill_interval") == 0)
 		return set_seconds(&c->drill_interval, value, 0, 30 * 86400, where, e);
 	if (strcmp(key, "verify_interval") == 0)
@@ -426,6 +437,8 @@ int mpc_config_check(const struct mpc_config *c, struct mpc_err *e)
 		return mpc_fail(e, MPC_ERR_USAGE,
 				"--rpc-quorum %u is more than the %zu endpoints given",
 				c->rpc_quorum, c->n_rpc_url);
+	if (c->n_replica > 0 && c->rclone_config == NULL)
+		return mpc_fail(e, MPC_ERR_USAGE, "replica needs rclone_config = FILE");
 	if (c->backoff_max < c->backoff_initial)
 		return mpc_fail(e, MPC_ERR_USAGE, "backoff_max is smaller than backoff_initial");
 	return MPC_OK;

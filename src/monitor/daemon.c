@@ -112,6 +112,19 @@ static void reload(const struct mpc_daemon_opts *o, struct mpc_quorum **q, struc
 		cfg->token = cfg->tls_token = cfg->seal_token = cfg->store = cfg->account = NULL;
 		cfg->transport_key_file = cfg->pin_file = NULL;
 	}
+	if (m->replicas != NULL) {
+		struct mpc_monitor_replicas nr;
+
+		if (mpc_monitor_replicas_open(&nr, &fresh, &stop_flag, &e) != MPC_OK) {
+			mpc_log(o->log, MPC_LOG_ERROR, "SIGHUP: replicas kept as they were: %s",
+				e.msg);
+		} else {
+			mpc_monitor_replicas_close(m->replicas);
+			*m->replicas = nr;
+			mpc_metrics_replicas(m->metrics, NULL, 0);
+			mpc_metrics_health(m->metrics, MPC_HEALTH_REPLICA, 1, NULL);
+		}
+	}
 	mpc_config_free(cfg);
 	*cfg = fresh;
 	mpc_quorum_free(*q);
@@ -243,6 +256,7 @@ int mpc_daemon_run(const struct mpc_daemon_opts *o, struct mpc_err *e)
 	struct mpc_metrics metrics;
 	struct mpc_quorum *q = NULL;
 	struct mpc_monitor m;
+	struct mpc_monitor_replicas reps;
 	struct mpc_ops ops = *o->ops;
 	struct watchdog w;
 	char key[MPC_ED25519_KEY_STR_MAX];
@@ -250,6 +264,7 @@ int mpc_daemon_run(const struct mpc_daemon_opts *o, struct mpc_err *e)
 
 	ops.cancel = &stop_flag;
 	watchdog_init(&w);
+	memset(&reps, 0, sizeof(reps));
 	rc = mpc_metrics_init(&metrics, e);
 	if (rc == MPC_OK) {
 		metrics_up = 1;
@@ -267,9 +282,15 @@ int mpc_daemon_run(const struct mpc_daemon_opts *o, struct mpc_err *e)
 		rc = make_quorum(cfg, &q, e);
 	if (rc == MPC_OK)
 		rc = mpc_ed25519_key_format(ops.tls_pub, key, e);
+	if (rc == MPC_OK && (rc = mpc_monitor_replicas_open(&reps, cfg, &stop_flag, e)) != MPC_OK)
+		mpc_err_prefix(e, "replicas: ");
 	if (rc != MPC_OK)
 		goto out;
 	mpc_monitor_init(&m, cfg, o->log, &metrics, q, &ops);
+	m.replicas = &reps;
+	if (cfg->n_replica > 0)
+		mpc_log(o->log, MPC_LOG_INFO, "%zu replica(s) through rclone, configuration %s",
+			cfg->n_replica, cfg->rclone_config);
 	mpc_log(o->log, MPC_LOG_INFO,
 		"mpc-backup run: operator %s, contract %s, %zu RPC endpoint(s) with quorum %zu, "
 		"store %s, TLS key %s, %zu sealing token(s), poll every %.1f s%s%s",
@@ -310,6 +331,7 @@ int mpc_daemon_run(const struct mpc_daemon_opts *o, struct mpc_err *e)
 	mpc_monitor_free(&m);
 	rc = MPC_OK;
 out:
+	mpc_monitor_replicas_close(&reps);
 	mpc_quorum_free(q);
 	if (metrics_up)
 		mpc_metrics_destroy(&metrics);

@@ -22,7 +22,7 @@ int mpc_metrics_init(struct mpc_metrics *m, struct mpc_err *e)
 	if (pthread_mutex_init(&m->mu, NULL) != 0)
 		return mpc_fail(e, MPC_ERR_INTERNAL, "cannot create a mutex");
 	m->ok[MPC_HEALTH_TOKEN] = m->ok[MPC_HEALTH_STORE] = 1;
-	m->ok[MPC_HEALTH_COVERAGE] = m->ok[MPC_HEALTH_BACKUP] = 1;
+	m->ok[MPC_HEALTH_COVERAGE] = m->ok[MPC_HEALTH_BACKUP] = m->ok[MPC_HEALTH_REPLICA] = 1;
 	m->covered = -1;
 	snprintf(m->version, sizeof(m->version), "unknown");
 	snprintf(m->why[MPC_HEALTH_CONTRACT], sizeof(m->why[0]), "no contract read yet");
@@ -160,6 +160,15 @@ void mpc_metrics_health(struct mpc_metrics *m, enum mpc_health part, int ok, con
 	unlock(m);
 }
 
+void mpc_metrics_replicas(struct mpc_metrics *m, const struct mpc_replica_status *st, size_t n)
+{
+	lock(m);
+	m->n_replicas = n < MPC_REPLICA_MAX ? n : MPC_REPLICA_MAX;
+	for (size_t i = 0; i < m->n_replicas; i++)
+		m->replicas[i] = st[i];
+	unlock(m);
+}
+
 static const char *const anomaly_names[MPC_ANOMALY_N] = { "epoch_backwards", "operator_gone",
 							  "unknown_state", "registration" };
 
@@ -187,7 +196,7 @@ int mpc_metrics_anomaly(struct mpc_metrics *m, enum mpc_anomaly a, int active, c
 }
 
 static const char *const health_names[MPC_HEALTH_N] = { "contract", "token", "store", "coverage",
-							"backup" };
+							"backup", "replica" };
 
 static int healthy(const struct mpc_metrics *m)
 {
@@ -392,6 +401,39 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 	for (int i = 0; i < MPC_ANOMALY_N; i++)
 		put(&o, "mpc_backup_anomalies_total{kind=\"%s\"} %llu\n", anomaly_names[i],
 		    (unsigned long long)m->anomalies[i]);
+	if (m->n_replicas > 0) {
+		static const char *const help[] = {
+			"mpc_backup_replica_up 1 when the last pass listed the replica",
+			"mpc_backup_replica_last_success_timestamp_seconds Unix time of the last pass "
+			"that copied all it had to (0: never)",
+			"mpc_backup_replica_files_behind Local keyset files the replica lacks",
+			"mpc_backup_replica_files_different Files of the same name with another size "
+			"or digest",
+			"mpc_backup_replica_files_extra Keyset files on the replica only",
+			"mpc_backup_replica_uploads_total Files copied to the replica",
+			"mpc_backup_replica_failures_total Failed rclone calls for the replica",
+		};
+		for (size_t k = 0; k < sizeof(help) / sizeof(help[0]); k++) {
+			size_t nl = strcspn(help[k], " ");
+
+			put(&o, "# HELP %s\n# TYPE %.*s %s\n", help[k], (int)nl, help[k],
+			    strstr(help[k], "_total ") != NULL ? "counter" : "gauge");
+			for (size_t i = 0; i < m->n_replicas; i++) {
+				const struct mpc_replica_status *r = &m->replicas[i];
+				double v[] = { r->reached,
+					       (double)r->last_success,
+					       (double)r->files_behind,
+					       (double)r->files_different,
+					       (double)r->files_extra,
+					       (double)r->uploads_total,
+					       (double)r->failures_total };
+
+				put(&o, "%.*s{replica=\"", (int)nl, help[k]);
+				put_label(&o, r->remote);
+				put(&o, "\"} %.0f\n", v[k]);
+			}
+		}
+	}
 	put_with_help(&o, m->drill);
 	put(&o, "# HELP mpc_backup_health 1 while this part is healthy (what /healthz checks).\n"
 		"# TYPE mpc_backup_health gauge\n");

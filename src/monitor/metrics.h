@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "src/store/replica.h"
 #include "src/util/err.h"
 
 #define MPC_METRICS_MAX_ENDPOINTS   16
@@ -40,6 +41,7 @@ enum mpc_health {
 	MPC_HEALTH_STORE,        /* the store verifies and can be read */
 	MPC_HEALTH_COVERAGE,     /* the contract's keyset is backed up, or not for long */
 	MPC_HEALTH_BACKUP,       /* backups are not failing again and again */
+	MPC_HEALTH_REPLICA,      /* no replica behind for longer than replica_grace */
 	MPC_HEALTH_N
 };
 
@@ -87,6 +89,8 @@ struct mpc_metrics {
 	int anomaly[MPC_ANOMALY_N];        /* active */
 	uint64_t anomalies[MPC_ANOMALY_N]; /* times started */
 	char anomaly_why[MPC_ANOMALY_N][256];
+	struct mpc_replica_status replicas[MPC_REPLICA_MAX]; /* as of the last replica pass */
+	size_t n_replicas;
 	char drill[2048]; /* the last drill's lines (mpc_drill_metrics_text), "" before one */
 	void *daemon;     /* struct MHD_Daemon * */
 };
@@ -118,6 +122,8 @@ void mpc_metrics_health(struct mpc_metrics *m, enum mpc_health part, int ok, con
 /* Set an anomaly active (with why, may be NULL) or cleared. Returns 1 when that changed it (the
  * caller logs the start or the end), 0 when it stays as it was. */
 int mpc_metrics_anomaly(struct mpc_metrics *m, enum mpc_anomaly a, int active, const char *why);
+/* The replicas' status after a pass (n <= MPC_REPLICA_MAX; 0: none configured). */
+void mpc_metrics_replicas(struct mpc_metrics *m, const struct mpc_replica_status *st, size_t n);
 /* Keep the last restore drill's metric lines (text from mpc_drill_metrics_text, copied). */
 void mpc_metrics_drill(struct mpc_metrics *m, const char *text);
 /* A counter's value (tests and benchmarks). */

@@ -762,6 +762,7 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 	struct mpc_contract_view v;
 	struct mpc_err e = { 0 };
 	size_t n = mpc_quorum_size(m->quorum);
+	uint64_t stored;
 	double now;
 	const char *what = "";
 	int rc, covered = -1;
@@ -792,6 +793,9 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 		if (m->has_prev)
 			mpc_contract_view_free(&m->prev);
 		m->has_prev = 0;
+		if (m->replicas != NULL) /* a replica still catches up without the contract */
+			mpc_monitor_replicas_step(m->replicas, m->cfg, m->log, m->metrics,
+						  m->ops.store, 0);
 		return rc;
 	}
 	mpc_metrics_health(m->metrics, MPC_HEALTH_CONTRACT, 1, NULL);
@@ -800,7 +804,9 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 			mpc_protocol_kind_name(v.kind));
 	check_registration(m, &v);
 	check_oddities(m, &v);
+	stored = mpc_metrics_get(m->metrics, MPC_COUNT_BACKUPS_OK);
 	backup_duty(m, &v, now, &covered, &what);
+	stored = mpc_metrics_get(m->metrics, MPC_COUNT_BACKUPS_OK) != stored;
 	mpc_metrics_poll_ok(m->metrics, (double)time(NULL), v.has_keyset, v.keyset.epoch_id,
 			    covered);
 	push_duty(m, &v, now);
@@ -820,6 +826,10 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 		(void)mpc_monitor_drill(m, v.has_keyset ? &v.keyset : NULL);
 		m->next_drill = now + m->cfg->drill_interval;
 	}
+	/* the new file is durable: copy it to the replicas (after the duties, never before) */
+	if (m->replicas != NULL)
+		mpc_monitor_replicas_step(m->replicas, m->cfg, m->log, m->metrics, m->ops.store,
+					  stored != 0);
 	/* Keep this view to confirm the next one. */
 	if (m->has_prev)
 		mpc_contract_view_free(&m->prev);

@@ -35,6 +35,7 @@
 #include "src/monitor/log.h"
 #include "src/monitor/metrics.h"
 #include "src/monitor/ops.h"
+#include "src/monitor/replicas.h"
 #include "src/monitor/retry.h"
 #include "src/util/clock.h"
 
@@ -94,6 +95,7 @@ struct mpc_monitor {
 	double next_verify;
 	double uncovered_since; /* monotonic: when the contract's keyset was first seen uncovered;
 				   0 while covered */
+	struct mpc_monitor_replicas *replicas; /* borrowed, NULL: none (set by the daemon) */
 	double next_drill;      /* 0: at the first poll */
 };
 
