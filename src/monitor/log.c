@@ -1,6 +1,7 @@
 /* log.c: log lines (text, journal or JSON), escaped. */
 #include "src/monitor/log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,8 @@ void mpc_log(const struct mpc_logger *l, enum mpc_log_level lvl, const char *fmt
 	if ((unsigned)lvl > MPC_LOG_ERROR)
 		lvl = MPC_LOG_ERROR;
 	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(ts, sizeof(ts), "?");
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
@@ -80,11 +82,19 @@ enum mpc_log_format mpc_log_format_default(void)
 {
 	const char *js = getenv("JOURNAL_STREAM");
 	unsigned long long dev, ino;
+	char *end = NULL;
 	struct stat st;
 
-	/* systemd sets it to stderr's (and stdout's) device and inode when they go to the
-	 * journal; a child whose stderr was redirected inherits it, so compare. */
-	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) != 0)
+	/* systemd sets it to stderr's (and stdout's) device and inode ("DEV:INO") when they go to
+	 * the journal; a child whose stderr was redirected inherits it, so compare. */
+	if (js == NULL || *js < '0' || *js > '9')
+		return MPC_LOG_TEXT;
+	errno = 0;
+	dev = strtoull(js, &end, 10);
+	if (errno != 0 || *end != ':' || end[1] < '0' || end[1] > '9')
+		return MPC_LOG_TEXT;
+	ino = strtoull(end + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || fstat(2, &st) != 0)
 		return MPC_LOG_TEXT;
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino
 		       ? MPC_LOG_JOURNAL

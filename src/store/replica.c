@@ -469,7 +469,7 @@ static int upload(const struct mpc_replica_set *s, const struct replica *rp, con
 		if (ret != MPC_OK)
 			return mpc_err_prefix(e, "copying %s: ", l->name);
 		if (r.status != 0) {
-			ret = mpc_rclone_fail(&r, "copying a file", e);
+			(void)mpc_rclone_fail(&r, "copying a file", e);
 			mpc_rclone_out_free(&r);
 			return mpc_err_prefix(e, "%s: ", l->name);
 		}
@@ -482,7 +482,7 @@ static int upload(const struct mpc_replica_set *s, const struct replica *rp, con
 		if (ret != MPC_OK)
 			return mpc_err_prefix(e, "moving %s into place: ", l->name);
 		if (r.status != 0) {
-			ret = mpc_rclone_fail(&r, "moving a file into place", e);
+			(void)mpc_rclone_fail(&r, "moving a file into place", e);
 			mpc_rclone_out_free(&r);
 			return mpc_err_prefix(e, "%s: ", l->name);
 		}

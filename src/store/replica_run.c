@@ -322,6 +322,14 @@ out:
 	return ret;
 }
 
+/* c when it is printable ASCII from `low` to '~', else '?'. */
+static char printable_or(char c, char low)
+{
+	if (c < low || c > '~')
+		return '?';
+	return c;
+}
+
 /* Copy [p, q) into out as printable ASCII, reducing URLs to scheme://host[:port]. */
 static void clean_line(const char *p, const char *q, char *out, size_t cap)
 {
@@ -347,7 +355,7 @@ static void clean_line(const char *p, const char *q, char *out, size_t cap)
 			for (const char *s = "://"; *s && o + 1 < cap; s++)
 				out[o++] = *s;
 			for (const char *s = host; s < end && o + 1 < cap; s++)
-				out[o++] = (*s >= 0x21 && *s <= 0x7e) ? *s : '?';
+				out[o++] = printable_or(*s, 0x21);
 			/* skip path, query and fragment up to whitespace or a quote */
 			while (end < q && *end != ' ' && *end != '"' && *end != '\'' &&
 			       *end != '>' && *end != ')')
@@ -355,7 +363,7 @@ static void clean_line(const char *p, const char *q, char *out, size_t cap)
 			p = end;
 			continue;
 		}
-		out[o++] = (*p >= 0x20 && *p <= 0x7e) ? *p : '?';
+		out[o++] = printable_or(*p, 0x20);
 		p++;
 	}
 	out[o] = '\0';
