@@ -20,8 +20,7 @@
 
 typedef int (*mpc_cli_fn)(int argc, char **argv);
 
-/* The token settings every token-using command takes (parsed by mpc_cli_cfg_parse,
- * src/cli/cfgopts.h, which also defines the option tables). */
+/* Options every token-using command takes. */
 struct mpc_cli_common {
 	const char *token_uri;      /* --token, default MPC_DEFAULT_TOKEN_URI */
 	const char *tls_token_uri;  /* --tls-token, default: --token */
@@ -31,11 +30,24 @@ struct mpc_cli_common {
 };
 
 enum {
-	MPC_OPT_FINAL_TRY = 1000,
+	MPC_OPT_TOKEN = 1000,
+	MPC_OPT_TLS_TOKEN,
+	MPC_OPT_SEAL_TOKEN,
+	MPC_OPT_PIN_FILE,
+	MPC_OPT_FINAL_TRY,
 	MPC_OPT_JSON,
 	MPC_OPT_HELP,
 	MPC_OPT_FIRST_COMMAND_OPTION, /* subcommands number their own options from here */
 };
+
+#define MPC_CLI_COMMON_OPTIONS                                                      \
+	{ "token", required_argument, NULL, MPC_OPT_TOKEN },                        \
+	{ "tls-token", required_argument, NULL, MPC_OPT_TLS_TOKEN },                \
+	{ "seal-token", required_argument, NULL, MPC_OPT_SEAL_TOKEN },              \
+	{ "pin-file", required_argument, NULL, MPC_OPT_PIN_FILE },                  \
+	{ "allow-final-pin-try", no_argument, NULL, MPC_OPT_FINAL_TRY },            \
+	{ "json", no_argument, NULL, MPC_OPT_JSON },                                \
+	{ "help", no_argument, NULL, MPC_OPT_HELP }
 
 #define MPC_CLI_COMMON_HELP                                                                       \
 	"  --token URI          PKCS#11 URI of the token (default pkcs11:token=mpc-backup); may\n"   \
@@ -48,6 +60,8 @@ enum {
 	"  --help               this text\n"
 
 void mpc_cli_common_init(struct mpc_cli_common *c);
+/* Handle a common option; returns 1 if `opt` was one, 0 if not. */
+int mpc_cli_common_opt(struct mpc_cli_common *c, int opt, const char *arg);
 
 /* Print "mpc-backup <cmd>: <message>" on stderr and return the exit status for e->code. */
 int mpc_cli_fail(const char *cmd, const struct mpc_err *e);

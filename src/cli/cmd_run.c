@@ -1,6 +1,7 @@
 /* cmd_run.c: `mpc-backup run`: its options (the configuration file, then the flags) and the
  * session (tokens, store, transport key); the process itself (signals, the poll loop, SIGHUP,
  * metrics) is the monitor's daemon (src/monitor/daemon.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,8 @@ static const char run_help[] =
 	"                      [--pin-file FILE] [--transport-key-file FILE] [--log-level LEVEL]\n"
 	"                      [--node-timeout S] [--rpc-timeout S] [--backoff-initial S]\n"
 	"                      [--backoff-max S] [--verify-interval S] [--conclude-timeout S]\n"
-	"                      [--drill-interval S]\n"
+	"                      [--log-format text|journal|json] [--uncovered-grace S]\n"
+	"                      [--backup-failures-unhealthy N] [--drill-interval S]\n"
 	"\n"
 	"The monitor. Watches the contract through K agreeing endpoints (default: a majority) and\n"
 	"  - backs up the contract's keyset from the operator's node when the store does not cover\n"
@@ -28,7 +30,10 @@ static const char run_help[] =
 	"Every flag can be a line `name = value` in --config FILE (dashes become underscores;\n"
 	"address.account.<account> = HOST:PORT and address.key.<ed25519:...> = HOST:PORT override a\n"
 	"node's migration address). Flags override the file. SIGHUP re-reads the file. SIGTERM or\n"
-	"SIGINT stops within a second. Exit 0 after a signal.\n";
+	"SIGINT stops within a second. Exit 0 after a signal. Under systemd (Type=notify) it says\n"
+	"READY=1 after its start-up checks, STATUS= after each poll, pings the watchdog and says\n"
+	"STOPPING=1; log lines carry <N> priorities (--log-format journal) when stderr is the\n"
+	"journal.\n";
 
 static const struct option run_opts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -56,8 +61,21 @@ static const struct option run_opts[] = {
 	{ "drill-interval", required_argument, NULL, 0 },
 	{ "conclude-timeout", required_argument, NULL, 0 },
 	{ "log-level", required_argument, NULL, 0 },
+	{ "log-format", required_argument, NULL, 0 },
+	{ "uncovered-grace", required_argument, NULL, 0 },
+	{ "backup-failures-unhealthy", required_argument, NULL, 0 },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* The error line that stops `run`, as every command prints it; under systemd with the journal
+ * as stderr it starts with <3> so that journald records it as an error, like the monitor's own
+ * lines. Returns the exit status. */
+static int run_fail(struct mpc_err *e)
+{
+	if (mpc_log_format_default() == MPC_LOG_JOURNAL)
+		fputs("<3>", stderr);
+	return mpc_cli_fail("run", e);
+}
 
 /* The file (if any), then the flags. List flags replace the file's list. Returns an exit
  * status (0 ok; 1 for --help printed). */
@@ -110,15 +128,15 @@ static int load_config(int argc, char **argv, struct mpc_config *cfg, const char
 			snprintf(where, sizeof(where), "--%s", run_opts[idx].name);
 			rc = mpc_config_set(cfg, key, optarg, where, e);
 			if (rc != MPC_OK)
-				return mpc_cli_fail("run", e);
+				return run_fail(e);
 		}
 		if (pass == 0 && *file != NULL && mpc_config_load_file(cfg, *file, e) != MPC_OK)
-			return mpc_cli_fail("run", e);
+			return run_fail(e);
 	}
 	if (mpc_cli_no_extra_args("run", argc, argv) != 0)
 		return 2;
 	if (mpc_config_check(cfg, e) != MPC_OK)
-		return mpc_cli_fail("run", e);
+		return run_fail(e);
 	return 0;
 }
 
@@ -161,7 +179,7 @@ int mpc_cmd_run(int argc, char **argv)
 	struct mpc_cli_common c;
 	struct mpc_cli_node_opts no;
 	struct mpc_cli_session s;
-	struct mpc_logger log = { NULL, MPC_LOG_INFO };
+	struct mpc_logger log = { NULL, MPC_LOG_INFO, MPC_LOG_TEXT };
 	struct mpc_daemon_opts d;
 	struct reread_ctx rctx = { argc, argv };
 	struct mpc_err e = { 0 };
@@ -176,12 +194,17 @@ int mpc_cmd_run(int argc, char **argv)
 	}
 	if (cfg.log_level != NULL)
 		log.min = (enum mpc_log_level)mpc_log_level_parse(cfg.log_level);
+	log.format = cfg.log_format != NULL
+			     ? (enum mpc_log_format)mpc_log_format_parse(cfg.log_format)
+			     : mpc_log_format_default();
 	stop = mpc_daemon_signals();
 	session_options(&cfg, &c, &no);
 	rc = mpc_cli_session_open(&c, &no, MPC_SESSION_NODE_OPS | MPC_SESSION_STORE_CREATE, &s, &e);
+	if (rc != MPC_OK && mpc_config_uri_where(&cfg, e.msg) != NULL)
+		mpc_err_prefix(&e, "%s: ", mpc_config_uri_where(&cfg, e.msg));
 	if (rc != MPC_OK) {
 		mpc_config_free(&cfg);
-		return mpc_cli_fail("run", &e);
+		return run_fail(&e);
 	}
 	s.ops.cancel = stop;
 	s.ops.connect_timeout_ms = (long)(cfg.node_connect_timeout * 1000);
@@ -192,8 +215,9 @@ int mpc_cmd_run(int argc, char **argv)
 	d.reread = reread;
 	d.reread_ctx = &rctx;
 	d.log = &log;
+	d.version = MPC_VERSION;
 	rc = mpc_daemon_run(&d, &e);
-	st = rc == MPC_OK ? 0 : mpc_cli_fail("run", &e);
+	st = rc == MPC_OK ? 0 : run_fail(&e);
 	mpc_cli_session_close(&s);
 	mpc_config_free(&cfg);
 	return st;

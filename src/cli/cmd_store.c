@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "src/cli/cfgopts.h"
+#include "src/cli/cmd_replica.h"
 #include "src/cli/session.h"
 #include "src/util/mem.h"
 
@@ -14,6 +15,7 @@ static const char store_help[] =
 	"       mpc-backup store verify     --store DIR [--seal-to URI ...] [token options] [--json]\n"
 	"       mpc-backup store prune      --store DIR --keep N [--json]\n"
 	"       mpc-backup store quarantine --store DIR --epoch N [--json]\n"
+	"       mpc-backup store replicate|fetch ...  (replicas: see store replicate --help)\n"
 	"\n"
 	"list        stored keysets: epoch, domains with attempts, sealing mechanism and tokens,\n"
 	"            creation time, size; quarantined files are marked. No token needed.\n"
@@ -151,7 +153,8 @@ int mpc_cmd_store(int argc, char **argv)
 					      { "keep", required_argument, NULL, OPT_KEEP },
 					      { "epoch", required_argument, NULL, OPT_EPOCH },
 					      { NULL, 0, NULL, 0 } };
-	static const char *const subs[] = { "list", "verify", "prune", "quarantine", NULL };
+	static const char *const subs[] = { "list",      "verify", "prune", "quarantine",
+					    "replicate", "fetch",  NULL };
 	struct mpc_cli_cfg a;
 	struct store_ctx sc = { NULL, NULL };
 	struct mpc_store *s = NULL;
@@ -166,6 +169,8 @@ int mpc_cmd_store(int argc, char **argv)
 		fputs(store_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (strcmp(argv[1], "replicate") == 0 || strcmp(argv[1], "fetch") == 0)
+		return mpc_cmd_store_replica(argc, argv);
 	sub = argv[1];
 	if (strcmp(sub, "list") != 0 && strcmp(sub, "verify") != 0 && strcmp(sub, "prune") != 0 &&
 	    strcmp(sub, "quarantine") != 0)

@@ -114,6 +114,32 @@ int mpc_cli_check_options(const char *cmd, int argc, char **argv, const struct o
 	return 0;
 }
 
+int mpc_cli_common_opt(struct mpc_cli_common *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case MPC_OPT_TOKEN:
+		c->token_uri = arg;
+		return 1;
+	case MPC_OPT_TLS_TOKEN:
+		c->tls_token_uri = arg;
+		return 1;
+	case MPC_OPT_SEAL_TOKEN:
+		c->seal_token_uri = arg;
+		return 1;
+	case MPC_OPT_PIN_FILE:
+		c->pin.pin_file = arg;
+		return 1;
+	case MPC_OPT_FINAL_TRY:
+		c->pin.allow_final_try = 1;
+		return 1;
+	case MPC_OPT_JSON:
+		c->json = 1;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 int mpc_cli_fail(const char *cmd, const struct mpc_err *e)
 {
 	int code = e->code != MPC_OK ? e->code : MPC_ERR_INTERNAL;

@@ -23,6 +23,25 @@ int mpc_cli_node_opt(const char *cmd, struct mpc_cli_node_opts *o, int opt, cons
 	case MPC_OPT_NODE_KEY:
 		o->node_key = arg;
 		return 1;
+	case MPC_OPT_TRANSPORT_FILE:
+		o->transport_key_file = arg;
+		return 1;
+	case MPC_OPT_STORE:
+		o->store = arg;
+		return 1;
+	case MPC_OPT_SEAL_TO:
+		if (o->n_seal_to == MPC_STORE_MAX_TOKENS) {
+			mpc_cli_usage(cmd, "at most %d --seal-to tokens", MPC_STORE_MAX_TOKENS);
+			return -1;
+		}
+		o->seal_to[o->n_seal_to++] = arg;
+		return 1;
+	case MPC_OPT_CONTRACT:
+		o->contract = arg;
+		return 1;
+	case MPC_OPT_ACCOUNT:
+		o->account = arg;
+		return 1;
 	case MPC_OPT_NODE_TIMEOUT:
 		errno = 0;
 		o->node_timeout = strtod(arg, &end);

@@ -26,9 +26,24 @@ struct mpc_cli_node_opts {
 enum {
 	MPC_OPT_NODE = MPC_OPT_FIRST_COMMAND_OPTION,
 	MPC_OPT_NODE_KEY,
+	MPC_OPT_TRANSPORT_FILE,
+	MPC_OPT_STORE,
+	MPC_OPT_SEAL_TO,
+	MPC_OPT_CONTRACT,
+	MPC_OPT_ACCOUNT,
 	MPC_OPT_NODE_TIMEOUT,
 	MPC_OPT_SESSION_LAST, /* commands number their own options from here */
 };
+
+#define MPC_CLI_NODE_OPTIONS                                                     \
+	{ "node", required_argument, NULL, MPC_OPT_NODE },                       \
+	{ "node-key", required_argument, NULL, MPC_OPT_NODE_KEY },               \
+	{ "transport-key-file", required_argument, NULL, MPC_OPT_TRANSPORT_FILE }, \
+	{ "store", required_argument, NULL, MPC_OPT_STORE },                     \
+	{ "seal-to", required_argument, NULL, MPC_OPT_SEAL_TO },                 \
+	{ "contract", required_argument, NULL, MPC_OPT_CONTRACT },               \
+	{ "account", required_argument, NULL, MPC_OPT_ACCOUNT },                 \
+	{ "node-timeout", required_argument, NULL, MPC_OPT_NODE_TIMEOUT }
 
 /* The node to talk to (backup, restore, node hello). */
 #define MPC_CLI_PEER_HELP                                                                           \
@@ -42,8 +57,7 @@ enum {
 	"  --store DIR          the sealed store\n"                                                       \
 	"  --seal-to URI        seal to this token (repeatable; default: the sealing token)\n"
 
-/* Handle --node, --node-key or --node-timeout; 1 if it was one, 0 if not, -1 on a bad value
- * (message printed). */
+/* Handle a session option; 1 if it was one, 0 if not, -1 on a bad value (message printed). */
 int mpc_cli_node_opt(const char *cmd, struct mpc_cli_node_opts *o, int opt, const char *arg);
 
 #define MPC_SESSION_TLS 1       /* token TLS key in OpenSSL */

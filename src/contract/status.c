@@ -1,12 +1,13 @@
 /* status.c: building and rendering `contract status`, and the one-shot CLI glue. */
 #include "src/contract/status.h"
 
+#include "src/model/json.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/model/json.h"
 #include "src/model/near_key.h"
 #include "src/util/encoding.h"
 #include "src/util/escape.h"
@@ -51,7 +52,7 @@ static json_t *keyset_json(struct builder *b, const struct mpc_keyset *ks)
 		json_decref(arr);
 		return NULL;
 	}
-	set(b, o, "epoch_id", mpc_cjson_u64_out(ks->epoch_id));
+	set(b, o, "epoch_id", mpc_cjson_u64_shown(ks->epoch_id));
 	for (size_t i = 0; i < ks->n_domains; i++) {
 		const struct mpc_domain_key *d = &ks->domains[i];
 		char pk[MPC_NEAR_KEY_STR_MAX];
@@ -61,8 +62,8 @@ static json_t *keyset_json(struct builder *b, const struct mpc_keyset *ks)
 			b->oom = 1;
 			continue;
 		}
-		set(b, dj, "domain_id", mpc_cjson_u64_out(d->domain_id));
-		set(b, dj, "attempt", mpc_cjson_u64_out(d->attempt));
+		set(b, dj, "domain_id", mpc_cjson_u64_shown(d->domain_id));
+		set(b, dj, "attempt", mpc_cjson_u64_shown(d->attempt));
 		set(b, dj, "curve", json_string(mpc_curve_name(d->curve)));
 		if (mpc_near_key_format(d->curve, d->pk, d->pk_len, pk, NULL) == MPC_OK)
 			set(b, dj, "public_key", json_string(pk));
@@ -114,7 +115,7 @@ static json_t *endpoints_json(struct builder *b, const struct mpc_status_input *
 		}
 		set(b, o, "endpoint", json_string(oc->endpoint));
 		set(b, o, "status", json_string(mpc_endpoint_status_name(oc->status)));
-		set(b, o, "block_height", mpc_cjson_u64_out(oc->block_height));
+		set(b, o, "block_height", mpc_cjson_u64_shown(oc->block_height));
 		set(b, o, "detail", escaped_json(oc->detail));
 	}
 	return arr;
@@ -127,13 +128,13 @@ static void add_view(struct builder *b, json_t *root, const struct mpc_status_in
 
 	set(b, root, "protocol_state", json_string(mpc_protocol_kind_name(v->kind)));
 	set(b, root, "state_variant", json_string(v->variant)); /* escaped when parsed */
-	set(b, root, "next_epoch", v->has_next_epoch ? mpc_cjson_u64_out(v->next_epoch) : json_null());
+	set(b, root, "next_epoch", v->has_next_epoch ? mpc_cjson_u64_shown(v->next_epoch) : json_null());
 	set(b, root, "keyset", v->has_keyset ? keyset_json(b, &v->keyset) : json_null());
 	if (v->has_own) {
 		o = node_json(b, in, v->own.account_id, &v->own.info);
 		if (o != NULL) {
 			set(b, o, "account_id", json_string(v->own.account_id));
-			set(b, o, "participant_id", mpc_cjson_u64_out(v->own.participant_id));
+			set(b, o, "participant_id", mpc_cjson_u64_shown(v->own.participant_id));
 		}
 		set(b, root, "node", o);
 	} else {
@@ -198,8 +199,8 @@ json_t *mpc_status_build(const struct mpc_status_input *in, struct mpc_err *e)
 	set(&b, root, "operator_account",
 	    in->operator_account != NULL ? json_string(in->operator_account) : json_null());
 	set(&b, root, "agreed", json_boolean(in->view != NULL));
-	set(&b, q, "required", mpc_cjson_u64_out(in->quorum));
-	set(&b, q, "endpoints", mpc_cjson_u64_out(in->n_outcomes));
+	set(&b, q, "required", mpc_cjson_u64_shown(in->quorum));
+	set(&b, q, "endpoints", mpc_cjson_u64_shown(in->n_outcomes));
 	set(&b, root, "quorum", q);
 	set(&b, root, "disagreement",
 	    in->view == NULL && in->disagreement != NULL ? escaped_json(in->disagreement)
@@ -231,7 +232,7 @@ json_t *mpc_status_build(const struct mpc_status_input *in, struct mpc_err *e)
 
 		set(&b, root, "block", blk);
 		if (blk != NULL) {
-			set(&b, blk, "height", mpc_cjson_u64_out(in->view->block_height));
+			set(&b, blk, "height", mpc_cjson_u64_shown(in->view->block_height));
 			set(&b, blk, "hash", json_string(in->view->block_hash));
 		}
 	} else {

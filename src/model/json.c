@@ -468,7 +468,7 @@ json_t *mpc_cjson_from_u64(uint64_t v, const char *path, struct mpc_err *e)
 	return j;
 }
 
-json_t *mpc_cjson_u64_out(uint64_t v)
+json_t *mpc_cjson_u64_shown(uint64_t v)
 {
 	char s[24];
 

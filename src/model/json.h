@@ -53,8 +53,10 @@ int mpc_cjson_expect_string(const json_t *v, const char *path, const char **out,
 /* Emit a u64 as a JSON integer. Values above INT64_MAX cannot be represented by jansson's
  * json_integer: they are refused with MPC_ERR_UNSUPPORTED. Returns a new reference or NULL. */
 json_t *mpc_cjson_from_u64(uint64_t v, const char *path, struct mpc_err *e);
-/* For printed output (the CLI's --json): a u64 as a JSON integer when jansson can hold it
- * (<= 2^63-1), else as its decimal string; never fails except for memory (NULL). */
-json_t *mpc_cjson_u64_out(uint64_t v);
+
+/* A u64 for output meant to be read (status and store listings): a JSON integer when jansson
+ * can hold it, else its decimal digits as a string, so no value is ever lost or refused.
+ * Returns a new reference, or NULL when out of memory. */
+json_t *mpc_cjson_u64_shown(uint64_t v);
 
 #endif

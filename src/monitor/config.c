@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "pkcs11/uri.h"
+#include "src/contract/url.h"
+#include "src/monitor/log.h"
 #include "src/util/encoding.h"
 #include "src/util/file.h"
 
@@ -25,6 +27,10 @@ void mpc_config_defaults(struct mpc_config *c)
 	c->verify_interval = 3600;
 	c->drill_interval = 86400;
 	c->conclude_timeout = 600;
+	c->uncovered_grace = 600;
+	c->backup_failures_unhealthy = 3;
+	c->replica_grace = 3600;
+	c->replica_timeout = 60;
 }
 
 /* "host:port" or "[v6]:port", port 1..65535: refused at start-up, not at the first use. */
@@ -76,10 +82,10 @@ static void free_list(char **l, size_t *n)
 
 void mpc_config_free(struct mpc_config *c)
 {
-	char **strs[] = { &c->token,    &c->tls_token,      &c->seal_token,
-			  &c->pin_file, &c->store,          &c->contract,
-			  &c->account,  &c->metrics_listen, &c->transport_key_file,
-			  &c->log_level };
+	char **strs[] = { &c->token,     &c->tls_token,      &c->seal_token,
+			  &c->pin_file,  &c->store,          &c->contract,
+			  &c->account,   &c->metrics_listen, &c->transport_key_file,
+			  &c->log_level, &c->log_format, &c->rclone_config };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -87,6 +93,7 @@ void mpc_config_free(struct mpc_config *c)
 	}
 	free_list(c->seal_to, &c->n_seal_to);
 	free_list(c->rpc_url, &c->n_rpc_url);
+	free_list(c->replica, &c->n_replica);
 	for (size_t i = 0; i < c->n_overrides; i++) {
 		free((char *)c->overrides[i].account_id);
 		free((char *)c->overrides[i].address);
@@ -146,6 +153,66 @@ static int set_uint(unsigned *dst, const char *v, unsigned min, unsigned max, co
 				where, v, min, max);
 	*dst = (unsigned)u;
 	return MPC_OK;
+}
+
+/* http(s)://HOST[:PORT]...: checked as the RPC client will split it (src/contract/url.h); the
+ * message never quotes the URL (its path or query may hold an API key). */
+static int check_url(const char *v, const char *where, struct mpc_err *e)
+{
+	struct mpc_url_parts parts;
+
+	for (const char *q = v; *q; q++)
+		if ((unsigned char)*q <= ' ' || *q == 0x7f)
+			return mpc_fail(e, MPC_ERR_USAGE,
+					"%s: an RPC URL has no spaces or control characters",
+					where);
+	if (mpc_url_split(v, &parts, where, e) != MPC_OK) {
+		e->code = MPC_ERR_USAGE; /* a bad setting: exit 2 as for any other */
+		return MPC_ERR_USAGE;
+	}
+	return MPC_OK;
+}
+
+/* A token URI, and where it was set: the token layer parses it when it opens the token, and
+ * `run` then names this place in the error (mpc_config_uri_where). */
+static int set_uri(struct mpc_config *c, const char *key, const char *v, const char *where,
+		   struct mpc_err *e)
+{
+	size_t slot = 0;
+	int rc;
+
+	if (strcmp(key, "token") == 0) {
+		rc = set_str(&c->token, v, where, e);
+	} else if (strcmp(key, "tls_token") == 0) {
+		slot = 1;
+		rc = set_str(&c->tls_token, v, where, e);
+	} else if (strcmp(key, "seal_token") == 0) {
+		slot = 2;
+		rc = set_str(&c->seal_token, v, where, e);
+	} else {
+		slot = 3 + c->n_seal_to;
+		rc = add_list(c->seal_to, &c->n_seal_to, v, where, e);
+	}
+	if (rc == MPC_OK && slot < sizeof(c->uri_where) / sizeof(c->uri_where[0]))
+		snprintf(c->uri_where[slot], sizeof(c->uri_where[slot]), "%s", where);
+	return rc;
+}
+
+const char *mpc_config_uri_where(const struct mpc_config *c, const char *msg)
+{
+	const char *uris[3 + MPC_CONFIG_MAX_LIST] = { c->token, c->tls_token, c->seal_token };
+	char shown[160];
+
+	for (size_t i = 0; i < c->n_seal_to && i < MPC_CONFIG_MAX_LIST; i++)
+		uris[3 + i] = c->seal_to[i];
+	for (size_t i = 0; i < 3 + c->n_seal_to; i++) {
+		if (uris[i] == NULL || c->uri_where[i][0] == '\0')
+			continue;
+		mpc_uri_for_message(uris[i], shown, sizeof(shown));
+		if (strstr(msg, shown) != NULL)
+			return c->uri_where[i];
+	}
+	return NULL;
 }
 
 /* Secrets are not configuration. */
@@ -215,18 +282,15 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 	if (strlen(value) > 4096)
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "%s: value longer than 4096 characters",
 				where);
-	if (strcmp(key, "token") == 0)
-		return set_str(&c->token, value, where, e);
-	if (strcmp(key, "tls_token") == 0)
-		return set_str(&c->tls_token, value, where, e);
-	if (strcmp(key, "seal_token") == 0)
-		return set_str(&c->seal_token, value, where, e);
-	if (strcmp(key, "seal_to") == 0)
-		return add_list(c->seal_to, &c->n_seal_to, value, where, e);
+	if (strcmp(key, "token") == 0 || strcmp(key, "tls_token") == 0 ||
+	    strcmp(key, "seal_token") == 0 || strcmp(key, "seal_to") == 0)
+		return set_uri(c, key, value, where, e);
 	if (strcmp(key, "pin_file") == 0)
 		return set_str(&c->pin_file, value, where, e);
 	if (strcmp(key, "store") == 0)
 		return set_str(&c->store, value, where, e);
+	if (strcmp(key, "rpc_url") == 0 && (rc = check_url(value, where, e)) != MPC_OK)
+		return rc;
 	if (strcmp(key, "rpc_url") == 0)
 		return add_list(c->rpc_url, &c->n_rpc_url, value, where, e);
 	if (strcmp(key, "rpc_quorum") == 0)
@@ -255,14 +319,38 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 		return set_seconds(&c->backoff_initial, value, 0.01, 3600, where, e);
 	if (strcmp(key, "backoff_max") == 0)
 		return set_seconds(&c->backoff_max, value, 0.01, 86400, where, e);
+	if (strcmp(key, "replica") == 0)
+		return add_list(c->replica, &c->n_replica, value, where, e);
+	if (strcmp(key, "rclone_config") == 0)
+		return set_str(&c->rclone_config, value, where, e);
+	if (strcmp(key, "replica_grace") == 0)
+		return set_seconds(&c->replica_grace, value, 1, 30 * 86400, where, e);
+	if (strcmp(key, "replica_timeout") == 0)
+		return set_seconds(&c->replica_timeout, value, 1, 3600, where, e);
 	if (strcmp(key, "drill_interval") == 0)
 		return set_seconds(&c->drill_interval, value, 0, 30 * 86400, where, e);
 	if (strcmp(key, "verify_interval") == 0)
 		return set_seconds(&c->verify_interval, value, 1, 30 * 86400, where, e);
 	if (strcmp(key, "conclude_timeout") == 0)
 		return set_seconds(&c->conclude_timeout, value, 0.1, 30 * 86400, where, e);
-	if (strcmp(key, "log_level") == 0)
+	if (strcmp(key, "log_level") == 0) {
+		if (mpc_log_level_parse(value) < 0)
+			return mpc_fail(e, MPC_ERR_USAGE,
+					"%s: log_level \"%.40s\" is not debug, info, warn or error",
+					where, value);
 		return set_str(&c->log_level, value, where, e);
+	}
+	if (strcmp(key, "log_format") == 0) {
+		if (mpc_log_format_parse(value) < 0)
+			return mpc_fail(e, MPC_ERR_USAGE,
+					"%s: log_format \"%.40s\" is not text, journal or json",
+					where, value);
+		return set_str(&c->log_format, value, where, e);
+	}
+	if (strcmp(key, "uncovered_grace") == 0)
+		return set_seconds(&c->uncovered_grace, value, 0, 30 * 86400, where, e);
+	if (strcmp(key, "backup_failures_unhealthy") == 0)
+		return set_uint(&c->backup_failures_unhealthy, value, 1, 1000000, where, e);
 	if (strncmp(key, "address.", 8) == 0)
 		return add_override(c, key + 8, value, where, e);
 	return mpc_fail(e, MPC_ERR_USAGE, "%s: unknown setting \"%.60s\"", where, key);
@@ -278,6 +366,17 @@ static char *trim(char *s)
 	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
 		*--end = '\0';
 	return s;
+}
+
+/* "# ..." to the end of the line, where # starts the line or follows a space or tab: the
+ * documentation's own example comments its values. A # inside a value ("a#b") stays. */
+static void strip_comment(char *line)
+{
+	for (char *p = line; *p; p++)
+		if (*p == '#' && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
 }
 
 int mpc_config_load_file(struct mpc_config *c, const char *path, struct mpc_err *e)
@@ -302,8 +401,9 @@ int mpc_config_load_file(struct mpc_config *c, const char *path, struct mpc_err 
 			*nl = '\0';
 		lineno++;
 		snprintf(where, sizeof(where), "%.260s:%zu", path, lineno);
+		strip_comment(line);
 		line = trim(line);
-		if (*line == '\0' || *line == '#')
+		if (*line == '\0')
 			continue;
 		eq = strchr(line, '=');
 		if (eq == NULL) {
@@ -337,11 +437,9 @@ int mpc_config_check(const struct mpc_config *c, struct mpc_err *e)
 		return mpc_fail(e, MPC_ERR_USAGE,
 				"--rpc-quorum %u is more than the %zu endpoints given",
 				c->rpc_quorum, c->n_rpc_url);
+	if (c->n_replica > 0 && c->rclone_config == NULL)
+		return mpc_fail(e, MPC_ERR_USAGE, "replica needs rclone_config = FILE");
 	if (c->backoff_max < c->backoff_initial)
 		return mpc_fail(e, MPC_ERR_USAGE, "backoff_max is smaller than backoff_initial");
-	if (c->log_level != NULL && strcmp(c->log_level, "debug") != 0 &&
-	    strcmp(c->log_level, "info") != 0 && strcmp(c->log_level, "warn") != 0 &&
-	    strcmp(c->log_level, "error") != 0)
-		return mpc_fail(e, MPC_ERR_USAGE, "log_level must be debug, info, warn or error");
 	return MPC_OK;
 }

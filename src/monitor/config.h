@@ -44,8 +44,22 @@ struct mpc_config {
 	double conclude_timeout;     /* seconds after a push before saying why the migration has
 					  not concluded, default 600 */
 	char *log_level;             /* debug, info, warn, error */
+	char *log_format;            /* text, journal, json; NULL: journal under systemd, else
+					text */
+	double uncovered_grace;      /* seconds the contract's keyset may stay uncovered before
+					/healthz says so, default 600 */
+	unsigned backup_failures_unhealthy; /* consecutive failed backups before /healthz says so,
+					       default 3 */
+	char *replica[MPC_CONFIG_MAX_LIST]; /* rclone remote:path (src/store/replica.h) */
+	size_t n_replica;
+	char *rclone_config;   /* rclone's configuration file, required with a replica */
+	double replica_grace;  /* seconds a replica may stay behind before /healthz says so, 3600 */
+	double replica_timeout; /* seconds for one rclone call, default 60 */
 	struct mpc_address_override overrides[MPC_CONFIG_MAX_OVERRIDES];
 	size_t n_overrides;
+	/* where each token URI was set ("FILE:LINE" or "--token"): token, tls_token, seal_token,
+	 * then seal_to in order */
+	char uri_where[3 + MPC_CONFIG_MAX_LIST][300];
 	/* which of the list options were set on the command line (they replace the file's) */
 	int cli_rpc_url, cli_seal_to;
 };
@@ -57,6 +71,11 @@ void mpc_config_free(struct mpc_config *c);
  * ("/etc/mpc-backup.conf:12" or "--rpc-url"). */
 int mpc_config_set(struct mpc_config *c, const char *key, const char *value, const char *where,
 		   struct mpc_err *e);
+
+/* Where the token URI that error message `msg` quotes (as mpc_uri_for_message shows it) was set;
+ * NULL if none matches. The token layer parses URIs when it opens a token, after the file was
+ * read: `run` prefixes this to name the file and line. */
+const char *mpc_config_uri_where(const struct mpc_config *c, const char *msg);
 
 /* Read a file (at most 64 KiB) into c. */
 int mpc_config_load_file(struct mpc_config *c, const char *path, struct mpc_err *e);

@@ -28,14 +28,18 @@ struct mpc_daemon_opts {
 	mpc_daemon_reread_fn reread; /* NULL: SIGHUP only logs that nothing was re-read */
 	void *reread_ctx;
 	struct mpc_logger *log; /* its level follows log_level on SIGHUP */
+	const char *version;    /* for mpc_backup_build_info; may be NULL */
 };
 
 /* Install the handlers. Returns the stop flag (set by SIGTERM/SIGINT) for the session's
  * transfers; call before opening anything slow. */
 const volatile sig_atomic_t *mpc_daemon_signals(void);
 
-/* Serve metrics (if configured), build the quorum, verify the store, then poll until a signal
- * stops it. MPC_OK after a stop signal; an error (with e set) when it cannot start. */
+/* Serve metrics (if configured), build the quorum, read and verify the store, tell the service
+ * manager READY=1 (sd_notify; nothing without $NOTIFY_SOCKET), then poll until a signal stops it,
+ * pinging the watchdog (WATCHDOG=1 every half of $WATCHDOG_USEC) from the loop and saying
+ * STATUS= after each poll and STOPPING=1 at the end. MPC_OK after a stop signal; an error (with
+ * e set) when it cannot start. */
 int mpc_daemon_run(const struct mpc_daemon_opts *o, struct mpc_err *e);
 
 #endif

@@ -22,8 +22,18 @@ int mpc_metrics_init(struct mpc_metrics *m, struct mpc_err *e)
 	if (pthread_mutex_init(&m->mu, NULL) != 0)
 		return mpc_fail(e, MPC_ERR_INTERNAL, "cannot create a mutex");
 	m->ok[MPC_HEALTH_TOKEN] = m->ok[MPC_HEALTH_STORE] = 1;
+	m->ok[MPC_HEALTH_COVERAGE] = m->ok[MPC_HEALTH_BACKUP] = m->ok[MPC_HEALTH_REPLICA] = 1;
+	m->covered = -1;
+	snprintf(m->version, sizeof(m->version), "unknown");
 	snprintf(m->why[MPC_HEALTH_CONTRACT], sizeof(m->why[0]), "no contract read yet");
 	return MPC_OK;
+}
+
+void mpc_metrics_build(struct mpc_metrics *m, const char *version)
+{
+	pthread_mutex_lock(&m->mu);
+	snprintf(m->version, sizeof(m->version), "%s", version != NULL ? version : "unknown");
+	pthread_mutex_unlock(&m->mu);
 }
 
 void mpc_metrics_destroy(struct mpc_metrics *m)
@@ -72,6 +82,28 @@ void mpc_metrics_backup_stored(struct mpc_metrics *m, uint64_t epoch, double whe
 	m->has_backup = 1;
 	m->last_backup_epoch = epoch;
 	m->last_backup_time = when;
+	unlock(m);
+}
+
+void mpc_metrics_backup_found(struct mpc_metrics *m, uint64_t epoch, double when)
+{
+	lock(m);
+	if (!m->has_backup) {
+		m->has_backup = 1;
+		m->last_backup_epoch = epoch;
+		m->last_backup_time = when;
+	}
+	unlock(m);
+}
+
+void mpc_metrics_poll_ok(struct mpc_metrics *m, double when, int has_epoch, uint64_t epoch,
+			 int covered)
+{
+	lock(m);
+	m->last_poll_ok = when;
+	m->has_contract_epoch = has_epoch;
+	m->contract_epoch = epoch;
+	m->covered = has_epoch ? covered : -1;
 	unlock(m);
 }
 
@@ -128,6 +160,15 @@ void mpc_metrics_health(struct mpc_metrics *m, enum mpc_health part, int ok, con
 	unlock(m);
 }
 
+void mpc_metrics_replicas(struct mpc_metrics *m, const struct mpc_replica_status *st, size_t n)
+{
+	lock(m);
+	m->n_replicas = n < MPC_REPLICA_MAX ? n : MPC_REPLICA_MAX;
+	for (size_t i = 0; i < m->n_replicas; i++)
+		m->replicas[i] = st[i];
+	unlock(m);
+}
+
 static const char *const anomaly_names[MPC_ANOMALY_N] = { "epoch_backwards", "operator_gone",
 							  "unknown_state", "registration" };
 
@@ -153,6 +194,9 @@ int mpc_metrics_anomaly(struct mpc_metrics *m, enum mpc_anomaly a, int active, c
 	unlock(m);
 	return changed;
 }
+
+static const char *const health_names[MPC_HEALTH_N] = { "contract", "token", "store", "coverage",
+							"backup", "replica" };
 
 static int healthy(const struct mpc_metrics *m)
 {
@@ -201,6 +245,56 @@ static void put_label(struct out *o, const char *v)
 	}
 }
 
+/* HELP for the drill's series (its text carries TYPE lines; promtool wants HELP for each). */
+static const char *drill_help(const char *name)
+{
+	static const struct {
+		const char *name, *help;
+	} helps[] = {
+		{ "mpc_backup_last_drill_timestamp_seconds",
+		  "When the last restore drill ran (Unix seconds)." },
+		{ "mpc_backup_last_drill_duration_seconds",
+		  "How long the last restore drill took." },
+		{ "mpc_backup_last_drill_contract_epoch",
+		  "The contract's keyset epoch the last restore drill checked against." },
+		{ "mpc_backup_last_drill_files",
+		  "Store files by the last restore drill's verdict." },
+	};
+
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+		if (strcmp(helps[i].name, name) == 0)
+			return helps[i].help;
+	return "A result of the last restore drill (docs/operations.md).";
+}
+
+/* Copy text, putting a HELP line before each "# TYPE name" that has none in the text. */
+static void put_with_help(struct out *o, const char *text)
+{
+	const char *line = text;
+
+	while (*line != '\0') {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - line) + 1 : strlen(line);
+
+		if (strncmp(line, "# TYPE ", 7) == 0) {
+			char name[128], help[160];
+			size_t n = strcspn(line + 7, " \n");
+
+			if (n < sizeof(name)) {
+				memcpy(name, line + 7, n);
+				name[n] = '\0';
+				snprintf(help, sizeof(help), "# HELP %s ", name);
+				if (strstr(text, help) == NULL)
+					put(o, "# HELP %s %s\n", name, drill_help(name));
+			}
+		}
+		put(o, "%.*s", (int)len, line);
+		line += len;
+	}
+	if (line > text && line[-1] != '\n')
+		put(o, "\n");
+}
+
 size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 {
 	struct out o = { buf, cap, 0, 0 };
@@ -209,14 +303,37 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 	lock(m);
 	put(&o, "# HELP mpc_backup_up 1 while the monitor runs.\n# TYPE mpc_backup_up gauge\n"
 		"mpc_backup_up 1\n");
-	put(&o, "# HELP mpc_backup_last_backup_epoch Epoch of the newest keyset backed up by this "
-		"process.\n# TYPE mpc_backup_last_backup_epoch gauge\n");
+	put(&o, "# HELP mpc_backup_build_info The running build (its version in the label); always "
+		"1.\n# TYPE mpc_backup_build_info gauge\nmpc_backup_build_info{version=\"");
+	put_label(&o, m->version);
+	put(&o, "\"} 1\n");
+	put(&o,
+	    "# HELP mpc_backup_last_backup_epoch Epoch of the newest keyset in the store (read "
+	    "from the store at start, then each backup).\n"
+	    "# TYPE mpc_backup_last_backup_epoch gauge\n"
+	    "# HELP mpc_backup_last_backup_timestamp_seconds When the newest keyset in the store "
+	    "was backed up (Unix seconds).\n"
+	    "# TYPE mpc_backup_last_backup_timestamp_seconds gauge\n");
 	if (m->has_backup)
 		put(&o,
 		    "mpc_backup_last_backup_epoch %llu\n"
-		    "# TYPE mpc_backup_last_backup_timestamp_seconds gauge\n"
 		    "mpc_backup_last_backup_timestamp_seconds %.0f\n",
 		    (unsigned long long)m->last_backup_epoch, m->last_backup_time);
+	put(&o, "# HELP mpc_backup_contract_epoch The keyset epoch of the contract at the last "
+		"agreed read.\n# TYPE mpc_backup_contract_epoch gauge\n"
+		"# HELP mpc_backup_keyset_covered 1 when the store holds the contract's current "
+		"keyset (as of the last agreed read), 0 when not.\n"
+		"# TYPE mpc_backup_keyset_covered gauge\n");
+	if (m->has_contract_epoch)
+		put(&o, "mpc_backup_contract_epoch %llu\n", (unsigned long long)m->contract_epoch);
+	if (m->covered >= 0)
+		put(&o, "mpc_backup_keyset_covered %d\n", m->covered);
+	put(&o, "# HELP mpc_backup_last_successful_poll_timestamp_seconds When the RPC endpoints "
+		"last agreed on the contract (Unix seconds).\n"
+		"# TYPE mpc_backup_last_successful_poll_timestamp_seconds gauge\n");
+	if (m->last_poll_ok > 0)
+		put(&o, "mpc_backup_last_successful_poll_timestamp_seconds %.0f\n",
+		    m->last_poll_ok);
 	put(&o,
 	    "# HELP mpc_backup_backups_total Backups by outcome (covered: polls that found the "
 	    "keyset already backed up).\n"
@@ -284,10 +401,47 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 	for (int i = 0; i < MPC_ANOMALY_N; i++)
 		put(&o, "mpc_backup_anomalies_total{kind=\"%s\"} %llu\n", anomaly_names[i],
 		    (unsigned long long)m->anomalies[i]);
-	put(&o, "%s", m->drill);
+	if (m->n_replicas > 0) {
+		static const char *const help[] = {
+			"mpc_backup_replica_up 1 when the last pass listed the replica",
+			"mpc_backup_replica_last_success_timestamp_seconds Unix time of the last pass "
+			"that copied all it had to (0: never)",
+			"mpc_backup_replica_files_behind Local keyset files the replica lacks",
+			"mpc_backup_replica_files_different Files of the same name with another size "
+			"or digest",
+			"mpc_backup_replica_files_extra Keyset files on the replica only",
+			"mpc_backup_replica_uploads_total Files copied to the replica",
+			"mpc_backup_replica_failures_total Failed rclone calls for the replica",
+		};
+		for (size_t k = 0; k < sizeof(help) / sizeof(help[0]); k++) {
+			size_t nl = strcspn(help[k], " ");
+
+			put(&o, "# HELP %s\n# TYPE %.*s %s\n", help[k], (int)nl, help[k],
+			    strstr(help[k], "_total ") != NULL ? "counter" : "gauge");
+			for (size_t i = 0; i < m->n_replicas; i++) {
+				const struct mpc_replica_status *r = &m->replicas[i];
+				double v[] = { r->reached,
+					       (double)r->last_success,
+					       (double)r->files_behind,
+					       (double)r->files_different,
+					       (double)r->files_extra,
+					       (double)r->uploads_total,
+					       (double)r->failures_total };
+
+				put(&o, "%.*s{replica=\"", (int)nl, help[k]);
+				put_label(&o, r->remote);
+				put(&o, "\"} %.0f\n", v[k]);
+			}
+		}
+	}
+	put_with_help(&o, m->drill);
+	put(&o, "# HELP mpc_backup_health 1 while this part is healthy (what /healthz checks).\n"
+		"# TYPE mpc_backup_health gauge\n");
+	for (int i = 0; i < MPC_HEALTH_N; i++)
+		put(&o, "mpc_backup_health{part=\"%s\"} %d\n", health_names[i], m->ok[i]);
 	put(&o,
-	    "# HELP mpc_backup_healthy 1 when contract reads, token and store are healthy and "
-	    "the contract shows no oddity.\n"
+	    "# HELP mpc_backup_healthy 1 when every part is healthy and the contract shows no "
+	    "oddity (/healthz answers 200).\n"
 	    "# TYPE mpc_backup_healthy gauge\nmpc_backup_healthy %d\n",
 	    healthy(m));
 	unlock(m);
@@ -297,7 +451,6 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 /* "ok\n", or "unhealthy: contract: why token: why ...\n" (truncated to cap). Under the mutex. */
 static size_t healthz_text(const struct mpc_metrics *m, char *buf, size_t cap)
 {
-	static const char *const names[MPC_HEALTH_N] = { "contract", "token", "store" };
 	struct out o = { buf, cap - 1, 0, 0 };
 
 	if (healthy(m)) {
@@ -307,7 +460,7 @@ static size_t healthz_text(const struct mpc_metrics *m, char *buf, size_t cap)
 	put(&o, "unhealthy:");
 	for (int i = 0; i < MPC_HEALTH_N; i++)
 		if (!m->ok[i])
-			put(&o, " %s: %s;", names[i], m->why[i]);
+			put(&o, " %s: %s;", health_names[i], m->why[i]);
 	for (int i = 0; i < MPC_ANOMALY_N; i++)
 		if (m->anomaly[i])
 			put(&o, " %s: %s;", anomaly_names[i], m->anomaly_why[i]);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "src/store/replica.h"
 #include "src/util/err.h"
 
 #define MPC_METRICS_MAX_ENDPOINTS   16
@@ -38,6 +39,9 @@ enum mpc_health {
 	MPC_HEALTH_CONTRACT = 0, /* the last contract read agreed */
 	MPC_HEALTH_TOKEN,        /* the last token operation worked */
 	MPC_HEALTH_STORE,        /* the store verifies and can be read */
+	MPC_HEALTH_COVERAGE,     /* the contract's keyset is backed up, or not for long */
+	MPC_HEALTH_BACKUP,       /* backups are not failing again and again */
+	MPC_HEALTH_REPLICA,      /* no replica behind for longer than replica_grace */
 	MPC_HEALTH_N
 };
 
@@ -66,6 +70,11 @@ struct mpc_metrics {
 	uint64_t last_backup_epoch;
 	int has_backup;
 	double last_backup_time; /* Unix seconds */
+	uint64_t contract_epoch; /* the keyset epoch of the last agreed read */
+	int has_contract_epoch;
+	int covered;         /* -1 unknown, 0/1: the store covers the contract's keyset */
+	double last_poll_ok; /* Unix seconds of the last agreed read; 0 none */
+	char version[32];    /* build info */
 	uint64_t count[MPC_COUNT_N];
 	struct {
 		char name[128];
@@ -80,13 +89,17 @@ struct mpc_metrics {
 	int anomaly[MPC_ANOMALY_N];        /* active */
 	uint64_t anomalies[MPC_ANOMALY_N]; /* times started */
 	char anomaly_why[MPC_ANOMALY_N][256];
+	struct mpc_replica_status replicas[MPC_REPLICA_MAX]; /* as of the last replica pass */
+	size_t n_replicas;
 	char drill[2048]; /* the last drill's lines (mpc_drill_metrics_text), "" before one */
-	void *daemon; /* struct MHD_Daemon * */
+	void *daemon;     /* struct MHD_Daemon * */
 };
 
 /* Every field below is changed only through these functions (each takes the mutex); the HTTP
  * thread reads under the same mutex. */
 int mpc_metrics_init(struct mpc_metrics *m, struct mpc_err *e);
+/* The build's version for mpc_backup_build_info (copied; NULL: "unknown"). */
+void mpc_metrics_build(struct mpc_metrics *m, const char *version);
 void mpc_metrics_destroy(struct mpc_metrics *m); /* stops the server too */
 
 /* Serve on "ADDR:PORT" (IPv4, or [IPv6]:PORT). PORT 0 picks one; *port gets the bound port. */
@@ -96,6 +109,12 @@ int mpc_metrics_listen(struct mpc_metrics *m, const char *listen, unsigned *port
 void mpc_metrics_count(struct mpc_metrics *m, enum mpc_counter c);
 /* A backup of `epoch` was stored at Unix time `when`. */
 void mpc_metrics_backup_stored(struct mpc_metrics *m, uint64_t epoch, double when);
+/* The newest backup the store held at start (not counted as a backup of this process). */
+void mpc_metrics_backup_found(struct mpc_metrics *m, uint64_t epoch, double when);
+/* An agreed read at Unix time `when`: the contract's keyset epoch (has_epoch 0: no keyset) and
+ * whether the store covers it (-1: unknown). */
+void mpc_metrics_poll_ok(struct mpc_metrics *m, double when, int has_epoch, uint64_t epoch,
+			 int covered);
 void mpc_metrics_endpoint(struct mpc_metrics *m, const char *name, enum mpc_read_outcome o);
 void mpc_metrics_token_op(struct mpc_metrics *m, double seconds);
 /* Set one part's health; `why` (may be NULL) is shown by /healthz while it is unhealthy. */
@@ -103,6 +122,8 @@ void mpc_metrics_health(struct mpc_metrics *m, enum mpc_health part, int ok, con
 /* Set an anomaly active (with why, may be NULL) or cleared. Returns 1 when that changed it (the
  * caller logs the start or the end), 0 when it stays as it was. */
 int mpc_metrics_anomaly(struct mpc_metrics *m, enum mpc_anomaly a, int active, const char *why);
+/* The replicas' status after a pass (n <= MPC_REPLICA_MAX; 0: none configured). */
+void mpc_metrics_replicas(struct mpc_metrics *m, const struct mpc_replica_status *st, size_t n);
 /* Keep the last restore drill's metric lines (text from mpc_drill_metrics_text, copied). */
 void mpc_metrics_drill(struct mpc_metrics *m, const char *text);
 /* A counter's value (tests and benchmarks). */

@@ -152,22 +152,74 @@ static void check_oddities(struct mpc_monitor *m, const struct mpc_contract_view
 		"the operator is a participant again");
 }
 
-static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, double now)
+/* /healthz: the contract's keyset uncovered for longer than uncovered_grace. */
+static void coverage_health(struct mpc_monitor *m, const struct mpc_contract_view *v, int covered,
+			    double now)
+{
+	char why[256];
+
+	if (covered) {
+		m->uncovered_since = 0;
+		mpc_metrics_health(m->metrics, MPC_HEALTH_COVERAGE, 1, NULL);
+		return;
+	}
+	if (m->uncovered_since == 0)
+		m->uncovered_since = now;
+	if (now - m->uncovered_since < m->cfg->uncovered_grace)
+		return;
+	snprintf(
+		why, sizeof(why),
+		"the contract's keyset (epoch %llu) has not been backed up for %.0f s (grace %g s)",
+		(unsigned long long)v->keyset.epoch_id, now - m->uncovered_since,
+		m->cfg->uncovered_grace);
+	mpc_metrics_health(m->metrics, MPC_HEALTH_COVERAGE, 0, why);
+}
+
+/* /healthz: backup_failures_unhealthy consecutive failures, with the last one's message. */
+static void backup_health(struct mpc_monitor *m)
+{
+	char why[256];
+
+	if (m->backup.failures < m->cfg->backup_failures_unhealthy) {
+		mpc_metrics_health(m->metrics, MPC_HEALTH_BACKUP, 1, NULL);
+		return;
+	}
+	snprintf(why, sizeof(why), "%u backups failed in a row, the last: %.180s",
+		 m->backup.failures, m->backup.last);
+	mpc_metrics_health(m->metrics, MPC_HEALTH_BACKUP, 0, why);
+}
+
+static int token_error(int rc)
+{
+	return rc == MPC_ERR_PKCS11 || rc == MPC_ERR_PIN || rc == MPC_ERR_OBJECT_NOT_FOUND ||
+	       rc == MPC_ERR_MODULE || rc == MPC_ERR_TOKEN_NOT_FOUND;
+}
+
+/* The backup duty. *covered: 1/0 whether the store covers the contract's keyset after it, -1
+ * unknown; *what: the decision, for the debug log. */
+static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, double now,
+			int *covered_out, const char **what)
 {
 	struct mpc_backup_outcome out;
 	struct mpc_err e = { 0 };
 	char addr[MPC_ADDRESS_MAX], msg[MPC_ERR_MSG_MAX];
 	int covered = 0, rc;
 
+	*covered_out = -1;
+	*what = "no keyset to back up";
 	if (!v->has_keyset)
 		return;
 	rc = mpc_store_covers(m->ops.store, &v->keyset, &covered, NULL, &e);
 	if (rc != MPC_OK) {
+		*what = "the store cannot be read";
 		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 0, "cannot read the store");
 		notice(m, m->note, MPC_LOG_ERROR, e.msg);
 		return;
 	}
+	*covered_out = covered;
+	coverage_health(m, v, covered, now);
 	if (covered) {
+		*what = "covered by the store";
 		mpc_metrics_count(m->metrics, MPC_COUNT_BACKUPS_COVERED);
 		return;
 	}
@@ -178,22 +230,34 @@ static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v
 			"running state: there is no node to back it up from",
 			(unsigned long long)v->keyset.epoch_id, m->cfg->account);
 		notice(m, m->note, MPC_LOG_WARN, msg);
+		*what = "not covered, and no node of the operator to back it up from";
 		return;
 	}
-	if (!mpc_retry_ready(&m->backup, now))
+	if (!mpc_retry_ready(&m->backup, now)) {
+		*what = "not covered: backup waits for its backoff";
 		return;
+	}
 	rc = mpc_migration_address(&m->addr, v->own.account_id, v->own.info.url,
 				   v->own.info.tls_key, addr, NULL, &e);
 	if (rc == MPC_OK)
 		rc = mpc_op_backup(&m->ops, addr, v->own.info.tls_key, &v->keyset, &out, &e);
-	if (rc == MPC_OK && out.already_covered)
+	if (rc == MPC_OK && out.already_covered) {
+		*what = "covered by the store (found while backing up)";
+		*covered_out = 1;
+		coverage_health(m, v, 1, now);
 		return;
+	}
 	if (rc == MPC_OK) {
+		*what = "backed up";
+		*covered_out = 1;
+		coverage_health(m, v, 1, now);
 		mpc_metrics_token_op(m->metrics, out.t.token_s);
 		mpc_metrics_backup_stored(m->metrics, v->keyset.epoch_id, (double)time(NULL));
 		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 1, NULL);
+		mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 1, NULL);
 		if (mpc_retry_succeeded(&m->backup))
 			mpc_log(m->log, MPC_LOG_INFO, "backup works again");
+		backup_health(m);
 		mpc_log(m->log, MPC_LOG_INFO,
 			"backed up epoch %llu (%zu domains, %zu bytes) from %s into %s "
 			"(node %.1f ms, token %.2f ms, disk %.1f ms)",
@@ -202,16 +266,23 @@ static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v
 			out.t.disk_s * 1e3);
 		return;
 	}
-	if (rc == MPC_ERR_CANCELLED)
+	if (rc == MPC_ERR_CANCELLED) {
+		*what = "backup cancelled (stopping)";
 		return; /* shutting down: not a failure */
+	}
+	*what = "backup failed";
 	mpc_metrics_count(m->metrics, MPC_COUNT_BACKUPS_ERROR);
-	if (rc == MPC_ERR_PKCS11 || rc == MPC_ERR_PIN || rc == MPC_ERR_OBJECT_NOT_FOUND)
-		mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 0,
-				   "token operation failed (see the log)");
+	if (token_error(rc)) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "the token is unavailable: %.200s", e.msg);
+		mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 0, why);
+	}
 	if (mpc_retry_failed(&m->backup, now, m->cfg->backoff_initial, m->cfg->backoff_max, e.msg))
 		mpc_log(m->log, MPC_LOG_ERROR,
 			"backup of epoch %llu failed: %s (retrying with backoff, now %.1f s)",
 			(unsigned long long)v->keyset.epoch_id, e.msg, m->backup.delay);
+	backup_health(m);
 }
 
 /* The node to push to, if the contract names one for the operator. */
@@ -519,6 +590,7 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 		struct mpc_keyset copy;
 
 		mpc_metrics_token_op(m->metrics, out.t.token_s);
+		mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 1, NULL);
 		mpc_metrics_count(m->metrics, MPC_COUNT_PUSHES_OK);
 		mpc_retry_succeeded(&p->retry);
 		memset(&copy, 0, sizeof(copy));
@@ -542,6 +614,12 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 	if (rc == MPC_ERR_CANCELLED)
 		return; /* shutting down: not a failure */
 	mpc_metrics_count(m->metrics, MPC_COUNT_PUSHES_ERROR);
+	if (token_error(rc)) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "the token is unavailable: %.200s", e.msg);
+		mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 0, why);
+	}
 	p->pushes_failed++;
 	if (strstr(e.msg, "answered HTTP 500: keyshares receiver channel is closed") != NULL)
 		mpc_err_prefix(&e,
@@ -562,12 +640,20 @@ int mpc_monitor_verify_store(struct mpc_monitor *m)
 	int rc = mpc_store_verify(m->ops.store, m->ops.seal_tokens, m->ops.n_seal, &r, &e);
 
 	if (rc != MPC_OK) {
+		if (token_error(rc)) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "the token is unavailable: %.200s", e.msg);
+			mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 0, why);
+		}
 		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 0,
 				   "store verification could not run");
 		mpc_log(m->log, MPC_LOG_ERROR, "store verification could not run: %s", e.msg);
 		return rc;
 	}
 	mpc_metrics_token_op(m->metrics, mpc_now_monotonic() - t0);
+	if (r.n_ok > 0)
+		mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 1, NULL);
 	if (r.n_failed > 0) {
 		char why[256];
 
@@ -587,14 +673,55 @@ int mpc_monitor_verify_store(struct mpc_monitor *m)
 	return rc;
 }
 
+int mpc_monitor_read_store(struct mpc_monitor *m)
+{
+	struct mpc_store_list l;
+	struct mpc_err e = { 0 };
+	const struct mpc_store_entry *newest = NULL;
+	int rc;
+
+	memset(&l, 0, sizeof(l));
+	rc = mpc_store_list(m->ops.store, &l, &e);
+	if (rc != MPC_OK) {
+		mpc_log(m->log, MPC_LOG_ERROR, "cannot list the store: %s", e.msg);
+		return rc;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		const struct mpc_store_entry *it = &l.items[i];
+
+		if (it->quarantined || !it->header_ok)
+			continue;
+		if (newest == NULL || it->hdr.epoch > newest->hdr.epoch ||
+		    (it->hdr.epoch == newest->hdr.epoch && it->hdr.created > newest->hdr.created))
+			newest = it;
+	}
+	if (newest != NULL) {
+		mpc_metrics_backup_found(m->metrics, newest->hdr.epoch,
+					 (double)newest->hdr.created);
+		mpc_log(m->log, MPC_LOG_INFO, "the store's newest backup: epoch %llu (%s)",
+			(unsigned long long)newest->hdr.epoch, newest->name);
+	} else {
+		mpc_log(m->log, MPC_LOG_INFO, "the store holds no backup yet");
+	}
+	mpc_store_list_free(&l);
+	return MPC_OK;
+}
+
 int mpc_monitor_drill(struct mpc_monitor *m, const struct mpc_keyset *contract_ks)
 {
 	struct mpc_drill_report r;
 	struct mpc_err e = { 0 };
 	char text[2048];
-	int rc = mpc_drill_run(m->ops.store, m->ops.seal_tokens, m->ops.n_seal, contract_ks, &r, &e);
+	int rc =
+		mpc_drill_run(m->ops.store, m->ops.seal_tokens, m->ops.n_seal, contract_ks, &r, &e);
 
 	if (rc != MPC_OK) {
+		if (token_error(rc)) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "the token is unavailable: %.200s", e.msg);
+			mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 0, why);
+		}
 		mpc_log(m->log, MPC_LOG_ERROR, "restore drill could not run: %s", e.msg);
 		return rc;
 	}
@@ -602,7 +729,8 @@ int mpc_monitor_drill(struct mpc_monitor *m, const struct mpc_keyset *contract_k
 	if (mpc_drill_metrics_text(&r, text, sizeof(text), &e) > 0)
 		mpc_metrics_drill(m->metrics, text);
 	for (size_t i = 0; i < r.n; i++)
-		if (r.items[i].verdict == MPC_DRILL_FAILED || r.items[i].verdict == MPC_DRILL_MISMATCH)
+		if (r.items[i].verdict == MPC_DRILL_FAILED ||
+		    r.items[i].verdict == MPC_DRILL_MISMATCH)
 			mpc_log(m->log, MPC_LOG_ERROR, "drill: %s: %s: %s", r.items[i].name,
 				mpc_drill_verdict_name(r.items[i].verdict), r.items[i].msg);
 	if (r.restorable)
@@ -634,8 +762,10 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 	struct mpc_contract_view v;
 	struct mpc_err e = { 0 };
 	size_t n = mpc_quorum_size(m->quorum);
+	uint64_t stored;
 	double now;
-	int rc;
+	const char *what = "";
+	int rc, covered = -1;
 
 	memset(&v, 0, sizeof(v));
 	memset(outcomes, 0, sizeof(outcomes));
@@ -658,10 +788,14 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 			mpc_log(m->log, MPC_LOG_WARN,
 				"contract read: %s; taking no action until %zu of %zu endpoints agree",
 				e.msg, mpc_quorum_threshold(m->quorum), n);
+		mpc_log(m->log, MPC_LOG_DEBUG, "poll: no agreed read (%s): no action", e.msg);
 		/* No view: the next one must be confirmed by another before a push acts on it. */
 		if (m->has_prev)
 			mpc_contract_view_free(&m->prev);
 		m->has_prev = 0;
+		if (m->replicas != NULL) /* a replica still catches up without the contract */
+			mpc_monitor_replicas_step(m->replicas, m->cfg, m->log, m->metrics,
+						  m->ops.store, 0);
 		return rc;
 	}
 	mpc_metrics_health(m->metrics, MPC_HEALTH_CONTRACT, 1, NULL);
@@ -670,8 +804,20 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 			mpc_protocol_kind_name(v.kind));
 	check_registration(m, &v);
 	check_oddities(m, &v);
-	backup_duty(m, &v, now);
+	stored = mpc_metrics_get(m->metrics, MPC_COUNT_BACKUPS_OK);
+	backup_duty(m, &v, now, &covered, &what);
+	stored = mpc_metrics_get(m->metrics, MPC_COUNT_BACKUPS_OK) != stored;
+	mpc_metrics_poll_ok(m->metrics, (double)time(NULL), v.has_keyset, v.keyset.epoch_id,
+			    covered);
 	push_duty(m, &v, now);
+	if (v.has_keyset)
+		mpc_log(m->log, MPC_LOG_DEBUG,
+			"poll: state %s, keyset epoch %llu (%zu domains): %s; push %s",
+			mpc_protocol_kind_name(v.kind), (unsigned long long)v.keyset.epoch_id,
+			v.keyset.n_domains, what, mpc_push_phase_name(m->push.phase));
+	else
+		mpc_log(m->log, MPC_LOG_DEBUG, "poll: state %s, no keyset: %s; push %s",
+			mpc_protocol_kind_name(v.kind), what, mpc_push_phase_name(m->push.phase));
 	if (now >= m->next_verify) {
 		(void)mpc_monitor_verify_store(m);
 		m->next_verify = now + m->cfg->verify_interval;
@@ -680,6 +826,10 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 		(void)mpc_monitor_drill(m, v.has_keyset ? &v.keyset : NULL);
 		m->next_drill = now + m->cfg->drill_interval;
 	}
+	/* the new file is durable: copy it to the replicas (after the duties, never before) */
+	if (m->replicas != NULL)
+		mpc_monitor_replicas_step(m->replicas, m->cfg, m->log, m->metrics, m->ops.store,
+					  stored != 0);
 	/* Keep this view to confirm the next one. */
 	if (m->has_prev)
 		mpc_contract_view_free(&m->prev);

@@ -35,6 +35,7 @@
 #include "src/monitor/log.h"
 #include "src/monitor/metrics.h"
 #include "src/monitor/ops.h"
+#include "src/monitor/replicas.h"
 #include "src/monitor/retry.h"
 #include "src/util/clock.h"
 
@@ -92,7 +93,10 @@ struct mpc_monitor {
 	uint64_t max_epoch; /* the highest keyset epoch seen */
 	int had_own;        /* the operator was a participant */
 	double next_verify;
-	double next_drill; /* 0: at the first poll */
+	double uncovered_since; /* monotonic: when the contract's keyset was first seen uncovered;
+				   0 while covered */
+	struct mpc_monitor_replicas *replicas; /* borrowed, NULL: none (set by the daemon) */
+	double next_drill;      /* 0: at the first poll */
 };
 
 /* Prepare (no I/O). cfg, log, metrics, quorum and the ops' objects must outlive m. */
@@ -109,6 +113,10 @@ void mpc_monitor_reconfigure(struct mpc_monitor *m, const struct mpc_config *cfg
 
 /* One poll: read, decide, act. Returns MPC_OK or the reason nothing could be read. */
 int mpc_monitor_poll(struct mpc_monitor *m);
+
+/* Read the store's headers (no token): the newest backup's epoch and time go to the metrics, so
+ * that a restart does not forget them. Logs; MPC_OK or why the store cannot be listed. */
+int mpc_monitor_read_store(struct mpc_monitor *m);
 
 /* A restore drill (src/store/drill.h) against the contract's keyset (NULL: none); logs each
  * file that fails or disagrees and keeps the mpc_backup_last_drill_* metrics. Returns MPC_OK

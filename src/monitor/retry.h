@@ -17,12 +17,17 @@ struct mpc_retry {
 int mpc_retry_ready(const struct mpc_retry *r, double now);
 
 /* Record a failure at `now`: the next attempt waits `initial` seconds after the first failure,
- * doubling up to `max`. Returns 1 if `msg` differs from the previous failure (log it). */
+ * doubling up to `max`. Returns 1 if `msg` differs from the previous failure (log it): a
+ * message that differs only by a temporary file's name or libcurl's elapsed milliseconds is
+ * the same failure (a full disk is logged once, not on every retry). */
 int mpc_retry_failed(struct mpc_retry *r, double now, double initial, double max, const char *msg);
 
 /* Record a success. Returns 1 if the duty was failing (log the recovery once). */
 int mpc_retry_succeeded(struct mpc_retry *r);
 
 void mpc_retry_reset(struct mpc_retry *r);
+
+/* 1 if the two messages describe the same failure (as mpc_retry_failed compares them). */
+int mpc_retry_same_failure(const char *a, const char *b);
 
 #endif

@@ -7,14 +7,7 @@
 #include <time.h>
 
 #include "src/store/keyshares.h"
-
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "src/util/clock.h"
 
 const char *mpc_drill_verdict_name(enum mpc_drill_verdict v)
 {
@@ -108,7 +101,7 @@ int mpc_drill_run(const struct mpc_store *s, struct mpc_token *const *tokens, si
 	struct mpc_drill_report r;
 	struct mpc_store_verify_report vr;
 	struct mpc_store_list l;
-	double t0 = now_mono();
+	double t0 = mpc_now_monotonic();
 	int rc;
 
 	memset(&r, 0, sizeof(r));
@@ -174,7 +167,7 @@ int mpc_drill_run(const struct mpc_store *s, struct mpc_token *const *tokens, si
 	}
 	restore_one(s, tokens, n_tokens, contract_ks, &r);
 	r.finished = (uint64_t)time(NULL);
-	r.seconds = now_mono() - t0;
+	r.seconds = mpc_now_monotonic() - t0;
 	*out = r;
 	memset(&r, 0, sizeof(r));
 out:

@@ -15,14 +15,6 @@
 #include "src/store/store_int.h"
 #include "src/util/file.h"
 
-double mpc_store_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int mpc_store_open(const char *dir, int create, struct mpc_store **out, struct mpc_err *e)
 {
 	struct mpc_store *s;

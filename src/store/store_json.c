@@ -37,7 +37,7 @@ static json_t *header_json(const struct mpc_store_header *h, struct mpc_err *e)
 			bad = 1;
 			break;
 		}
-		bad |= set(dj, "domain_id", mpc_cjson_u64_out(d->domain_id)) | set(dj, "attempt", mpc_cjson_u64_out(d->attempt)) |
+		bad |= set(dj, "domain_id", mpc_cjson_u64_shown(d->domain_id)) | set(dj, "attempt", mpc_cjson_u64_shown(d->attempt)) |
 		       set(dj, "curve", json_string(mpc_curve_name(d->curve))) |
 		       set(dj, "public_key", json_string(pk));
 		bad |= json_array_append_new(doms, dj);
@@ -59,7 +59,7 @@ static json_t *header_json(const struct mpc_store_header *h, struct mpc_err *e)
 		bad |= json_array_append_new(toks, tj);
 	}
 	if (!bad)
-		bad |= set(o, "epoch", mpc_cjson_u64_out(h->epoch)) | set(o, "created", mpc_cjson_u64_out(h->created)) |
+		bad |= set(o, "epoch", mpc_cjson_u64_shown(h->epoch)) | set(o, "created", mpc_cjson_u64_shown(h->created)) |
 		       set(o, "contract", json_string(h->contract)) |
 		       set(o, "operator", json_string(h->operator_));
 	if (!bad) {
@@ -86,7 +86,7 @@ json_t *mpc_store_entry_json(const struct mpc_store_entry *en, struct mpc_err *e
 			return NULL;
 		}
 	}
-	bad = set(o, "file", json_string(en->name)) | set(o, "size", mpc_cjson_u64_out(en->size)) |
+	bad = set(o, "file", json_string(en->name)) | set(o, "size", mpc_cjson_u64_shown(en->size)) |
 	      set(o, "quarantined", json_boolean(en->quarantined)) |
 	      set(o, "newest", json_boolean(en->newest)) |
 	      set(o, "header_ok", json_boolean(en->header_ok));
@@ -107,7 +107,7 @@ json_t *mpc_store_list_json(const struct mpc_store_list *l, struct mpc_err *e)
 		bad |= j == NULL || json_array_append_new(arr, j);
 	}
 	if (!bad)
-		bad |= json_object_set(o, "files", arr) | set(o, "temporaries", mpc_cjson_u64_out(l->n_temp));
+		bad |= json_object_set(o, "files", arr) | set(o, "temporaries", mpc_cjson_u64_shown(l->n_temp));
 	json_decref(arr);
 	return finish(o, bad, e);
 }
@@ -120,11 +120,11 @@ json_t *mpc_store_verify_item_json(const struct mpc_store_verify_item *it, struc
 	if (!bad)
 		bad = set(o, "file", json_string(it->name)) |
 		      set(o, "quarantined", json_boolean(it->quarantined)) |
-		      set(o, "epoch", mpc_cjson_u64_out(it->epoch)) | set(o, "domains", mpc_cjson_u64_out(it->n_domains)) |
+		      set(o, "epoch", mpc_cjson_u64_shown(it->epoch)) | set(o, "domains", mpc_cjson_u64_shown(it->n_domains)) |
 		      set(o, "ok", json_boolean(it->ok)) |
 		      set(o, "error", it->ok ? json_null() : json_string(mpc_errname(it->code))) |
-		      set(o, "blobs_checked", mpc_cjson_u64_out(it->blobs_checked)) |
-		      set(o, "blobs_unchecked", mpc_cjson_u64_out(it->blobs_unchecked)) |
+		      set(o, "blobs_checked", mpc_cjson_u64_shown(it->blobs_checked)) |
+		      set(o, "blobs_unchecked", mpc_cjson_u64_shown(it->blobs_unchecked)) |
 		      set(o, "message", json_string(it->msg));
 	return finish(o, bad, e);
 }
@@ -140,8 +140,8 @@ json_t *mpc_store_verify_report_json(const struct mpc_store_verify_report *r, st
 		bad |= j == NULL || json_array_append_new(arr, j);
 	}
 	if (!bad)
-		bad |= json_object_set(o, "files", arr) | set(o, "ok", mpc_cjson_u64_out(r->n_ok)) |
-		       set(o, "failed", mpc_cjson_u64_out(r->n_failed)) | set(o, "temporaries", mpc_cjson_u64_out(r->n_temp)) |
+		bad |= json_object_set(o, "files", arr) | set(o, "ok", mpc_cjson_u64_shown(r->n_ok)) |
+		       set(o, "failed", mpc_cjson_u64_shown(r->n_failed)) | set(o, "temporaries", mpc_cjson_u64_shown(r->n_temp)) |
 		       set(o, "all_ok", json_boolean(r->all_ok));
 	json_decref(arr);
 	return finish(o, bad, e);

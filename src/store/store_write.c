@@ -13,6 +13,7 @@
 #include "src/store/keyshares.h"
 #include "src/store/store.h"
 #include "src/store/store_int.h"
+#include "src/util/clock.h"
 #include "src/util/file.h"
 
 /* Remove DIR/.tmp-* and main-directory copies of files already in quarantine/. Lock held. */
@@ -208,7 +209,7 @@ int mpc_store_put(const struct mpc_store *s, const struct mpc_store_put_opts *o,
 		hdr = NULL;
 		h.created++;
 	}
-	t0 = mpc_store_now();
+	t0 = mpc_now_monotonic();
 	for (size_t i = 0; i < o->n_tokens; i++) {
 		rc = mpc_seal(o->tokens[i], h.tokens[i].mech, hdr, hdr_len, keyshares, len, &blobs[i],
 			      &blob_lens[i], e);
@@ -218,14 +219,14 @@ int mpc_store_put(const struct mpc_store *s, const struct mpc_store_put_opts *o,
 			goto out;
 		}
 	}
-	token_s = mpc_store_now() - t0;
+	token_s = mpc_now_monotonic() - t0;
 	rc = mpc_store_file_build(hdr, hdr_len, (const uint8_t *const *)blobs, blob_lens,
 				  o->n_tokens, &file, &file_len, e);
 	if (rc != MPC_OK)
 		goto out;
-	t0 = mpc_store_now();
+	t0 = mpc_now_monotonic();
 	rc = mpc_store_write_new(s->dir, name, file, file_len, e);
-	disk_s = mpc_store_now() - t0;
+	disk_s = mpc_now_monotonic() - t0;
 	if (rc != MPC_OK) {
 		mpc_err_prefix(e, "storing keyset of epoch %llu: ", (unsigned long long)h.epoch);
 		goto out;

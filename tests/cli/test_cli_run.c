@@ -159,6 +159,10 @@ static void test_bad_config_lines(void **state)
 	conf(f, "badnumber.conf", "poll_interval = often", path);
 	snprintf(where, sizeof(where), "%s:6:", path);
 	refused(f, args, 2, where, "not a number of seconds");
+	/* A token URI is parsed when the token opens, yet the error names its line. */
+	conf(f, "uri.conf", "token = pkcs11:token=%zz   # a typo", path);
+	snprintf(where, sizeof(where), "%s:6:", path);
+	refused(f, args, 65, where, "PKCS#11 URI");
 	snprintf(path, sizeof(path), "%s/absent.conf", f->dir);
 	refused(f, args, 18, "absent.conf", NULL);
 }
