@@ -37,8 +37,12 @@ for c in "token list" "token init" "token show" register "node hello" backup res
 	# shellcheck disable=SC2086 # "store list" is two arguments
 	opts=$("$root/usr/bin/mpc-backup" $c --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u)
 	for o in $opts; do
-		grep -qF -- "$(printf '%s' "$o" | sed 's/-/\\-/g')" "$root/usr/share/man/man1/mpc-backup.1" ||
-			fail "option '$o' (mpc-backup $c --help) is not in mpc-backup(1)"
+		grep -qF -- "$(printf '%s' "$o" | sed 's/-/\\-/g')" "$root/usr/share/man/man1/mpc-backup.1" &&
+			continue
+		# run's options are the configuration keys: documented in mpc-backup.conf(5)
+		[ "$c" = run ] && grep -q -- "$(printf '%s' "${o#--}" | sed 's/-/\\\\*_/g')" \
+			"$root/usr/share/man/man5/mpc-backup.conf.5" && continue
+		fail "option '$o' (mpc-backup $c --help) is not in mpc-backup(1) (nor, for run, its key in mpc-backup.conf(5))"
 	done
 done
 
