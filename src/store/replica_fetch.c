@@ -246,7 +246,12 @@ next:;
 					snprintf(it->msg, sizeof(it->msg),
 						 "opened by the token: %.600s", vr.items[k].msg);
 				} else {
-					it->code = vr.items[k].ok ? MPC_ERR_AUTH : vr.items[k].code;
+					/* Sealed only to tokens not given is "the token does not open
+					 * it" (15), like a bad tag: not "no token matches a URI". */
+					it->code = vr.items[k].ok ||
+							   vr.items[k].code == MPC_ERR_TOKEN_NOT_FOUND
+						   ? MPC_ERR_AUTH
+						   : vr.items[k].code;
 					snprintf(it->msg, sizeof(it->msg),
 						 "refused by the token: %.600s",
 						 vr.items[k].ok
