@@ -54,7 +54,8 @@ static void print_entry(const struct mpc_store_entry *en)
 		struct tm tm;
 
 		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			snprintf(when, sizeof(when), "?");
 	}
 	printf("%s  epoch %llu  %zu domain(s) [", en->name, (unsigned long long)en->hdr.epoch,
 	       en->hdr.keyset.n_domains);

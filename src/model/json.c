@@ -156,9 +156,8 @@ __attribute__((noinline)) static unsigned long long text_weight(const char *s, s
 
 				if (s[i] != '\\') {
 					i++;
-				} else if (i + 1 < n && s[i + 1] != 'u') {
-					i += 2;
-				} else if (!hex4(s + i + 2, n - i - 2, &cp)) {
+				} else if (i + 1 >= n || s[i + 1] != 'u' ||
+					   !hex4(s + i + 2, n - i - 2, &cp)) {
 					i += 2;
 				} else if (cp >= 0xd800 && cp <= 0xdbff && i + 12 <= n &&
 					   s[i + 6] == '\\' && s[i + 7] == 'u' &&

@@ -334,7 +334,7 @@ static void sanitize(const uint8_t *in, size_t n, char *out, size_t cap)
 	size_t o = 0;
 
 	for (size_t i = 0; i < n && o + 4 < cap && o < 200; i++)
-		out[o++] = (in[i] >= 0x20 && in[i] < 0x7f) ? (char)in[i] : '?';
+		out[o++] = (char)((in[i] >= 0x20 && in[i] < 0x7f) ? in[i] : '?');
 	if (n > 200 && o + 4 < cap) {
 		memcpy(out + o, "...", 3);
 		o += 3;
