@@ -24,8 +24,7 @@ static int public_of_seed(const uint8_t seed[32], uint8_t pub[32], struct mpc_er
 	return rc;
 }
 
-static int absent(struct mpc_token *t, enum mpc_key_role role, const char *label,
-		  struct mpc_err *e)
+static int absent(struct mpc_token *t, enum mpc_key_role role, const char *label, struct mpc_err *e)
 {
 	CK_OBJECT_HANDLE h;
 	struct mpc_err probe = { 0 };
@@ -112,8 +111,10 @@ int mpc_ed25519_import_tls(struct mpc_token *t, const uint8_t seed[32], uint8_t 
 
 		rc = mpc_fail_ck(e, rv, "C_CreateObject(Ed25519 public key)", d->label);
 		if (rv2 != CKR_OK)
-			mpc_err_prefix(e, "the imported private key could not be removed again "
-				       "(%s): ", mpc_ckr_name(rv2));
+			mpc_err_prefix(e,
+				       "the imported private key could not be removed again "
+				       "(%s): ",
+				       mpc_ckr_name(rv2));
 		goto out;
 	}
 	t->key_cache[MPC_KEY_TLS_PRIVATE] = 0;

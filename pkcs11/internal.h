@@ -28,9 +28,9 @@
 /* ---- modules (module.c) ---- */
 
 struct mpc_p11_module {
-	char *path;            /* owned: the file loaded */
-	char *name;            /* owned: p11-kit registered name, or NULL */
-	CK_FUNCTION_LIST *fn;  /* p11-kit owns the function list */
+	char *path;           /* owned: the file loaded */
+	char *name;           /* owned: p11-kit registered name, or NULL */
+	CK_FUNCTION_LIST *fn; /* p11-kit owns the function list */
 };
 
 #define MPC_P11_MAX_MODULES 16
@@ -69,12 +69,12 @@ void mpc_p11_trim(char *dst, const unsigned char *src, size_t n);
 /* ---- URIs (uri.c) ---- */
 
 struct mpc_token_uri {
-	P11KitUri *uri;       /* owned */
-	char *module_path;    /* owned, or NULL */
-	char *module_name;    /* owned, or NULL */
-	char *pin_file;       /* owned: path from pin-source, or NULL */
-	char *object;         /* owned: object= label, or NULL */
-	char *text;           /* owned: the URI as shown in messages (mpc_uri_for_message) */
+	P11KitUri *uri;    /* owned */
+	char *module_path; /* owned, or NULL */
+	char *module_name; /* owned, or NULL */
+	char *pin_file;    /* owned: path from pin-source, or NULL */
+	char *object;      /* owned: object= label, or NULL */
+	char *text;        /* owned: the URI as shown in messages (mpc_uri_for_message) */
 };
 
 /* Parse `s` (see uri.h for what is accepted). *out is owned by the caller. */
@@ -86,21 +86,21 @@ int mpc_token_uri_match_token(const struct mpc_token_uri *u, CK_TOKEN_INFO *info
 /* ---- tokens (token.c) ---- */
 
 struct mpc_token {
-	struct mpc_p11_ctx *ctx;          /* borrowed */
-	CK_FUNCTION_LIST *fn;             /* borrowed from ctx */
-	const char *module_path;          /* borrowed from ctx */
+	struct mpc_p11_ctx *ctx; /* borrowed */
+	CK_FUNCTION_LIST *fn;    /* borrowed from ctx */
+	const char *module_path; /* borrowed from ctx */
 	CK_SLOT_ID slot;
 	CK_TOKEN_INFO info;
-	struct mpc_token_desc desc;       /* label, serial, ... trimmed; fixed at open */
-	CK_SESSION_HANDLE session;        /* CK_INVALID_HANDLE when closed */
-	struct mpc_token_uri *uri;        /* owned */
-	struct mpc_pin_opts pin;          /* strings borrowed from the caller */
+	struct mpc_token_desc desc; /* label, serial, ... trimmed; fixed at open */
+	CK_SESSION_HANDLE session;  /* CK_INVALID_HANDLE when closed */
+	struct mpc_token_uri *uri;  /* owned */
+	struct mpc_pin_opts pin;    /* strings borrowed from the caller */
 	int logged_in;
-	CK_OBJECT_HANDLE key_cache[8];    /* by enum mpc_key_role; 0 = not looked up; cleared by
+	CK_OBJECT_HANDLE key_cache[8]; /* by enum mpc_key_role; 0 = not looked up; cleared by
 					   * mpc_token_recover() */
-	unsigned char rng_pool[512];      /* token RNG output not yet used for IVs (IVs are
+	unsigned char rng_pool[512];   /* token RNG output not yet used for IVs (IVs are
 					   * public: this holds no secret) */
-	size_t rng_left;                  /* unused bytes at the end of rng_pool */
+	size_t rng_left;               /* unused bytes at the end of rng_pool */
 	pthread_mutex_t lock;
 };
 
@@ -121,8 +121,9 @@ int mpc_token_ready(struct mpc_token *t, struct mpc_err *e);
 /* Takes the lock itself: run op(t, arg, e) under the token's lock. If it fails because the
  * session or login was lost (its error's ckr says so), re-open the session, log in again and
  * run it once more. op must be safe to repeat (start every Cryptoki operation afresh). */
-int mpc_token_call(struct mpc_token *t, int (*op)(struct mpc_token *t, void *arg, struct mpc_err *e),
-		   void *arg, struct mpc_err *e);
+int mpc_token_call(struct mpc_token *t,
+		   int (*op)(struct mpc_token *t, void *arg, struct mpc_err *e), void *arg,
+		   struct mpc_err *e);
 
 /* 1 if the token's slot offers `mech` with `flags` (no lock needed: slot-level query). */
 int mpc_token_has_mechanism(struct mpc_token *t, CK_MECHANISM_TYPE mech, CK_FLAGS flags);

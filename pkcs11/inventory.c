@@ -46,8 +46,9 @@ static int report_module(struct mpc_p11_module *m, struct mpc_slot_report **arr,
 		r->user_pin_locked = !!(ti.flags & CKF_USER_PIN_LOCKED);
 		r->user_pin_final_try = !!(ti.flags & CKF_USER_PIN_FINAL_TRY);
 		r->user_pin_count_low = !!(ti.flags & CKF_USER_PIN_COUNT_LOW);
-		r->eddsa = has(m->fn, slots[i], CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR) &&
-			   has(m->fn, slots[i], CKM_EDDSA, CKF_SIGN);
+		r->eddsa =
+			has(m->fn, slots[i], CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR) &&
+			has(m->fn, slots[i], CKM_EDDSA, CKF_SIGN);
 		r->aes_gcm = has(m->fn, slots[i], CKM_AES_GCM, CKF_ENCRYPT | CKF_DECRYPT);
 		r->cbc_hmac = has(m->fn, slots[i], CKM_AES_CBC_PAD, CKF_ENCRYPT | CKF_DECRYPT) &&
 			      has(m->fn, slots[i], CKM_SHA256_HMAC, CKF_SIGN | CKF_VERIFY);

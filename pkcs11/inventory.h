@@ -9,14 +9,14 @@
 #include "pkcs11/module.h"
 
 struct mpc_slot_report {
-	const char *module;          /* borrowed from the context */
+	const char *module; /* borrowed from the context */
 	unsigned long slot;
 	char label[33], serial[17], manufacturer[33], model[17];
 	int token_initialized, login_required, user_pin_initialized;
 	int user_pin_locked, user_pin_final_try, user_pin_count_low;
-	int eddsa;                   /* CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA */
-	int aes_gcm;                 /* CKM_AES_GCM encrypt+decrypt */
-	int cbc_hmac;                /* CKM_AES_CBC_PAD and CKM_SHA256_HMAC */
+	int eddsa;    /* CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA */
+	int aes_gcm;  /* CKM_AES_GCM encrypt+decrypt */
+	int cbc_hmac; /* CKM_AES_CBC_PAD and CKM_SHA256_HMAC */
 };
 
 /* Load the module named by `uri` (module-path= or module-name=), or every p11-kit registered

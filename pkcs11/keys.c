@@ -30,7 +30,9 @@ const struct mpc_key_desc *mpc_key_desc(enum mpc_key_role role)
 
 const char *mpc_key_kind_name(enum mpc_key_kind kind)
 {
-	return kind == MPC_KEY_KIND_PRIVATE ? "private" : kind == MPC_KEY_KIND_PUBLIC ? "public" : "secret";
+	return kind == MPC_KEY_KIND_PRIVATE  ? "private"
+	       : kind == MPC_KEY_KIND_PUBLIC ? "public"
+					     : "secret";
 }
 
 CK_OBJECT_CLASS mpc_key_ck_class(enum mpc_key_role role)
@@ -82,19 +84,19 @@ int mpc_key_find(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *
 	if (n == 0)
 		return mpc_fail(e, MPC_ERR_OBJECT_NOT_FOUND,
 				"token \"%s\" has no %s key \"%s\" (run `mpc-backup token init%s`)",
-				MPC_TOKEN_LABEL(t), mpc_key_kind_name(d->kind),
-				label, role == MPC_KEY_TRANSPORT ? " --import-transport-key" : "");
+				MPC_TOKEN_LABEL(t), mpc_key_kind_name(d->kind), label,
+				role == MPC_KEY_TRANSPORT ? " --import-transport-key" : "");
 	if (n > 1)
-		return mpc_fail(e, MPC_ERR_STATE,
-				"token \"%s\" has more than one object labelled \"%s\"; refusing to "
-				"guess which one is mpc-backup's",
-				MPC_TOKEN_LABEL(t), label);
+		return mpc_fail(
+			e, MPC_ERR_STATE,
+			"token \"%s\" has more than one object labelled \"%s\"; refusing to "
+			"guess which one is mpc-backup's",
+			MPC_TOKEN_LABEL(t), label);
 	*h = found[0];
 	return MPC_OK;
 }
 
-int mpc_key_get(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h,
-		struct mpc_err *e)
+int mpc_key_get(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h, struct mpc_err *e)
 {
 	int rc;
 
@@ -115,11 +117,12 @@ int mpc_key_get(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h
 		if (rc != MPC_OK)
 			return rc;
 		if (a.sensitive != 1 || a.extractable != 0)
-			return mpc_fail(e, MPC_ERR_STATE,
-					"token \"%s\": key \"%s\" is %s: refusing to use a key that "
-					"can leave the token",
-					MPC_TOKEN_LABEL(t), mpc_key_desc(role)->label,
-					a.extractable != 0 ? "extractable" : "not sensitive");
+			return mpc_fail(
+				e, MPC_ERR_STATE,
+				"token \"%s\": key \"%s\" is %s: refusing to use a key that "
+				"can leave the token",
+				MPC_TOKEN_LABEL(t), mpc_key_desc(role)->label,
+				a.extractable != 0 ? "extractable" : "not sensitive");
 	}
 	if ((size_t)role < sizeof(t->key_cache) / sizeof(t->key_cache[0]))
 		t->key_cache[role] = *h;
@@ -224,7 +227,8 @@ static int gen_tls(struct mpc_token *t, struct mpc_err *e)
 	rv = t->fn->C_GenerateKeyPair(t->session, &mech, pub, sizeof(pub) / sizeof(pub[0]), priv,
 				      sizeof(priv) / sizeof(priv[0]), &hpub, &hpriv);
 	if (rv != CKR_OK)
-		return mpc_fail_ck(e, rv, "C_GenerateKeyPair(CKM_EC_EDWARDS_KEY_PAIR_GEN)", d->label);
+		return mpc_fail_ck(e, rv, "C_GenerateKeyPair(CKM_EC_EDWARDS_KEY_PAIR_GEN)",
+				   d->label);
 	return MPC_OK;
 }
 
@@ -251,9 +255,11 @@ int mpc_key_ceremony(struct mpc_token *t, int what, struct mpc_ceremony_report *
 	int gcm = mpc_token_has_mechanism(t, CKM_AES_GCM, CKF_ENCRYPT | CKF_DECRYPT);
 	int cbc = mpc_token_has_mechanism(t, CKM_AES_CBC_PAD, CKF_ENCRYPT | CKF_DECRYPT) &&
 		  mpc_token_has_mechanism(t, CKM_SHA256_HMAC, CKF_SIGN | CKF_VERIFY);
-	int eddsa = mpc_token_has_mechanism(t, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR) &&
-		    mpc_token_has_mechanism(t, CKM_EDDSA, CKF_SIGN);
-	const enum mpc_key_role secrets[] = { MPC_KEY_SEAL_GCM, MPC_KEY_SEAL_CBC, MPC_KEY_SEAL_HMAC };
+	int eddsa =
+		mpc_token_has_mechanism(t, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR) &&
+		mpc_token_has_mechanism(t, CKM_EDDSA, CKF_SIGN);
+	const enum mpc_key_role secrets[] = { MPC_KEY_SEAL_GCM, MPC_KEY_SEAL_CBC,
+					      MPC_KEY_SEAL_HMAC };
 	const int wanted[] = { gcm, cbc, cbc };
 
 	memset(rep, 0, sizeof(*rep));
@@ -287,19 +293,21 @@ int mpc_key_ceremony(struct mpc_token *t, int what, struct mpc_ceremony_report *
 			goto out;
 		}
 		if (ppriv != ppub) {
-			rc = mpc_fail(e, MPC_ERR_STATE,
-				      "token \"%s\" holds only the %s half of the TLS key pair; "
-				      "refusing to create another (inspect it with `mpc-backup token show`)",
-				      MPC_TOKEN_LABEL(t), ppriv ? "private" : "public");
+			rc = mpc_fail(
+				e, MPC_ERR_STATE,
+				"token \"%s\" holds only the %s half of the TLS key pair; "
+				"refusing to create another (inspect it with `mpc-backup token show`)",
+				MPC_TOKEN_LABEL(t), ppriv ? "private" : "public");
 			goto out;
 		}
 		if (!ppriv && (what & MPC_CEREMONY_TLS)) {
 			if (!eddsa) {
-				rc = mpc_fail(e, MPC_ERR_UNSUPPORTED,
-					      "token \"%s\" offers no Ed25519 (CKM_EC_EDWARDS_KEY_PAIR_GEN "
-					      "and CKM_EDDSA); keep the TLS key in another token "
-					      "(--tls-token)",
-					      MPC_TOKEN_LABEL(t));
+				rc = mpc_fail(
+					e, MPC_ERR_UNSUPPORTED,
+					"token \"%s\" offers no Ed25519 (CKM_EC_EDWARDS_KEY_PAIR_GEN "
+					"and CKM_EDDSA); keep the TLS key in another token "
+					"(--tls-token)",
+					MPC_TOKEN_LABEL(t));
 				goto out;
 			}
 			rc = gen_tls(t, e);
@@ -320,7 +328,6 @@ out:
 	mpc_token_unlock(t);
 	return rc;
 }
-
 
 int mpc_key_import_transport(struct mpc_token *t, const uint8_t key[32], struct mpc_err *e)
 {
@@ -358,10 +365,11 @@ int mpc_key_import_transport(struct mpc_token *t, const uint8_t key[32], struct 
 		goto out;
 	}
 	if (p) {
-		rc = mpc_fail(e, MPC_ERR_EXISTS,
-			      "token \"%s\" already holds a transport key \"%s\"; it is never "
-			      "overwritten (delete it with the token's own tools if it must change)",
-			      MPC_TOKEN_LABEL(t), d->label);
+		rc = mpc_fail(
+			e, MPC_ERR_EXISTS,
+			"token \"%s\" already holds a transport key \"%s\"; it is never "
+			"overwritten (delete it with the token's own tools if it must change)",
+			MPC_TOKEN_LABEL(t), d->label);
 		goto out;
 	}
 	rv = t->fn->C_CreateObject(t->session, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
@@ -376,13 +384,32 @@ int mpc_key_get_attrs(struct mpc_token *t, CK_OBJECT_HANDLE h, struct mpc_key_at
 		      struct mpc_err *e)
 {
 	CK_BBOOL v[13];
-	CK_ATTRIBUTE_TYPE types[13] = { CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, CKA_EXTRACTABLE,
-					CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_ENCRYPT,
-					CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP,
+	CK_ATTRIBUTE_TYPE types[13] = { CKA_TOKEN,
+					CKA_PRIVATE,
+					CKA_SENSITIVE,
+					CKA_EXTRACTABLE,
+					CKA_ALWAYS_SENSITIVE,
+					CKA_NEVER_EXTRACTABLE,
+					CKA_ENCRYPT,
+					CKA_DECRYPT,
+					CKA_SIGN,
+					CKA_VERIFY,
+					CKA_WRAP,
+					CKA_UNWRAP,
 					CKA_DERIVE };
-	int *dst[13] = { &a->token, &a->private_, &a->sensitive, &a->extractable,
-			 &a->always_sensitive, &a->never_extractable, &a->encrypt, &a->decrypt,
-			 &a->sign, &a->verify, &a->wrap, &a->unwrap, &a->derive };
+	int *dst[13] = { &a->token,
+			 &a->private_,
+			 &a->sensitive,
+			 &a->extractable,
+			 &a->always_sensitive,
+			 &a->never_extractable,
+			 &a->encrypt,
+			 &a->decrypt,
+			 &a->sign,
+			 &a->verify,
+			 &a->wrap,
+			 &a->unwrap,
+			 &a->derive };
 	CK_ULONG vlen = 0;
 	CK_ATTRIBUTE one;
 

@@ -50,8 +50,7 @@ const char *mpc_key_kind_name(enum mpc_key_kind kind);
 /* Whether the object for `role` is in the token (found by label and CKA_ID; for the TLS key
  * the URI's object= may name another label): *present = 1 or 0. More than one match is
  * MPC_ERR_STATE. Takes the token's lock. */
-int mpc_key_present(struct mpc_token *t, enum mpc_key_role role, int *present,
-		    struct mpc_err *e);
+int mpc_key_present(struct mpc_token *t, enum mpc_key_role role, int *present, struct mpc_err *e);
 
 struct mpc_ceremony_report {
 	int created[MPC_KEY_ROLE_COUNT]; /* 1: made by this run */
@@ -59,7 +58,7 @@ struct mpc_ceremony_report {
 };
 
 #define MPC_CEREMONY_SEAL 1 /* the sealing keys */
-#define MPC_CEREMONY_TLS 2  /* the Ed25519 TLS key pair */
+#define MPC_CEREMONY_TLS  2 /* the Ed25519 TLS key pair */
 
 /* Create whatever of the keys named by `what` is missing (idempotent). A TLS key pair with
  * only one half present is MPC_ERR_STATE: the operator must look. The report also says which

@@ -53,9 +53,8 @@ static CK_RV initialize(CK_FUNCTION_LIST *fn, const char *reserved)
 }
 
 /* Take ownership of a raw function list loaded from `path`, initialise and register it. */
-static int adopt(struct mpc_p11_ctx *ctx, CK_FUNCTION_LIST *fn, const char *path,
-		 const char *name, const char *reserved, struct mpc_p11_module **out,
-		 struct mpc_err *e)
+static int adopt(struct mpc_p11_ctx *ctx, CK_FUNCTION_LIST *fn, const char *path, const char *name,
+		 const char *reserved, struct mpc_p11_module **out, struct mpc_err *e)
 {
 	struct mpc_p11_module *m;
 	CK_RV rv;
@@ -143,7 +142,8 @@ static int load_path(struct mpc_p11_ctx *ctx, const char *path, const char *rese
 	fn = p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
 	if (fn == NULL)
 		return mpc_fail(e, MPC_ERR_MODULE, "cannot load PKCS#11 module %s: %s", path,
-				p11_kit_message() ? p11_kit_message() : "not found or not a module");
+				p11_kit_message() ? p11_kit_message()
+						  : "not found or not a module");
 	return adopt(ctx, fn, path, NULL, reserved, out, e);
 }
 

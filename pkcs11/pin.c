@@ -18,8 +18,8 @@ static int check_pin(const char *p, size_t n, const char *source, struct mpc_err
 	return MPC_OK;
 }
 
-int mpc_pin_read(const char *pin_file, const char *uri_pin_file, const char *env_name,
-		 char **pin, size_t *len, const char **source, struct mpc_err *e)
+int mpc_pin_read(const char *pin_file, const char *uri_pin_file, const char *env_name, char **pin,
+		 size_t *len, const char **source, struct mpc_err *e)
 {
 	uint8_t *buf = NULL;
 	size_t n = 0;
@@ -51,14 +51,15 @@ int mpc_pin_read(const char *pin_file, const char *uri_pin_file, const char *env
 
 		src = "the environment";
 		if (v == NULL)
-			return mpc_fail(e, MPC_ERR_PIN,
-					"no PIN: set %s, use --pin-file, or add pin-source=file:... to "
-					"the token URI",
-					env_name);
+			return mpc_fail(
+				e, MPC_ERR_PIN,
+				"no PIN: set %s, use --pin-file, or add pin-source=file:... to "
+				"the token URI",
+				env_name);
 		vl = strlen(v);
 		if (vl > MPC_PIN_MAX)
-			return mpc_fail(e, MPC_ERR_PIN, "the PIN in %s is longer than %d bytes", env_name,
-					MPC_PIN_MAX);
+			return mpc_fail(e, MPC_ERR_PIN, "the PIN in %s is longer than %d bytes",
+					env_name, MPC_PIN_MAX);
 		buf = mpc_secure_alloc(vl + 1, e);
 		if (buf == NULL)
 			return MPC_ERR_NOMEM;

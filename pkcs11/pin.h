@@ -17,7 +17,7 @@
 /* On success *pin is mpc_secure_alloc() memory holding *len bytes plus a NUL; the caller
  * frees it with mpc_secure_free() right after C_Login. `source` receives a static description
  * of where it came from ("--pin-file", "URI pin-source", "environment MPC_BACKUP_PIN"). */
-int mpc_pin_read(const char *pin_file, const char *uri_pin_file, const char *env_name,
-		 char **pin, size_t *len, const char **source, struct mpc_err *e);
+int mpc_pin_read(const char *pin_file, const char *uri_pin_file, const char *env_name, char **pin,
+		 size_t *len, const char **source, struct mpc_err *e);
 
 #endif

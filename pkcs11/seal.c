@@ -11,13 +11,13 @@
 #include "pkcs11/keys.h"
 #include "src/util/mem.h"
 
-#define BLOB_MAGIC "MPCS"
+#define BLOB_MAGIC   "MPCS"
 #define BLOB_VERSION 1
-#define HDR_LEN 7 /* magic(4) version(1) mech(1) iv_len(1) */
-#define GCM_IV_LEN 12
-#define GCM_TAG_LEN 16
-#define CBC_IV_LEN 16
-#define HMAC_LEN 32
+#define HDR_LEN      7 /* magic(4) version(1) mech(1) iv_len(1) */
+#define GCM_IV_LEN   12
+#define GCM_TAG_LEN  16
+#define CBC_IV_LEN   16
+#define HMAC_LEN     32
 
 const char *mpc_seal_mech_name(enum mpc_seal_mech m)
 {
@@ -159,7 +159,10 @@ static CK_RV hmac_blob(struct mpc_token *t, CK_OBJECT_HANDLE k, int verify, cons
 		const struct {
 			const uint8_t *p;
 			size_t n;
-		} parts[] = { { hdr, HDR_LEN }, { iv, CBC_IV_LEN }, { len8, 8 }, { aad, aad_len },
+		} parts[] = { { hdr, HDR_LEN },
+			      { iv, CBC_IV_LEN },
+			      { len8, 8 },
+			      { aad, aad_len },
 			      { ct, ct_len } };
 
 		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
@@ -193,8 +196,8 @@ static CK_RV gcm_blob(struct mpc_token *t, CK_OBJECT_HANDLE k, int decrypt, cons
 		      size_t in_len, uint8_t *out, CK_ULONG *out_len)
 {
 	uint8_t aad_stack[512];
-	uint8_t *gcm_aad = HDR_LEN + aad_len <= sizeof(aad_stack) ? aad_stack
-								  : malloc(HDR_LEN + aad_len);
+	uint8_t *gcm_aad =
+		HDR_LEN + aad_len <= sizeof(aad_stack) ? aad_stack : malloc(HDR_LEN + aad_len);
 	CK_GCM_PARAMS p;
 	CK_MECHANISM m = { CKM_AES_GCM, &p, sizeof(p) };
 	CK_RV rv;
@@ -204,9 +207,10 @@ static CK_RV gcm_blob(struct mpc_token *t, CK_OBJECT_HANDLE k, int decrypt, cons
 	memcpy(gcm_aad, hdr, HDR_LEN);
 	if (aad_len > 0)
 		memcpy(gcm_aad + HDR_LEN, aad, aad_len);
-	p = (CK_GCM_PARAMS){ iv, GCM_IV_LEN, GCM_IV_LEN * 8, gcm_aad, HDR_LEN + aad_len,
-			     GCM_TAG_LEN * 8 };
-	rv = decrypt ? t->fn->C_DecryptInit(t->session, &m, k) : t->fn->C_EncryptInit(t->session, &m, k);
+	p = (CK_GCM_PARAMS){ iv,      GCM_IV_LEN,        GCM_IV_LEN * 8,
+			     gcm_aad, HDR_LEN + aad_len, GCM_TAG_LEN * 8 };
+	rv = decrypt ? t->fn->C_DecryptInit(t->session, &m, k)
+		     : t->fn->C_EncryptInit(t->session, &m, k);
 	if (rv == CKR_OK)
 		rv = decrypt ? t->fn->C_Decrypt(t->session, (CK_BYTE_PTR)in, in_len, out, out_len)
 			     : t->fn->C_Encrypt(t->session, (CK_BYTE_PTR)in, in_len, out, out_len);
@@ -248,8 +252,8 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 			return mpc_fail_ck(e, rv, "C_Encrypt(CKM_AES_GCM)", "mpc-backup-seal-gcm");
 		if (out_len != n + GCM_TAG_LEN)
 			return mpc_fail(e, MPC_ERR_PKCS11,
-					"C_Encrypt(CKM_AES_GCM) returned %lu bytes for %zu", out_len,
-					n);
+					"C_Encrypt(CKM_AES_GCM) returned %lu bytes for %zu",
+					out_len, n);
 		*blob_len = HDR_LEN + GCM_IV_LEN + out_len;
 		return MPC_OK;
 	}
@@ -272,10 +276,12 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 			rv = t->fn->C_Encrypt(t->session, (CK_BYTE_PTR)in, n, ct, &out_len);
 		}
 		if (rv != CKR_OK)
-			return mpc_fail_ck(e, rv, "C_Encrypt(CKM_AES_CBC_PAD)", "mpc-backup-seal-cbc");
+			return mpc_fail_ck(e, rv, "C_Encrypt(CKM_AES_CBC_PAD)",
+					   "mpc-backup-seal-cbc");
 		rv = hmac_blob(t, km, 0, blob, iv, aad, aad_len, ct, out_len, ct + out_len);
 		if (rv != CKR_OK)
-			return mpc_fail_ck(e, rv, "C_Sign(CKM_SHA256_HMAC)", "mpc-backup-seal-hmac");
+			return mpc_fail_ck(e, rv, "C_Sign(CKM_SHA256_HMAC)",
+					   "mpc-backup-seal-hmac");
 		*blob_len = HDR_LEN + CBC_IV_LEN + out_len + HMAC_LEN;
 		return MPC_OK;
 	}
@@ -288,7 +294,7 @@ struct seal_call {
 	size_t aad_len;
 	const uint8_t *in; /* plaintext to seal, or the blob to open */
 	size_t in_len;
-	uint8_t *out;      /* the blob, or the plaintext */
+	uint8_t *out; /* the blob, or the plaintext */
 	size_t *out_len;
 };
 
@@ -304,9 +310,9 @@ size_t mpc_seal_size(size_t n)
 	return HDR_LEN + CBC_IV_LEN + n + 16 + HMAC_LEN;
 }
 
-int mpc_seal_to(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad,
-		size_t aad_len, const uint8_t *pt, size_t n, uint8_t *out, size_t cap,
-		size_t *blob_len, struct mpc_err *e)
+int mpc_seal_to(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad, size_t aad_len,
+		const uint8_t *pt, size_t n, uint8_t *out, size_t cap, size_t *blob_len,
+		struct mpc_err *e)
 {
 	size_t len = 0;
 	int rc;
@@ -323,8 +329,8 @@ int mpc_seal_to(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad
 	if (mech != MPC_SEAL_AES_GCM && mech != MPC_SEAL_AES_CBC_HMAC)
 		return mpc_fail(e, MPC_ERR_USAGE, "unknown sealing mechanism %d", (int)mech);
 	if (cap < mpc_seal_size(n))
-		return mpc_fail(e, MPC_ERR_TOO_LARGE, "sealing %zu bytes needs a %zu-byte buffer", n,
-				mpc_seal_size(n));
+		return mpc_fail(e, MPC_ERR_TOO_LARGE, "sealing %zu bytes needs a %zu-byte buffer",
+				n, mpc_seal_size(n));
 	{
 		struct seal_call a = { mech, aad, aad_len, pt, n, out, &len };
 
@@ -401,7 +407,8 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 			      blob_len - HDR_LEN - GCM_IV_LEN, pt, &out_len);
 		if (rv != CKR_OK) {
 			if (mpc_token_rv_is_lost_session(rv) || rv == CKR_HOST_MEMORY)
-				return mpc_fail_ck(e, rv, "C_Decrypt(CKM_AES_GCM)", "mpc-backup-seal-gcm");
+				return mpc_fail_ck(e, rv, "C_Decrypt(CKM_AES_GCM)",
+						   "mpc-backup-seal-gcm");
 			/* Tokens differ in what they return for a bad tag; every failure here means
 			 * the data, the associated data or the key is not the one sealed. */
 			return mpc_fail(e, MPC_ERR_AUTH,
@@ -437,7 +444,8 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 		if (rv == CKR_OK)
 			rv = t->fn->C_Decrypt(t->session, (CK_BYTE_PTR)ct, ct_len, pt, &out_len);
 		if (rv != CKR_OK)
-			return mpc_fail_ck(e, rv, "C_Decrypt(CKM_AES_CBC_PAD)", "mpc-backup-seal-cbc");
+			return mpc_fail_ck(e, rv, "C_Decrypt(CKM_AES_CBC_PAD)",
+					   "mpc-backup-seal-cbc");
 		*pt_len = out_len;
 		return MPC_OK;
 	}
@@ -465,8 +473,9 @@ int mpc_unseal_to(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "sealed data of %zu bytes is over the limit",
 				blob_len);
 	if (out == NULL || cap < blob_len)
-		return mpc_fail(e, MPC_ERR_TOO_LARGE, "opening %zu sealed bytes needs a %zu-byte buffer",
-				blob_len, blob_len);
+		return mpc_fail(e, MPC_ERR_TOO_LARGE,
+				"opening %zu sealed bytes needs a %zu-byte buffer", blob_len,
+				blob_len);
 	{
 		struct seal_call a = { mech, aad, aad_len, blob, blob_len, out, &len };
 

@@ -23,7 +23,7 @@
 #include "pkcs11/token.h"
 
 enum mpc_seal_mech {
-	MPC_SEAL_AUTO = 0,          /* pick: GCM if the token offers it, else CBC+HMAC */
+	MPC_SEAL_AUTO = 0, /* pick: GCM if the token offers it, else CBC+HMAC */
 	MPC_SEAL_AES_GCM = 1,
 	MPC_SEAL_AES_CBC_HMAC = 2,
 };
@@ -59,9 +59,9 @@ int mpc_unseal(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const ui
  * needs cap >= mpc_seal_size(n); mpc_unseal_to needs cap >= blob_len and the caller's buffer
  * must be locked memory (it receives plaintext; it is wiped on failure). */
 size_t mpc_seal_size(size_t n);
-int mpc_seal_to(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad,
-		size_t aad_len, const uint8_t *pt, size_t n, uint8_t *out, size_t cap,
-		size_t *blob_len, struct mpc_err *e) __attribute__((warn_unused_result));
+int mpc_seal_to(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad, size_t aad_len,
+		const uint8_t *pt, size_t n, uint8_t *out, size_t cap, size_t *blob_len,
+		struct mpc_err *e) __attribute__((warn_unused_result));
 int mpc_unseal_to(struct mpc_token *t, const uint8_t *aad, size_t aad_len, const uint8_t *blob,
 		  size_t blob_len, uint8_t *out, size_t cap, size_t *pt_len, struct mpc_err *e)
 	__attribute__((warn_unused_result));

@@ -28,15 +28,18 @@ static int login(struct mpc_token *t, struct mpc_err *e)
 		return MPC_OK;
 	}
 	if (!(info.flags & CKF_USER_PIN_INITIALIZED))
-		return mpc_fail(e, MPC_ERR_PIN, "%s has no user PIN set (initialise it first)", what);
+		return mpc_fail(e, MPC_ERR_PIN, "%s has no user PIN set (initialise it first)",
+				what);
 	if (info.flags & CKF_USER_PIN_LOCKED)
 		return mpc_fail(e, MPC_ERR_PIN,
-				"%s: the user PIN is locked; the security officer must unlock it", what);
-	if ((info.flags & CKF_USER_PIN_FINAL_TRY) && !t->pin.allow_final_try)
-		return mpc_fail(e, MPC_ERR_PIN,
-				"%s: one wrong PIN away from locking; not trying. Check the PIN, then "
-				"pass --allow-final-pin-try",
+				"%s: the user PIN is locked; the security officer must unlock it",
 				what);
+	if ((info.flags & CKF_USER_PIN_FINAL_TRY) && !t->pin.allow_final_try)
+		return mpc_fail(
+			e, MPC_ERR_PIN,
+			"%s: one wrong PIN away from locking; not trying. Check the PIN, then "
+			"pass --allow-final-pin-try",
+			what);
 	rc = mpc_pin_read(t->pin.pin_file, t->uri->pin_file, t->pin.pin_env, &pin, &pin_len,
 			  &source, e);
 	if (rc != MPC_OK)
@@ -149,7 +152,8 @@ int mpc_token_open(struct mpc_p11_ctx *ctx, const char *uri, const struct mpc_pi
 	}
 	t->session = CK_INVALID_HANDLE;
 	for (int i = first; i < nmods && !found; i++) {
-		found = find_in_module(ctx->mod[i].fn, u, &t->slot, &t->info, seen, sizeof(seen), e);
+		found = find_in_module(ctx->mod[i].fn, u, &t->slot, &t->info, seen, sizeof(seen),
+				       e);
 		if (found < 0) {
 			rc = found;
 			goto out;
@@ -160,8 +164,9 @@ int mpc_token_open(struct mpc_p11_ctx *ctx, const char *uri, const struct mpc_pi
 		}
 	}
 	if (!found) {
-		rc = mpc_fail(e, MPC_ERR_TOKEN_NOT_FOUND, "no token matches \"%s\" (tokens seen: %s)",
-			      u->text, seen[0] ? seen : "none");
+		rc = mpc_fail(e, MPC_ERR_TOKEN_NOT_FOUND,
+			      "no token matches \"%s\" (tokens seen: %s)", u->text,
+			      seen[0] ? seen : "none");
 		goto out;
 	}
 	t->ctx = ctx;
@@ -241,8 +246,9 @@ int mpc_token_ready(struct mpc_token *t, struct mpc_err *e)
 	return t->session != CK_INVALID_HANDLE ? MPC_OK : mpc_token_recover(t, e);
 }
 
-int mpc_token_call(struct mpc_token *t, int (*op)(struct mpc_token *t, void *arg, struct mpc_err *e),
-		   void *arg, struct mpc_err *e)
+int mpc_token_call(struct mpc_token *t,
+		   int (*op)(struct mpc_token *t, void *arg, struct mpc_err *e), void *arg,
+		   struct mpc_err *e)
 {
 	struct mpc_err first = { 0 };
 	int rc;
@@ -254,8 +260,8 @@ int mpc_token_call(struct mpc_token *t, int (*op)(struct mpc_token *t, void *arg
 		return rc;
 	}
 	rc = op(t, arg, &first);
-	if (rc != MPC_OK && (mpc_token_rv_is_lost_session(first.ckr) ||
-			     first.ckr == CKR_OPERATION_ACTIVE)) {
+	if (rc != MPC_OK &&
+	    (mpc_token_rv_is_lost_session(first.ckr) || first.ckr == CKR_OPERATION_ACTIVE)) {
 		/* a lost session, or one left mid-operation by an earlier failure: start over */
 		rc = mpc_token_recover(t, e);
 		if (rc == MPC_OK)
@@ -278,7 +284,7 @@ int mpc_token_call(struct mpc_token *t, int (*op)(struct mpc_token *t, void *arg
 }
 
 int mpc_p11_slot_has_mechanism(CK_FUNCTION_LIST *fn, CK_SLOT_ID slot, CK_MECHANISM_TYPE mech,
-				CK_FLAGS flags)
+			       CK_FLAGS flags)
 {
 	CK_MECHANISM_TYPE list[512];
 	CK_ULONG n = 512;

@@ -26,11 +26,11 @@
 
 #include "src/util/err.h"
 
-struct mpc_p11_ctx;  /* loaded modules; see module.h */
-struct mpc_token;    /* an open token; opaque */
+struct mpc_p11_ctx; /* loaded modules; see module.h */
+struct mpc_token;   /* an open token; opaque */
 
 #define MPC_DEFAULT_TOKEN_URI "pkcs11:token=mpc-backup"
-#define MPC_DEFAULT_PIN_ENV "MPC_BACKUP_PIN"
+#define MPC_DEFAULT_PIN_ENV   "MPC_BACKUP_PIN"
 
 struct mpc_pin_opts {
 	const char *pin_file; /* --pin-file, or NULL */

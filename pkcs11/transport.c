@@ -29,7 +29,8 @@ static int gcm_once(struct mpc_token *t, int decrypt, uint8_t iv[12], const uint
 	} else {
 		rv = t->fn->C_EncryptInit(t->session, &m, k);
 		if (rv == CKR_OK)
-			rv = t->fn->C_Encrypt(t->session, (CK_BYTE_PTR)(uintptr_t)(in_len ? in : empty), in_len,
+			rv = t->fn->C_Encrypt(t->session,
+					      (CK_BYTE_PTR)(uintptr_t)(in_len ? in : empty), in_len,
 					      out, out_len);
 	}
 	if (rv == CKR_OK)

@@ -15,7 +15,8 @@ static void normalise(const char *s, char *out, size_t cap)
 	for (size_t i = 0; s[i] != '\0' && o + 1 < cap; i++) {
 		char c = s[i];
 
-		if (c == '%' && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
+		if (c == '%' && isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
 			char hex[3] = { s[i + 1], s[i + 2], '\0' };
 
 			c = (char)strtol(hex, NULL, 16);
@@ -41,7 +42,8 @@ void mpc_uri_for_message(const char *s, char *out, size_t cap)
 	size_t len = strcspn(s, "?");
 
 	normalise(s, n, sizeof(n));
-	if (strstr(n, "pin") != NULL && (strstr(n, "pin-source") == NULL || mpc_uri_has_pin_value(s))) {
+	if (strstr(n, "pin") != NULL &&
+	    (strstr(n, "pin-source") == NULL || mpc_uri_has_pin_value(s))) {
 		snprintf(out, cap, "(not shown)");
 		return;
 	}
@@ -84,9 +86,10 @@ int mpc_token_uri_parse(const char *s, struct mpc_token_uri **out, struct mpc_er
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "PKCS#11 URI longer than 4096 characters");
 	if (mpc_uri_has_pin_value(s))
 		/* Checked before parsing so that no message can echo the PIN. */
-		return mpc_fail(e, MPC_ERR_PARSE,
-				"PKCS#11 URI carries pin-value: a PIN must never be given on a command "
-				"line; use pin-source=file:..., --pin-file or MPC_BACKUP_PIN");
+		return mpc_fail(
+			e, MPC_ERR_PARSE,
+			"PKCS#11 URI carries pin-value: a PIN must never be given on a command "
+			"line; use pin-source=file:..., --pin-file or MPC_BACKUP_PIN");
 	u = calloc(1, sizeof(*u));
 	if (u == NULL || (u->uri = p11_kit_uri_new()) == NULL || (u->text = strdup("")) == NULL) {
 		rc = mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
@@ -121,19 +124,22 @@ int mpc_token_uri_parse(const char *s, struct mpc_token_uri **out, struct mpc_er
 					      "(RFC 7512): it goes in the query part, after the "
 					      "question mark that ends the path, not among the "
 					      "';'-separated path attributes",
-					      shown, (int)strlen(query_attrs[i]) - 1, query_attrs[i]);
+					      shown, (int)strlen(query_attrs[i]) - 1,
+					      query_attrs[i]);
 				goto out;
 			}
 		}
 		rc = mpc_fail(e, MPC_ERR_PARSE,
-			      "PKCS#11 URI \"%s\" has an attribute mpc-backup does not know", shown);
+			      "PKCS#11 URI \"%s\" has an attribute mpc-backup does not know",
+			      shown);
 		goto out;
 	}
 	if (p11_kit_uri_get_pin_value(u->uri) != NULL) {
 		/* Do not echo the URI: it holds the PIN. */
-		rc = mpc_fail(e, MPC_ERR_PARSE,
-			      "PKCS#11 URI carries pin-value: a PIN must never be given on a command "
-			      "line; use pin-source=file:..., --pin-file or MPC_BACKUP_PIN");
+		rc = mpc_fail(
+			e, MPC_ERR_PARSE,
+			"PKCS#11 URI carries pin-value: a PIN must never be given on a command "
+			"line; use pin-source=file:..., --pin-file or MPC_BACKUP_PIN");
 		goto out;
 	}
 	src = p11_kit_uri_get_pin_source(u->uri);

@@ -25,17 +25,16 @@ struct mpc_prov_ctx {
 /* Reasons the provider puts on OpenSSL's error stack (library "mpc-token"; the strings are in
  * provider.c and registered through OSSL_FUNC_PROVIDER_GET_REASON_STRINGS). */
 enum {
-	MPC_PROV_R_TOKEN_SIGN_FAILED = 1,  /* data: the token layer's message */
-	MPC_PROV_R_BAD_TOKEN_REFERENCE,    /* an import carried a malformed token reference */
-	MPC_PROV_R_PRIVATE_KEY_IN_TOKEN,   /* an export asked for the private key */
-	MPC_PROV_R_NO_KEY,                 /* an operation without a token key */
+	MPC_PROV_R_TOKEN_SIGN_FAILED = 1, /* data: the token layer's message */
+	MPC_PROV_R_BAD_TOKEN_REFERENCE,   /* an import carried a malformed token reference */
+	MPC_PROV_R_PRIVATE_KEY_IN_TOKEN,  /* an export asked for the private key */
+	MPC_PROV_R_NO_KEY,                /* an operation without a token key */
 };
 
 /* Push one error (reason + formatted detail) onto the calling thread's OpenSSL error stack,
  * with the caller's file, line and function. Accepts pc == NULL (then does nothing). */
-void mpc_prov_raise_at(const struct mpc_prov_ctx *pc, const char *file, int line,
-		       const char *func, int reason, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+void mpc_prov_raise_at(const struct mpc_prov_ctx *pc, const char *file, int line, const char *func,
+		       int reason, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 #define mpc_prov_raise(pc, reason, ...) \
 	mpc_prov_raise_at(pc, OPENSSL_FILE, OPENSSL_LINE, OPENSSL_FUNC, reason, __VA_ARGS__)
 
@@ -49,7 +48,7 @@ struct mpc_token_ref {
 /* The provider-side key. `token` is borrowed; the private half stays in the token. */
 struct mpc_prov_key {
 	const struct mpc_prov_ctx *pc; /* the provider's context, for errors */
-	struct mpc_token *token; /* NULL for an empty key */
+	struct mpc_token *token;       /* NULL for an empty key */
 	uint8_t pub[32];
 	int has_pub;
 };

@@ -59,7 +59,8 @@ static int km_import(void *keydata, int selection, const OSSL_PARAM params[])
 	memcpy(&ref, p->data, sizeof(ref));
 	if (ref.magic != MPC_TOKEN_REF_MAGIC || ref.token == NULL) {
 		mpc_prov_raise(k->pc, MPC_PROV_R_BAD_TOKEN_REFERENCE,
-			       "%s has a bad magic number or no token", MPC_PROVIDER_PARAM_TOKEN_REF);
+			       "%s has a bad magic number or no token",
+			       MPC_PROVIDER_PARAM_TOKEN_REF);
 		return 0;
 	}
 	k->token = ref.token;

@@ -91,8 +91,8 @@ static int prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 	return 1;
 }
 
-void mpc_prov_raise_at(const struct mpc_prov_ctx *pc, const char *file, int line,
-		       const char *func, int reason, const char *fmt, ...)
+void mpc_prov_raise_at(const struct mpc_prov_ctx *pc, const char *file, int line, const char *func,
+		       int reason, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -156,7 +156,8 @@ int mpc_provider_token_pkey(OSSL_LIB_CTX *libctx, struct mpc_token *t, EVP_PKEY 
 	rc = mpc_ed25519_public_key(t, ref.pub, e);
 	if (rc != MPC_OK)
 		return rc;
-	params[0] = OSSL_PARAM_construct_octet_string(MPC_PROVIDER_PARAM_TOKEN_REF, &ref, sizeof(ref));
+	params[0] =
+		OSSL_PARAM_construct_octet_string(MPC_PROVIDER_PARAM_TOKEN_REF, &ref, sizeof(ref));
 	params[1] = OSSL_PARAM_construct_end();
 	pctx = EVP_PKEY_CTX_new_from_name(libctx, "ED25519", PROPS);
 	if (pctx == NULL || EVP_PKEY_fromdata_init(pctx) <= 0 ||
@@ -166,10 +167,11 @@ int mpc_provider_token_pkey(OSSL_LIB_CTX *libctx, struct mpc_token *t, EVP_PKEY 
 
 		ERR_error_string_n(ossl, buf, sizeof(buf));
 		EVP_PKEY_CTX_free(pctx);
-		return mpc_fail(e, MPC_ERR_INTERNAL,
-				"cannot make an OpenSSL key for the token's TLS key (is the provider "
-				"loaded?): %s",
-				ossl ? buf : "no detail");
+		return mpc_fail(
+			e, MPC_ERR_INTERNAL,
+			"cannot make an OpenSSL key for the token's TLS key (is the provider "
+			"loaded?): %s",
+			ossl ? buf : "no detail");
 	}
 	EVP_PKEY_CTX_free(pctx);
 	*out = pkey;

@@ -40,23 +40,25 @@ enum {
 	MPC_OPT_FIRST_COMMAND_OPTION, /* subcommands number their own options from here */
 };
 
-#define MPC_CLI_COMMON_OPTIONS                                                      \
-	{ "token", required_argument, NULL, MPC_OPT_TOKEN },                        \
-	{ "tls-token", required_argument, NULL, MPC_OPT_TLS_TOKEN },                \
-	{ "seal-token", required_argument, NULL, MPC_OPT_SEAL_TOKEN },              \
-	{ "pin-file", required_argument, NULL, MPC_OPT_PIN_FILE },                  \
-	{ "allow-final-pin-try", no_argument, NULL, MPC_OPT_FINAL_TRY },            \
-	{ "json", no_argument, NULL, MPC_OPT_JSON },                                \
-	{ "help", no_argument, NULL, MPC_OPT_HELP }
+#define MPC_CLI_COMMON_OPTIONS                                                   \
+	{ "token", required_argument, NULL, MPC_OPT_TOKEN },                     \
+		{ "tls-token", required_argument, NULL, MPC_OPT_TLS_TOKEN },     \
+		{ "seal-token", required_argument, NULL, MPC_OPT_SEAL_TOKEN },   \
+		{ "pin-file", required_argument, NULL, MPC_OPT_PIN_FILE },       \
+		{ "allow-final-pin-try", no_argument, NULL, MPC_OPT_FINAL_TRY }, \
+		{ "json", no_argument, NULL, MPC_OPT_JSON },                     \
+	{                                                                        \
+		"help", no_argument, NULL, MPC_OPT_HELP                          \
+	}
 
-#define MPC_CLI_COMMON_HELP                                                                       \
-	"  --token URI          PKCS#11 URI of the token (default pkcs11:token=mpc-backup); may\n"   \
-	"                       carry module-path=, module-name= and pin-source=file:...\n"          \
-	"  --tls-token URI      token holding the Ed25519 TLS key, if not --token\n"                 \
-	"  --seal-token URI     token holding the sealing keys, if not --token\n"                    \
+#define MPC_CLI_COMMON_HELP                                                                            \
+	"  --token URI          PKCS#11 URI of the token (default pkcs11:token=mpc-backup); may\n"     \
+	"                       carry module-path=, module-name= and pin-source=file:...\n"            \
+	"  --tls-token URI      token holding the Ed25519 TLS key, if not --token\n"                   \
+	"  --seal-token URI     token holding the sealing keys, if not --token\n"                      \
 	"  --pin-file FILE      read the user PIN from FILE (else pin-source, else $MPC_BACKUP_PIN)\n" \
-	"  --allow-final-pin-try  log in even if the token says one more wrong PIN locks it\n"       \
-	"  --json               print the result as JSON\n"                                           \
+	"  --allow-final-pin-try  log in even if the token says one more wrong PIN locks it\n"         \
+	"  --json               print the result as JSON\n"                                            \
 	"  --help               this text\n"
 
 void mpc_cli_common_init(struct mpc_cli_common *c);
@@ -93,7 +95,7 @@ struct mpc_cli_tokens {
 	struct mpc_token *seal;
 };
 
-#define MPC_CLI_NEED_TLS 1
+#define MPC_CLI_NEED_TLS  1
 #define MPC_CLI_NEED_SEAL 2
 int mpc_cli_open_tokens(const struct mpc_cli_common *c, int need, struct mpc_cli_tokens *out,
 			struct mpc_err *e);

@@ -24,8 +24,8 @@ static const char backup_help[] =
 	"match the keyset, 27 for an older epoch than the store's newest (nothing fetched).\n"
 	"\n"
 	"options:\n"
-	"  --keyset FILE|-      the Keyset JSON ({\"epoch_id\":..,\"domains\":[..]}), at most 1 MiB\n"
-	MPC_CLI_PEER_HELP MPC_CLI_CFG_HELP MPC_CLI_COMMON_HELP;
+	"  --keyset FILE|-      the Keyset JSON ({\"epoch_id\":..,\"domains\":[..]}), at most 1 MiB\n" MPC_CLI_PEER_HELP
+		MPC_CLI_CFG_HELP MPC_CLI_COMMON_HELP;
 
 static const char restore_help[] =
 	"usage: mpc-backup restore --store DIR --node HOST:PORT --node-key ed25519:... [--epoch N]\n"
@@ -39,14 +39,15 @@ static const char restore_help[] =
 	"\n"
 	"options:\n"
 	"  --epoch N            push the newest stored keyset of epoch N\n" MPC_CLI_PEER_HELP
-	MPC_CLI_CFG_HELP MPC_CLI_COMMON_HELP;
+		MPC_CLI_CFG_HELP MPC_CLI_COMMON_HELP;
 
 static int read_keyset(const char *path, struct mpc_keyset *ks, struct mpc_err *e)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int rc = strcmp(path, "-") == 0 ? mpc_fd_read_all(STDIN_FILENO, 1 << 20, 0, "stdin", &buf, &len, e)
-					: mpc_file_read(path, 1 << 20, 0, &buf, &len, e);
+	int rc = strcmp(path, "-") == 0
+			 ? mpc_fd_read_all(STDIN_FILENO, 1 << 20, 0, "stdin", &buf, &len, e)
+			 : mpc_file_read(path, 1 << 20, 0, &buf, &len, e);
 
 	if (rc == MPC_OK)
 		rc = mpc_keyset_parse((const char *)buf, len, ks, e);
@@ -64,12 +65,14 @@ static int refuse_older(const struct mpc_store *s, const struct mpc_keyset *ks, 
 	if (rc != MPC_OK)
 		return rc;
 	for (size_t i = 0; i < l.n; i++)
-		if (l.items[i].newest && l.items[i].header_ok && l.items[i].hdr.epoch > ks->epoch_id) {
-			rc = mpc_fail(e, MPC_ERR_STATE,
-				      "epoch %llu is older than the store's newest keyset (epoch %llu, "
-				      "%s): nothing fetched",
-				      (unsigned long long)ks->epoch_id,
-				      (unsigned long long)l.items[i].hdr.epoch, l.items[i].name);
+		if (l.items[i].newest && l.items[i].header_ok &&
+		    l.items[i].hdr.epoch > ks->epoch_id) {
+			rc = mpc_fail(
+				e, MPC_ERR_STATE,
+				"epoch %llu is older than the store's newest keyset (epoch %llu, "
+				"%s): nothing fetched",
+				(unsigned long long)ks->epoch_id,
+				(unsigned long long)l.items[i].hdr.epoch, l.items[i].name);
 			break;
 		}
 	mpc_store_list_free(&l);
@@ -86,11 +89,13 @@ struct peer_ctx {
 #define OPT_EXTRA MPC_OPT_SESSION_LAST
 /* The options backup and restore share: mpc-backup.conf(5)'s (--config first, flags override)
  * and the node to talk to. */
-#define PEER_OPTIONS                                                                        \
-	MPC_CLI_CFG_OPTIONS, { "node", required_argument, NULL, MPC_OPT_NODE },             \
-		{ "node-key", required_argument, NULL, MPC_OPT_NODE_KEY },                  \
-		{ "transport-key-file", required_argument, NULL, 0 },                       \
-		{ "node-timeout", required_argument, NULL, 0 }
+#define PEER_OPTIONS                                                            \
+	MPC_CLI_CFG_OPTIONS, { "node", required_argument, NULL, MPC_OPT_NODE }, \
+		{ "node-key", required_argument, NULL, MPC_OPT_NODE_KEY },      \
+		{ "transport-key-file", required_argument, NULL, 0 },           \
+	{                                                                       \
+		"node-timeout", required_argument, NULL, 0                      \
+	}
 
 static int peer_opt(void *ctx, int opt, const char *arg)
 {
@@ -149,8 +154,10 @@ int mpc_cmd_backup(int argc, char **argv)
 		return st == 1 ? 0 : st;
 	if (p.extra == NULL && a.cfg.n_rpc_url == 0) {
 		mpc_config_free(&a.cfg);
-		return mpc_cli_usage("backup", "--keyset FILE|-, or --rpc-url URL and --account "
-				     "OPERATOR (or --config) to read it from the contract, is required");
+		return mpc_cli_usage(
+			"backup",
+			"--keyset FILE|-, or --rpc-url URL and --account "
+			"OPERATOR (or --config) to read it from the contract, is required");
 	}
 	memset(&ks, 0, sizeof(ks));
 	rc = mpc_cli_node_key(&a.no, node_pub, &e);
@@ -159,7 +166,8 @@ int mpc_cmd_backup(int argc, char **argv)
 				     : mpc_cli_contract_keyset(&a.cfg, &ks, &e);
 	if (rc != MPC_OK)
 		goto fail;
-	rc = mpc_cli_session_open(&a.c, &a.no, MPC_SESSION_NODE_OPS | MPC_SESSION_STORE_CREATE, &s, &e);
+	rc = mpc_cli_session_open(&a.c, &a.no, MPC_SESSION_NODE_OPS | MPC_SESSION_STORE_CREATE, &s,
+				  &e);
 	if (rc != MPC_OK)
 		goto fail;
 	rc = refuse_older(s.store, &ks, &e);
@@ -169,19 +177,20 @@ int mpc_cmd_backup(int argc, char **argv)
 	if (rc != MPC_OK)
 		goto fail;
 	if (a.json)
-		st = mpc_cli_print_json(json_pack(
-			"{s:I, s:I, s:b, s:s, s:I, s:{s:f, s:f, s:f, s:f}}", "epoch", (json_int_t)ks.epoch_id,
-			"domains", (json_int_t)ks.n_domains, "already_covered", out.already_covered, "file",
-			out.file, "bytes", (json_int_t)out.bytes, "seconds", "node", out.t.node_s, "token",
-			out.t.token_s, "disk", out.t.disk_s, "total", out.t.total_s));
+		st = mpc_cli_print_json(
+			json_pack("{s:I, s:I, s:b, s:s, s:I, s:{s:f, s:f, s:f, s:f}}", "epoch",
+				  (json_int_t)ks.epoch_id, "domains", (json_int_t)ks.n_domains,
+				  "already_covered", out.already_covered, "file", out.file, "bytes",
+				  (json_int_t)out.bytes, "seconds", "node", out.t.node_s, "token",
+				  out.t.token_s, "disk", out.t.disk_s, "total", out.t.total_s));
 	else if (out.already_covered)
 		printf("epoch %llu (%zu domains) is already covered by %s: nothing fetched\n",
 		       (unsigned long long)ks.epoch_id, ks.n_domains, out.file);
 	else
 		printf("stored epoch %llu (%zu domains, %zu bytes of keyshares) in %s/%s "
 		       "(node %.1f ms, token %.2f ms, disk %.1f ms)\n",
-		       (unsigned long long)ks.epoch_id, ks.n_domains, out.bytes, a.no.store, out.file,
-		       out.t.node_s * 1e3, out.t.token_s * 1e3, out.t.disk_s * 1e3);
+		       (unsigned long long)ks.epoch_id, ks.n_domains, out.bytes, a.no.store,
+		       out.file, out.t.node_s * 1e3, out.t.token_s * 1e3, out.t.disk_s * 1e3);
 	mpc_keyset_free(&ks);
 	mpc_config_free(&a.cfg);
 	return st;
@@ -219,9 +228,11 @@ int mpc_cmd_restore(int argc, char **argv)
 	}
 	rc = mpc_cli_node_key(&a.no, node_pub, &e);
 	if (rc == MPC_OK)
-		rc = mpc_cli_session_open(&a.c, &a.no, MPC_SESSION_NODE_OPS | MPC_SESSION_STORE, &s, &e);
+		rc = mpc_cli_session_open(&a.c, &a.no, MPC_SESSION_NODE_OPS | MPC_SESSION_STORE, &s,
+					  &e);
 	if (rc == MPC_OK) {
-		rc = mpc_op_push(&s.ops, a.no.node, node_pub, NULL, p.extra == NULL, epoch, &out, &e);
+		rc = mpc_op_push(&s.ops, a.no.node, node_pub, NULL, p.extra == NULL, epoch, &out,
+				 &e);
 		mpc_cli_session_close(&s);
 	}
 	if (rc != MPC_OK) {
@@ -229,14 +240,15 @@ int mpc_cmd_restore(int argc, char **argv)
 		return mpc_cli_fail("restore", &e);
 	}
 	if (a.json)
-		st = mpc_cli_print_json(json_pack("{s:I, s:I, s:s, s:I, s:s}", "epoch",
-						  (json_int_t)out.epoch, "domains",
-						  (json_int_t)out.n_domains, "file", out.file, "bytes",
-						  (json_int_t)out.bytes, "node", a.no.node));
+		st = mpc_cli_print_json(
+			json_pack("{s:I, s:I, s:s, s:I, s:s}", "epoch", (json_int_t)out.epoch,
+				  "domains", (json_int_t)out.n_domains, "file", out.file, "bytes",
+				  (json_int_t)out.bytes, "node", a.no.node));
 	else
 		printf("pushed epoch %llu (%zu domains, %zu bytes) from %s to %s: the node took them; "
 		       "the move is complete when the contract concludes the migration\n",
-		       (unsigned long long)out.epoch, out.n_domains, out.bytes, out.file, a.no.node);
+		       (unsigned long long)out.epoch, out.n_domains, out.bytes, out.file,
+		       a.no.node);
 	mpc_config_free(&a.cfg);
 	return st;
 }

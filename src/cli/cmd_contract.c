@@ -12,7 +12,9 @@
 #include "src/node/debug_config.h"
 #include "src/store/store.h"
 
-enum { OPT_DEBUG_PORT = MPC_OPT_FIRST_COMMAND_OPTION };
+enum {
+	OPT_DEBUG_PORT = MPC_OPT_FIRST_COMMAND_OPTION
+};
 
 static const char contract_help[] =
 	"usage: mpc-backup contract status --rpc-url URL [--rpc-url URL ...] --account OPERATOR\n"
@@ -36,8 +38,8 @@ static const char contract_help[] =
 	"\n"
 	"options:\n"
 	"  --migration-port PORT  the node's migration port when no override applies (8079)\n"
-	"  --debug-port PORT    ask the node's debug page which migration port it serves\n"
-	MPC_CLI_CFG_HELP MPC_CLI_COMMON_HELP;
+	"  --debug-port PORT    ask the node's debug page which migration port it serves\n" MPC_CLI_CFG_HELP
+		MPC_CLI_COMMON_HELP;
 
 struct covers_ctx {
 	struct mpc_store *store;
@@ -70,7 +72,8 @@ static int token_key(const struct mpc_cli_common *c, uint8_t pub[32], struct mpc
 /* Add the node's own migration port hint to the status (item: older nodes serve 8081). */
 static void add_port_hint(json_t *status, unsigned debug_port)
 {
-	const char *url = json_string_value(json_object_get(json_object_get(status, "node"), "url"));
+	const char *url =
+		json_string_value(json_object_get(json_object_get(status, "node"), "url"));
 	struct mpc_url_parts u;
 	struct mpc_err e = { 0 };
 	uint16_t port = 0;
@@ -151,7 +154,7 @@ int mpc_cmd_contract(int argc, char **argv)
 	if (a.cfg.n_rpc_url == 0 || a.cfg.account == NULL) {
 		mpc_config_free(&a.cfg);
 		return mpc_cli_usage("contract status", "--rpc-url URL and --account OPERATOR (or "
-				     "--config) are required");
+							"--config) are required");
 	}
 	/* the token is only opened when one is named (it may ask for a PIN) */
 	want_token = a.cfg.token != NULL || a.cfg.tls_token != NULL;

@@ -21,15 +21,15 @@ static const char drill_help[] =
 	"the contract and wipes it. One line per file: current, superseded, older, ahead, mismatch,\n"
 	"failed or quarantined. Exit 0 when the newest keyset of the contract's epoch can be\n"
 	"restored (without --rpc-url: when the newest stored keyset can), else non-zero.\n"
-	"\n"
-	MPC_CLI_CFG_HELP MPC_CLI_COMMON_HELP;
+	"\n" MPC_CLI_CFG_HELP MPC_CLI_COMMON_HELP;
 
 static int is_cfg_key(const char *name)
 {
-	static const char *const keys[] = { "token", "tls-token", "seal-token", "pin-file",
-					    "seal-to", "store", "rpc-url", "rpc-quorum",
-					    "contract", "account", "rpc-timeout",
-					    "transport-key-file", "node-timeout", "migration-port" };
+	static const char *const keys[] = { "token",        "tls-token",     "seal-token",
+					    "pin-file",     "seal-to",       "store",
+					    "rpc-url",      "rpc-quorum",    "contract",
+					    "account",      "rpc-timeout",   "transport-key-file",
+					    "node-timeout", "migration-port" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(name, keys[i]) == 0)
@@ -109,10 +109,12 @@ int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,
 			snprintf(where, sizeof(where), "--%s", opts[idx].name);
 			/* on a command line a PIN is refused as the token commands always did (65) */
 			if (strstr(key, "token") != NULL && mpc_uri_has_pin_value(optarg)) {
-				mpc_fail(&e, MPC_ERR_PARSE,
-					 "%s: PKCS#11 URI carries pin-value: a PIN must never be given on "
-					 "a command line; use pin-source=file:..., --pin-file or "
-					 "MPC_BACKUP_PIN", where);
+				mpc_fail(
+					&e, MPC_ERR_PARSE,
+					"%s: PKCS#11 URI carries pin-value: a PIN must never be given on "
+					"a command line; use pin-source=file:..., --pin-file or "
+					"MPC_BACKUP_PIN",
+					where);
 				mpc_config_free(&out->cfg);
 				return mpc_cli_fail(cmd, &e);
 			}
@@ -121,7 +123,8 @@ int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,
 				return mpc_cli_fail(cmd, &e);
 			}
 		}
-		if (pass == 0 && file != NULL && mpc_config_load_file(&out->cfg, file, &e) != MPC_OK) {
+		if (pass == 0 && file != NULL &&
+		    mpc_config_load_file(&out->cfg, file, &e) != MPC_OK) {
 			mpc_config_free(&out->cfg);
 			return mpc_cli_fail(cmd, &e);
 		}
@@ -147,8 +150,7 @@ int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,
 	return 0;
 }
 
-int mpc_cli_contract_keyset(const struct mpc_config *cfg, struct mpc_keyset *ks,
-			    struct mpc_err *e)
+int mpc_cli_contract_keyset(const struct mpc_config *cfg, struct mpc_keyset *ks, struct mpc_err *e)
 {
 	struct mpc_rpc_options ro;
 	struct mpc_quorum *q = NULL;
@@ -220,8 +222,8 @@ int mpc_cmd_drill(int argc, char **argv)
 		have_ks = rc == MPC_OK;
 	}
 	if (rc == MPC_OK)
-		rc = mpc_cli_session_open(&a.c, &a.no, MPC_SESSION_KEYSHARES | MPC_SESSION_STORE, &s,
-					  &e);
+		rc = mpc_cli_session_open(&a.c, &a.no, MPC_SESSION_KEYSHARES | MPC_SESSION_STORE,
+					  &s, &e);
 	if (rc == MPC_OK) {
 		rc = mpc_drill_run(s.store, s.seal, s.n_seal, have_ks ? &ks : NULL, &r, &e);
 		mpc_cli_session_close(&s);

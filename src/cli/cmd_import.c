@@ -28,10 +28,15 @@ static const char import_help[] =
 	"                       the TLS key (sensitive, non-extractable; refused if one exists),\n"
 	"                       so the backup key registered on the contract stays valid\n"
 	"  --keys-dir DIR       a node's permanent_keys directory\n"
-	"  --local-key-file F   the node's local storage key (hex)\n"
-	MPC_CLI_CFG_HELP MPC_CLI_COMMON_HELP;
+	"  --local-key-file F   the node's local storage key (hex)\n" MPC_CLI_CFG_HELP
+		MPC_CLI_COMMON_HELP;
 
-enum { OPT_HOME = 2000, OPT_TLS_KEY, OPT_KEYS_DIR, OPT_LOCAL_KEY };
+enum {
+	OPT_HOME = 2000,
+	OPT_TLS_KEY,
+	OPT_KEYS_DIR,
+	OPT_LOCAL_KEY
+};
 
 struct import_args {
 	const char *home, *keys_dir, *local_key_file;
@@ -43,10 +48,18 @@ static int import_opt(void *ctx, int opt, const char *arg)
 	struct import_args *a = ctx;
 
 	switch (opt) {
-	case OPT_HOME: a->home = arg; return 1;
-	case OPT_TLS_KEY: a->tls_key = 1; return 1;
-	case OPT_KEYS_DIR: a->keys_dir = arg; return 1;
-	case OPT_LOCAL_KEY: a->local_key_file = arg; return 1;
+	case OPT_HOME:
+		a->home = arg;
+		return 1;
+	case OPT_TLS_KEY:
+		a->tls_key = 1;
+		return 1;
+	case OPT_KEYS_DIR:
+		a->keys_dir = arg;
+		return 1;
+	case OPT_LOCAL_KEY:
+		a->local_key_file = arg;
+		return 1;
 	}
 	return 0;
 }
@@ -61,14 +74,18 @@ static int against_contract(const struct mpc_keyset *f, const struct mpc_keyset 
 		const struct mpc_domain_key *k = mpc_keyset_domain(c, d->domain_id);
 
 		if (k == NULL)
-			return mpc_fail(e, MPC_ERR_INVALID, "domain %llu is not in the contract's "
-					"keyset", (unsigned long long)d->domain_id);
+			return mpc_fail(e, MPC_ERR_INVALID,
+					"domain %llu is not in the contract's "
+					"keyset",
+					(unsigned long long)d->domain_id);
 		if (k->attempt != d->attempt || k->curve != d->curve || k->pk_len != d->pk_len ||
 		    memcmp(k->pk, d->pk, d->pk_len) != 0)
-			return mpc_fail(e, MPC_ERR_INVALID, "domain %llu: the %s differs from the "
-					"contract's", (unsigned long long)d->domain_id,
+			return mpc_fail(e, MPC_ERR_INVALID,
+					"domain %llu: the %s differs from the "
+					"contract's",
+					(unsigned long long)d->domain_id,
 					k->attempt != d->attempt ? "attempt"
-					: k->curve != d->curve	 ? "curve"
+					: k->curve != d->curve   ? "curve"
 								 : "public key");
 	}
 	*all = f->n_domains == c->n_domains;
@@ -92,8 +109,10 @@ static int import_one(struct mpc_cli_session *s, const char *keys_dir,
 	rc = mpc_bcli_open_file(keys_dir, f, key, &k, &e);
 	if (rc == MPC_OK && contract != NULL) {
 		if (f->epoch > contract->epoch_id) {
-			rc = mpc_fail(&e, MPC_ERR_INVALID, "epoch %llu is later than the contract's "
-				      "%llu: not imported", (unsigned long long)f->epoch,
+			rc = mpc_fail(&e, MPC_ERR_INVALID,
+				      "epoch %llu is later than the contract's "
+				      "%llu: not imported",
+				      (unsigned long long)f->epoch,
 				      (unsigned long long)contract->epoch_id);
 		} else if (f->epoch == contract->epoch_id) {
 			rc = against_contract(&k.ks, contract, &all, &e);
@@ -117,10 +136,10 @@ static int import_one(struct mpc_cli_session *s, const char *keys_dir,
 		outcome = "imported";
 		failed = 0;
 		snprintf(note, sizeof(note), "sealed as %s%s", name,
-			 contract == NULL		   ? " (no contract read)"
+			 contract == NULL                ? " (no contract read)"
 			 : f->epoch < contract->epoch_id ? " (an older epoch than the contract's)"
-			 : all				   ? "; matches the contract's keyset"
-							   : "; the contract's keys, fewer domains");
+			 : all                           ? "; matches the contract's keyset"
+							 : "; the contract's keys, fewer domains");
 	} else if (rc == MPC_ERR_EXISTS) {
 		outcome = "present";
 		failed = 0;
@@ -134,12 +153,13 @@ static int import_one(struct mpc_cli_session *s, const char *keys_dir,
 	}
 	mpc_bcli_keyset_free(&k);
 	if (!quiet)
-		printf("%s  epoch %llu  %s  %s\n", f->name, (unsigned long long)f->epoch, outcome, note);
-	json_array_append_new(files, json_pack("{s:s, s:I, s:I, s:b, s:s, s:s, s:s}", "file",
-					       f->name, "epoch", (json_int_t)f->epoch, "domains",
-					       (json_int_t)f->n_domains, "current", f->current,
-					       "outcome", outcome, "stored_as", name, "message",
-					       note));
+		printf("%s  epoch %llu  %s  %s\n", f->name, (unsigned long long)f->epoch, outcome,
+		       note);
+	json_array_append_new(files,
+			      json_pack("{s:s, s:I, s:I, s:b, s:s, s:s, s:s}", "file", f->name,
+					"epoch", (json_int_t)f->epoch, "domains",
+					(json_int_t)f->n_domains, "current", f->current, "outcome",
+					outcome, "stored_as", name, "message", note));
 	return failed;
 }
 
@@ -264,9 +284,10 @@ int mpc_cmd_import(int argc, char **argv)
 			goto out;
 		if (!a.json)
 			printf("TLS key imported into the token (sensitive, non-extractable, recorded as "
-		       "imported: CKA_LOCAL false): %s\n"
-		       "it must be the backup service key registered on the contract for your "
-		       "account\n", pub_str);
+			       "imported: CKA_LOCAL false): %s\n"
+			       "it must be the backup service key registered on the contract for your "
+			       "account\n",
+			       pub_str);
 	}
 	if (a.json)
 		goto out;

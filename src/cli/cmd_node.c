@@ -19,7 +19,7 @@ static const char node_help[] =
 	"  --node HOST:PORT     the node's migration address (IPv4, [IPv6]:PORT, https://host[:port])\n"
 	"  --node-key KEY       the node's TLS key as the contract lists it (ed25519:<base58>)\n"
 	"  --node-timeout S     seconds for the request (default 60)\n" MPC_CLI_CONFIG_HELP
-	MPC_CLI_COMMON_HELP;
+		MPC_CLI_COMMON_HELP;
 
 static int node_opt(void *ctx, int opt, const char *arg)
 {
@@ -55,7 +55,8 @@ int mpc_cmd_node(int argc, char **argv)
 		return mpc_cli_unknown_subcommand("node", argv[1], subs);
 	}
 	memset(&no, 0, sizeof(no));
-	st = mpc_cli_cfg_parse("node hello", node_help, argc - 1, argv + 1, opts, &a, node_opt, &no);
+	st = mpc_cli_cfg_parse("node hello", node_help, argc - 1, argv + 1, opts, &a, node_opt,
+			       &no);
 	if (st != 0)
 		return st < 0 ? 0 : st;
 	if (no.node == NULL) {
@@ -86,8 +87,9 @@ out:
 	if (rc != MPC_OK)
 		st = mpc_cli_fail("node hello", &e);
 	else if (a.json)
-		st = mpc_cli_print_json(json_pack("{s:s, s:s, s:s, s:b}", "node", no.node, "node_key",
-						  no.node_key, "client_key", ours, "hello", 1));
+		st = mpc_cli_print_json(json_pack("{s:s, s:s, s:s, s:b}", "node", no.node,
+						  "node_key", no.node_key, "client_key", ours,
+						  "hello", 1));
 	else
 		printf("node at %s (%s) answered \"Hello, world!\" over mutual TLS 1.3; our key %s\n",
 		       no.node, no.node_key, ours);

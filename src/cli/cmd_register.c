@@ -16,7 +16,7 @@ static const char register_help[] =
 	"  --account OPERATOR   the node operator's NEAR account (signs the transaction)\n"
 	"  --contract ACCOUNT   the MPC contract (default v1.signer)\n"
 	"  --network NAME       near CLI network config (default mainnet)\n" MPC_CLI_CONFIG_HELP
-	MPC_CLI_COMMON_HELP;
+		MPC_CLI_COMMON_HELP;
 
 /* NEAR account ids: 2..64 chars of [a-z0-9._-]; checked so the printed command is safe. */
 static int account_ok(const char *s)
@@ -45,7 +45,9 @@ static int word_ok(const char *s)
 	return 1;
 }
 
-enum { OPT_NETWORK = MPC_OPT_FIRST_COMMAND_OPTION };
+enum {
+	OPT_NETWORK = MPC_OPT_FIRST_COMMAND_OPTION
+};
 
 static int register_opt(void *ctx, int opt, const char *arg)
 {
@@ -107,10 +109,10 @@ int mpc_cmd_register(int argc, char **argv)
 	}
 	snprintf(args, sizeof(args), "{\"backup_service_info\":{\"public_key\":\"%s\"}}", pub_str);
 	if (a.json) {
-		json_t *j = json_pack(
-			"{s:s, s:s, s:s, s:s, s:{s:{s:s}}, s:s}", "contract", contract, "network",
-			network, "account", account, "method", "register_backup_service", "args",
-			"backup_service_info", "public_key", pub_str, "deposit_yoctonear", "1");
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:{s:{s:s}}, s:s}", "contract",
+				      contract, "network", network, "account", account, "method",
+				      "register_backup_service", "args", "backup_service_info",
+				      "public_key", pub_str, "deposit_yoctonear", "1");
 
 		mpc_config_free(&a.cfg);
 		return mpc_cli_print_json(j);

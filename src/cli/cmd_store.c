@@ -28,7 +28,7 @@ static const char store_help[] =
 	"\n"
 	"options:\n"
 	"  --keep N, --epoch N  for prune and quarantine\n" MPC_CLI_CONFIG_HELP MPC_CLI_STORE_HELP
-	MPC_CLI_COMMON_HELP;
+		MPC_CLI_COMMON_HELP;
 
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -66,7 +66,8 @@ static void print_entry(const struct mpc_store_entry *en)
 		       mpc_curve_name(en->hdr.keyset.domains[i].curve));
 	printf("]  %s  %llu bytes  sealed to", when, (unsigned long long)en->size);
 	for (size_t i = 0; i < en->hdr.n_tokens; i++)
-		printf(" %s(%s)", en->hdr.tokens[i].label, mpc_seal_mech_name(en->hdr.tokens[i].mech));
+		printf(" %s(%s)", en->hdr.tokens[i].label,
+		       mpc_seal_mech_name(en->hdr.tokens[i].mech));
 	printf("%s%s\n", en->newest ? "  [newest]" : "", en->quarantined ? "  [QUARANTINED]" : "");
 }
 
@@ -121,7 +122,8 @@ static int store_verify(const struct mpc_cli_common *c, const struct mpc_cli_nod
 		       r.items[i].quarantined ? " (quarantined)" : "", r.items[i].msg);
 	if (r.n == 0)
 		printf("the store is empty: nothing to restore from\n");
-	printf("%zu intact, %zu failed%s\n", r.n_ok, r.n_failed, r.all_ok ? "" : ": NOT all intact");
+	printf("%zu intact, %zu failed%s\n", r.n_ok, r.n_failed,
+	       r.all_ok ? "" : ": NOT all intact");
 	if (!r.all_ok)
 		fprintf(stderr, "mpc-backup store verify: %s\n",
 			r.n == 0 ? "the store holds no keyset" : "some stored keysets do not open");
@@ -133,7 +135,10 @@ struct store_ctx {
 	const char *keep, *epoch;
 };
 
-enum { OPT_KEEP = MPC_OPT_FIRST_COMMAND_OPTION, OPT_EPOCH };
+enum {
+	OPT_KEEP = MPC_OPT_FIRST_COMMAND_OPTION,
+	OPT_EPOCH
+};
 
 static int store_opt(void *ctx, int opt, const char *arg)
 {
@@ -150,7 +155,8 @@ static int store_opt(void *ctx, int opt, const char *arg)
 
 int mpc_cmd_store(int argc, char **argv)
 {
-	static const struct option opts[] = { MPC_CLI_CFG_TOKEN_OPTIONS, MPC_CLI_CFG_STORE_OPTIONS,
+	static const struct option opts[] = { MPC_CLI_CFG_TOKEN_OPTIONS,
+					      MPC_CLI_CFG_STORE_OPTIONS,
 					      { "keep", required_argument, NULL, OPT_KEEP },
 					      { "epoch", required_argument, NULL, OPT_EPOCH },
 					      { NULL, 0, NULL, 0 } };
@@ -209,11 +215,13 @@ int mpc_cmd_store(int argc, char **argv)
 			status = mpc_cli_fail(cmd, &e);
 		else if (a.json)
 			status = mpc_cli_print_json(json_pack("{s:s, s:I, s:I}", "action",
-							      prune ? "prune" : "quarantine", "files",
-							      (json_int_t)count, prune ? "keep" : "epoch",
+							      prune ? "prune" : "quarantine",
+							      "files", (json_int_t)count,
+							      prune ? "keep" : "epoch",
 							      (json_int_t)n));
 		else if (prune)
-			printf("removed %zu file(s); the %llu newest kept\n", count, (unsigned long long)n);
+			printf("removed %zu file(s); the %llu newest kept\n", count,
+			       (unsigned long long)n);
 		else
 			printf("moved %zu file(s) of epoch %llu to quarantine/: no longer a backup\n",
 			       count, (unsigned long long)n);

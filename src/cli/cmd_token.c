@@ -23,29 +23,29 @@ static const char token_help[] =
 	"init  the key ceremony: creates, inside the token(s), the sealing keys and the Ed25519\n"
 	"      TLS key pair that are missing (idempotent; never overwrites), and prints what it\n"
 	"      created and the TLS public key. --import-transport-key also imports the node's\n"
-	"      32-byte backup transport key (hex, from --transport-key-file or $" TRANSPORT_ENV ")\n"
+	"      32-byte backup transport key (hex, from --transport-key-file or $" TRANSPORT_ENV
+	")\n"
 	"      as a non-extractable AES key.\n"
 	"show  the keys, their security attributes, and the TLS public key.\n"
 	"\n"
 	"options:\n"
 	"  --import-transport-key  (init) import the node's transport key\n"
-	"  --transport-key-file F  (init) read it from F (32 bytes in hex); implies the import\n"
-	MPC_CLI_CONFIG_HELP MPC_CLI_COMMON_HELP
-	"\n"
+	"  --transport-key-file F  (init) read it from F (32 bytes in hex); implies the import\n" MPC_CLI_CONFIG_HELP
+		MPC_CLI_COMMON_HELP "\n"
 	"exit status: 0 ok, 2 usage, 11 module, 12 token not found, 13 key not found, 14 PIN,\n"
 	"             16 unsupported, 17 already exists, 27 inconsistent token; see\n"
 	"             docs/operations.md\n";
 
 static json_t *capabilities_json(const struct mpc_slot_report *r)
 {
-	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:{s:b, s:b, s:b}}",
-			 "module", r->module, "slot", (json_int_t)r->slot, "label", r->label,
-			 "serial", r->serial, "manufacturer", r->manufacturer, "model", r->model,
-			 "initialized", r->token_initialized, "login_required", r->login_required,
-			 "user_pin_locked", r->user_pin_locked, "user_pin_final_try",
-			 r->user_pin_final_try, "user_pin_count_low", r->user_pin_count_low,
-			 "capabilities", "eddsa", r->eddsa, "aes_gcm", r->aes_gcm, "aes_cbc_hmac",
-			 r->cbc_hmac);
+	return json_pack(
+		"{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:{s:b, s:b, s:b}}",
+		"module", r->module, "slot", (json_int_t)r->slot, "label", r->label, "serial",
+		r->serial, "manufacturer", r->manufacturer, "model", r->model, "initialized",
+		r->token_initialized, "login_required", r->login_required, "user_pin_locked",
+		r->user_pin_locked, "user_pin_final_try", r->user_pin_final_try,
+		"user_pin_count_low", r->user_pin_count_low, "capabilities", "eddsa", r->eddsa,
+		"aes_gcm", r->aes_gcm, "aes_cbc_hmac", r->cbc_hmac);
 }
 
 static int token_list(const struct mpc_cli_common *c, int explicit_token)
@@ -132,11 +132,12 @@ static int describe_keys(struct mpc_token *t, const struct mpc_ceremony_report *
 			k = json_pack(
 				"{s:s, s:s, s:s, s:s, s:b, s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}}",
 				"token", td.label, "label", d->label, "id", id, "class", kind,
-				"created_now", rep != NULL && rep->created[role], "attributes", "sensitive",
-				yn_json(a.sensitive), "extractable", yn_json(a.extractable),
-				"never_extractable", yn_json(a.never_extractable), "private",
-				yn_json(a.private_), "encrypt", yn_json(a.encrypt), "decrypt",
-				yn_json(a.decrypt), "sign", yn_json(a.sign), "wrap", yn_json(a.wrap));
+				"created_now", rep != NULL && rep->created[role], "attributes",
+				"sensitive", yn_json(a.sensitive), "extractable",
+				yn_json(a.extractable), "never_extractable",
+				yn_json(a.never_extractable), "private", yn_json(a.private_),
+				"encrypt", yn_json(a.encrypt), "decrypt", yn_json(a.decrypt),
+				"sign", yn_json(a.sign), "wrap", yn_json(a.wrap));
 
 			if (k == NULL || json_array_append_new(keys_json, k) != 0)
 				return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
@@ -170,8 +171,10 @@ static int import_transport(struct mpc_token *t, const char *file, struct mpc_er
 	rc = file != NULL ? mpc_transport_key_from_file(&k, file, e)
 			  : mpc_transport_key_from_env(&k, TRANSPORT_ENV, e);
 	if (rc == MPC_ERR_NOT_FOUND && file == NULL)
-		rc = mpc_fail(e, MPC_ERR_USAGE, "--import-transport-key: set %s or give "
-				"--transport-key-file", TRANSPORT_ENV);
+		rc = mpc_fail(e, MPC_ERR_USAGE,
+			      "--import-transport-key: set %s or give "
+			      "--transport-key-file",
+			      TRANSPORT_ENV);
 	if (rc == MPC_OK)
 		rc = mpc_key_import_transport(t, k.sw, e);
 	mpc_transport_key_clear(&k);
@@ -200,8 +203,9 @@ static int token_init_or_show(const struct mpc_cli_common *c, int init, int impo
 	if (init) {
 		int same = tk.tls == tk.seal;
 
-		rc = mpc_key_ceremony(tk.seal, same ? MPC_CEREMONY_SEAL | MPC_CEREMONY_TLS
-						    : MPC_CEREMONY_SEAL,
+		rc = mpc_key_ceremony(tk.seal,
+				      same ? MPC_CEREMONY_SEAL | MPC_CEREMONY_TLS
+					   : MPC_CEREMONY_SEAL,
 				      &rep_seal, &e);
 		if (rc == MPC_OK && !same)
 			rc = mpc_key_ceremony(tk.tls, MPC_CEREMONY_TLS, &rep_tls, &e);
@@ -251,7 +255,10 @@ struct token_ctx {
 	const char *transport_file; /* the flag only: a config file's key never imports */
 };
 
-enum { OPT_IMPORT = MPC_OPT_FIRST_COMMAND_OPTION, OPT_TRANSPORT_FILE };
+enum {
+	OPT_IMPORT = MPC_OPT_FIRST_COMMAND_OPTION,
+	OPT_TRANSPORT_FILE
+};
 
 static int token_opt(void *ctx, int opt, const char *arg)
 {

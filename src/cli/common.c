@@ -21,8 +21,8 @@ int mpc_cli_bad_option(const char *cmd, char **argv)
 	/* Only the option's name, never a value: a mistyped flag may carry a secret. */
 	if (optopt != 0 && optopt < 256 && bad[0] == '-' && bad[1] != '-')
 		return mpc_cli_usage(cmd, "unknown option -%c", optopt);
-	return mpc_cli_usage(cmd, "unknown option or missing value: \"%.*s\"", (int)(n > 24 ? 24 : n),
-			     bad);
+	return mpc_cli_usage(cmd, "unknown option or missing value: \"%.*s\"",
+			     (int)(n > 24 ? 24 : n), bad);
 }
 
 /* Edit distance between a[0..an) and b, capped: only small distances matter. */
@@ -99,14 +99,17 @@ int mpc_cli_check_options(const char *cmd, int argc, char **argv, const struct o
 			const char *near;
 			size_t k = 0;
 
-			for (o = opts; o->name != NULL && k + 1 < sizeof(names) / sizeof(names[0]); o++)
+			for (o = opts; o->name != NULL && k + 1 < sizeof(names) / sizeof(names[0]);
+			     o++)
 				names[k++] = o->name;
 			names[k] = NULL;
 			near = nearest_n(a + 2, n, names);
 			if (near != NULL)
-				return mpc_cli_usage(cmd, "unknown option \"--%.*s\", did you mean \"--%s\"?",
-						     (int)(n > 24 ? 24 : n), a + 2, near);
-			return mpc_cli_usage(cmd, "unknown option \"--%.*s\"", (int)(n > 24 ? 24 : n), a + 2);
+				return mpc_cli_usage(
+					cmd, "unknown option \"--%.*s\", did you mean \"--%s\"?",
+					(int)(n > 24 ? 24 : n), a + 2, near);
+			return mpc_cli_usage(cmd, "unknown option \"--%.*s\"",
+					     (int)(n > 24 ? 24 : n), a + 2);
 		}
 		if (o->has_arg == required_argument && a[2 + n] != '=')
 			i++;
@@ -170,7 +173,8 @@ int mpc_cli_no_extra_args(const char *cmd, int argc, char **argv)
 {
 	(void)argv;
 	if (optind < argc)
-		return mpc_cli_usage(cmd, "unexpected argument #%d (not shown: it might be a secret; "
+		return mpc_cli_usage(cmd,
+				     "unexpected argument #%d (not shown: it might be a secret; "
 				     "PINs and keys are never taken on the command line)",
 				     optind);
 	return 0;

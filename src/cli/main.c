@@ -35,7 +35,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: mpc-backup COMMAND [options]   (mpc-backup COMMAND --help)\n\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nPINs and keys are never taken on the command line: see docs/operations.md.\n");
+	fprintf(f,
+		"\nPINs and keys are never taken on the command line: see docs/operations.md.\n");
 }
 
 /* Set by SIGINT/SIGTERM while a one-shot command runs; the node and RPC clients poll it and
@@ -176,7 +177,8 @@ int main(int argc, char **argv)
 			names[i] = commands[i].name;
 		names[sizeof(commands) / sizeof(commands[0])] = NULL;
 		near = mpc_cli_nearest(argv[1], names);
-		fprintf(stderr, "mpc-backup: unknown command \"%.40s\"%s%s%s (see mpc-backup --help)\n",
+		fprintf(stderr,
+			"mpc-backup: unknown command \"%.40s\"%s%s%s (see mpc-backup --help)\n",
 			argv[1], near != NULL ? ", did you mean \"" : "", near != NULL ? near : "",
 			near != NULL ? "\"?" : "");
 	}

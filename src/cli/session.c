@@ -45,10 +45,12 @@ int mpc_cli_node_opt(const char *cmd, struct mpc_cli_node_opts *o, int opt, cons
 	case MPC_OPT_NODE_TIMEOUT:
 		errno = 0;
 		o->node_timeout = strtod(arg, &end);
-		if (errno != 0 || *end != '\0' || !isfinite(o->node_timeout) || o->node_timeout <= 0 ||
-		    o->node_timeout > 3600) {
-			mpc_cli_usage(cmd, "--node-timeout: \"%.40s\" is not a number of seconds in (0, 3600]",
-				      arg);
+		if (errno != 0 || *end != '\0' || !isfinite(o->node_timeout) ||
+		    o->node_timeout <= 0 || o->node_timeout > 3600) {
+			mpc_cli_usage(
+				cmd,
+				"--node-timeout: \"%.40s\" is not a number of seconds in (0, 3600]",
+				arg);
 			return -1;
 		}
 		return 1;
@@ -60,9 +62,10 @@ int mpc_cli_node_opt(const char *cmd, struct mpc_cli_node_opts *o, int opt, cons
 int mpc_cli_node_key(const struct mpc_cli_node_opts *o, uint8_t key[32], struct mpc_err *e)
 {
 	if (o->node_key == NULL)
-		return mpc_fail(e, MPC_ERR_USAGE,
-				"--node-key ed25519:... is required (the node's tls_public_key on the "
-				"contract)");
+		return mpc_fail(
+			e, MPC_ERR_USAGE,
+			"--node-key ed25519:... is required (the node's tls_public_key on the "
+			"contract)");
 	return mpc_ed25519_key_parse(o->node_key, key, "--node-key", e);
 }
 
@@ -96,10 +99,11 @@ static int open_transport(const struct mpc_cli_node_opts *o, struct mpc_cli_sess
 						mpc_transport_token_decrypt, s->tk.seal);
 		return MPC_OK;
 	}
-	return mpc_fail(e, MPC_ERR_USAGE,
-			"no transport key: give --transport-key-file, set %s, or import it into the "
-			"token (mpc-backup token init --import-transport-key)",
-			MPC_TRANSPORT_KEY_ENV);
+	return mpc_fail(
+		e, MPC_ERR_USAGE,
+		"no transport key: give --transport-key-file, set %s, or import it into the "
+		"token (mpc-backup token init --import-transport-key)",
+		MPC_TRANSPORT_KEY_ENV);
 }
 
 static int open_seal_tokens(const struct mpc_cli_common *c, const struct mpc_cli_node_opts *o,
@@ -162,7 +166,8 @@ int mpc_cli_session_open(const struct mpc_cli_common *c, const struct mpc_cli_no
 		}
 		rc = open_seal_tokens(c, o, s, e);
 		if (rc == MPC_OK)
-			rc = mpc_store_open(o->store, (what & MPC_SESSION_STORE_CREATE) != 0, &s->store, e);
+			rc = mpc_store_open(o->store, (what & MPC_SESSION_STORE_CREATE) != 0,
+					    &s->store, e);
 		if (rc != MPC_OK)
 			goto fail;
 	}

@@ -35,7 +35,7 @@ int mpc_migration_address(const struct mpc_address_config *cfg, const char *acco
 	struct mpc_url_parts u;
 	const char *ov = find_override(cfg, account_id, tls_key);
 	unsigned port = cfg != NULL && cfg->migration_port != 0 ? cfg->migration_port
-								 : MPC_MIGRATION_PORT_DEFAULT;
+								: MPC_MIGRATION_PORT_DEFAULT;
 	int rc;
 
 	out[0] = '\0';
@@ -43,7 +43,8 @@ int mpc_migration_address(const struct mpc_address_config *cfg, const char *acco
 		*overridden = ov != NULL;
 	if (ov != NULL) {
 		if (strlen(ov) >= MPC_ADDRESS_MAX)
-			return mpc_fail(e, MPC_ERR_USAGE, "migration address override for %s is too long",
+			return mpc_fail(e, MPC_ERR_USAGE,
+					"migration address override for %s is too long",
 					account_id != NULL ? account_id : "a node");
 		snprintf(out, MPC_ADDRESS_MAX, "%s", ov);
 		return MPC_OK;

@@ -17,17 +17,17 @@
 #include "src/util/err.h"
 
 #define MPC_MIGRATION_PORT_DEFAULT 8079
-#define MPC_ADDRESS_MAX 300
+#define MPC_ADDRESS_MAX            300
 
 struct mpc_address_override {
-	const char *account_id;   /* match by account id, or NULL */
-	int has_tls_key;          /* match by TLS key instead */
+	const char *account_id; /* match by account id, or NULL */
+	int has_tls_key;        /* match by TLS key instead */
 	uint8_t tls_key[32];
-	const char *address;      /* "host:port", borrowed */
+	const char *address; /* "host:port", borrowed */
 };
 
 struct mpc_address_config {
-	uint16_t migration_port;  /* 0 = MPC_MIGRATION_PORT_DEFAULT */
+	uint16_t migration_port;                      /* 0 = MPC_MIGRATION_PORT_DEFAULT */
 	const struct mpc_address_override *overrides; /* borrowed, may be NULL */
 	size_t n_overrides;
 };

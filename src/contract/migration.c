@@ -44,8 +44,9 @@ static int parse_destination(const json_t *j, const char *path, struct mpc_migra
 	 * (near/mpc crates/near-mpc-contract-interface/src/types/node_migrations.rs). */
 	m->signer_curve = MPC_CURVE_ED25519;
 	if (strncmp(s, "ed25519:", 8) != 0)
-		return mpc_fail(e, MPC_ERR_PARSE, "%s: expected an \"ed25519:\" key (the contract "
-						  "takes no other signer key)",
+		return mpc_fail(e, MPC_ERR_PARSE,
+				"%s: expected an \"ed25519:\" key (the contract "
+				"takes no other signer key)",
 				p);
 	rc = mpc_near_key_parse(s, m->signer_curve, pk, p, e);
 	if (rc != MPC_OK)
@@ -80,7 +81,8 @@ static int parse_entry(const char *acct, const json_t *v, const char *path,
 	memcpy(m->account_id, acct, strlen(acct) + 1);
 	if (!json_is_array(v) || json_array_size(v) != 2)
 		return mpc_fail(e, MPC_ERR_PARSE,
-				"%s: expected [BackupServiceInfo|null, DestinationNodeInfo|null]", pe);
+				"%s: expected [BackupServiceInfo|null, DestinationNodeInfo|null]",
+				pe);
 	b = json_array_get(v, 0);
 	d = json_array_get(v, 1);
 	if (!json_is_null(b)) {
@@ -98,8 +100,8 @@ static int parse_entry(const char *acct, const json_t *v, const char *path,
 	return MPC_OK;
 }
 
-int mpc_migration_info_from_json(const json_t *j, const char *path,
-				 struct mpc_migration_info *out, struct mpc_err *e)
+int mpc_migration_info_from_json(const json_t *j, const char *path, struct mpc_migration_info *out,
+				 struct mpc_err *e)
 {
 	struct mpc_migration_info mi = { 0 };
 	const char *acct;
@@ -122,7 +124,8 @@ int mpc_migration_info_from_json(const json_t *j, const char *path,
 	}
 	/* jansson iterates in insertion order only with JSON_PRESERVE_ORDER on dump; order here
 	 * does not matter: entries are looked up by account id. */
-	json_object_foreach((json_t *)j, acct, v) {
+	json_object_foreach((json_t *)j, acct, v)
+	{
 		if (i >= n) { /* the object grew while we iterate: cannot happen, never overrun */
 			rc = mpc_fail(e, MPC_ERR_INTERNAL, "%s: more entries than counted", path);
 			goto out;

@@ -27,10 +27,10 @@
 
 struct mpc_migration_entry {
 	char account_id[MPC_ACCOUNT_ID_MAX + 1];
-	int has_backup;                  /* a registered backup service */
-	uint8_t backup_key[32];          /* its Ed25519 TLS key */
-	int has_destination;             /* an ongoing migration */
-	enum mpc_curve signer_curve;     /* MPC_CURVE_ED25519 */
+	int has_backup;              /* a registered backup service */
+	uint8_t backup_key[32];      /* its Ed25519 TLS key */
+	int has_destination;         /* an ongoing migration */
+	enum mpc_curve signer_curve; /* MPC_CURVE_ED25519 */
 	uint8_t signer_pk[64];
 	size_t signer_pk_len;
 	struct mpc_participant_info destination;
@@ -41,8 +41,8 @@ struct mpc_migration_info {
 	struct mpc_migration_entry *entries; /* owned, in the order jansson iterates */
 };
 
-int mpc_migration_info_from_json(const json_t *j, const char *path,
-				 struct mpc_migration_info *out, struct mpc_err *e);
+int mpc_migration_info_from_json(const json_t *j, const char *path, struct mpc_migration_info *out,
+				 struct mpc_err *e);
 /* Parse `len` bytes of the view's JSON text. Path prefix "migration_info". */
 int mpc_migration_info_parse(const char *text, size_t len, struct mpc_migration_info *out,
 			     struct mpc_err *e);

@@ -27,10 +27,11 @@ int mpc_account_id_check(const char *s, const char *path, struct mpc_err *e)
 					"account ids are a-z 0-9 . - _)",
 					path, i);
 		if (sep && prev_sep)
-			return mpc_fail(e, MPC_ERR_PARSE,
-					"%s: account id has a separator at offset %zu where NEAR allows "
-					"none (first, or after another separator)",
-					path, i);
+			return mpc_fail(
+				e, MPC_ERR_PARSE,
+				"%s: account id has a separator at offset %zu where NEAR allows "
+				"none (first, or after another separator)",
+				path, i);
 		prev_sep = sep;
 	}
 	if (prev_sep)
@@ -132,9 +133,10 @@ int mpc_participants_from_json(const json_t *j, const char *path, struct mpc_par
 		for (size_t k = 0; k < i; k++) {
 			if (strcmp(ps.items[k].account_id, pt->account_id) == 0 ||
 			    ps.items[k].participant_id == pt->participant_id) {
-				rc = mpc_fail(e, MPC_ERR_PARSE,
-					      "%s: duplicate account id or participant id (also at [%zu])",
-					      pe, k);
+				rc = mpc_fail(
+					e, MPC_ERR_PARSE,
+					"%s: duplicate account id or participant id (also at [%zu])",
+					pe, k);
 				goto out;
 			}
 		}

@@ -19,9 +19,9 @@
 
 #include "src/util/err.h"
 
-#define MPC_ACCOUNT_ID_MAX 64
+#define MPC_ACCOUNT_ID_MAX      64
 #define MPC_PARTICIPANT_URL_MAX 1024
-#define MPC_MAX_PARTICIPANTS 10000
+#define MPC_MAX_PARTICIPANTS    10000
 
 struct mpc_participant_info {
 	char url[MPC_PARTICIPANT_URL_MAX];

@@ -25,14 +25,18 @@ struct mpc_quorum {
 struct reading {
 	int rc;
 	struct mpc_err err;
-	struct mpc_rpc_block block;   /* its final block (step 1) */
-	int behind;                   /* it does not have block h yet */
+	struct mpc_rpc_block block; /* its final block (step 1) */
+	int behind;                 /* it does not have block h yet */
 	struct mpc_rpc_result state, mi;
 	struct mpc_contract_view view;
-	int off_block;                /* answered for another block, or with two hashes */
+	int off_block; /* answered for another block, or with two hashes */
 };
 
-enum phase { PHASE_BLOCK, PHASE_STATE, PHASE_MI };
+enum phase {
+	PHASE_BLOCK,
+	PHASE_STATE,
+	PHASE_MI
+};
 
 const char *mpc_endpoint_status_name(enum mpc_endpoint_status s)
 {
@@ -53,9 +57,9 @@ struct origin {
 	char scheme[8];
 	char host[MPC_URL_HOST_MAX];
 	uint16_t port;
-	int literal;                              /* host is an IP literal */
+	int literal; /* host is an IP literal */
 	size_t n_addrs;
-	struct in6_addr addrs[ORIGIN_ADDRS_MAX];  /* IPv4 as v4-mapped */
+	struct in6_addr addrs[ORIGIN_ADDRS_MAX]; /* IPv4 as v4-mapped */
 };
 
 static void mapped_v4(const struct in_addr *a, struct in6_addr *out)
@@ -192,7 +196,8 @@ int mpc_quorum_new(const char *const *urls, size_t n, size_t k, const struct mpc
 		return mpc_fail(e, MPC_ERR_USAGE, "need 1..%d RPC endpoints, got %zu",
 				MPC_QUORUM_MAX_ENDPOINTS, n);
 	if (k > n)
-		return mpc_fail(e, MPC_ERR_USAGE, "quorum %zu is more than the %zu endpoints", k, n);
+		return mpc_fail(e, MPC_ERR_USAGE, "quorum %zu is more than the %zu endpoints", k,
+				n);
 	q = calloc(1, sizeof(*q));
 	orig = calloc(n, sizeof(*orig));
 	if (q == NULL || orig == NULL) {
@@ -299,7 +304,8 @@ static void fetch_all(struct mpc_quorum *q, enum phase ph, uint64_t h, struct re
 			continue;
 		handles[i] = begin(q, i, ph, h, &r[i]);
 		if (handles[i] == NULL || curl_multi_add_handle(q->multi, handles[i]) != CURLM_OK) {
-			r[i].rc = mpc_fail(&r[i].err, MPC_ERR_INTERNAL, "rpc %s: cannot start request",
+			r[i].rc = mpc_fail(&r[i].err, MPC_ERR_INTERNAL,
+					   "rpc %s: cannot start request",
 					   mpc_rpc_endpoint_name(q->eps[i]));
 			handles[i] = NULL;
 		}
@@ -334,7 +340,8 @@ static void fetch_all(struct mpc_quorum *q, enum phase ph, uint64_t h, struct re
 		r[i].rc = q->cancel != NULL && *q->cancel
 				  ? mpc_fail(&r[i].err, MPC_ERR_CANCELLED, "rpc %s: cancelled",
 					     mpc_rpc_endpoint_name(q->eps[i]))
-				  : mpc_fail(&r[i].err, MPC_ERR_HTTP, "rpc %s: request did not complete",
+				  : mpc_fail(&r[i].err, MPC_ERR_HTTP,
+					     "rpc %s: request did not complete",
 					     mpc_rpc_endpoint_name(q->eps[i]));
 	}
 }
@@ -374,8 +381,9 @@ static void derive(struct mpc_quorum *q, size_t i, uint64_t h, const char *accou
 		 * the situation does (the monitor logs a failure once, until it changes). */
 		if (r->behind) {
 			mpc_err_clear(&r->err);
-			mpc_fail(&r->err, r->rc, "rpc %s: behind: does not have the chosen final "
-						 "block yet",
+			mpc_fail(&r->err, r->rc,
+				 "rpc %s: behind: does not have the chosen final "
+				 "block yet",
 				 name);
 		}
 		return;
@@ -385,8 +393,8 @@ static void derive(struct mpc_quorum *q, size_t i, uint64_t h, const char *accou
 				 name);
 		return;
 	}
-	r->rc = mpc_contract_view_parse(r->state.json, r->state.len, r->mi.json, r->mi.len,
-					account, &r->view, &pe);
+	r->rc = mpc_contract_view_parse(r->state.json, r->state.len, r->mi.json, r->mi.len, account,
+					&r->view, &pe);
 	if (r->rc != MPC_OK) {
 		char esc[MPC_ERR_MSG_MAX];
 
@@ -487,9 +495,11 @@ int mpc_quorum_poll(struct mpc_quorum *q, const char *operator_account,
 			o->code = r[i].rc;
 			o->block_height = h;
 			if (r[i].behind)
-				snprintf(o->detail, sizeof(o->detail),
-					 "behind: block %llu not there yet (its final block was %llu)",
-					 (unsigned long long)h, (unsigned long long)r[i].block.height);
+				snprintf(
+					o->detail, sizeof(o->detail),
+					"behind: block %llu not there yet (its final block was %llu)",
+					(unsigned long long)h,
+					(unsigned long long)r[i].block.height);
 			else
 				snprintf(o->detail, sizeof(o->detail), "%s", r[i].err.msg);
 			continue;
@@ -528,11 +538,12 @@ int mpc_quorum_poll(struct mpc_quorum *q, const char *operator_account,
 				 n_views, q->n, q->k);
 		else if (n_views == 0)
 			snprintf(msg, sizeof(msg),
-				 "no RPC endpoint produced a reading (%zu of %zu needed):", q->k, q->n);
+				 "no RPC endpoint produced a reading (%zu of %zu needed):", q->k,
+				 q->n);
 		else
 			snprintf(msg, sizeof(msg),
-				 "too few RPC endpoints answered (%zu of %zu, %zu needed):", n_views,
-				 q->n, q->k);
+				 "too few RPC endpoints answered (%zu of %zu, %zu needed):",
+				 n_views, q->n, q->k);
 		if (all_same)
 			code = common != 0 ? common : MPC_ERR_RPC;
 		o = strlen(msg);

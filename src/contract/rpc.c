@@ -11,10 +11,10 @@
 #include "src/util/mem.h"
 
 struct mpc_rpc_endpoint {
-	char *url;                        /* secret-bearing: never printed */
-	char name[MPC_URL_REDACTED_MAX];  /* redacted */
+	char *url;                       /* secret-bearing: never printed */
+	char name[MPC_URL_REDACTED_MAX]; /* redacted */
 	char *contract;
-	char *ca_file;                    /* NULL: the system's CA store */
+	char *ca_file; /* NULL: the system's CA store */
 	size_t max_response;
 	long connect_timeout_ms, timeout_ms;
 	CURL *curl;
@@ -24,8 +24,8 @@ struct mpc_rpc_endpoint {
 	char *buf;
 	size_t len, cap;
 	int too_large;
-	int no_memory;                    /* growing buf failed: the transfer was aborted by us */
-	int unknown_block;                /* the last failure was nearcore's unknown block */
+	int no_memory;     /* growing buf failed: the transfer was aborted by us */
+	int unknown_block; /* the last failure was nearcore's unknown block */
 };
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
@@ -64,8 +64,8 @@ int mpc_rpc_endpoint_new(const char *url, const struct mpc_rpc_options *opt,
 {
 	struct mpc_rpc_endpoint *ep = NULL;
 	struct mpc_url_parts parts;
-	const char *contract = opt != NULL && opt->contract != NULL ? opt->contract
-								    : MPC_RPC_DEFAULT_CONTRACT;
+	const char *contract =
+		opt != NULL && opt->contract != NULL ? opt->contract : MPC_RPC_DEFAULT_CONTRACT;
 	int rc;
 
 	*out = NULL;
@@ -86,12 +86,12 @@ int mpc_rpc_endpoint_new(const char *url, const struct mpc_rpc_options *opt,
 		goto out;
 	}
 	ep->max_response = opt != NULL && opt->max_response != 0 ? opt->max_response
-								  : MPC_RPC_DEFAULT_MAX_RESPONSE;
+								 : MPC_RPC_DEFAULT_MAX_RESPONSE;
 	ep->connect_timeout_ms = opt != NULL && opt->connect_timeout_ms > 0
 					 ? opt->connect_timeout_ms
 					 : MPC_RPC_DEFAULT_CONNECT_TIMEOUT_MS;
-	ep->timeout_ms = opt != NULL && opt->timeout_ms > 0 ? opt->timeout_ms
-							    : MPC_RPC_DEFAULT_TIMEOUT_MS;
+	ep->timeout_ms =
+		opt != NULL && opt->timeout_ms > 0 ? opt->timeout_ms : MPC_RPC_DEFAULT_TIMEOUT_MS;
 	ep->curl = curl_easy_init();
 	ep->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	if (ep->url == NULL || ep->contract == NULL || ep->curl == NULL || ep->headers == NULL) {
@@ -147,9 +147,9 @@ static char *dump(json_t *j)
 static char *query_body(const struct mpc_rpc_endpoint *ep, const struct mpc_rpc_query *q,
 			const char *args_b64)
 {
-	json_t *params = json_pack("{s:s,s:s,s:s,s:s}", "request_type", "call_function",
-				   "account_id", ep->contract, "method_name", q->method,
-				   "args_base64", args_b64);
+	json_t *params =
+		json_pack("{s:s,s:s,s:s,s:s}", "request_type", "call_function", "account_id",
+			  ep->contract, "method_name", q->method, "args_base64", args_b64);
 	json_t *j = NULL;
 	int bad = params == NULL;
 
@@ -233,9 +233,8 @@ CURL *mpc_rpc_begin_call(struct mpc_rpc_endpoint *ep, const struct mpc_rpc_query
 		return NULL;
 	}
 	b64 = malloc(mpc_base64_encoded_len(n));
-	if (b64 == NULL ||
-	    mpc_base64_encode((const uint8_t *)args, n, b64, mpc_base64_encoded_len(n), NULL) !=
-		    MPC_OK) {
+	if (b64 == NULL || mpc_base64_encode((const uint8_t *)args, n, b64,
+					     mpc_base64_encoded_len(n), NULL) != MPC_OK) {
 		free(b64);
 		mpc_fail(e, MPC_ERR_NOMEM, "rpc %s: out of memory", ep->name);
 		return NULL;
@@ -389,8 +388,7 @@ int mpc_rpc_call(struct mpc_rpc_endpoint *ep, const struct mpc_rpc_query *q,
 	return mpc_rpc_finish(ep, curl_easy_perform(c), out, e);
 }
 
-int mpc_rpc_final_block(struct mpc_rpc_endpoint *ep, struct mpc_rpc_block *out,
-			struct mpc_err *e)
+int mpc_rpc_final_block(struct mpc_rpc_endpoint *ep, struct mpc_rpc_block *out, struct mpc_err *e)
 {
 	CURL *c = mpc_rpc_begin_block(ep, e);
 

@@ -31,17 +31,17 @@
 #include "src/contract/url.h"
 #include "src/util/err.h"
 
-#define MPC_RPC_DEFAULT_CONTRACT "v1.signer"
-#define MPC_RPC_DEFAULT_MAX_RESPONSE ((size_t)32 << 20)
+#define MPC_RPC_DEFAULT_CONTRACT           "v1.signer"
+#define MPC_RPC_DEFAULT_MAX_RESPONSE       ((size_t)32 << 20)
 #define MPC_RPC_DEFAULT_CONNECT_TIMEOUT_MS 5000L
-#define MPC_RPC_DEFAULT_TIMEOUT_MS 30000L
+#define MPC_RPC_DEFAULT_TIMEOUT_MS         30000L
 
 struct mpc_rpc_options {
-	const char *contract;     /* NULL: MPC_RPC_DEFAULT_CONTRACT; copied */
-	size_t max_response;      /* 0: MPC_RPC_DEFAULT_MAX_RESPONSE */
-	long connect_timeout_ms;  /* 0: default */
-	long timeout_ms;          /* 0: default; whole request */
-	const char *ca_file;      /* https: PEM CA bundle to trust instead of the system's; copied */
+	const char *contract;    /* NULL: MPC_RPC_DEFAULT_CONTRACT; copied */
+	size_t max_response;     /* 0: MPC_RPC_DEFAULT_MAX_RESPONSE */
+	long connect_timeout_ms; /* 0: default */
+	long timeout_ms;         /* 0: default; whole request */
+	const char *ca_file;     /* https: PEM CA bundle to trust instead of the system's; copied */
 	const volatile sig_atomic_t *cancel; /* non-zero aborts a quorum poll within 100 ms; may
 						be NULL */
 };
@@ -52,9 +52,9 @@ struct mpc_rpc_endpoint;
 
 /* The result of one view call. Free with mpc_rpc_result_free() (accepts NULL). */
 struct mpc_rpc_result {
-	char *json;               /* the view's JSON text, NUL-terminated, malloc'd */
+	char *json; /* the view's JSON text, NUL-terminated, malloc'd */
 	size_t len;
-	uint64_t block_height;    /* the block the answer is for (0 if the server did not say) */
+	uint64_t block_height; /* the block the answer is for (0 if the server did not say) */
 	char block_hash[MPC_BLOCK_HASH_MAX]; /* its hash, base58 ("" if the server did not say) */
 };
 
@@ -92,8 +92,7 @@ int mpc_rpc_view(struct mpc_rpc_endpoint *ep, const char *method, struct mpc_rpc
 		 struct mpc_err *e);
 
 /* Ask for the endpoint's final block. */
-int mpc_rpc_final_block(struct mpc_rpc_endpoint *ep, struct mpc_rpc_block *out,
-			struct mpc_err *e);
+int mpc_rpc_final_block(struct mpc_rpc_endpoint *ep, struct mpc_rpc_block *out, struct mpc_err *e);
 
 /* After a failed call or block request: 1 if the server said it does not have the block asked
  * for (nearcore's UNKNOWN_BLOCK or GARBAGE_COLLECTED_BLOCK cause, or the legacy "DB Not Found

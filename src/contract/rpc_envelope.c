@@ -18,14 +18,14 @@ struct scan {
 };
 
 struct found {
-	const char *err;          /* top-level "error" value span */
+	const char *err; /* top-level "error" value span */
 	size_t err_len;
-	const char *res_err;      /* result.error value span */
+	const char *res_err; /* result.error value span */
 	size_t res_err_len;
 	int has_bytes;
 	int has_result;
 	uint64_t block_height;
-	const char *hash;         /* result.block_hash content span */
+	const char *hash; /* result.block_hash content span */
 	size_t hash_len;
 	int seen_hash;
 };
@@ -263,8 +263,9 @@ static int scan_bytes(struct scan *sc, struct result_ctx *rc_, struct mpc_err *e
 			d++;
 		}
 		if (d == 0 || v > 255 || (d > 1 && sc->s[sc->i - d] == '0') ||
-		    (sc->i < sc->n && (sc->s[sc->i] == '.' || sc->s[sc->i] == 'e' ||
-				       sc->s[sc->i] == 'E' || (sc->s[sc->i] >= '0' && sc->s[sc->i] <= '9'))))
+		    (sc->i < sc->n &&
+		     (sc->s[sc->i] == '.' || sc->s[sc->i] == 'e' || sc->s[sc->i] == 'E' ||
+		      (sc->s[sc->i] >= '0' && sc->s[sc->i] <= '9'))))
 			return mpc_fail(e, MPC_ERR_PARSE,
 					"rpc response: result.result[%zu]: expected a byte 0..255",
 					rc_->nbytes);
@@ -292,7 +293,8 @@ static int result_member(struct scan *sc, const char *k, size_t kl, void *ctx, s
 
 	if (key_is(k, kl, "result")) {
 		if (r->seen_result++)
-			return mpc_fail(e, MPC_ERR_PARSE, "rpc response: result.result: duplicate key");
+			return mpc_fail(e, MPC_ERR_PARSE,
+					"rpc response: result.result: duplicate key");
 		rc = scan_bytes(sc, r, e);
 		if (rc == MPC_OK)
 			r->f->has_bytes = 1;
@@ -300,7 +302,8 @@ static int result_member(struct scan *sc, const char *k, size_t kl, void *ctx, s
 	}
 	if (key_is(k, kl, "error")) {
 		if (r->seen_error++)
-			return mpc_fail(e, MPC_ERR_PARSE, "rpc response: result.error: duplicate key");
+			return mpc_fail(e, MPC_ERR_PARSE,
+					"rpc response: result.error: duplicate key");
 		rc = skip_value(sc, e);
 		r->f->res_err = sc->s + start;
 		r->f->res_err_len = sc->i - start;
@@ -331,8 +334,9 @@ static int result_member(struct scan *sc, const char *k, size_t kl, void *ctx, s
 			sc->i++;
 		}
 		if (sc->i == start || (sc->i - start > 1 && sc->s[start] == '0'))
-			return mpc_fail(e, MPC_ERR_PARSE,
-					"rpc response: result.block_height: expected an unsigned integer");
+			return mpc_fail(
+				e, MPC_ERR_PARSE,
+				"rpc response: result.block_height: expected an unsigned integer");
 		r->f->block_height = h;
 		return MPC_OK;
 	}
@@ -354,7 +358,8 @@ static int top_member(struct scan *sc, const char *k, size_t kl, void *ctx, stru
 		if (t->seen_result++)
 			return mpc_fail(e, MPC_ERR_PARSE, "rpc response: result: duplicate key");
 		if (sc->i < sc->n && sc->s[sc->i] != '{')
-			return mpc_fail(e, MPC_ERR_PARSE, "rpc response: result: expected an object");
+			return mpc_fail(e, MPC_ERR_PARSE,
+					"rpc response: result: expected an object");
 		t->r->f->has_result = 1;
 		return scan_object(sc, result_member, t->r, e);
 	}
@@ -437,8 +442,7 @@ int mpc_rpc_envelope_decode(const char *text, size_t len, char **out, size_t *ou
 /* A block hash as nearcore writes it: base58, 1..MPC_BLOCK_HASH_MAX-1 characters. */
 static int hash_ok(const char *s, size_t n)
 {
-	static const char alphabet[] =
-		"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+	static const char alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
 	if (n == 0 || n >= MPC_BLOCK_HASH_MAX)
 		return 0;
@@ -519,8 +523,7 @@ out:
 	return rc;
 }
 
-int mpc_rpc_block_decode(const char *text, size_t len, struct mpc_rpc_meta *meta,
-			 struct mpc_err *e)
+int mpc_rpc_block_decode(const char *text, size_t len, struct mpc_rpc_meta *meta, struct mpc_err *e)
 {
 	json_t *j = NULL, *res, *hdr, *err;
 	const char *hash;
@@ -555,8 +558,9 @@ int mpc_rpc_block_decode(const char *text, size_t len, struct mpc_rpc_meta *meta
 	}
 	if (!json_is_integer(json_object_get(hdr, "height")) ||
 	    (h = json_integer_value(json_object_get(hdr, "height"))) <= 0) {
-		rc = mpc_fail(e, MPC_ERR_PARSE,
-			      "rpc block response: result.header.height: expected a positive integer");
+		rc = mpc_fail(
+			e, MPC_ERR_PARSE,
+			"rpc block response: result.header.height: expected a positive integer");
 		goto out;
 	}
 	hash = json_string_value(json_object_get(hdr, "hash"));

@@ -24,9 +24,9 @@
 
 /* What a response says about the block it answers for, and about an error. */
 struct mpc_rpc_meta {
-	uint64_t block_height;             /* 0 when absent */
+	uint64_t block_height;               /* 0 when absent */
 	char block_hash[MPC_BLOCK_HASH_MAX]; /* "" when absent; 1..63 base58 characters */
-	int unknown_block;                 /* on MPC_ERR_RPC: nearcore said it does not have the
+	int unknown_block;                   /* on MPC_ERR_RPC: nearcore said it does not have the
 					      block asked for (cause UNKNOWN_BLOCK or
 					      GARBAGE_COLLECTED_BLOCK, or the legacy "DB Not Found
 					      Error" data) */

@@ -59,8 +59,7 @@ static int parse_running(const json_t *j, const char *path, struct mpc_contract_
 
 /* Exactly the keys `want` (NULL-terminated) in object j at path: the seed's Recovery shape is
  * taken field for field, since the deployed contract never defined it. */
-static int exact_keys(const json_t *j, const char *path, const char *const *want,
-		      struct mpc_err *e)
+static int exact_keys(const json_t *j, const char *path, const char *const *want, struct mpc_err *e)
 {
 	char p[MPC_CJSON_PATH_MAX];
 	const char *k;
@@ -72,13 +71,15 @@ static int exact_keys(const json_t *j, const char *path, const char *const *want
 	for (size_t i = 0; want[i] != NULL; i++) {
 		if (json_object_get(j, want[i]) == NULL) {
 			mpc_cjson_path_key(p, path, want[i]);
-			return mpc_fail(e, MPC_ERR_PARSE,
-					"%s: missing (Recovery must match the seed's shape field for "
-					"field)",
-					p);
+			return mpc_fail(
+				e, MPC_ERR_PARSE,
+				"%s: missing (Recovery must match the seed's shape field for "
+				"field)",
+				p);
 		}
 	}
-	json_object_foreach((json_t *)j, k, v) {
+	json_object_foreach((json_t *)j, k, v)
+	{
 		size_t i = 0;
 		char esc[80];
 
@@ -86,10 +87,11 @@ static int exact_keys(const json_t *j, const char *path, const char *const *want
 			i++;
 		if (want[i] == NULL) {
 			mpc_escape_untrusted(k, esc, sizeof(esc));
-			return mpc_fail(e, MPC_ERR_PARSE,
-					"%s: unexpected field \"%s\" (Recovery must match the seed's "
-					"shape field for field)",
-					path, esc);
+			return mpc_fail(
+				e, MPC_ERR_PARSE,
+				"%s: unexpected field \"%s\" (Recovery must match the seed's "
+				"shape field for field)",
+				path, esc);
 		}
 	}
 	return MPC_OK;
@@ -115,8 +117,7 @@ static int parse_body(enum mpc_protocol_kind kind, const json_t *body, const cha
 	case MPC_STATE_RECOVERY:
 		if (kind == MPC_STATE_RECOVERY) {
 			static const char *const body_keys[] = { "previous_running_state",
-								 "prospective_participants",
-								 NULL };
+								 "prospective_participants", NULL };
 			static const char *const parts_keys[] = { "next_id", "participants", NULL };
 
 			rc = exact_keys(body, p, body_keys, e);
@@ -156,8 +157,8 @@ static int parse_body(enum mpc_protocol_kind kind, const json_t *body, const cha
 	return mpc_fail(e, MPC_ERR_INTERNAL, "%s: unexpected state kind", p);
 }
 
-int mpc_contract_state_from_json(const json_t *j, const char *path,
-				 struct mpc_contract_state *out, struct mpc_err *e)
+int mpc_contract_state_from_json(const json_t *j, const char *path, struct mpc_contract_state *out,
+				 struct mpc_err *e)
 {
 	static const struct {
 		const char *name;

@@ -41,29 +41,29 @@ enum mpc_protocol_kind {
 	MPC_STATE_RUNNING = 3,
 	MPC_STATE_RESHARING = 4,
 	MPC_STATE_RECOVERY = 5,
-	MPC_STATE_UNKNOWN = 6,             /* a variant this build does not know: alert, no action */
+	MPC_STATE_UNKNOWN = 6, /* a variant this build does not know: alert, no action */
 };
 
 #define MPC_STATE_VARIANT_MAX 64
 
 struct mpc_contract_state {
 	enum mpc_protocol_kind kind;
-	char variant[MPC_STATE_VARIANT_MAX]; /* the variant's name as sent, escaped (see
+	char variant[MPC_STATE_VARIANT_MAX];  /* the variant's name as sent, escaped (see
 						mpc_escape_untrusted) and truncated */
-	int has_running;                   /* Running, Resharing, Recovery: the fields below */
-	struct mpc_keyset keyset;          /* the (previous) running keyset */
+	int has_running;                      /* Running, Resharing, Recovery: the fields below */
+	struct mpc_keyset keyset;             /* the (previous) running keyset */
 	struct mpc_participants participants; /* the (previous) running participants */
 	uint64_t threshold;
 	struct mpc_participants prospective; /* Recovery only */
-	int has_next_epoch;                /* Initializing: epoch_id; Resharing: resharing_key */
+	int has_next_epoch;                  /* Initializing: epoch_id; Resharing: resharing_key */
 	uint64_t next_epoch;
 };
 
 /* "NotInitialized", "Initializing", "Running", "Resharing", "Recovery", "unknown". */
 const char *mpc_protocol_kind_name(enum mpc_protocol_kind k);
 
-int mpc_contract_state_from_json(const json_t *j, const char *path,
-				 struct mpc_contract_state *out, struct mpc_err *e);
+int mpc_contract_state_from_json(const json_t *j, const char *path, struct mpc_contract_state *out,
+				 struct mpc_err *e);
 /* Parse `len` bytes of the view's JSON text (the RPC result bytes). Path prefix "state". */
 int mpc_contract_state_parse(const char *text, size_t len, struct mpc_contract_state *out,
 			     struct mpc_err *e);

@@ -73,8 +73,8 @@ static json_t *keyset_json(struct builder *b, const struct mpc_keyset *ks)
 }
 
 /* {"url", "tls_public_key", "migration_address", "address_overridden"} for a node. */
-static json_t *node_json(struct builder *b, const struct mpc_status_input *in,
-			 const char *account, const struct mpc_participant_info *info)
+static json_t *node_json(struct builder *b, const struct mpc_status_input *in, const char *account,
+			 const struct mpc_participant_info *info)
 {
 	char addr[MPC_ADDRESS_MAX];
 	int overridden = 0;
@@ -128,7 +128,8 @@ static void add_view(struct builder *b, json_t *root, const struct mpc_status_in
 
 	set(b, root, "protocol_state", json_string(mpc_protocol_kind_name(v->kind)));
 	set(b, root, "state_variant", json_string(v->variant)); /* escaped when parsed */
-	set(b, root, "next_epoch", v->has_next_epoch ? mpc_cjson_u64_shown(v->next_epoch) : json_null());
+	set(b, root, "next_epoch",
+	    v->has_next_epoch ? mpc_cjson_u64_shown(v->next_epoch) : json_null());
 	set(b, root, "keyset", v->has_keyset ? keyset_json(b, &v->keyset) : json_null());
 	if (v->has_own) {
 		o = node_json(b, in, v->own.account_id, &v->own.info);
@@ -149,7 +150,8 @@ static void add_view(struct builder *b, json_t *root, const struct mpc_status_in
 		set(b, bs, "public_key", reg ? ed_key_json(v->migration.backup_key) : json_null());
 		if (reg && in->own_tls_key != NULL)
 			set(b, bs, "is_ours",
-			    json_boolean(memcmp(in->own_tls_key, v->migration.backup_key, 32) == 0));
+			    json_boolean(memcmp(in->own_tls_key, v->migration.backup_key, 32) ==
+					 0));
 		else
 			set(b, bs, "is_ours", json_null());
 	}
@@ -160,10 +162,9 @@ static void add_view(struct builder *b, json_t *root, const struct mpc_status_in
 			char pk[MPC_NEAR_KEY_STR_MAX];
 
 			o = node_json(b, in, in->operator_account, &v->migration.destination);
-			if (o != NULL && mpc_near_key_format(v->migration.signer_curve,
-							     v->migration.signer_pk,
-							     v->migration.signer_pk_len, pk,
-							     NULL) == MPC_OK)
+			if (o != NULL &&
+			    mpc_near_key_format(v->migration.signer_curve, v->migration.signer_pk,
+						v->migration.signer_pk_len, pk, NULL) == MPC_OK)
 				set(b, o, "signer_account_pk", json_string(pk));
 			set(b, mig, "destination", o);
 		} else {
@@ -175,9 +176,9 @@ static void add_view(struct builder *b, json_t *root, const struct mpc_status_in
 		set(b, root, "recovery", o);
 		if (o != NULL)
 			set(b, o, "prospective",
-			    v->has_prospective
-				    ? node_json(b, in, v->prospective.account_id, &v->prospective.info)
-				    : json_null());
+			    v->has_prospective ? node_json(b, in, v->prospective.account_id,
+							   &v->prospective.info)
+					       : json_null());
 	} else {
 		set(b, root, "recovery", json_null());
 	}
@@ -209,9 +210,10 @@ json_t *mpc_status_build(const struct mpc_status_input *in, struct mpc_err *e)
 	if (in->view != NULL) {
 		add_view(&b, root, in);
 	} else {
-		static const char *const none[] = { "protocol_state", "state_variant", "next_epoch",
-						    "keyset", "node", "backup_service", "migration",
-						    "recovery" };
+		static const char *const none[] = { "protocol_state", "state_variant",
+						    "next_epoch",     "keyset",
+						    "node",           "backup_service",
+						    "migration",      "recovery" };
 
 		for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
 			set(&b, root, none[i], json_null());
@@ -373,7 +375,8 @@ int mpc_status_render_text(const json_t *s, char **out, struct mpc_err *e)
 	if (strcmp(str(s, "protocol_state"), "unknown") == 0)
 		put(&t, " (variant \"%s\": not understood by this version, no action is taken)",
 		    str(s, "state_variant"));
-	if (json_object_get(s, "next_epoch") != NULL && !json_is_null(json_object_get(s, "next_epoch")))
+	if (json_object_get(s, "next_epoch") != NULL &&
+	    !json_is_null(json_object_get(s, "next_epoch")))
 		put(&t, " (next epoch %s)", num(s, "next_epoch", b1));
 	put(&t, "\n");
 	if (json_is_object(ks)) {
@@ -397,8 +400,9 @@ int mpc_status_render_text(const json_t *s, char **out, struct mpc_err *e)
 		    num(node, "participant_id", b1));
 		put_node(&t, "  ", node);
 		if (json_is_object(hint) && json_is_integer(json_object_get(hint, "port")))
-			put(&t, "  migration port hint (unauthenticated): %s (the node's %s, "
-				"migration_web_ui; the TLS pin is still the contract's key)\n",
+			put(&t,
+			    "  migration port hint (unauthenticated): %s (the node's %s, "
+			    "migration_web_ui; the TLS pin is still the contract's key)\n",
 			    num(hint, "port", b1), str(hint, "source"));
 		else if (json_is_object(hint))
 			put(&t, "  migration port hint (unauthenticated): could not be read (%s)\n",

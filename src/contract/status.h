@@ -39,7 +39,7 @@
 #include "src/contract/view.h"
 #include "src/util/err.h"
 
-#define MPC_STATUS_WARN_QUORUM_1                                                            \
+#define MPC_STATUS_WARN_QUORUM_1                                                              \
 	"rpc quorum 1: one RPC server's answer is enough whenever the others do not answer; " \
 	"use 2 or more"
 
@@ -50,17 +50,17 @@ enum mpc_tristate {
 };
 
 struct mpc_status_input {
-	const char *contract;                      /* NULL: MPC_RPC_DEFAULT_CONTRACT */
+	const char *contract; /* NULL: MPC_RPC_DEFAULT_CONTRACT */
 	const char *operator_account;
-	const struct mpc_contract_view *view;      /* the agreed view, or NULL */
-	const char *disagreement;                  /* the poll's error message when no view */
+	const struct mpc_contract_view *view; /* the agreed view, or NULL */
+	const char *disagreement;             /* the poll's error message when no view */
 	const struct mpc_endpoint_outcome *outcomes;
 	size_t n_outcomes;
 	size_t quorum;
-	const uint8_t *own_tls_key;                /* 32 bytes: this service's TLS key, or NULL */
-	int store_covers;                          /* enum mpc_tristate */
+	const uint8_t *own_tls_key;                 /* 32 bytes: this service's TLS key, or NULL */
+	int store_covers;                           /* enum mpc_tristate */
 	const struct mpc_address_config *addresses; /* may be NULL */
-	int single_server_decides;                 /* quorum 1: warn */
+	int single_server_decides;                  /* quorum 1: warn */
 };
 
 /* Build the status object. Returns a new reference or NULL with e set. */
@@ -74,10 +74,10 @@ int mpc_status_render_text(const json_t *status, char **out, struct mpc_err *e);
 struct mpc_status_args {
 	const char *const *rpc_urls;
 	size_t n_urls;
-	size_t quorum;                             /* 0: majority */
-	const struct mpc_rpc_options *rpc;         /* may be NULL */
+	size_t quorum;                     /* 0: majority */
+	const struct mpc_rpc_options *rpc; /* may be NULL */
 	const char *operator_account;
-	const uint8_t *own_tls_key;                /* may be NULL */
+	const uint8_t *own_tls_key;                 /* may be NULL */
 	const struct mpc_address_config *addresses; /* may be NULL */
 	int (*covers)(void *ctx, const struct mpc_keyset *ks);
 	void *covers_ctx;

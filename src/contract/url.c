@@ -14,8 +14,7 @@ static int host_char_ok(char c, int ipv6)
 	return ipv6 && (c == ':' || c == '%');
 }
 
-int mpc_url_split(const char *url, struct mpc_url_parts *out, const char *what,
-		  struct mpc_err *e)
+int mpc_url_split(const char *url, struct mpc_url_parts *out, const char *what, struct mpc_err *e)
 {
 	const char *p, *auth, *end, *at, *h, *hend, *port = NULL;
 	size_t hl;
@@ -30,7 +29,8 @@ int mpc_url_split(const char *url, struct mpc_url_parts *out, const char *what,
 		strcpy(out->scheme, "http");
 		auth = url + 7;
 	} else {
-		return mpc_fail(e, MPC_ERR_PARSE, "%s: URL scheme must be http:// or https://", what);
+		return mpc_fail(e, MPC_ERR_PARSE, "%s: URL scheme must be http:// or https://",
+				what);
 	}
 	end = auth + strcspn(auth, "/?#");
 	at = NULL;
@@ -41,12 +41,14 @@ int mpc_url_split(const char *url, struct mpc_url_parts *out, const char *what,
 	if (h < end && *h == '[') {
 		hend = memchr(h, ']', (size_t)(end - h));
 		if (hend == NULL)
-			return mpc_fail(e, MPC_ERR_PARSE, "%s: URL has an unclosed IPv6 bracket", what);
+			return mpc_fail(e, MPC_ERR_PARSE, "%s: URL has an unclosed IPv6 bracket",
+					what);
 		out->ipv6 = 1;
 		h++;
 		if (hend + 1 < end) {
 			if (hend[1] != ':')
-				return mpc_fail(e, MPC_ERR_PARSE, "%s: URL has junk after ']'", what);
+				return mpc_fail(e, MPC_ERR_PARSE, "%s: URL has junk after ']'",
+						what);
 			port = hend + 2;
 		}
 	} else {
@@ -60,8 +62,8 @@ int mpc_url_split(const char *url, struct mpc_url_parts *out, const char *what,
 	if (hl == 0)
 		return mpc_fail(e, MPC_ERR_PARSE, "%s: URL has no host", what);
 	if (hl >= sizeof(out->host))
-		return mpc_fail(e, MPC_ERR_PARSE, "%s: URL host is longer than %zu characters", what,
-				sizeof(out->host) - 1);
+		return mpc_fail(e, MPC_ERR_PARSE, "%s: URL host is longer than %zu characters",
+				what, sizeof(out->host) - 1);
 	for (size_t i = 0; i < hl; i++)
 		if (!host_char_ok(h[i], out->ipv6))
 			return mpc_fail(e, MPC_ERR_PARSE, "%s: URL host has an invalid character",
@@ -73,7 +75,8 @@ int mpc_url_split(const char *url, struct mpc_url_parts *out, const char *what,
 		size_t pl = (size_t)(end - port);
 
 		if (pl == 0 || pl > 5)
-			return mpc_fail(e, MPC_ERR_PARSE, "%s: URL port is not a number 1..65535", what);
+			return mpc_fail(e, MPC_ERR_PARSE, "%s: URL port is not a number 1..65535",
+					what);
 		for (size_t i = 0; i < pl; i++) {
 			if (!isdigit((unsigned char)port[i]))
 				return mpc_fail(e, MPC_ERR_PARSE,
@@ -81,7 +84,8 @@ int mpc_url_split(const char *url, struct mpc_url_parts *out, const char *what,
 			v = v * 10 + (unsigned long)(port[i] - '0');
 		}
 		if (v == 0 || v > 65535)
-			return mpc_fail(e, MPC_ERR_PARSE, "%s: URL port is not a number 1..65535", what);
+			return mpc_fail(e, MPC_ERR_PARSE, "%s: URL port is not a number 1..65535",
+					what);
 		out->port = (uint16_t)v;
 	}
 	return MPC_OK;

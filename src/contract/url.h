@@ -16,19 +16,18 @@
 
 #include "src/util/err.h"
 
-#define MPC_URL_HOST_MAX 256
+#define MPC_URL_HOST_MAX     256
 #define MPC_URL_REDACTED_MAX 300
 
 struct mpc_url_parts {
-	char scheme[8];                  /* "http" or "https", lowercase */
-	char host[MPC_URL_HOST_MAX];     /* without brackets for IPv6 */
-	int ipv6;                        /* host is an IPv6 literal */
-	uint16_t port;                   /* 0 when absent */
+	char scheme[8];              /* "http" or "https", lowercase */
+	char host[MPC_URL_HOST_MAX]; /* without brackets for IPv6 */
+	int ipv6;                    /* host is an IPv6 literal */
+	uint16_t port;               /* 0 when absent */
 };
 
 /* Split `url`. Fails with MPC_ERR_PARSE naming `what`; the message never quotes the URL. */
-int mpc_url_split(const char *url, struct mpc_url_parts *out, const char *what,
-		  struct mpc_err *e);
+int mpc_url_split(const char *url, struct mpc_url_parts *out, const char *what, struct mpc_err *e);
 
 /* "scheme://host[:port]" (IPv6 in brackets), or "<invalid url>" when url cannot be split.
  * Always NUL-terminates out. */

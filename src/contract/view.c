@@ -9,8 +9,8 @@ int mpc_contract_view_derive(const struct mpc_contract_state *st,
 			     struct mpc_contract_view *out, struct mpc_err *e)
 {
 	const struct mpc_keyset *ks = mpc_contract_state_backup_keyset(st);
-	const struct mpc_participant *own = mpc_participants_find(&st->participants,
-								  operator_account);
+	const struct mpc_participant *own =
+		mpc_participants_find(&st->participants, operator_account);
 	const struct mpc_migration_entry *m = mpc_migration_info_find(mi, operator_account);
 	int rc;
 
@@ -39,8 +39,8 @@ int mpc_contract_view_derive(const struct mpc_contract_state *st,
 		out->has_migration = 1;
 	}
 	if (st->kind == MPC_STATE_RECOVERY) {
-		const struct mpc_participant *p = mpc_participants_find(&st->prospective,
-									operator_account);
+		const struct mpc_participant *p =
+			mpc_participants_find(&st->prospective, operator_account);
 
 		if (p != NULL &&
 		    (own == NULL || memcmp(p->info.tls_key, own->info.tls_key, 32) != 0 ||
@@ -79,13 +79,12 @@ int mpc_contract_view_parse(const char *state_text, size_t state_len, const char
 
 static int participant_equal(const struct mpc_participant *a, const struct mpc_participant *b)
 {
-	return strcmp(a->account_id, b->account_id) == 0 && a->participant_id == b->participant_id &&
-	       strcmp(a->info.url, b->info.url) == 0 &&
+	return strcmp(a->account_id, b->account_id) == 0 &&
+	       a->participant_id == b->participant_id && strcmp(a->info.url, b->info.url) == 0 &&
 	       memcmp(a->info.tls_key, b->info.tls_key, 32) == 0;
 }
 
-static int migration_equal(const struct mpc_migration_entry *a,
-			   const struct mpc_migration_entry *b)
+static int migration_equal(const struct mpc_migration_entry *a, const struct mpc_migration_entry *b)
 {
 	if (a->has_backup != b->has_backup || a->has_destination != b->has_destination)
 		return 0;
@@ -155,12 +154,12 @@ void mpc_contract_view_summary(const struct mpc_contract_view *v, char *out, siz
 	if (cap == 0)
 		return;
 	out[0] = '\0';
-#define APPEND(...)                                                          \
-	do {                                                                 \
-		if (o < cap) {                                               \
-			n = snprintf(out + o, cap - o, __VA_ARGS__);         \
-			o = n < 0 ? cap : o + (size_t)n;                     \
-		}                                                            \
+#define APPEND(...)                                                  \
+	do {                                                         \
+		if (o < cap) {                                       \
+			n = snprintf(out + o, cap - o, __VA_ARGS__); \
+			o = n < 0 ? cap : o + (size_t)n;             \
+		}                                                    \
 	} while (0)
 	if (v->kind == MPC_STATE_UNKNOWN)
 		APPEND("unknown state variant \"%s\"", v->variant);

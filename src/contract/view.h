@@ -32,7 +32,7 @@ struct mpc_contract_view {
 	char variant[MPC_STATE_VARIANT_MAX]; /* the state variant's (escaped) name: for
 						MPC_STATE_UNKNOWN, what to alert about */
 	int has_keyset;
-	struct mpc_keyset keyset;          /* owned */
+	struct mpc_keyset keyset; /* owned */
 	int has_own;
 	struct mpc_participant own;
 	int has_migration;
@@ -40,7 +40,7 @@ struct mpc_contract_view {
 	int has_prospective;
 	struct mpc_participant prospective;
 	/* informational, not compared */
-	uint64_t running_epoch;            /* the (previous) running keyset's epoch, if any */
+	uint64_t running_epoch; /* the (previous) running keyset's epoch, if any */
 	int has_next_epoch;
 	uint64_t next_epoch;
 	uint64_t threshold;

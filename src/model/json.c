@@ -49,9 +49,10 @@ static int prescan(const char *text, size_t len, const char *what, char *out, si
 				if (text[i] == '\\' && i + 1 < len) {
 					if (text[i + 1] == 'u' && i + 6 <= len &&
 					    memcmp(text + i + 2, "0000", 4) == 0)
-						return mpc_fail(e, MPC_ERR_PARSE,
-								"%s: a string contains a \\u0000 escape at byte %zu",
-								what, i);
+						return mpc_fail(
+							e, MPC_ERR_PARSE,
+							"%s: a string contains a \\u0000 escape at byte %zu",
+							what, i);
 					out[o++] = text[i++];
 				}
 				out[o++] = text[i++];
@@ -63,8 +64,8 @@ static int prescan(const char *text, size_t len, const char *what, char *out, si
 		if (c == '[' || c == '{') {
 			if (++depth > MPC_CJSON_MAX_DEPTH)
 				return mpc_fail(e, MPC_ERR_PARSE,
-						"%s: JSON nested deeper than %d levels at byte %zu", what,
-						MPC_CJSON_MAX_DEPTH, i);
+						"%s: JSON nested deeper than %d levels at byte %zu",
+						what, MPC_CJSON_MAX_DEPTH, i);
 		} else if (c == ']' || c == '}') {
 			if (depth > 0)
 				depth--;
@@ -96,7 +97,8 @@ static int prescan(const char *text, size_t len, const char *what, char *out, si
 			if (!frac && !lead0 && j > k && !fits_int64(text + s, j - s)) {
 				/* A plain integer jansson cannot hold: hand it over as a marker. */
 				/* A marker inside a larger text, not a string of its own. */
-				memcpy(out + o, BIG_MARK, strlen(BIG_MARK)); /* NOLINT(bugprone-not-null-terminated-result) */
+				memcpy(out + o, BIG_MARK,
+				       strlen(BIG_MARK)); /* NOLINT(bugprone-not-null-terminated-result) */
 				o += strlen(BIG_MARK);
 				memcpy(out + o, text + s, j - s);
 				o += j - s;
@@ -161,7 +163,8 @@ __attribute__((noinline)) static unsigned long long text_weight(const char *s, s
 					i += 2;
 				} else if (cp >= 0xd800 && cp <= 0xdbff && i + 12 <= n &&
 					   s[i + 6] == '\\' && s[i + 7] == 'u' &&
-					   hex4(s + i + 8, n - i - 8, &lo) && lo >= 0xdc00 && lo <= 0xdfff) {
+					   hex4(s + i + 8, n - i - 8, &lo) && lo >= 0xdc00 &&
+					   lo <= 0xdfff) {
 					i += 12;
 					w += 3;
 				} else {
@@ -198,12 +201,10 @@ static unsigned long long tree_weight(json_t *j)
 
 	switch (json_typeof(j)) {
 	case JSON_OBJECT:
-		json_object_foreach(j, k, v)
-			w += strlen(k) + tree_weight(v);
+		json_object_foreach(j, k, v) w += strlen(k) + tree_weight(v);
 		break;
 	case JSON_ARRAY:
-		json_array_foreach(j, i, v)
-			w += tree_weight(v);
+		json_array_foreach(j, i, v) w += tree_weight(v);
 		break;
 	case JSON_STRING:
 		w = json_string_length(j);
@@ -234,8 +235,7 @@ static int same_failure(const char *buf, size_t n, const json_error_t *first)
 	       strcmp(again.text, first->text) == 0;
 }
 
-int mpc_cjson_load(const char *text, size_t len, const char *what, json_t **out,
-		   struct mpc_err *e)
+int mpc_cjson_load(const char *text, size_t len, const char *what, json_t **out, struct mpc_err *e)
 {
 	char *buf = NULL;
 	size_t n = 0;
@@ -245,10 +245,12 @@ int mpc_cjson_load(const char *text, size_t len, const char *what, json_t **out,
 
 	*out = NULL;
 	if (len > (SIZE_MAX - 16) / 2)
-		return mpc_fail(e, MPC_ERR_TOO_LARGE, "%s: %zu bytes of JSON is too large", what, len);
+		return mpc_fail(e, MPC_ERR_TOO_LARGE, "%s: %zu bytes of JSON is too large", what,
+				len);
 	buf = malloc(len + len / 2 + 16);
 	if (buf == NULL)
-		return mpc_fail(e, MPC_ERR_NOMEM, "%s: out of memory for %zu bytes of JSON", what, len);
+		return mpc_fail(e, MPC_ERR_NOMEM, "%s: out of memory for %zu bytes of JSON", what,
+				len);
 	rc = prescan(text, len, what, buf, &n, e);
 	if (rc != MPC_OK)
 		goto out;
@@ -260,17 +262,20 @@ int mpc_cjson_load(const char *text, size_t len, const char *what, json_t **out,
 		 * second parse that ends otherwise shows the first failure was memory. */
 		if (jerr.text[0] == '\0' || json_error_code(&jerr) == json_error_out_of_memory ||
 		    !same_failure(buf, n, &jerr))
-			rc = mpc_fail(e, MPC_ERR_NOMEM, "%s: out of memory parsing %zu bytes of JSON",
-				      what, len);
+			rc = mpc_fail(e, MPC_ERR_NOMEM,
+				      "%s: out of memory parsing %zu bytes of JSON", what, len);
 		else
-			rc = mpc_fail(e, MPC_ERR_PARSE, "%s: invalid JSON at line %d column %d: %.80s",
-				      what, jerr.line, jerr.column, jerr.text);
+			rc = mpc_fail(e, MPC_ERR_PARSE,
+				      "%s: invalid JSON at line %d column %d: %.80s", what,
+				      jerr.line, jerr.column, jerr.text);
 		goto out;
 	}
 	if (tree_weight(j) != text_weight(buf, n)) {
 		json_decref(j);
-		rc = mpc_fail(e, MPC_ERR_NOMEM, "%s: out of memory parsing %zu bytes of JSON (the "
-			      "parser lost characters)", what, len);
+		rc = mpc_fail(e, MPC_ERR_NOMEM,
+			      "%s: out of memory parsing %zu bytes of JSON (the "
+			      "parser lost characters)",
+			      what, len);
 		goto out;
 	}
 	*out = j;
@@ -304,7 +309,7 @@ static const char *type_name(const json_t *v)
 		return "an array";
 	case JSON_STRING:
 		return json_string_length(v) > 0 && json_string_value(v)[0] == '\0' ? "a number"
-										     : "a string";
+										    : "a string";
 	case JSON_INTEGER:
 	case JSON_REAL:
 		return "a number";
@@ -325,7 +330,8 @@ int mpc_cjson_u64(const json_t *v, const char *path, uint64_t *out, struct mpc_e
 
 		if (x < 0)
 			return mpc_fail(e, MPC_ERR_PARSE,
-					"%s: expected an unsigned integer, got a negative number", path);
+					"%s: expected an unsigned integer, got a negative number",
+					path);
 		*out = (uint64_t)x;
 		return MPC_OK;
 	}
@@ -336,25 +342,28 @@ int mpc_cjson_u64(const json_t *v, const char *path, uint64_t *out, struct mpc_e
 
 		if (d[0] == '-')
 			return mpc_fail(e, MPC_ERR_PARSE,
-					"%s: expected an unsigned integer, got a negative number", path);
+					"%s: expected an unsigned integer, got a negative number",
+					path);
 		for (size_t i = 0; i < n; i++) {
 			unsigned dig = (unsigned)(d[i] - '0');
 
 			if (dig > 9)
-				return mpc_fail(e, MPC_ERR_PARSE, "%s: expected an unsigned integer",
-						path);
+				return mpc_fail(e, MPC_ERR_PARSE,
+						"%s: expected an unsigned integer", path);
 			if (acc > (UINT64_MAX - dig) / 10)
 				return mpc_fail(e, MPC_ERR_PARSE,
-						"%s: integer out of range (more than 2^64-1)", path);
+						"%s: integer out of range (more than 2^64-1)",
+						path);
 			acc = acc * 10 + dig;
 		}
 		*out = acc;
 		return MPC_OK;
 	}
 	if (json_is_real(v))
-		return mpc_fail(e, MPC_ERR_PARSE,
-				"%s: expected an unsigned integer, got a number with a fraction or exponent",
-				path);
+		return mpc_fail(
+			e, MPC_ERR_PARSE,
+			"%s: expected an unsigned integer, got a number with a fraction or exponent",
+			path);
 	return mpc_fail(e, MPC_ERR_PARSE, "%s: expected an unsigned integer, got %s", path,
 			type_name(v));
 }
@@ -386,7 +395,8 @@ static int member_typed(const json_t *obj, const char *path, const char *key, js
 		return rc;
 	if (json_typeof(*out) != t) {
 		mpc_cjson_path_key(p, path, key);
-		rc = mpc_fail(e, MPC_ERR_PARSE, "%s: expected %s, got %s", p, tname, type_name(*out));
+		rc = mpc_fail(e, MPC_ERR_PARSE, "%s: expected %s, got %s", p, tname,
+			      type_name(*out));
 		*out = NULL;
 		return rc;
 	}
@@ -405,8 +415,7 @@ int mpc_cjson_array(const json_t *obj, const char *path, const char *key, json_t
 	return member_typed(obj, path, key, JSON_ARRAY, "an array", out, e);
 }
 
-int mpc_cjson_expect_string(const json_t *v, const char *path, const char **out,
-			    struct mpc_err *e)
+int mpc_cjson_expect_string(const json_t *v, const char *path, const char **out, struct mpc_err *e)
 {
 	*out = NULL;
 	if (!json_is_string(v) || (json_string_length(v) > 0 && json_string_value(v)[0] == '\0'))

@@ -20,12 +20,11 @@
 #include "src/util/err.h"
 
 #define MPC_CJSON_MAX_DEPTH 64
-#define MPC_CJSON_PATH_MAX 256
+#define MPC_CJSON_PATH_MAX  256
 
 /* Parse `len` bytes of JSON text (need not be NUL-terminated). `what` names the document in
  * messages. On success *out holds a new reference. */
-int mpc_cjson_load(const char *text, size_t len, const char *what, json_t **out,
-		   struct mpc_err *e);
+int mpc_cjson_load(const char *text, size_t len, const char *what, json_t **out, struct mpc_err *e);
 
 /* Child paths: "<parent>.<key>" and "<parent>[<i>]", truncated to MPC_CJSON_PATH_MAX. */
 void mpc_cjson_path_key(char out[MPC_CJSON_PATH_MAX], const char *parent, const char *key);
@@ -47,8 +46,7 @@ int mpc_cjson_member_u64(const json_t *obj, const char *path, const char *key, u
 			 struct mpc_err *e);
 /* Check `v` at `path` is an object / string (for values that are not object members). */
 int mpc_cjson_expect_object(const json_t *v, const char *path, struct mpc_err *e);
-int mpc_cjson_expect_string(const json_t *v, const char *path, const char **out,
-			    struct mpc_err *e);
+int mpc_cjson_expect_string(const json_t *v, const char *path, const char **out, struct mpc_err *e);
 
 /* Emit a u64 as a JSON integer. Values above INT64_MAX cannot be represented by jansson's
  * json_integer: they are refused with MPC_ERR_UNSUPPORTED. Returns a new reference or NULL. */

@@ -36,8 +36,8 @@ static int parse_edwards_point(const json_t *inner, const char *path, const uint
 		pt[i] = (uint8_t)b;
 	}
 	if (memcmp(pt, pk, 32) != 0)
-		return mpc_fail(e, MPC_ERR_PARSE,
-				"%s: does not match near_public_key_compressed", p);
+		return mpc_fail(e, MPC_ERR_PARSE, "%s: does not match near_public_key_compressed",
+				p);
 	return MPC_OK;
 }
 
@@ -60,9 +60,10 @@ static int parse_key(const json_t *key, const char *path, struct mpc_domain_key 
 	if (rc != MPC_OK)
 		return rc;
 	if (json_object_size(key) != 1)
-		return mpc_fail(e, MPC_ERR_PARSE,
-				"%s: expected exactly one of Secp256k1, Ed25519, Bls12381 (%zu keys)",
-				path, json_object_size(key));
+		return mpc_fail(
+			e, MPC_ERR_PARSE,
+			"%s: expected exactly one of Secp256k1, Ed25519, Bls12381 (%zu keys)", path,
+			json_object_size(key));
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		if (json_object_get(key, kinds[k].variant) == NULL)
 			continue;
@@ -83,8 +84,10 @@ static int parse_key(const json_t *key, const char *path, struct mpc_domain_key 
 			return parse_edwards_point(inner, p, d->pk, e);
 		return MPC_OK;
 	}
-	return mpc_fail(e, MPC_ERR_PARSE, "%s: unknown key variant (expected Secp256k1, Ed25519 "
-			"or Bls12381)", path);
+	return mpc_fail(e, MPC_ERR_PARSE,
+			"%s: unknown key variant (expected Secp256k1, Ed25519 "
+			"or Bls12381)",
+			path);
 }
 
 int mpc_keyset_from_json(const json_t *j, const char *path, struct mpc_keyset *out,
@@ -137,8 +140,9 @@ int mpc_keyset_from_json(const json_t *j, const char *path, struct mpc_keyset *o
 		ks.n_domains = i + 1;
 		for (size_t k = 0; k < i; k++) {
 			if (ks.domains[k].domain_id == d->domain_id) {
-				rc = mpc_fail(e, MPC_ERR_PARSE, "%s.domain_id: duplicate domain id %llu",
-					      pd, (unsigned long long)d->domain_id);
+				rc = mpc_fail(e, MPC_ERR_PARSE,
+					      "%s.domain_id: duplicate domain id %llu", pd,
+					      (unsigned long long)d->domain_id);
 				goto out;
 			}
 		}
@@ -227,7 +231,8 @@ json_t *mpc_keyset_to_json(const struct mpc_keyset *ks, struct mpc_err *e)
 		att = key != NULL ? mpc_cjson_from_u64(d->attempt, "keyset.domains[].attempt", e)
 				  : NULL;
 		if (att != NULL)
-			dj = json_pack("{s:o,s:o,s:o}", "domain_id", id, "key", key, "attempt", att);
+			dj = json_pack("{s:o,s:o,s:o}", "domain_id", id, "key", key, "attempt",
+				       att);
 		else {
 			json_decref(id);
 			json_decref(key);

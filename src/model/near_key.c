@@ -41,7 +41,8 @@ int mpc_near_key_parse(const char *s, enum mpc_curve curve, uint8_t out[MPC_PK_M
 
 	memset(out, 0, MPC_PK_MAX);
 	if (s == NULL || strncmp(s, prefix, pl) != 0)
-		return mpc_fail(e, MPC_ERR_PARSE, "%s: expected a \"%s<base58>\" key", path, prefix);
+		return mpc_fail(e, MPC_ERR_PARSE, "%s: expected a \"%s<base58>\" key", path,
+				prefix);
 	rc = mpc_base58_decode(s + pl, strlen(s + pl), tmp, sizeof(tmp), &n, path, e);
 	if (rc != MPC_OK) {
 		if (e != NULL)
@@ -49,8 +50,8 @@ int mpc_near_key_parse(const char *s, enum mpc_curve curve, uint8_t out[MPC_PK_M
 		return MPC_ERR_PARSE;
 	}
 	if (n != want)
-		return mpc_fail(e, MPC_ERR_PARSE, "%s: a %s key is %zu bytes, this one is %zu", path,
-				mpc_curve_name(curve), want, n);
+		return mpc_fail(e, MPC_ERR_PARSE, "%s: a %s key is %zu bytes, this one is %zu",
+				path, mpc_curve_name(curve), want, n);
 	memcpy(out, tmp, n);
 	return MPC_OK;
 }

@@ -85,7 +85,7 @@ void mpc_config_free(struct mpc_config *c)
 	char **strs[] = { &c->token,     &c->tls_token,      &c->seal_token,
 			  &c->pin_file,  &c->store,          &c->contract,
 			  &c->account,   &c->metrics_listen, &c->transport_key_file,
-			  &c->log_level, &c->log_format, &c->rclone_config };
+			  &c->log_level, &c->log_format,     &c->rclone_config };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);

@@ -52,8 +52,8 @@ struct mpc_config {
 					       default 3 */
 	char *replica[MPC_CONFIG_MAX_LIST]; /* rclone remote:path (src/store/replica.h) */
 	size_t n_replica;
-	char *rclone_config;   /* rclone's configuration file, required with a replica */
-	double replica_grace;  /* seconds a replica may stay behind before /healthz says so, 3600 */
+	char *rclone_config;  /* rclone's configuration file, required with a replica */
+	double replica_grace; /* seconds a replica may stay behind before /healthz says so, 3600 */
 	double replica_timeout; /* seconds for one rclone call, default 60 */
 	struct mpc_address_override overrides[MPC_CONFIG_MAX_OVERRIDES];
 	size_t n_overrides;

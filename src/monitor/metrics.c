@@ -195,8 +195,8 @@ int mpc_metrics_anomaly(struct mpc_metrics *m, enum mpc_anomaly a, int active, c
 	return changed;
 }
 
-static const char *const health_names[MPC_HEALTH_N] = { "contract", "token", "store", "coverage",
-							"backup", "replica" };
+static const char *const health_names[MPC_HEALTH_N] = { "contract", "token",  "store",
+							"coverage", "backup", "replica" };
 
 static int healthy(const struct mpc_metrics *m)
 {

@@ -96,7 +96,7 @@ struct mpc_monitor {
 	double uncovered_since; /* monotonic: when the contract's keyset was first seen uncovered;
 				   0 while covered */
 	struct mpc_monitor_replicas *replicas; /* borrowed, NULL: none (set by the daemon) */
-	double next_drill;      /* 0: at the first poll */
+	double next_drill;                     /* 0: at the first poll */
 };
 
 /* Prepare (no I/O). cfg, log, metrics, quorum and the ops' objects must outlive m. */

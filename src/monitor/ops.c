@@ -52,7 +52,8 @@ int mpc_op_backup(const struct mpc_ops *o, const char *address, const uint8_t no
 
 		rc = mpc_seal_pick(o->seal_tokens[i], o->mech, &m, e);
 		if (rc != MPC_OK) {
-			mpc_err_prefix(e, "epoch %llu not fetched: ", (unsigned long long)ks->epoch_id);
+			mpc_err_prefix(e, "epoch %llu not fetched: ",
+				       (unsigned long long)ks->epoch_id);
 			goto out;
 		}
 	}

@@ -65,8 +65,7 @@ int mpc_transport_key_from_env(struct mpc_transport_key *k, const char *var, str
 	return rc;
 }
 
-int mpc_transport_key_from_file(struct mpc_transport_key *k, const char *path,
-				struct mpc_err *e)
+int mpc_transport_key_from_file(struct mpc_transport_key *k, const char *path, struct mpc_err *e)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -103,8 +102,8 @@ void mpc_transport_key_clear(struct mpc_transport_key *k)
 	memset(k, 0, sizeof(*k));
 }
 
-static int sw_gcm(const uint8_t *key, int enc, const uint8_t iv[12], const uint8_t *in,
-		  size_t n, uint8_t *out, uint8_t tag[16], struct mpc_err *e)
+static int sw_gcm(const uint8_t *key, int enc, const uint8_t iv[12], const uint8_t *in, size_t n,
+		  uint8_t *out, uint8_t tag[16], struct mpc_err *e)
 {
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	int outl = 0, fin = 0, rc = MPC_ERR_INTERNAL;
@@ -113,8 +112,7 @@ static int sw_gcm(const uint8_t *key, int enc, const uint8_t iv[12], const uint8
 		rc = mpc_fail(e, MPC_ERR_TOO_LARGE, "body of %zu bytes is too large", n);
 		goto out;
 	}
-	if (c == NULL ||
-	    EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1 ||
+	if (c == NULL || EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) != 1 ||
 	    EVP_CipherInit_ex(c, NULL, NULL, key, iv, enc) != 1 ||
 	    (n > 0 && EVP_CipherUpdate(c, out, &outl, in, (int)n) != 1) ||
@@ -138,8 +136,8 @@ out:
 	return rc;
 }
 
-int mpc_body_encrypt(const struct mpc_transport_key *k, const uint8_t *pt, size_t n,
-		     char **body, size_t *body_len, struct mpc_err *e)
+int mpc_body_encrypt(const struct mpc_transport_key *k, const uint8_t *pt, size_t n, char **body,
+		     size_t *body_len, struct mpc_err *e)
 {
 	uint8_t *raw = NULL;
 	char *b64 = NULL;
@@ -150,7 +148,8 @@ int mpc_body_encrypt(const struct mpc_transport_key *k, const uint8_t *pt, size_
 		*body = NULL;
 	if (body_len != NULL)
 		*body_len = 0;
-	if (k == NULL || body == NULL || (pt == NULL && n > 0) || (k->sw == NULL && k->encrypt == NULL)) {
+	if (k == NULL || body == NULL || (pt == NULL && n > 0) ||
+	    (k->sw == NULL && k->encrypt == NULL)) {
 		rc = mpc_fail(e, MPC_ERR_USAGE, "body encryption: no transport key");
 		goto out;
 	}
@@ -221,7 +220,8 @@ int mpc_body_decrypt(const struct mpc_transport_key *k, const char *body, size_t
 	rc = mpc_base64_decode(body, len, raw, raw_cap, &raw_len, "encrypted body", NULL);
 	if (rc != MPC_OK) {
 		/* do not echo the body: name the failure only */
-		rc = mpc_fail(e, MPC_ERR_PARSE, "encrypted body is not valid base64 (%zu bytes)", len);
+		rc = mpc_fail(e, MPC_ERR_PARSE, "encrypted body is not valid base64 (%zu bytes)",
+			      len);
 		goto out;
 	}
 	if (raw_len < MPC_BODY_NONCE_LEN + MPC_BODY_TAG_LEN) {

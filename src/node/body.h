@@ -22,8 +22,8 @@
 
 #include "src/util/err.h"
 
-#define MPC_BODY_NONCE_LEN 12
-#define MPC_BODY_TAG_LEN 16
+#define MPC_BODY_NONCE_LEN    12
+#define MPC_BODY_TAG_LEN      16
 #define MPC_TRANSPORT_KEY_LEN 32
 #define MPC_TRANSPORT_KEY_ENV "MPC_BACKUP_TRANSPORT_KEY_HEX"
 
@@ -35,9 +35,8 @@
  *   plaintext to `pt` (secure memory). A tag mismatch must return MPC_ERR_AUTH. */
 typedef int (*mpc_transport_encrypt_fn)(void *ctx, uint8_t iv[12], const uint8_t *pt, size_t n,
 					uint8_t *ct_and_tag, struct mpc_err *e);
-typedef int (*mpc_transport_decrypt_fn)(void *ctx, const uint8_t iv[12],
-					const uint8_t *ct_and_tag, size_t n, uint8_t *pt,
-					struct mpc_err *e);
+typedef int (*mpc_transport_decrypt_fn)(void *ctx, const uint8_t iv[12], const uint8_t *ct_and_tag,
+					size_t n, uint8_t *pt, struct mpc_err *e);
 
 struct mpc_transport_key {
 	uint8_t *sw; /* 32 bytes, mpc_secure_alloc(), or NULL when callbacks are used */
@@ -53,8 +52,7 @@ int mpc_transport_key_from_hex(struct mpc_transport_key *k, const char *hex, siz
  * variable is unset. */
 int mpc_transport_key_from_env(struct mpc_transport_key *k, const char *var, struct mpc_err *e);
 /* From a file holding the hex key (read into secure memory, at most 4 KiB). */
-int mpc_transport_key_from_file(struct mpc_transport_key *k, const char *path,
-				struct mpc_err *e);
+int mpc_transport_key_from_file(struct mpc_transport_key *k, const char *path, struct mpc_err *e);
 /* Token-backed key: callbacks and their ctx (borrowed, must outlive k). */
 void mpc_transport_key_set_callbacks(struct mpc_transport_key *k, mpc_transport_encrypt_fn enc,
 				     mpc_transport_decrypt_fn dec, void *ctx);
@@ -63,8 +61,8 @@ void mpc_transport_key_clear(struct mpc_transport_key *k);
 
 /* Encrypt n plaintext bytes into a NUL-terminated base64 body (malloc(), free() it; the
  * ciphertext is not secret). */
-int mpc_body_encrypt(const struct mpc_transport_key *k, const uint8_t *pt, size_t n,
-		     char **body, size_t *body_len, struct mpc_err *e);
+int mpc_body_encrypt(const struct mpc_transport_key *k, const uint8_t *pt, size_t n, char **body,
+		     size_t *body_len, struct mpc_err *e);
 
 /* Decrypt a body of `len` characters. Strict base64 (no whitespace, canonical padding); a body
  * over `max_len` characters is refused with MPC_ERR_TOO_LARGE before decoding; shorter than

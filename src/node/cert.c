@@ -201,7 +201,8 @@ out:
 	mpc_memzero(der, sizeof(der));
 	if (k == NULL) {
 		if (mpc_node_ossl_nomem())
-			mpc_fail(e, MPC_ERR_NOMEM, "cannot load the dummy issuer key: out of memory");
+			mpc_fail(e, MPC_ERR_NOMEM,
+				 "cannot load the dummy issuer key: out of memory");
 		else
 			mpc_fail(e, MPC_ERR_INTERNAL, "cannot load the dummy issuer key");
 	}
@@ -215,7 +216,8 @@ int mpc_node_pkey_pub(EVP_PKEY *key, uint8_t out[32], struct mpc_err *e)
 	/* a provider-backed key may have no legacy id: ask by name too */
 	if (key == NULL ||
 	    (EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519 && !EVP_PKEY_is_a(key, "ED25519")))
-		return mpc_fail(e, MPC_ERR_UNSUPPORTED, "the TLS identity key is not an Ed25519 key");
+		return mpc_fail(e, MPC_ERR_UNSUPPORTED,
+				"the TLS identity key is not an Ed25519 key");
 	if (EVP_PKEY_get_raw_public_key(key, out, &n) != 1 || n != 32) {
 		ERR_clear_error();
 		return mpc_fail(e, MPC_ERR_UNSUPPORTED,
@@ -283,7 +285,8 @@ int mpc_node_cert_der(const uint8_t pub[32], const char *san_dns, uint8_t *out, 
 	if (md == NULL || EVP_DigestSignInit(md, NULL, NULL, NULL, issuer) != 1 ||
 	    EVP_DigestSign(md, sig + 1, &siglen, tbs.b, tbs.n) != 1 || siglen != 64) {
 		if (mpc_node_ossl_nomem())
-			rc = mpc_fail(e, MPC_ERR_NOMEM, "certificate: out of memory signing with the "
+			rc = mpc_fail(e, MPC_ERR_NOMEM,
+				      "certificate: out of memory signing with the "
 				      "dummy issuer");
 		else
 			rc = mpc_fail(e, MPC_ERR_INTERNAL,
@@ -325,9 +328,11 @@ static X509 *cert_x509(const uint8_t pub[32], const char *san, struct mpc_err *e
 	x = d2i_X509(NULL, &p, (long)len);
 	if (x == NULL) {
 		if (mpc_node_ossl_nomem())
-			mpc_fail(e, MPC_ERR_NOMEM, "certificate: out of memory parsing the built DER");
+			mpc_fail(e, MPC_ERR_NOMEM,
+				 "certificate: out of memory parsing the built DER");
 		else
-			mpc_fail(e, MPC_ERR_INTERNAL, "certificate: OpenSSL cannot parse the built DER");
+			mpc_fail(e, MPC_ERR_INTERNAL,
+				 "certificate: OpenSSL cannot parse the built DER");
 	}
 	return x;
 }
@@ -352,7 +357,8 @@ int mpc_node_cert_pub(X509 *cert, uint8_t out[32], struct mpc_err *e)
 	size_t n = 32;
 
 	if (k == NULL && mpc_node_ossl_nomem())
-		return mpc_fail(e, MPC_ERR_NOMEM, "out of memory reading the peer's certificate key");
+		return mpc_fail(e, MPC_ERR_NOMEM,
+				"out of memory reading the peer's certificate key");
 	if (k == NULL || EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
 		ERR_clear_error();
 		return mpc_fail(e, MPC_ERR_PEER_KEY, "the peer's certificate key is not Ed25519");
@@ -381,7 +387,8 @@ int mpc_node_cert_verify_peer(X509 *leaf, const uint8_t expected_pub[32], struct
 			goto out;
 		}
 		rc = mpc_fail(e, MPC_ERR_PEER_KEY,
-			      "the peer presented TLS key %s but the contract says %s", got_s, want_s);
+			      "the peer presented TLS key %s but the contract says %s", got_s,
+			      want_s);
 		goto out;
 	}
 	issuer = mpc_node_cert_dummy_key(e);

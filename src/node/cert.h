@@ -26,8 +26,8 @@
 
 #include "src/util/err.h"
 
-#define MPC_NODE_SAN_LEAF "dummy"  /* SAN of every peer certificate, and the TLS server name */
-#define MPC_NODE_SAN_ISSUER "root" /* SAN of the dummy issuer's self-signed certificate */
+#define MPC_NODE_SAN_LEAF     "dummy" /* SAN of every peer certificate, and the TLS server name */
+#define MPC_NODE_SAN_ISSUER   "root"  /* SAN of the dummy issuer's self-signed certificate */
 #define MPC_NODE_CERT_DER_MAX 512
 
 /* DER of a node-style certificate for the Ed25519 public key `pub`, with one SAN DNS name

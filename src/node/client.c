@@ -60,7 +60,8 @@ int mpc_node_address_parse(const char *address, char *host, size_t host_cap, uns
 	if (strncasecmp(p, "https://", 8) == 0)
 		p += 8;
 	else if (strstr(p, "://") != NULL)
-		return mpc_fail(e, MPC_ERR_PARSE, "node address '%.100s': only https:// URLs", address);
+		return mpc_fail(e, MPC_ERR_PARSE, "node address '%.100s': only https:// URLs",
+				address);
 	if (*p == '[') {
 		h = p + 1;
 		hend = strchr(h, ']');
@@ -99,7 +100,8 @@ int mpc_node_address_parse(const char *address, char *host, size_t host_cap, uns
 		unsigned long v = strtoul(ps, NULL, 10);
 
 		if (v == 0 || v > 65535)
-			return mpc_fail(e, MPC_ERR_PARSE, "node address '%.100s': bad port", address);
+			return mpc_fail(e, MPC_ERR_PARSE, "node address '%.100s': bad port",
+					address);
 		*port = (unsigned)v;
 	}
 	memcpy(host, h, hl);
@@ -282,8 +284,8 @@ int mpc_node_client_new(const struct mpc_node_client_opts *o, struct mpc_node_cl
 		 c->host, c->port);
 	memcpy(c->client_pub, o->client_pub, 32);
 	memcpy(c->node_pub, o->node_pub, 32);
-	c->connect_timeout_ms =
-		o->connect_timeout_ms > 0 ? o->connect_timeout_ms : MPC_NODE_CONNECT_TIMEOUT_MS_DEFAULT;
+	c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms
+							  : MPC_NODE_CONNECT_TIMEOUT_MS_DEFAULT;
 	c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : MPC_NODE_TIMEOUT_MS_DEFAULT;
 	c->max_response = o->max_response > 0 ? o->max_response : MPC_NODE_MAX_RESPONSE_DEFAULT;
 	c->fresh = o->fresh_connection;
@@ -360,13 +362,14 @@ static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err
 		/* libcurl counts the TLS handshake as part of connecting: a node that takes the TCP
 		 * connection and then says nothing ends here too, by whichever limit is smaller */
 		if (connected == 0)
-			return mpc_fail(e, MPC_ERR_TIMEOUT,
-					"node at %s: no TLS connection within %ld ms (nothing listening "
-					"answered, or the node took the TCP connection and never sent "
-					"its TLS handshake)",
-					c->where,
-					c->connect_timeout_ms < c->timeout_ms ? c->connect_timeout_ms
-									      : c->timeout_ms);
+			return mpc_fail(
+				e, MPC_ERR_TIMEOUT,
+				"node at %s: no TLS connection within %ld ms (nothing listening "
+				"answered, or the node took the TCP connection and never sent "
+				"its TLS handshake)",
+				c->where,
+				c->connect_timeout_ms < c->timeout_ms ? c->connect_timeout_ms
+								      : c->timeout_ms);
 		return mpc_fail(e, MPC_ERR_TIMEOUT, "node at %s: no complete answer within %ld ms",
 				c->where, c->timeout_ms);
 	}
@@ -384,26 +387,30 @@ static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err
 	     cc == CURLE_SSL_CONNECT_ERROR)) {
 		format_key(c->client_pub, mine);
 		format_key(c->node_pub, node);
-		return mpc_fail(e, MPC_ERR_PEER_KEY,
-				"node at %s (%s) completed the TLS handshake and closed the "
-				"connection without answering: it refused our client key %s (most "
-				"likely it is not the backup service key registered on the contract "
-				"for this node's account; or the node rejected our certificate)",
-				c->where, node, mine);
+		return mpc_fail(
+			e, MPC_ERR_PEER_KEY,
+			"node at %s (%s) completed the TLS handshake and closed the "
+			"connection without answering: it refused our client key %s (most "
+			"likely it is not the backup service key registered on the contract "
+			"for this node's account; or the node rejected our certificate)",
+			c->where, node, mine);
 	}
 	if (c->alert_recv == 70 + 1 || c->alert_sent == 70 + 1)
 		return mpc_fail(e, MPC_ERR_TLS,
-				"node at %s does not speak TLS 1.3 (protocol_version alert)", c->where);
+				"node at %s does not speak TLS 1.3 (protocol_version alert)",
+				c->where);
 	if (c->alert_recv)
-		return mpc_fail(e, MPC_ERR_TLS, "node at %s aborted the TLS handshake: %s alert (%s)",
-				c->where, SSL_alert_desc_string_long(c->alert_recv - 1), detail);
+		return mpc_fail(e, MPC_ERR_TLS,
+				"node at %s aborted the TLS handshake: %s alert (%s)", c->where,
+				SSL_alert_desc_string_long(c->alert_recv - 1), detail);
 	/* OpenSSL's words for a server that answered a ClientHello in plain text */
 	if (cc == CURLE_SSL_CONNECT_ERROR && strstr(detail, "wrong version number") != NULL)
-		return mpc_fail(e, MPC_ERR_TLS,
-				"node at %s answered in plain text, not TLS: this port serves plain "
-				"HTTP (the node's web UI or debug port, 8080?), not the migration "
-				"server (8079 in deployments, 8081 on older nodes)",
-				c->where);
+		return mpc_fail(
+			e, MPC_ERR_TLS,
+			"node at %s answered in plain text, not TLS: this port serves plain "
+			"HTTP (the node's web UI or debug port, 8080?), not the migration "
+			"server (8079 in deployments, 8081 on older nodes)",
+			c->where);
 	if (cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION ||
 	    cc == CURLE_SSL_CERTPROBLEM)
 		return mpc_fail(e, MPC_ERR_TLS, "node at %s: TLS handshake failed: %s", c->where,
@@ -504,10 +511,12 @@ static int request(struct mpc_node_client *c, const char *method, const char *pa
 	    (cc = curl_easy_setopt(u, CURLOPT_PROXY, "")) != CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_ERRORBUFFER, c->errbuf)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(u, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1)) !=
+		    CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_SSL_ENABLE_ALPN, 0L)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_SSLVERSION,
-			     (long)(CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_TLSv1_3))) != CURLE_OK ||
+				   (long)(CURL_SSLVERSION_TLSv1_3 |
+					  CURL_SSLVERSION_MAX_TLSv1_3))) != CURLE_OK ||
 	    /* curl's own checks are off only because verify_cb (installed by ssl_ctx_cb with
 	     * SSL_VERIFY_PEER) decides instead; a refusal there aborts the handshake. */
 	    (cc = curl_easy_setopt(u, CURLOPT_SSL_VERIFYPEER, 0L)) != CURLE_OK ||
@@ -515,10 +524,11 @@ static int request(struct mpc_node_client *c, const char *method, const char *pa
 	    (cc = curl_easy_setopt(u, CURLOPT_SSL_SESSIONID_CACHE, 0L)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_SSL_CTX_DATA, c)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(u, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms)) !=
+		    CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_TIMEOUT_MS, c->timeout_ms)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(u, CURLOPT_MAXFILESIZE_LARGE,
-				   (curl_off_t)c->max_response)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(u, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response)) !=
+		    CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_WRITEFUNCTION, write_cb)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_WRITEDATA, c)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_HEADERFUNCTION, header_cb)) != CURLE_OK ||
@@ -528,7 +538,8 @@ static int request(struct mpc_node_client *c, const char *method, const char *pa
 	    (cc = curl_easy_setopt(u, CURLOPT_FRESH_CONNECT, (long)c->fresh)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(u, CURLOPT_FORBID_REUSE, (long)c->fresh)) != CURLE_OK) {
 		rc = cc == CURLE_OUT_OF_MEMORY
-			     ? mpc_fail(e, MPC_ERR_NOMEM, "node client: out of memory setting up the "
+			     ? mpc_fail(e, MPC_ERR_NOMEM,
+					"node client: out of memory setting up the "
 					"request")
 			     : mpc_fail(e, MPC_ERR_INTERNAL,
 					"node client: libcurl lacks a required option");
@@ -538,8 +549,10 @@ static int request(struct mpc_node_client *c, const char *method, const char *pa
 		if ((cc = curl_easy_setopt(u, CURLOPT_POSTFIELDS, body)) != CURLE_OK ||
 		    (cc = curl_easy_setopt(u, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len)) !=
 			    CURLE_OK) {
-			rc = mpc_fail(e, cc == CURLE_OUT_OF_MEMORY ? MPC_ERR_NOMEM : MPC_ERR_INTERNAL,
-				      "node client: cannot set the body: %s", curl_easy_strerror(cc));
+			rc = mpc_fail(e,
+				      cc == CURLE_OUT_OF_MEMORY ? MPC_ERR_NOMEM : MPC_ERR_INTERNAL,
+				      "node client: cannot set the body: %s",
+				      curl_easy_strerror(cc));
 			goto out;
 		}
 	}
@@ -568,8 +581,7 @@ out:
 	return rc;
 }
 
-static int status_error(struct mpc_node_client *c, const char *what, long status,
-			struct mpc_err *e)
+static int status_error(struct mpc_node_client *c, const char *what, long status, struct mpc_err *e)
 {
 	char text[256];
 
@@ -679,11 +691,13 @@ int mpc_node_get_keyshares(struct mpc_node_client *c, const struct mpc_keyset *k
 		rc = status_error(c, "/get_keyshares", status, e);
 		goto out;
 	}
-	rc = mpc_body_decrypt(tk, (const char *)c->resp, c->resp_len, c->max_response, &pt,
-			      &pt_len, e);
+	rc = mpc_body_decrypt(tk, (const char *)c->resp, c->resp_len, c->max_response, &pt, &pt_len,
+			      e);
 	if (rc != MPC_OK) {
-		mpc_err_prefix(e, "node at %s: /get_keyshares answered 200 but its body cannot be "
-				  "decrypted: ", c->where);
+		mpc_err_prefix(e,
+			       "node at %s: /get_keyshares answered 200 but its body cannot be "
+			       "decrypted: ",
+			       c->where);
 		goto out;
 	}
 	if (!looks_like_array(pt, pt_len)) {
@@ -715,7 +729,8 @@ int mpc_node_set_keyshares(struct mpc_node_client *c, const uint8_t *plain, size
 		goto out;
 	}
 	if (!looks_like_array(plain, n)) {
-		rc = mpc_fail(e, MPC_ERR_USAGE, "set_keyshares: the keyshares are not a JSON array");
+		rc = mpc_fail(e, MPC_ERR_USAGE,
+			      "set_keyshares: the keyshares are not a JSON array");
 		goto out;
 	}
 	rc = mpc_body_encrypt(tk, plain, n, &body, &body_len, e);
@@ -732,8 +747,9 @@ int mpc_node_set_keyshares(struct mpc_node_client *c, const uint8_t *plain, size
 		char text[256];
 
 		sanitize(c->resp, c->resp_len, text, sizeof(text));
-		rc = mpc_fail(e, MPC_ERR_HTTP, "node at %s: /set_keyshares answered 200 '%s', not '%s'",
-			      c->where, text, ok);
+		rc = mpc_fail(e, MPC_ERR_HTTP,
+			      "node at %s: /set_keyshares answered 200 '%s', not '%s'", c->where,
+			      text, ok);
 		goto out;
 	}
 	rc = MPC_OK;

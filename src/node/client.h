@@ -29,10 +29,10 @@
 #include "src/node/body.h"
 #include "src/util/err.h"
 
-#define MPC_NODE_DEFAULT_PORT 8079
+#define MPC_NODE_DEFAULT_PORT               8079
 #define MPC_NODE_CONNECT_TIMEOUT_MS_DEFAULT 10000L
-#define MPC_NODE_TIMEOUT_MS_DEFAULT 60000L
-#define MPC_NODE_MAX_RESPONSE_DEFAULT ((size_t)16 << 20)
+#define MPC_NODE_TIMEOUT_MS_DEFAULT         60000L
+#define MPC_NODE_MAX_RESPONSE_DEFAULT       ((size_t)16 << 20)
 
 struct mpc_node_client_opts {
 	EVP_PKEY *client_key;    /* Ed25519 TLS identity; the client takes its own reference */

@@ -68,8 +68,9 @@ int mpc_node_migration_port_hint(const char *host, uint16_t port, long timeout_m
 	if (host == NULL || host[0] == '\0' || strlen(host) > 255 ||
 	    strpbrk(host, "/?#@[] \t\r\n") != NULL)
 		return mpc_fail(e, MPC_ERR_USAGE, "node debug config: bad host");
-	snprintf(url, sizeof(url), strchr(host, ':') != NULL ? "http://[%s]:%u/debug/node_config"
-							      : "http://%s:%u/debug/node_config",
+	snprintf(url, sizeof(url),
+		 strchr(host, ':') != NULL ? "http://[%s]:%u/debug/node_config"
+					   : "http://%s:%u/debug/node_config",
 		 host, (unsigned)(port != 0 ? port : MPC_DEBUG_CONFIG_PORT));
 	b = calloc(1, sizeof(*b));
 	c = curl_easy_init();
@@ -89,7 +90,8 @@ int mpc_node_migration_port_hint(const char *host, uint16_t port, long timeout_m
 	cc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
 	cc |= curl_easy_setopt(c, CURLOPT_USERAGENT, "mpc-backup");
 	if (cc != CURLE_OK) {
-		rc = mpc_fail(e, MPC_ERR_INTERNAL, "node debug config: cannot configure the request");
+		rc = mpc_fail(e, MPC_ERR_INTERNAL,
+			      "node debug config: cannot configure the request");
 		goto out;
 	}
 	cc = curl_easy_perform(c);

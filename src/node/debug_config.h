@@ -19,8 +19,8 @@
 
 #include "src/util/err.h"
 
-#define MPC_DEBUG_CONFIG_PORT 8080
-#define MPC_DEBUG_CONFIG_MAX 65536
+#define MPC_DEBUG_CONFIG_PORT       8080
+#define MPC_DEBUG_CONFIG_MAX        65536
 #define MPC_DEBUG_CONFIG_TIMEOUT_MS 2000L
 
 /* Fetch http://<host>:<port>/debug/node_config (host: a name, an IPv4 or a bare IPv6

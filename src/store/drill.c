@@ -12,14 +12,22 @@
 const char *mpc_drill_verdict_name(enum mpc_drill_verdict v)
 {
 	switch (v) {
-	case MPC_DRILL_CURRENT: return "current";
-	case MPC_DRILL_SUPERSEDED: return "superseded";
-	case MPC_DRILL_OLDER: return "older";
-	case MPC_DRILL_AHEAD: return "ahead";
-	case MPC_DRILL_MISMATCH: return "mismatch";
-	case MPC_DRILL_FAILED: return "failed";
-	case MPC_DRILL_QUARANTINED: return "quarantined";
-	case MPC_DRILL_UNCHECKED: return "unchecked";
+	case MPC_DRILL_CURRENT:
+		return "current";
+	case MPC_DRILL_SUPERSEDED:
+		return "superseded";
+	case MPC_DRILL_OLDER:
+		return "older";
+	case MPC_DRILL_AHEAD:
+		return "ahead";
+	case MPC_DRILL_MISMATCH:
+		return "mismatch";
+	case MPC_DRILL_FAILED:
+		return "failed";
+	case MPC_DRILL_QUARANTINED:
+		return "quarantined";
+	case MPC_DRILL_UNCHECKED:
+		return "unchecked";
 	}
 	return "unknown";
 }
@@ -42,15 +50,15 @@ static enum mpc_drill_verdict compare_same_epoch(const struct mpc_keyset *h,
 			snprintf(msg, cap, "domain %llu: %s (attempt %llu vs the contract's %llu)",
 				 (unsigned long long)d->domain_id,
 				 k->attempt != d->attempt ? "another attempt"
-				 : k->curve != d->curve	  ? "another curve"
+				 : k->curve != d->curve   ? "another curve"
 							  : "another public key",
 				 (unsigned long long)d->attempt, (unsigned long long)k->attempt);
 			return MPC_DRILL_MISMATCH;
 		}
 	}
 	if (h->n_domains < c->n_domains) {
-		snprintf(msg, cap, "opened; %zu of the contract's %zu domains: superseded", h->n_domains,
-			 c->n_domains);
+		snprintf(msg, cap, "opened; %zu of the contract's %zu domains: superseded",
+			 h->n_domains, c->n_domains);
 		return MPC_DRILL_SUPERSEDED;
 	}
 	snprintf(msg, cap, "opened; matches the contract's keyset (%zu domains)", h->n_domains);
@@ -66,16 +74,16 @@ static const struct mpc_store_entry *find_entry(const struct mpc_store_list *l, 
 }
 
 /* The real restore: open the newest file (of the contract's epoch) and validate it. */
-static void restore_one(const struct mpc_store *s, struct mpc_token *const *tokens,
-			size_t n_tokens, const struct mpc_keyset *c, struct mpc_drill_report *r)
+static void restore_one(const struct mpc_store *s, struct mpc_token *const *tokens, size_t n_tokens,
+			const struct mpc_keyset *c, struct mpc_drill_report *r)
 {
 	struct mpc_store_restore rs;
 	struct mpc_err e = { 0 };
 	int rc;
 
 	memset(&rs, 0, sizeof(rs));
-	rc = mpc_store_open_keyset(s, tokens, n_tokens, c == NULL, c != NULL ? c->epoch_id : 0,
-				   &rs, &e);
+	rc = mpc_store_open_keyset(s, tokens, n_tokens, c == NULL, c != NULL ? c->epoch_id : 0, &rs,
+				   &e);
 	if (rc == MPC_OK) {
 		snprintf(r->restored, sizeof(r->restored), "%s", rs.name);
 		rc = mpc_keyshares_validate(rs.keyshares, rs.keyshares_len,
@@ -88,7 +96,8 @@ static void restore_one(const struct mpc_store *s, struct mpc_token *const *toke
 	r->restorable = rc == MPC_OK;
 	r->none_of_epoch = rc == MPC_ERR_NOT_FOUND && c != NULL;
 	if (rc == MPC_ERR_NOT_FOUND && c != NULL)
-		snprintf(r->problem, sizeof(r->problem), "no stored keyset of the contract's epoch %llu",
+		snprintf(r->problem, sizeof(r->problem),
+			 "no stored keyset of the contract's epoch %llu",
 			 (unsigned long long)c->epoch_id);
 	else if (rc != MPC_OK)
 		snprintf(r->problem, sizeof(r->problem), "%s", e.msg);
@@ -132,8 +141,8 @@ int mpc_drill_run(const struct mpc_store *s, struct mpc_token *const *tokens, si
 		it->opened = v->ok;
 		if (v->quarantined) {
 			it->verdict = MPC_DRILL_QUARANTINED;
-			snprintf(it->msg, sizeof(it->msg), "%s: %.700s", v->ok ? "opened" : "does not open",
-				 v->msg);
+			snprintf(it->msg, sizeof(it->msg), "%s: %.700s",
+				 v->ok ? "opened" : "does not open", v->msg);
 			continue;
 		}
 		if (!v->ok || en == NULL || !en->header_ok) {
@@ -147,16 +156,21 @@ int mpc_drill_run(const struct mpc_store *s, struct mpc_token *const *tokens, si
 		r.n_opened++;
 		if (contract_ks == NULL) {
 			it->verdict = MPC_DRILL_UNCHECKED;
-			snprintf(it->msg, sizeof(it->msg), "opened (no contract keyset to compare)");
+			snprintf(it->msg, sizeof(it->msg),
+				 "opened (no contract keyset to compare)");
 		} else if (v->epoch < contract_ks->epoch_id) {
 			it->verdict = MPC_DRILL_OLDER;
-			snprintf(it->msg, sizeof(it->msg), "opened; epoch %llu is older than the "
-				 "contract's %llu", (unsigned long long)v->epoch,
+			snprintf(it->msg, sizeof(it->msg),
+				 "opened; epoch %llu is older than the "
+				 "contract's %llu",
+				 (unsigned long long)v->epoch,
 				 (unsigned long long)contract_ks->epoch_id);
 		} else if (v->epoch > contract_ks->epoch_id) {
 			it->verdict = MPC_DRILL_AHEAD;
-			snprintf(it->msg, sizeof(it->msg), "opened; epoch %llu is later than the "
-				 "contract's %llu", (unsigned long long)v->epoch,
+			snprintf(it->msg, sizeof(it->msg),
+				 "opened; epoch %llu is later than the "
+				 "contract's %llu",
+				 (unsigned long long)v->epoch,
 				 (unsigned long long)contract_ks->epoch_id);
 		} else {
 			it->verdict = compare_same_epoch(&en->hdr.keyset, contract_ks, it->msg,
@@ -210,7 +224,8 @@ json_t *mpc_drill_report_json(const struct mpc_drill_report *r, struct mpc_err *
 	if (j == NULL)
 		goto nomem;
 	if (r->has_contract &&
-	    json_object_set_new(j, "contract_epoch", json_integer((json_int_t)r->contract_epoch)) != 0)
+	    json_object_set_new(j, "contract_epoch", json_integer((json_int_t)r->contract_epoch)) !=
+		    0)
 		goto nomem;
 	return j;
 nomem:
@@ -229,18 +244,19 @@ int mpc_drill_metrics_text(const struct mpc_drill_report *r, char *buf, size_t c
 	for (size_t i = 0; i < r->n; i++)
 		if (r->items[i].verdict <= MPC_DRILL_UNCHECKED)
 			count[r->items[i].verdict]++;
-	n = snprintf(buf, cap,
-		     "# HELP mpc_backup_last_drill_restorable 1 when the last restore drill restored "
-		     "the newest keyset of the contract's epoch.\n"
-		     "# TYPE mpc_backup_last_drill_restorable gauge\n"
-		     "# TYPE mpc_backup_last_drill_timestamp_seconds gauge\n"
-		     "# TYPE mpc_backup_last_drill_duration_seconds gauge\n"
-		     "# TYPE mpc_backup_last_drill_contract_epoch gauge\n"
-		     "# TYPE mpc_backup_last_drill_files gauge\n"
-		     "mpc_backup_last_drill_timestamp_seconds %llu\n"
-		     "mpc_backup_last_drill_duration_seconds %.3f\n"
-		     "mpc_backup_last_drill_restorable %d\n",
-		     (unsigned long long)r->finished, r->seconds, r->restorable ? 1 : 0);
+	n = snprintf(
+		buf, cap,
+		"# HELP mpc_backup_last_drill_restorable 1 when the last restore drill restored "
+		"the newest keyset of the contract's epoch.\n"
+		"# TYPE mpc_backup_last_drill_restorable gauge\n"
+		"# TYPE mpc_backup_last_drill_timestamp_seconds gauge\n"
+		"# TYPE mpc_backup_last_drill_duration_seconds gauge\n"
+		"# TYPE mpc_backup_last_drill_contract_epoch gauge\n"
+		"# TYPE mpc_backup_last_drill_files gauge\n"
+		"mpc_backup_last_drill_timestamp_seconds %llu\n"
+		"mpc_backup_last_drill_duration_seconds %.3f\n"
+		"mpc_backup_last_drill_restorable %d\n",
+		(unsigned long long)r->finished, r->seconds, r->restorable ? 1 : 0);
 	if (n < 0 || (size_t)n >= cap)
 		goto small;
 	len = (size_t)n;
@@ -252,7 +268,8 @@ int mpc_drill_metrics_text(const struct mpc_drill_report *r, char *buf, size_t c
 		len += (size_t)n;
 	}
 	for (int v = 0; v <= MPC_DRILL_UNCHECKED; v++) {
-		n = snprintf(buf + len, cap - len, "mpc_backup_last_drill_files{verdict=\"%s\"} %zu\n",
+		n = snprintf(buf + len, cap - len,
+			     "mpc_backup_last_drill_files{verdict=\"%s\"} %zu\n",
 			     mpc_drill_verdict_name((enum mpc_drill_verdict)v), count[v]);
 		if (n < 0 || (size_t)n >= cap - len)
 			goto small;

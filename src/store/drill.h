@@ -48,25 +48,25 @@ struct mpc_drill_item {
 	char name[MPC_STORE_NAME_MAX];
 	uint64_t epoch;
 	size_t n_domains;
-	int opened;                    /* 1: every blob for a given token opened and matched */
+	int opened; /* 1: every blob for a given token opened and matched */
 	enum mpc_drill_verdict verdict;
-	char msg[MPC_ERR_MSG_MAX];     /* what was checked, or what failed */
+	char msg[MPC_ERR_MSG_MAX]; /* what was checked, or what failed */
 };
 
 struct mpc_drill_report {
 	size_t n;
-	struct mpc_drill_item *items;  /* owned; in the store's order (oldest first) */
-	size_t n_opened, n_failed;     /* over non-quarantined files */
-	size_t n_mismatch;             /* files of the contract's epoch that disagree with it */
+	struct mpc_drill_item *items; /* owned; in the store's order (oldest first) */
+	size_t n_opened, n_failed;    /* over non-quarantined files */
+	size_t n_mismatch;            /* files of the contract's epoch that disagree with it */
 	int has_contract;
 	uint64_t contract_epoch;
-	int restorable;                /* see above */
+	int restorable;                    /* see above */
 	char restored[MPC_STORE_NAME_MAX]; /* the file restored in the drill, "" if none */
-	int none_of_epoch;             /* not restorable only because no file has the contract's
+	int none_of_epoch;                 /* not restorable only because no file has the contract's
 					  epoch yet (a backup that is still due) */
-	char problem[MPC_ERR_MSG_MAX]; /* why not restorable, "" when restorable */
-	uint64_t finished;             /* Unix seconds */
-	double seconds;                /* wall time of the drill */
+	char problem[MPC_ERR_MSG_MAX];     /* why not restorable, "" when restorable */
+	uint64_t finished;                 /* Unix seconds */
+	double seconds;                    /* wall time of the drill */
 };
 
 /* Run a drill over the store with the given tokens (1..MPC_STORE_MAX_TOKENS). contract_ks may

@@ -73,8 +73,8 @@ static int check_str(const char *s, size_t max, const char *what, struct mpc_err
 
 	if (n > max || !printable(s, n))
 		return mpc_fail(e, MPC_ERR_INVALID,
-				"store header: %s must be at most %zu printable ASCII characters", what,
-				max);
+				"store header: %s must be at most %zu printable ASCII characters",
+				what, max);
 	return MPC_OK;
 }
 
@@ -111,7 +111,8 @@ int mpc_store_header_encode(const struct mpc_store_header *h, uint8_t **out, siz
 	*out = NULL;
 	*len = 0;
 	if ((rc = check_str(h->contract, MPC_STORE_ACCOUNT_MAX, "contract account", e)) != MPC_OK ||
-	    (rc = check_str(h->operator_, MPC_STORE_ACCOUNT_MAX, "operator account", e)) != MPC_OK ||
+	    (rc = check_str(h->operator_, MPC_STORE_ACCOUNT_MAX, "operator account", e)) !=
+		    MPC_OK ||
 	    (rc = check_keyset(&h->keyset, e)) != MPC_OK)
 		return rc;
 	if (h->n_tokens < 1 || h->n_tokens > MPC_STORE_MAX_TOKENS)
@@ -121,8 +122,8 @@ int mpc_store_header_encode(const struct mpc_store_header *h, uint8_t **out, siz
 		const struct mpc_store_token_id *t = &h->tokens[i];
 
 		if (t->mech != MPC_SEAL_AES_GCM && t->mech != MPC_SEAL_AES_CBC_HMAC)
-			return mpc_fail(e, MPC_ERR_INVALID, "store header: token %zu: bad mechanism",
-					i);
+			return mpc_fail(e, MPC_ERR_INVALID,
+					"store header: token %zu: bad mechanism", i);
 		if ((rc = check_str(t->serial, 16, "token serial", e)) != MPC_OK ||
 		    (rc = check_str(t->label, 32, "token label", e)) != MPC_OK ||
 		    (rc = check_str(t->key_label, 64, "key label", e)) != MPC_OK)
@@ -253,8 +254,8 @@ static int r_str8(struct rbuf *r, char *dst, size_t cap, const char *what, struc
 	if (rc != MPC_OK)
 		return rc;
 	if (n > cap - 1)
-		return mpc_fail(e, MPC_ERR_PARSE, "store header: %s of %llu bytes (at most %zu)", what,
-				(unsigned long long)n, cap - 1);
+		return mpc_fail(e, MPC_ERR_PARSE, "store header: %s of %llu bytes (at most %zu)",
+				what, (unsigned long long)n, cap - 1);
 	if ((rc = r_bytes(r, dst, (size_t)n, what, e)) != MPC_OK)
 		return rc;
 	dst[n] = '\0';
@@ -278,18 +279,21 @@ int mpc_store_header_len(const uint8_t *prefix, size_t len, size_t *hdr_len, str
 
 	*hdr_len = 0;
 	if (len < MPC_STORE_PREFIX_LEN)
-		return mpc_fail(e, MPC_ERR_PARSE, "not a store file, or truncated: %zu bytes is too short", len);
+		return mpc_fail(e, MPC_ERR_PARSE,
+				"not a store file, or truncated: %zu bytes is too short", len);
 	if (memcmp(prefix, MPC_STORE_MAGIC, MPC_STORE_MAGIC_LEN) != 0)
 		return mpc_fail(e, MPC_ERR_PARSE, "not a store file: bad magic");
 	ver = (uint16_t)(prefix[8] << 8 | prefix[9]);
 	if (ver != MPC_STORE_VERSION)
-		return mpc_fail(e, MPC_ERR_PARSE, "store file format version %u is not supported "
-				"(this build reads version %d)", ver, MPC_STORE_VERSION);
-	body = (uint32_t)prefix[10] << 24 | (uint32_t)prefix[11] << 16 |
-	       (uint32_t)prefix[12] << 8 | prefix[13];
+		return mpc_fail(e, MPC_ERR_PARSE,
+				"store file format version %u is not supported "
+				"(this build reads version %d)",
+				ver, MPC_STORE_VERSION);
+	body = (uint32_t)prefix[10] << 24 | (uint32_t)prefix[11] << 16 | (uint32_t)prefix[12] << 8 |
+	       prefix[13];
 	if (body > MPC_STORE_HEADER_MAX)
-		return mpc_fail(e, MPC_ERR_PARSE, "store header: body of %u bytes is over the limit",
-				body);
+		return mpc_fail(e, MPC_ERR_PARSE,
+				"store header: body of %u bytes is over the limit", body);
 	*hdr_len = MPC_STORE_PREFIX_LEN + (size_t)body;
 	return MPC_OK;
 }
@@ -320,7 +324,8 @@ static int parse_body(struct rbuf *r, struct mpc_store_header *h, struct mpc_err
 		t->mech = (enum mpc_seal_mech)v;
 		if ((rc = r_str8(r, t->serial, sizeof(t->serial), "token serial", e)) != MPC_OK ||
 		    (rc = r_str8(r, t->label, sizeof(t->label), "token label", e)) != MPC_OK ||
-		    (rc = r_str8(r, t->key_label, sizeof(t->key_label), "key label", e)) != MPC_OK ||
+		    (rc = r_str8(r, t->key_label, sizeof(t->key_label), "key label", e)) !=
+			    MPC_OK ||
 		    (rc = r_be(r, 1, &v, "key id length", e)) != MPC_OK)
 			return rc;
 		if (v > sizeof(t->key_id))
@@ -354,10 +359,11 @@ static int parse_body(struct rbuf *r, struct mpc_store_header *h, struct mpc_err
 			return rc;
 		if (curve < MPC_CURVE_SECP256K1 || curve > MPC_CURVE_BLS12381 ||
 		    pkl != mpc_near_key_len((enum mpc_curve)curve))
-			return mpc_fail(e, MPC_ERR_PARSE,
-					"store header: domain %llu has curve %llu with a %llu-byte key",
-					(unsigned long long)d->domain_id, (unsigned long long)curve,
-					(unsigned long long)pkl);
+			return mpc_fail(
+				e, MPC_ERR_PARSE,
+				"store header: domain %llu has curve %llu with a %llu-byte key",
+				(unsigned long long)d->domain_id, (unsigned long long)curve,
+				(unsigned long long)pkl);
 		d->curve = (enum mpc_curve)curve;
 		d->pk_len = (size_t)pkl;
 		if ((rc = r_bytes(r, d->pk, d->pk_len, "public key", e)) != MPC_OK)
@@ -390,8 +396,10 @@ int mpc_store_file_parse(const uint8_t *buf, size_t len, struct mpc_store_header
 	if ((rc = mpc_store_header_len(buf, len, &hl, e)) != MPC_OK)
 		return rc;
 	if (hl > len)
-		return mpc_fail(e, MPC_ERR_PARSE, "store file truncated in its header (%zu of %zu "
-				"bytes)", len, hl);
+		return mpc_fail(e, MPC_ERR_PARSE,
+				"store file truncated in its header (%zu of %zu "
+				"bytes)",
+				len, hl);
 	h->version = MPC_STORE_VERSION;
 	r.p = buf;
 	r.n = hl;
@@ -417,8 +425,9 @@ int mpc_store_file_parse(const uint8_t *buf, size_t len, struct mpc_store_header
 		    (rc = r_be(&r, 4, &bl, "blob length", e)) != MPC_OK)
 			goto fail;
 		if (idx != i) {
-			rc = mpc_fail(e, MPC_ERR_PARSE, "store file: blob %zu is tagged for token %llu",
-				      i, (unsigned long long)idx);
+			rc = mpc_fail(e, MPC_ERR_PARSE,
+				      "store file: blob %zu is tagged for token %llu", i,
+				      (unsigned long long)idx);
 			goto fail;
 		}
 		if (bl > MPC_STORE_BLOB_MAX || bl > r.n - r.off) {
@@ -434,8 +443,8 @@ int mpc_store_file_parse(const uint8_t *buf, size_t len, struct mpc_store_header
 		r.off += (size_t)bl;
 	}
 	if (r.off != r.n) {
-		rc = mpc_fail(e, MPC_ERR_PARSE, "store file: %zu unexpected bytes after the last blob",
-			      r.n - r.off);
+		rc = mpc_fail(e, MPC_ERR_PARSE,
+			      "store file: %zu unexpected bytes after the last blob", r.n - r.off);
 		goto fail;
 	}
 	if (n_blobs != NULL)

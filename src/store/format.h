@@ -29,25 +29,25 @@
 #include "src/model/keyset.h"
 #include "src/util/err.h"
 
-#define MPC_STORE_MAGIC "MPCSTORE"
-#define MPC_STORE_MAGIC_LEN 8
-#define MPC_STORE_VERSION 1
-#define MPC_STORE_PREFIX_LEN 14             /* magic + version + body_len */
-#define MPC_STORE_MAX_TOKENS 4
-#define MPC_STORE_HEADER_MAX (1024u * 1024) /* body_len bound */
-#define MPC_STORE_BLOB_MAX (MPC_STORE_KEYSHARES_MAX + 4096u)
-#define MPC_STORE_ACCOUNT_MAX 64            /* NEAR account ids are at most 64 bytes */
-#define MPC_STORE_NAME_MAX 64               /* file name incl. NUL (actual: 50 + 1) */
-#define MPC_STORE_DIGEST_HEX 16
-#define MPC_STORE_FILE_MAX                                                                        \
-	((size_t)MPC_STORE_PREFIX_LEN + MPC_STORE_HEADER_MAX + 1 +                                \
+#define MPC_STORE_MAGIC       "MPCSTORE"
+#define MPC_STORE_MAGIC_LEN   8
+#define MPC_STORE_VERSION     1
+#define MPC_STORE_PREFIX_LEN  14 /* magic + version + body_len */
+#define MPC_STORE_MAX_TOKENS  4
+#define MPC_STORE_HEADER_MAX  (1024u * 1024) /* body_len bound */
+#define MPC_STORE_BLOB_MAX    (MPC_STORE_KEYSHARES_MAX + 4096u)
+#define MPC_STORE_ACCOUNT_MAX 64 /* NEAR account ids are at most 64 bytes */
+#define MPC_STORE_NAME_MAX    64 /* file name incl. NUL (actual: 50 + 1) */
+#define MPC_STORE_DIGEST_HEX  16
+#define MPC_STORE_FILE_MAX                                         \
+	((size_t)MPC_STORE_PREFIX_LEN + MPC_STORE_HEADER_MAX + 1 + \
 	 (size_t)MPC_STORE_MAX_TOKENS * (5 + MPC_STORE_BLOB_MAX))
 
 /* The identity of one sealing token and key, recorded so a file names what opens it. */
 struct mpc_store_token_id {
 	enum mpc_seal_mech mech;
-	char serial[17];   /* CK_TOKEN_INFO serialNumber, trimmed */
-	char label[33];    /* CK_TOKEN_INFO label, trimmed */
+	char serial[17];    /* CK_TOKEN_INFO serialNumber, trimmed */
+	char label[33];     /* CK_TOKEN_INFO label, trimmed */
 	char key_label[65]; /* CKA_LABEL of the sealing key ("mpc-backup-seal-gcm") */
 	size_t key_id_len;
 	uint8_t key_id[32]; /* CKA_ID of the sealing key */
@@ -98,8 +98,7 @@ int mpc_store_file_name(const uint8_t *hdr, size_t hdr_len, uint64_t epoch,
 			char out[MPC_STORE_NAME_MAX], struct mpc_err *e);
 
 /* 1 if `name` has the shape of a store file name (then *epoch and digest are filled), else 0. */
-int mpc_store_name_parse(const char *name, uint64_t *epoch,
-			 char digest[MPC_STORE_DIGEST_HEX + 1]);
+int mpc_store_name_parse(const char *name, uint64_t *epoch, char digest[MPC_STORE_DIGEST_HEX + 1]);
 
 /* 1 if `name` is a temporary file of the write protocol (".tmp-" prefix). */
 int mpc_store_name_is_temp(const char *name);

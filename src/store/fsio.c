@@ -124,8 +124,8 @@ int mpc_store_write_new(const char *dir, const char *name, const uint8_t *data, 
 	mpc_store_hook_crash("tmp-synced");
 	/* link() fails with EEXIST instead of replacing: nothing is ever overwritten. */
 	if (mpc_store_hook_fail("link") ? (errno = ENOSPC, 1) : link(tmp, path) != 0) {
-		rc = mpc_fail(e, errno == EEXIST ? MPC_ERR_EXISTS : MPC_ERR_IO, "cannot create %s: %s",
-			      path, strerror(errno));
+		rc = mpc_fail(e, errno == EEXIST ? MPC_ERR_EXISTS : MPC_ERR_IO,
+			      "cannot create %s: %s", path, strerror(errno));
 		goto out;
 	}
 	linked = 1;
@@ -238,10 +238,11 @@ int mpc_store_move_to_quarantine(const char *dir, const char *name, struct mpc_e
 					strerror(errno));
 		if (lstat(from, &a) != 0 || lstat(to, &b) != 0 || a.st_ino != b.st_ino ||
 		    a.st_dev != b.st_dev)
-			return mpc_fail(e, MPC_ERR_EXISTS,
-					"cannot quarantine %s: quarantine/ already holds another file "
-					"of that name",
-					name);
+			return mpc_fail(
+				e, MPC_ERR_EXISTS,
+				"cannot quarantine %s: quarantine/ already holds another file "
+				"of that name",
+				name);
 	}
 	if ((rc = mpc_dir_sync(qdir, e)) != MPC_OK)
 		return rc;

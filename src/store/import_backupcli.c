@@ -21,7 +21,7 @@
 #include "src/util/mem.h"
 
 #define GCM_NONCE 12
-#define GCM_TAG 16
+#define GCM_TAG   16
 
 /* Open `name` inside the directory `dirfd` (display path `shown`) without following a symlink,
  * check type, owner and mode, and read at most `max` bytes into secure memory. */
@@ -36,8 +36,10 @@ static int read_at(int dirfd, const char *name, const char *shown, size_t max, u
 		if (errno == ENOENT)
 			rc = mpc_fail(e, MPC_ERR_NOT_FOUND, "%s: no such file", shown);
 		else if (errno == ELOOP)
-			rc = mpc_fail(e, MPC_ERR_STATE, "%s is a symbolic link: refused (give the "
-				      "real file)", shown);
+			rc = mpc_fail(e, MPC_ERR_STATE,
+				      "%s is a symbolic link: refused (give the "
+				      "real file)",
+				      shown);
 		else
 			rc = mpc_fail(e, MPC_ERR_IO, "%s: %s", shown, strerror(errno));
 		goto out;
@@ -51,20 +53,23 @@ static int read_at(int dirfd, const char *name, const char *shown, size_t max, u
 		goto out;
 	}
 	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		rc = mpc_fail(e, MPC_ERR_STATE, "%s is owned by uid %lu, not by this user (uid %lu) "
-			      "or root: refused", shown, (unsigned long)st.st_uid,
-			      (unsigned long)geteuid());
+		rc = mpc_fail(e, MPC_ERR_STATE,
+			      "%s is owned by uid %lu, not by this user (uid %lu) "
+			      "or root: refused",
+			      shown, (unsigned long)st.st_uid, (unsigned long)geteuid());
 		goto out;
 	}
 	if ((st.st_mode & forbidden) != 0) {
-		rc = mpc_fail(e, MPC_ERR_STATE, "%s has mode %04o: others may %s it; run chmod o-rwx "
-			      "on it first", shown, (unsigned)(st.st_mode & 07777),
+		rc = mpc_fail(e, MPC_ERR_STATE,
+			      "%s has mode %04o: others may %s it; run chmod o-rwx "
+			      "on it first",
+			      shown, (unsigned)(st.st_mode & 07777),
 			      (forbidden & 0004) ? "access" : "write");
 		goto out;
 	}
 	if ((uint64_t)st.st_size > max) {
-		rc = mpc_fail(e, MPC_ERR_TOO_LARGE, "%s is %llu bytes, over the %zu accepted", shown,
-			      (unsigned long long)st.st_size, max);
+		rc = mpc_fail(e, MPC_ERR_TOO_LARGE, "%s is %llu bytes, over the %zu accepted",
+			      shown, (unsigned long long)st.st_size, max);
 		goto out;
 	}
 	rc = mpc_fd_read_all(fd, max, 1, shown, out, len, e);
@@ -82,8 +87,10 @@ static int open_dir(const char *dir, int *fd_out, struct mpc_err *e)
 		if (errno == ENOENT)
 			return mpc_fail(e, MPC_ERR_NOT_FOUND, "%s: no such directory", dir);
 		if (errno == ELOOP || errno == ENOTDIR)
-			return mpc_fail(e, MPC_ERR_STATE, "%s is not a directory (symbolic links are "
-					"refused)", dir);
+			return mpc_fail(e, MPC_ERR_STATE,
+					"%s is not a directory (symbolic links are "
+					"refused)",
+					dir);
 		return mpc_fail(e, MPC_ERR_IO, "%s: %s", dir, strerror(errno));
 	}
 	*fd_out = fd;
@@ -105,8 +112,7 @@ static int byte_array(const json_t *root, const char *field, uint8_t *out, size_
 	for (size_t i = 0; i < n; i++) {
 		const json_t *v = json_array_get(a, i);
 
-		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-		    json_integer_value(v) > 255)
+		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 255)
 			return mpc_fail(e, MPC_ERR_PARSE, "%s: \"%s\"[%zu] is not a byte", shown,
 					field, i);
 		out[i] = (uint8_t)json_integer_value(v);
@@ -134,8 +140,8 @@ int mpc_bcli_read_secrets(const char *home, struct mpc_bcli_secrets **out, struc
 	root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (root == NULL || !json_is_object(root)) {
 		/* jansson's text can quote the input: only the position is reported */
-		rc = mpc_fail(e, MPC_ERR_PARSE, "%s is not a JSON object (line %d, column %d)", shown,
-			      root == NULL ? je.line : 1, root == NULL ? je.column : 1);
+		rc = mpc_fail(e, MPC_ERR_PARSE, "%s is not a JSON object (line %d, column %d)",
+			      shown, root == NULL ? je.line : 1, root == NULL ? je.column : 1);
 		goto out;
 	}
 	s = mpc_secure_alloc(sizeof(*s), e);
@@ -304,14 +310,15 @@ int mpc_bcli_list(const char *keys_dir, const char *key_link, struct mpc_bcli_li
 		snprintf(f.name, sizeof(f.name), "%s", de->d_name);
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			f.size = (uint64_t)st.st_size;
-			f.current = have_link && S_ISREG(st.st_mode) && st.st_ino == link_st.st_ino &&
-				    st.st_dev == link_st.st_dev;
+			f.current = have_link && S_ISREG(st.st_mode) &&
+				    st.st_ino == link_st.st_ino && st.st_dev == link_st.st_dev;
 		}
 		if ((l.n & (l.n + 1)) == 0 || l.items == NULL) {
 			struct mpc_bcli_file *ni = realloc(l.items, (l.n * 2 + 2) * sizeof(*ni));
 
 			if (ni == NULL) {
-				rc = mpc_fail(e, MPC_ERR_NOMEM, "listing %s: out of memory", keys_dir);
+				rc = mpc_fail(e, MPC_ERR_NOMEM, "listing %s: out of memory",
+					      keys_dir);
 				goto out;
 			}
 			l.items = ni;
@@ -354,8 +361,10 @@ static int gcm_open(const uint8_t *in, size_t n, const uint8_t key[16], const ch
 	int l1 = 0, l2 = 0, rc;
 
 	if (n < GCM_NONCE + GCM_TAG) {
-		rc = mpc_fail(e, MPC_ERR_PARSE, "%s is %zu bytes: too short for nonce and tag "
-			      "(truncated?)", shown, n);
+		rc = mpc_fail(e, MPC_ERR_PARSE,
+			      "%s is %zu bytes: too short for nonce and tag "
+			      "(truncated?)",
+			      shown, n);
 		goto out;
 	}
 	ct_len = n - GCM_NONCE - GCM_TAG;
@@ -379,8 +388,10 @@ static int gcm_open(const uint8_t *in, size_t n, const uint8_t key[16], const ch
 		goto out;
 	}
 	if (EVP_DecryptFinal_ex(c, pt + l1, &l2) != 1) {
-		rc = mpc_fail(e, MPC_ERR_AUTH, "%s does not decrypt: the AES-GCM tag does not verify "
-			      "(wrong local key, or the file is damaged or truncated)", shown);
+		rc = mpc_fail(e, MPC_ERR_AUTH,
+			      "%s does not decrypt: the AES-GCM tag does not verify "
+			      "(wrong local key, or the file is damaged or truncated)",
+			      shown);
 		goto out;
 	}
 	*out = pt;
@@ -403,7 +414,8 @@ static int secp_decompress(const uint8_t in[33], uint8_t xy[64], struct mpc_err 
 
 	if (p == NULL || EC_POINT_oct2point(g, p, in, 33, NULL) != 1 ||
 	    EC_POINT_point2oct(g, p, POINT_CONVERSION_UNCOMPRESSED, buf, sizeof(buf), NULL) != 65)
-		rc = mpc_fail(e, MPC_ERR_INVALID, "a secp256k1 public key is not a point on the "
+		rc = mpc_fail(e, MPC_ERR_INVALID,
+			      "a secp256k1 public key is not a point on the "
 			      "curve");
 	else
 		memcpy(xy, buf + 1, 64);
@@ -427,9 +439,10 @@ static int keyset_from_meta(const struct mpc_keyshares_meta *m, uint64_t epoch,
 		struct mpc_domain_key *d = &k.domains[i];
 
 		if (s->epoch_id != epoch) {
-			rc = mpc_fail(e, MPC_ERR_INVALID, "%s: keyshare %zu (domain %llu) is of epoch "
-				      "%llu, the file's epoch_id is %llu", shown, i,
-				      (unsigned long long)s->domain_id,
+			rc = mpc_fail(e, MPC_ERR_INVALID,
+				      "%s: keyshare %zu (domain %llu) is of epoch "
+				      "%llu, the file's epoch_id is %llu",
+				      shown, i, (unsigned long long)s->domain_id,
 				      (unsigned long long)s->epoch_id, (unsigned long long)epoch);
 			goto out;
 		}
@@ -490,9 +503,10 @@ int mpc_bcli_open_file(const char *keys_dir, const struct mpc_bcli_file *f, cons
 		goto out;
 	root = json_loadb((const char *)pt, pt_len, JSON_REJECT_DUPLICATES, &je);
 	if (root == NULL || !json_is_object(root)) {
-		rc = mpc_fail(e, MPC_ERR_PARSE, "%s decrypts but is not a JSON object (line %d, "
-			      "column %d)", shown, root == NULL ? je.line : 1,
-			      root == NULL ? je.column : 1);
+		rc = mpc_fail(e, MPC_ERR_PARSE,
+			      "%s decrypts but is not a JSON object (line %d, "
+			      "column %d)",
+			      shown, root == NULL ? je.line : 1, root == NULL ? je.column : 1);
 		goto out;
 	}
 	jepoch = json_object_get(root, "epoch_id");
@@ -504,15 +518,17 @@ int mpc_bcli_open_file(const char *keys_dir, const struct mpc_bcli_file *f, cons
 	}
 	epoch = (uint64_t)json_integer_value(jepoch);
 	if (epoch != f->epoch) {
-		rc = mpc_fail(e, MPC_ERR_INVALID, "%s: the name says epoch %llu but the content's "
-			      "epoch_id is %llu", shown, (unsigned long long)f->epoch,
-			      (unsigned long long)epoch);
+		rc = mpc_fail(e, MPC_ERR_INVALID,
+			      "%s: the name says epoch %llu but the content's "
+			      "epoch_id is %llu",
+			      shown, (unsigned long long)f->epoch, (unsigned long long)epoch);
 		goto out;
 	}
 	if (json_array_size(jks) != f->n_domains || f->n_domains == 0) {
-		rc = mpc_fail(e, MPC_ERR_INVALID, "%s: the name says %llu domains but it holds %zu "
-			      "keyshares", shown, (unsigned long long)f->n_domains,
-			      json_array_size(jks));
+		rc = mpc_fail(e, MPC_ERR_INVALID,
+			      "%s: the name says %llu domains but it holds %zu "
+			      "keyshares",
+			      shown, (unsigned long long)f->n_domains, json_array_size(jks));
 		goto out;
 	}
 	/* The Keyshare array in compact form, written straight into locked memory. */

@@ -30,10 +30,10 @@
 #include "src/model/keyset.h"
 #include "src/util/err.h"
 
-#define MPC_BCLI_SECRETS_MAX ((size_t)64 * 1024)          /* secrets.json */
-#define MPC_BCLI_FILE_MAX ((size_t)4 * 1024 * 1024 + (size_t)64 * 1024) /* one encrypted file */
-#define MPC_BCLI_MAX_FILES 4096                           /* files in permanent_keys */
-#define MPC_BCLI_NAME_MAX 96
+#define MPC_BCLI_SECRETS_MAX ((size_t)64 * 1024)                           /* secrets.json */
+#define MPC_BCLI_FILE_MAX    ((size_t)4 * 1024 * 1024 + (size_t)64 * 1024) /* one encrypted file */
+#define MPC_BCLI_MAX_FILES   4096 /* files in permanent_keys */
+#define MPC_BCLI_NAME_MAX    96
 
 /* The whole struct lives in mpc_secure_alloc() memory. */
 struct mpc_bcli_secrets {
@@ -58,7 +58,7 @@ struct mpc_bcli_file {
 	uint64_t epoch;               /* E from the name */
 	uint64_t n_domains;           /* N from the name */
 	uint64_t size;
-	int current;                  /* 1: the same file as HOME/key (the node's current one) */
+	int current; /* 1: the same file as HOME/key (the node's current one) */
 };
 
 struct mpc_bcli_listing {

@@ -34,14 +34,14 @@ void mpc_keyshares_meta_free(struct mpc_keyshares_meta *m)
 	m->n = 0;
 }
 
-static int get_u64(const json_t *obj, size_t idx, const char *key, uint64_t *out,
-		   struct mpc_err *e)
+static int get_u64(const json_t *obj, size_t idx, const char *key, uint64_t *out, struct mpc_err *e)
 {
 	const json_t *v = json_object_get(obj, key);
 
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return mpc_fail(e, MPC_ERR_PARSE,
-				"keyshares[%zu].key_id.%s: missing or not an unsigned integer", idx, key);
+				"keyshares[%zu].key_id.%s: missing or not an unsigned integer", idx,
+				key);
 	*out = (uint64_t)json_integer_value(v);
 	return MPC_OK;
 }
@@ -56,23 +56,26 @@ static int check_private_share(const json_t *inner, size_t idx, const char *sche
 
 	if (!json_is_string(v))
 		return mpc_fail(e, MPC_ERR_PARSE,
-				"keyshares[%zu].data.%s.private_share: missing or not a string", idx,
-				scheme);
+				"keyshares[%zu].data.%s.private_share: missing or not a string",
+				idx, scheme);
 	if (json_string_length(v) != 64)
-		return mpc_fail(e, MPC_ERR_PARSE,
-				"keyshares[%zu].data.%s.private_share: expected 64 hex digits, got %zu "
-				"characters",
-				idx, scheme, json_string_length(v));
+		return mpc_fail(
+			e, MPC_ERR_PARSE,
+			"keyshares[%zu].data.%s.private_share: expected 64 hex digits, got %zu "
+			"characters",
+			idx, scheme, json_string_length(v));
 	s = json_string_value(v);
 	for (size_t i = 0; i < 64; i++) {
 		unsigned char c = (unsigned char)s[i];
-		unsigned ok = (c >= '0' && c <= '9') | (c >= 'a' && c <= 'f') | (c >= 'A' && c <= 'F');
+		unsigned ok =
+			(c >= '0' && c <= '9') | (c >= 'a' && c <= 'f') | (c >= 'A' && c <= 'F');
 
 		bad |= !ok;
 	}
 	if (bad)
 		return mpc_fail(e, MPC_ERR_PARSE,
-				"keyshares[%zu].data.%s.private_share: not hexadecimal", idx, scheme);
+				"keyshares[%zu].data.%s.private_share: not hexadecimal", idx,
+				scheme);
 	return MPC_OK;
 }
 
@@ -98,26 +101,30 @@ static int inspect_one(const json_t *item, size_t idx, struct mpc_keyshare_meta 
 	data = json_object_get(item, "data");
 	if (!json_is_object(data) || json_object_size(data) != 1)
 		return mpc_fail(e, MPC_ERR_PARSE,
-				"keyshares[%zu].data: expected an object with exactly one scheme", idx);
+				"keyshares[%zu].data: expected an object with exactly one scheme",
+				idx);
 	scheme = json_object_iter_key(json_object_iter((json_t *)data));
 	for (si = 0; si < sizeof(schemes) / sizeof(schemes[0]); si++)
 		if (strcmp(scheme, schemes[si].name) == 0)
 			break;
 	if (si == sizeof(schemes) / sizeof(schemes[0]))
-		return mpc_fail(e, MPC_ERR_PARSE,
-				"keyshares[%zu].data: unknown scheme (expected Secp256k1, Ed25519 or "
-				"Bls12381)",
-				idx);
+		return mpc_fail(
+			e, MPC_ERR_PARSE,
+			"keyshares[%zu].data: unknown scheme (expected Secp256k1, Ed25519 or "
+			"Bls12381)",
+			idx);
 	scheme = schemes[si].name;
 	inner = json_object_get(data, scheme);
 	if (!json_is_object(inner))
-		return mpc_fail(e, MPC_ERR_PARSE, "keyshares[%zu].data.%s: not an object", idx, scheme);
+		return mpc_fail(e, MPC_ERR_PARSE, "keyshares[%zu].data.%s: not an object", idx,
+				scheme);
 	if ((rc = check_private_share(inner, idx, scheme, e)) != MPC_OK)
 		return rc;
 	pk = json_object_get(inner, "public_key");
 	if (!json_is_string(pk))
 		return mpc_fail(e, MPC_ERR_PARSE,
-				"keyshares[%zu].data.%s.public_key: missing or not a string", idx, scheme);
+				"keyshares[%zu].data.%s.public_key: missing or not a string", idx,
+				scheme);
 	snprintf(what, sizeof(what), "keyshares[%zu].data.%s.public_key", idx, scheme);
 	rc = mpc_hex_decode(json_string_value(pk), json_string_length(pk), m->pk, sizeof(m->pk), &n,
 			    what, e);
@@ -141,8 +148,9 @@ int mpc_keyshares_inspect(const uint8_t *buf, size_t len, struct mpc_keyshares_m
 
 	memset(out, 0, sizeof(*out));
 	if (len > MPC_STORE_KEYSHARES_MAX)
-		return mpc_fail(e, MPC_ERR_TOO_LARGE, "keyshares: %zu bytes is over the limit of %u",
-				len, MPC_STORE_KEYSHARES_MAX);
+		return mpc_fail(e, MPC_ERR_TOO_LARGE,
+				"keyshares: %zu bytes is over the limit of %u", len,
+				MPC_STORE_KEYSHARES_MAX);
 	/* Never quote jerr.text: it can echo bytes of a private share. */
 	root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
@@ -150,8 +158,9 @@ int mpc_keyshares_inspect(const uint8_t *buf, size_t len, struct mpc_keyshares_m
 		if (jerr.text[0] == '\0' || json_error_code(&jerr) == json_error_out_of_memory)
 			rc = mpc_fail(e, MPC_ERR_NOMEM, "keyshares: out of memory parsing JSON");
 		else
-			rc = mpc_fail(e, MPC_ERR_PARSE, "keyshares: invalid JSON at line %d column %d",
-				      jerr.line, jerr.column);
+			rc = mpc_fail(e, MPC_ERR_PARSE,
+				      "keyshares: invalid JSON at line %d column %d", jerr.line,
+				      jerr.column);
 		goto out;
 	}
 	if (!json_is_array(root)) {
@@ -164,8 +173,9 @@ int mpc_keyshares_inspect(const uint8_t *buf, size_t len, struct mpc_keyshares_m
 		goto out;
 	}
 	if (m.n > MPC_KEYSET_MAX_DOMAINS) {
-		rc = mpc_fail(e, MPC_ERR_TOO_LARGE, "keyshares: %zu entries is over the limit of %d",
-			      m.n, MPC_KEYSET_MAX_DOMAINS);
+		rc = mpc_fail(e, MPC_ERR_TOO_LARGE,
+			      "keyshares: %zu entries is over the limit of %d", m.n,
+			      MPC_KEYSET_MAX_DOMAINS);
 		goto out;
 	}
 	m.items = calloc(m.n, sizeof(*m.items));
@@ -194,12 +204,12 @@ int mpc_keyshares_check(const struct mpc_keyshares_meta *m, const struct mpc_key
 		const struct mpc_keyshare_meta *k = &m->items[i];
 
 		if (k->epoch_id != ks->epoch_id)
-			return mpc_fail(e, MPC_ERR_INVALID,
-					"keyshare for domain %llu is from epoch %llu, the keyset is epoch "
-					"%llu",
-					(unsigned long long)k->domain_id,
-					(unsigned long long)k->epoch_id,
-					(unsigned long long)ks->epoch_id);
+			return mpc_fail(
+				e, MPC_ERR_INVALID,
+				"keyshare for domain %llu is from epoch %llu, the keyset is epoch "
+				"%llu",
+				(unsigned long long)k->domain_id, (unsigned long long)k->epoch_id,
+				(unsigned long long)ks->epoch_id);
 		if (mpc_keyset_domain(ks, k->domain_id) == NULL)
 			return mpc_fail(e, MPC_ERR_INVALID,
 					"keyshare for domain %llu: the keyset has no such domain",
@@ -220,16 +230,17 @@ int mpc_keyshares_check(const struct mpc_keyshares_meta *m, const struct mpc_key
 			if (m->items[i].domain_id == dk->domain_id)
 				k = &m->items[i];
 		if (k == NULL)
-			return mpc_fail(e, MPC_ERR_INVALID, "domain %llu of epoch %llu has no keyshare",
+			return mpc_fail(e, MPC_ERR_INVALID,
+					"domain %llu of epoch %llu has no keyshare",
 					(unsigned long long)dk->domain_id,
 					(unsigned long long)ks->epoch_id);
 		if (k->attempt_id != dk->attempt)
-			return mpc_fail(e, MPC_ERR_INVALID,
-					"keyshare for domain %llu is from attempt %llu, the keyset has "
-					"attempt %llu",
-					(unsigned long long)dk->domain_id,
-					(unsigned long long)k->attempt_id,
-					(unsigned long long)dk->attempt);
+			return mpc_fail(
+				e, MPC_ERR_INVALID,
+				"keyshare for domain %llu is from attempt %llu, the keyset has "
+				"attempt %llu",
+				(unsigned long long)dk->domain_id,
+				(unsigned long long)k->attempt_id, (unsigned long long)dk->attempt);
 		if (k->curve != dk->curve)
 			return mpc_fail(e, MPC_ERR_INVALID,
 					"keyshare for domain %llu is a %s share, the domain is %s",
@@ -245,10 +256,11 @@ int mpc_keyshares_check(const struct mpc_keyshares_meta *m, const struct mpc_key
 			memcpy(want, dk->pk, want_len);
 		}
 		if (k->pk_len != want_len || memcmp(k->pk, want, want_len) != 0)
-			return mpc_fail(e, MPC_ERR_INVALID,
-					"keyshare for domain %llu has a public key that differs from the "
-					"keyset's",
-					(unsigned long long)dk->domain_id);
+			return mpc_fail(
+				e, MPC_ERR_INVALID,
+				"keyshare for domain %llu has a public key that differs from the "
+				"keyset's",
+				(unsigned long long)dk->domain_id);
 	}
 	return MPC_OK;
 }

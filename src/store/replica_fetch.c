@@ -248,10 +248,10 @@ next:;
 				} else {
 					/* Sealed only to tokens not given is "the token does not open
 					 * it" (15), like a bad tag: not "no token matches a URI". */
-					it->code = vr.items[k].ok ||
-							   vr.items[k].code == MPC_ERR_TOKEN_NOT_FOUND
-						   ? MPC_ERR_AUTH
-						   : vr.items[k].code;
+					it->code = vr.items[k].ok || vr.items[k].code ==
+									     MPC_ERR_TOKEN_NOT_FOUND
+							   ? MPC_ERR_AUTH
+							   : vr.items[k].code;
 					snprintf(it->msg, sizeof(it->msg),
 						 "refused by the token: %.600s",
 						 vr.items[k].ok

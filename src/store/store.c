@@ -26,9 +26,11 @@ int mpc_store_open(const char *dir, int create, struct mpc_store **out, struct m
 		return mpc_fail(e, MPC_ERR_USAGE, "store directory missing or too long");
 	if (stat(dir, &st) != 0) {
 		if (errno != ENOENT)
-			return mpc_fail(e, MPC_ERR_IO, "store directory %s: %s", dir, strerror(errno));
+			return mpc_fail(e, MPC_ERR_IO, "store directory %s: %s", dir,
+					strerror(errno));
 		if (!create)
-			return mpc_fail(e, MPC_ERR_NOT_FOUND, "store directory %s does not exist", dir);
+			return mpc_fail(e, MPC_ERR_NOT_FOUND, "store directory %s does not exist",
+					dir);
 		if ((rc = mpc_store_mkdir(dir, e)) != MPC_OK)
 			return rc;
 		made = 1;
@@ -296,7 +298,7 @@ int mpc_store_list(const struct mpc_store *s, struct mpc_store_list *out, struct
 		/* Out of memory (or OpenSSL failing) here is this process, not a damaged file:
 		 * a listing that would call the file damaged is no listing. */
 		if (!l.items[i].header_ok && (l.items[i].problem_code == MPC_ERR_NOMEM ||
-					       l.items[i].problem_code == MPC_ERR_INTERNAL)) {
+					      l.items[i].problem_code == MPC_ERR_INTERNAL)) {
 			rc = mpc_fail(e, l.items[i].problem_code, "listing the store: %s: %s",
 				      l.items[i].name, l.items[i].problem);
 			mpc_store_list_free(&l);
@@ -316,10 +318,11 @@ int mpc_store_list_refuse_untrusted(const struct mpc_store_list *l, struct mpc_e
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (!l->items[i].quarantined && l->items[i].untrusted)
-			return mpc_fail(e, MPC_ERR_STATE,
-					"%s (the store is not trusted while another user could have "
-					"written one of its files)",
-					l->items[i].problem);
+			return mpc_fail(
+				e, MPC_ERR_STATE,
+				"%s (the store is not trusted while another user could have "
+				"written one of its files)",
+				l->items[i].problem);
 	return MPC_OK;
 }
 

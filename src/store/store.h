@@ -69,10 +69,10 @@ struct mpc_store_put_stats {
 struct mpc_store_put_opts {
 	struct mpc_token *const *tokens; /* 1..MPC_STORE_MAX_TOKENS tokens, each gets a blob */
 	size_t n_tokens;
-	enum mpc_seal_mech mech;         /* MPC_SEAL_AUTO: each token's best */
-	const char *contract;            /* contract account, or NULL */
-	const char *operator_;           /* operator account, or NULL */
-	uint64_t created;                /* Unix seconds; 0 means now */
+	enum mpc_seal_mech mech;           /* MPC_SEAL_AUTO: each token's best */
+	const char *contract;              /* contract account, or NULL */
+	const char *operator_;             /* operator account, or NULL */
+	uint64_t created;                  /* Unix seconds; 0 means now */
 	struct mpc_store_put_stats *stats; /* optional */
 };
 
@@ -103,13 +103,13 @@ int mpc_store_cleanup(const struct mpc_store *s, size_t *removed, struct mpc_err
 struct mpc_store_entry {
 	char name[MPC_STORE_NAME_MAX];
 	int quarantined;
-	int header_ok;                /* 0: unreadable or not matching its name; see problem */
-	int problem_code;             /* MPC_ERR_* of the problem when !header_ok */
-	int untrusted;                /* 1: another user could have written it (see problem) */
+	int header_ok;    /* 0: unreadable or not matching its name; see problem */
+	int problem_code; /* MPC_ERR_* of the problem when !header_ok */
+	int untrusted;    /* 1: another user could have written it (see problem) */
 	char problem[MPC_ERR_MSG_MAX];
-	uint64_t size;                /* file size in bytes */
-	int newest;                   /* 1 for the newest non-quarantined file */
-	struct mpc_store_header hdr;  /* owned; valid when header_ok */
+	uint64_t size;               /* file size in bytes */
+	int newest;                  /* 1 for the newest non-quarantined file */
+	struct mpc_store_header hdr; /* owned; valid when header_ok */
 };
 
 struct mpc_store_list {
@@ -134,13 +134,13 @@ int mpc_store_covers(const struct mpc_store *s, const struct mpc_keyset *ks, int
 struct mpc_store_verify_item {
 	char name[MPC_STORE_NAME_MAX];
 	int quarantined;
-	uint64_t epoch;             /* from the header (0 if unreadable) */
+	uint64_t epoch; /* from the header (0 if unreadable) */
 	size_t n_domains;
-	int ok;                     /* 1: every blob for an open token opened and matched */
-	int code;                   /* MPC_OK or the failure's MPC_ERR_* */
-	size_t blobs_checked;       /* blobs opened with a token given */
-	size_t blobs_unchecked;     /* blobs for tokens not given */
-	char msg[MPC_ERR_MSG_MAX];  /* the failure, or a summary of what was checked */
+	int ok;                    /* 1: every blob for an open token opened and matched */
+	int code;                  /* MPC_OK or the failure's MPC_ERR_* */
+	size_t blobs_checked;      /* blobs opened with a token given */
+	size_t blobs_unchecked;    /* blobs for tokens not given */
+	char msg[MPC_ERR_MSG_MAX]; /* the failure, or a summary of what was checked */
 };
 
 struct mpc_store_verify_report {
@@ -182,7 +182,6 @@ void mpc_store_restore_free(struct mpc_store_restore *r); /* accepts NULL */
 json_t *mpc_store_entry_json(const struct mpc_store_entry *en, struct mpc_err *e);
 json_t *mpc_store_list_json(const struct mpc_store_list *l, struct mpc_err *e);
 json_t *mpc_store_verify_item_json(const struct mpc_store_verify_item *it, struct mpc_err *e);
-json_t *mpc_store_verify_report_json(const struct mpc_store_verify_report *r,
-				     struct mpc_err *e);
+json_t *mpc_store_verify_report_json(const struct mpc_store_verify_report *r, struct mpc_err *e);
 
 #endif

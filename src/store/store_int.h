@@ -18,6 +18,4 @@ long mpc_store_list_newest(const struct mpc_store_list *l);
  * entry of l is untrusted, else MPC_OK. */
 int mpc_store_list_refuse_untrusted(const struct mpc_store_list *l, struct mpc_err *e);
 
-
-
 #endif

@@ -32,12 +32,14 @@ static json_t *header_json(const struct mpc_store_header *h, struct mpc_err *e)
 		char pk[MPC_NEAR_KEY_STR_MAX];
 		json_t *dj = json_object();
 
-		if (dj == NULL || mpc_near_key_format(d->curve, d->pk, d->pk_len, pk, e) != MPC_OK) {
+		if (dj == NULL ||
+		    mpc_near_key_format(d->curve, d->pk, d->pk_len, pk, e) != MPC_OK) {
 			json_decref(dj);
 			bad = 1;
 			break;
 		}
-		bad |= set(dj, "domain_id", mpc_cjson_u64_shown(d->domain_id)) | set(dj, "attempt", mpc_cjson_u64_shown(d->attempt)) |
+		bad |= set(dj, "domain_id", mpc_cjson_u64_shown(d->domain_id)) |
+		       set(dj, "attempt", mpc_cjson_u64_shown(d->attempt)) |
 		       set(dj, "curve", json_string(mpc_curve_name(d->curve))) |
 		       set(dj, "public_key", json_string(pk));
 		bad |= json_array_append_new(doms, dj);
@@ -47,7 +49,8 @@ static json_t *header_json(const struct mpc_store_header *h, struct mpc_err *e)
 		char id[2 * sizeof(t->key_id) + 1];
 		json_t *tj = json_object();
 
-		if (tj == NULL || mpc_hex_encode(t->key_id, t->key_id_len, id, sizeof(id), e) != MPC_OK) {
+		if (tj == NULL ||
+		    mpc_hex_encode(t->key_id, t->key_id_len, id, sizeof(id), e) != MPC_OK) {
 			json_decref(tj);
 			bad = 1;
 			break;
@@ -55,11 +58,13 @@ static json_t *header_json(const struct mpc_store_header *h, struct mpc_err *e)
 		bad |= set(tj, "mechanism", json_string(mpc_seal_mech_name(t->mech))) |
 		       set(tj, "token_label", json_string(t->label)) |
 		       set(tj, "token_serial", json_string(t->serial)) |
-		       set(tj, "key_label", json_string(t->key_label)) | set(tj, "key_id", json_string(id));
+		       set(tj, "key_label", json_string(t->key_label)) |
+		       set(tj, "key_id", json_string(id));
 		bad |= json_array_append_new(toks, tj);
 	}
 	if (!bad)
-		bad |= set(o, "epoch", mpc_cjson_u64_shown(h->epoch)) | set(o, "created", mpc_cjson_u64_shown(h->created)) |
+		bad |= set(o, "epoch", mpc_cjson_u64_shown(h->epoch)) |
+		       set(o, "created", mpc_cjson_u64_shown(h->created)) |
 		       set(o, "contract", json_string(h->contract)) |
 		       set(o, "operator", json_string(h->operator_));
 	if (!bad) {
@@ -86,7 +91,8 @@ json_t *mpc_store_entry_json(const struct mpc_store_entry *en, struct mpc_err *e
 			return NULL;
 		}
 	}
-	bad = set(o, "file", json_string(en->name)) | set(o, "size", mpc_cjson_u64_shown(en->size)) |
+	bad = set(o, "file", json_string(en->name)) |
+	      set(o, "size", mpc_cjson_u64_shown(en->size)) |
 	      set(o, "quarantined", json_boolean(en->quarantined)) |
 	      set(o, "newest", json_boolean(en->newest)) |
 	      set(o, "header_ok", json_boolean(en->header_ok));
@@ -107,7 +113,8 @@ json_t *mpc_store_list_json(const struct mpc_store_list *l, struct mpc_err *e)
 		bad |= j == NULL || json_array_append_new(arr, j);
 	}
 	if (!bad)
-		bad |= json_object_set(o, "files", arr) | set(o, "temporaries", mpc_cjson_u64_shown(l->n_temp));
+		bad |= json_object_set(o, "files", arr) |
+		       set(o, "temporaries", mpc_cjson_u64_shown(l->n_temp));
 	json_decref(arr);
 	return finish(o, bad, e);
 }
@@ -120,7 +127,8 @@ json_t *mpc_store_verify_item_json(const struct mpc_store_verify_item *it, struc
 	if (!bad)
 		bad = set(o, "file", json_string(it->name)) |
 		      set(o, "quarantined", json_boolean(it->quarantined)) |
-		      set(o, "epoch", mpc_cjson_u64_shown(it->epoch)) | set(o, "domains", mpc_cjson_u64_shown(it->n_domains)) |
+		      set(o, "epoch", mpc_cjson_u64_shown(it->epoch)) |
+		      set(o, "domains", mpc_cjson_u64_shown(it->n_domains)) |
 		      set(o, "ok", json_boolean(it->ok)) |
 		      set(o, "error", it->ok ? json_null() : json_string(mpc_errname(it->code))) |
 		      set(o, "blobs_checked", mpc_cjson_u64_shown(it->blobs_checked)) |
@@ -140,8 +148,10 @@ json_t *mpc_store_verify_report_json(const struct mpc_store_verify_report *r, st
 		bad |= j == NULL || json_array_append_new(arr, j);
 	}
 	if (!bad)
-		bad |= json_object_set(o, "files", arr) | set(o, "ok", mpc_cjson_u64_shown(r->n_ok)) |
-		       set(o, "failed", mpc_cjson_u64_shown(r->n_failed)) | set(o, "temporaries", mpc_cjson_u64_shown(r->n_temp)) |
+		bad |= json_object_set(o, "files", arr) |
+		       set(o, "ok", mpc_cjson_u64_shown(r->n_ok)) |
+		       set(o, "failed", mpc_cjson_u64_shown(r->n_failed)) |
+		       set(o, "temporaries", mpc_cjson_u64_shown(r->n_temp)) |
 		       set(o, "all_ok", json_boolean(r->all_ok));
 	json_decref(arr);
 	return finish(o, bad, e);

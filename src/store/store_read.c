@@ -83,10 +83,11 @@ static int open_file(const struct mpc_store *s, const struct mpc_store_entry *en
 	if ((rc = mpc_store_file_name(buf, hdr_len, h.epoch, want, e)) != MPC_OK)
 		goto out;
 	if (strcmp(want, en->name) != 0) {
-		rc = mpc_fail(e, MPC_ERR_AUTH,
-			      "the file name does not match its header (renamed, or header edited or "
-			      "swapped; the header says epoch %llu and name %s)",
-			      (unsigned long long)h.epoch, want);
+		rc = mpc_fail(
+			e, MPC_ERR_AUTH,
+			"the file name does not match its header (renamed, or header edited or "
+			"swapped; the header says epoch %llu and name %s)",
+			(unsigned long long)h.epoch, want);
 		goto out;
 	}
 	for (size_t b = 0; b < n_blobs; b++) {
@@ -115,7 +116,8 @@ static int open_file(const struct mpc_store *s, const struct mpc_store_entry *en
 		}
 		if (plen != pt_len || !mpc_memeq_ct(p, pt, plen)) {
 			mpc_secure_free(p);
-			rc = mpc_fail(e, MPC_ERR_AUTH, "the blobs for different tokens hold different "
+			rc = mpc_fail(e, MPC_ERR_AUTH,
+				      "the blobs for different tokens hold different "
 				      "keyshares");
 			goto out;
 		}
@@ -127,9 +129,10 @@ static int open_file(const struct mpc_store *s, const struct mpc_store_entry *en
 		if (n_tokens > 0 && tokens[0] != NULL)
 			mpc_token_describe(tokens[0], &td);
 		describe_tokens(&h, who, sizeof(who));
-		rc = mpc_fail(e, MPC_ERR_TOKEN_NOT_FOUND,
-			      "sealed to token(s) %s, none of which is open (opened: %s (serial %s))",
-			      who, td.label, td.serial);
+		rc = mpc_fail(
+			e, MPC_ERR_TOKEN_NOT_FOUND,
+			"sealed to token(s) %s, none of which is open (opened: %s (serial %s))",
+			who, td.label, td.serial);
 		goto out;
 	}
 	rc = mpc_keyshares_validate(pt, pt_len, &h.keyset, e);
@@ -264,21 +267,24 @@ int mpc_store_open_keyset(const struct mpc_store *s, struct mpc_token *const *to
 		char digest[MPC_STORE_DIGEST_HEX + 1];
 		uint64_t ep = 0;
 
-		if (en->quarantined || en->header_ok || !mpc_store_name_parse(en->name, &ep, digest))
+		if (en->quarantined || en->header_ok ||
+		    !mpc_store_name_parse(en->name, &ep, digest))
 			continue;
 		if (newest ? (pick < 0 || ep >= l.items[pick].hdr.epoch) : ep == epoch) {
-			rc = mpc_fail(e, en->problem_code,
-				      "%s: %s; quarantine epoch %llu to restore from another backup",
-				      en->name, en->problem, (unsigned long long)ep);
+			rc = mpc_fail(
+				e, en->problem_code,
+				"%s: %s; quarantine epoch %llu to restore from another backup",
+				en->name, en->problem, (unsigned long long)ep);
 			goto out;
 		}
 	}
 	if (pick < 0) {
 		if (newest)
-			rc = mpc_fail(e, MPC_ERR_NOT_FOUND,
-				      "the store in %s holds no keyset to restore (%zu file(s), none "
-				      "usable and not quarantined)",
-				      s->dir, l.n);
+			rc = mpc_fail(
+				e, MPC_ERR_NOT_FOUND,
+				"the store in %s holds no keyset to restore (%zu file(s), none "
+				"usable and not quarantined)",
+				s->dir, l.n);
 		else
 			rc = mpc_fail(e, MPC_ERR_NOT_FOUND,
 				      "the store in %s holds no keyset of epoch %llu", s->dir,

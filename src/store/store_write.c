@@ -97,12 +97,13 @@ static int check_rules(const struct mpc_store *s, const struct mpc_keyset *ks, s
 		goto out;
 	nw = mpc_store_list_newest(&l);
 	if (nw >= 0 && l.items[nw].hdr.epoch > ks->epoch_id) {
-		rc = mpc_fail(e, MPC_ERR_STATE,
-			      "refusing to store keyset of epoch %llu: the store already holds epoch "
-			      "%llu (%s); older epochs are never stored (quarantine the newer file if "
-			      "it is wrong)",
-			      (unsigned long long)ks->epoch_id,
-			      (unsigned long long)l.items[nw].hdr.epoch, l.items[nw].name);
+		rc = mpc_fail(
+			e, MPC_ERR_STATE,
+			"refusing to store keyset of epoch %llu: the store already holds epoch "
+			"%llu (%s); older epochs are never stored (quarantine the newer file if "
+			"it is wrong)",
+			(unsigned long long)ks->epoch_id, (unsigned long long)l.items[nw].hdr.epoch,
+			l.items[nw].name);
 		goto out;
 	}
 	for (size_t i = 0; i < l.n; i++) {
@@ -153,8 +154,9 @@ int mpc_store_put(const struct mpc_store *s, const struct mpc_store_put_opts *o,
 				MPC_STORE_MAX_TOKENS);
 	rc = mpc_keyshares_validate(keyshares, len, ks, e);
 	if (rc != MPC_OK) {
-		mpc_err_prefix(e, rc == MPC_ERR_NOMEM ? "checking the keyshares for epoch %llu: "
-						      : "keyshares for epoch %llu refused: ",
+		mpc_err_prefix(e,
+			       rc == MPC_ERR_NOMEM ? "checking the keyshares for epoch %llu: "
+						   : "keyshares for epoch %llu refused: ",
 			       (unsigned long long)ks->epoch_id);
 		return rc;
 	}
@@ -177,7 +179,8 @@ int mpc_store_put(const struct mpc_store *s, const struct mpc_store_put_opts *o,
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(h.tokens[j].serial, h.tokens[i].serial) == 0 &&
 			    strcmp(h.tokens[j].label, h.tokens[i].label) == 0)
-				return mpc_fail(e, MPC_ERR_USAGE, "token %s (serial %s) given twice",
+				return mpc_fail(e, MPC_ERR_USAGE,
+						"token %s (serial %s) given twice",
 						h.tokens[i].label, h.tokens[i].serial);
 	}
 	if ((rc = mpc_store_lock(s->dir, &lock, e)) != MPC_OK)
@@ -201,7 +204,8 @@ int mpc_store_put(const struct mpc_store *s, const struct mpc_store_put_opts *o,
 		if (!name_taken(s, name))
 			break;
 		if (tries == 1000) {
-			rc = mpc_fail(e, MPC_ERR_EXISTS, "store: cannot find a new file name for epoch %llu",
+			rc = mpc_fail(e, MPC_ERR_EXISTS,
+				      "store: cannot find a new file name for epoch %llu",
 				      (unsigned long long)h.epoch);
 			goto out;
 		}
@@ -211,8 +215,8 @@ int mpc_store_put(const struct mpc_store *s, const struct mpc_store_put_opts *o,
 	}
 	t0 = mpc_now_monotonic();
 	for (size_t i = 0; i < o->n_tokens; i++) {
-		rc = mpc_seal(o->tokens[i], h.tokens[i].mech, hdr, hdr_len, keyshares, len, &blobs[i],
-			      &blob_lens[i], e);
+		rc = mpc_seal(o->tokens[i], h.tokens[i].mech, hdr, hdr_len, keyshares, len,
+			      &blobs[i], &blob_lens[i], e);
 		if (rc != MPC_OK) {
 			mpc_err_prefix(e, "sealing to token %s (serial %s): ", h.tokens[i].label,
 				       h.tokens[i].serial);

@@ -19,7 +19,8 @@ int mpc_hex_encode(const uint8_t *in, size_t n, char *out, size_t out_cap, struc
 	static const char digits[] = "0123456789abcdef";
 
 	if (out_cap < 1 || (out_cap - 1) / 2 < n)
-		return mpc_fail(e, MPC_ERR_TOO_LARGE, "hex output buffer too small for %zu bytes", n);
+		return mpc_fail(e, MPC_ERR_TOO_LARGE, "hex output buffer too small for %zu bytes",
+				n);
 	for (size_t i = 0; i < n; i++) {
 		out[2 * i] = digits[in[i] >> 4];
 		out[2 * i + 1] = digits[in[i] & 15];
@@ -34,10 +35,12 @@ int mpc_hex_decode(const char *in, size_t len, uint8_t *out, size_t out_cap, siz
 	if (out_len != NULL)
 		*out_len = 0;
 	if (len % 2 != 0)
-		return mpc_fail(e, MPC_ERR_PARSE, "%s: hex has an odd number of digits (%zu)", what, len);
+		return mpc_fail(e, MPC_ERR_PARSE, "%s: hex has an odd number of digits (%zu)", what,
+				len);
 	if (len / 2 > out_cap)
-		return mpc_fail(e, MPC_ERR_TOO_LARGE, "%s: hex decodes to %zu bytes, at most %zu allowed",
-				what, len / 2, out_cap);
+		return mpc_fail(e, MPC_ERR_TOO_LARGE,
+				"%s: hex decodes to %zu bytes, at most %zu allowed", what, len / 2,
+				out_cap);
 	for (size_t i = 0; i < len; i += 2) {
 		int hi = hexval(in[i]), lo = hexval(in[i + 1]);
 
@@ -104,8 +107,8 @@ int mpc_base58_decode(const char *in, size_t len, uint8_t *out, size_t out_cap, 
 	if (len == 0)
 		return mpc_fail(e, MPC_ERR_PARSE, "%s: empty base58", what);
 	if (len > B58_MAX_CHARS)
-		return mpc_fail(e, MPC_ERR_TOO_LARGE, "%s: base58 of %zu characters is too long", what,
-				len);
+		return mpc_fail(e, MPC_ERR_TOO_LARGE, "%s: base58 of %zu characters is too long",
+				what, len);
 	while (zeros < len && in[zeros] == '1')
 		zeros++;
 	for (size_t i = zeros; i < len; i++) {
@@ -113,8 +116,8 @@ int mpc_base58_decode(const char *in, size_t len, uint8_t *out, size_t out_cap, 
 		unsigned carry;
 
 		if (v < 0)
-			return mpc_fail(e, MPC_ERR_PARSE, "%s: not a base58 character at offset %zu",
-					what, i);
+			return mpc_fail(e, MPC_ERR_PARSE,
+					"%s: not a base58 character at offset %zu", what, i);
 		carry = (unsigned)v;
 		for (size_t j = 0; j < nbytes; j++) {
 			carry += (unsigned)bytes[j] * 58;
@@ -127,8 +130,9 @@ int mpc_base58_decode(const char *in, size_t len, uint8_t *out, size_t out_cap, 
 		}
 	}
 	if (zeros + nbytes > out_cap)
-		return mpc_fail(e, MPC_ERR_TOO_LARGE, "%s: base58 decodes to %zu bytes, at most %zu allowed",
-				what, zeros + nbytes, out_cap);
+		return mpc_fail(e, MPC_ERR_TOO_LARGE,
+				"%s: base58 decodes to %zu bytes, at most %zu allowed", what,
+				zeros + nbytes, out_cap);
 	memset(out, 0, zeros);
 	for (size_t i = 0; i < nbytes; i++)
 		out[zeros + i] = bytes[nbytes - 1 - i];
@@ -150,7 +154,8 @@ int mpc_base64_encode(const uint8_t *in, size_t n, char *out, size_t out_cap, st
 	size_t o = 0, i = 0;
 
 	if (n > (SIZE_MAX - 1) / 4 * 3 - 3 || out_cap < mpc_base64_encoded_len(n))
-		return mpc_fail(e, MPC_ERR_TOO_LARGE, "base64 output buffer too small for %zu bytes", n);
+		return mpc_fail(e, MPC_ERR_TOO_LARGE,
+				"base64 output buffer too small for %zu bytes", n);
 	for (; i + 3 <= n; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
 
@@ -206,16 +211,17 @@ int mpc_base64_decode(const char *in, size_t len, uint8_t *out, size_t out_cap, 
 	if (out_len != NULL)
 		*out_len = 0;
 	if (len % 4 != 0)
-		return mpc_fail(e, MPC_ERR_PARSE, "%s: base64 length %zu is not a multiple of 4", what,
-				len);
+		return mpc_fail(e, MPC_ERR_PARSE, "%s: base64 length %zu is not a multiple of 4",
+				what, len);
 	if (len >= 1 && in[len - 1] == '=')
 		pad++;
 	if (len >= 2 && in[len - 2] == '=')
 		pad++;
 	need = len / 4 * 3 - pad;
 	if (need > out_cap)
-		return mpc_fail(e, MPC_ERR_TOO_LARGE, "%s: base64 decodes to %zu bytes, at most %zu allowed",
-				what, need, out_cap);
+		return mpc_fail(e, MPC_ERR_TOO_LARGE,
+				"%s: base64 decodes to %zu bytes, at most %zu allowed", what, need,
+				out_cap);
 	for (size_t i = 0; i < len; i += 4) {
 		int v[4];
 		int last = i + 4 == len;
@@ -230,13 +236,15 @@ int mpc_base64_decode(const char *in, size_t len, uint8_t *out, size_t out_cap, 
 		out[o++] = (uint8_t)(v[0] << 2 | v[1] >> 4);
 		if (last && pad == 2) {
 			if ((v[1] & 15) != 0)
-				return mpc_fail(e, MPC_ERR_PARSE, "%s: non-canonical base64 padding", what);
+				return mpc_fail(e, MPC_ERR_PARSE,
+						"%s: non-canonical base64 padding", what);
 			break;
 		}
 		out[o++] = (uint8_t)((v[1] & 15) << 4 | v[2] >> 2);
 		if (last && pad == 1) {
 			if ((v[2] & 3) != 0)
-				return mpc_fail(e, MPC_ERR_PARSE, "%s: non-canonical base64 padding", what);
+				return mpc_fail(e, MPC_ERR_PARSE,
+						"%s: non-canonical base64 padding", what);
 			break;
 		}
 		out[o++] = (uint8_t)((v[2] & 3) << 6 | v[3]);

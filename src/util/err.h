@@ -21,14 +21,14 @@
 
 enum mpc_errcode {
 	MPC_OK = 0,
-	MPC_ERR_INTERNAL = -1,     /* a bug or an impossible state */
-	MPC_ERR_NOMEM = -2,        /* allocation or mlock failed */
-	MPC_ERR_USAGE = -3,        /* bad command line or bad argument */
-	MPC_ERR_PARSE = -4,        /* malformed input: JSON, URI, hex, base58, stored file */
-	MPC_ERR_TOO_LARGE = -5,    /* input over its bound */
-	MPC_ERR_IO = -6,           /* file system error */
-	MPC_ERR_PKCS11 = -7,       /* a Cryptoki call failed (see ckr) */
-	MPC_ERR_MODULE = -8,       /* the PKCS#11 module could not be loaded or initialised */
+	MPC_ERR_INTERNAL = -1,  /* a bug or an impossible state */
+	MPC_ERR_NOMEM = -2,     /* allocation or mlock failed */
+	MPC_ERR_USAGE = -3,     /* bad command line or bad argument */
+	MPC_ERR_PARSE = -4,     /* malformed input: JSON, URI, hex, base58, stored file */
+	MPC_ERR_TOO_LARGE = -5, /* input over its bound */
+	MPC_ERR_IO = -6,        /* file system error */
+	MPC_ERR_PKCS11 = -7,    /* a Cryptoki call failed (see ckr) */
+	MPC_ERR_MODULE = -8,    /* the PKCS#11 module could not be loaded or initialised */
 	MPC_ERR_TOKEN_NOT_FOUND = -9,
 	MPC_ERR_OBJECT_NOT_FOUND = -10,
 	MPC_ERR_PIN = -11,         /* PIN missing, wrong, locked or unreadable */
@@ -40,20 +40,20 @@ enum mpc_errcode {
 	MPC_ERR_PEER_KEY = -17,    /* the peer is not who the contract says */
 	MPC_ERR_HTTP = -18,        /* transport error or unexpected HTTP status */
 	MPC_ERR_TIMEOUT = -19,
-	MPC_ERR_RPC = -20,         /* JSON-RPC error or contract panic */
-	MPC_ERR_DISAGREE = -21,    /* RPC endpoints disagree */
-	MPC_ERR_INVALID = -22,     /* well-formed but semantically wrong (validation) */
-	MPC_ERR_STATE = -23,       /* the token or store is in a state that forbids the action */
-	MPC_ERR_CANCELLED = -24,   /* stopped by a signal */
+	MPC_ERR_RPC = -20,       /* JSON-RPC error or contract panic */
+	MPC_ERR_DISAGREE = -21,  /* RPC endpoints disagree */
+	MPC_ERR_INVALID = -22,   /* well-formed but semantically wrong (validation) */
+	MPC_ERR_STATE = -23,     /* the token or store is in a state that forbids the action */
+	MPC_ERR_CANCELLED = -24, /* stopped by a signal */
 };
 
 #define MPC_ERR_MSG_MAX 768
 
 struct mpc_err {
-	int code;              /* MPC_OK or MPC_ERR_* */
-	unsigned long ckr;     /* the Cryptoki return value when code == MPC_ERR_PKCS11 (or a
+	int code;          /* MPC_OK or MPC_ERR_* */
+	unsigned long ckr; /* the Cryptoki return value when code == MPC_ERR_PKCS11 (or a
 				* PKCS#11 cause), else 0 */
-	const char *file;      /* where msg was recorded (MPC_ERR_LOCATIONS builds), else NULL */
+	const char *file;  /* where msg was recorded (MPC_ERR_LOCATIONS builds), else NULL */
 	const char *func;
 	int line;
 	char msg[MPC_ERR_MSG_MAX];
@@ -82,7 +82,8 @@ void mpc_err_clear(struct mpc_err *e);
 #define mpc_fail(e, code, ...) \
 	(mpc_fail_at(MPC_ERR_FILE, MPC_ERR_LINE, MPC_ERR_FUNC, e, code, __VA_ARGS__), (code))
 #else
-#define mpc_fail(e, code, ...) mpc_fail_at(MPC_ERR_FILE, MPC_ERR_LINE, MPC_ERR_FUNC, e, code, __VA_ARGS__)
+#define mpc_fail(e, code, ...) \
+	mpc_fail_at(MPC_ERR_FILE, MPC_ERR_LINE, MPC_ERR_FUNC, e, code, __VA_ARGS__)
 #endif
 #define mpc_vfail(e, code, fmt, ap) \
 	mpc_vfail_at(MPC_ERR_FILE, MPC_ERR_LINE, MPC_ERR_FUNC, e, code, fmt, ap)

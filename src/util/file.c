@@ -39,8 +39,8 @@ int mpc_fd_read_all(int fd, size_t max, int secure, const char *what, uint8_t **
 			if (ncap > max + 2)
 				ncap = max + 2;
 			if (ncap <= cap) {
-				rc = mpc_fail(e, MPC_ERR_TOO_LARGE, "%s is larger than %zu bytes", what,
-					      max);
+				rc = mpc_fail(e, MPC_ERR_TOO_LARGE, "%s is larger than %zu bytes",
+					      what, max);
 				goto out;
 			}
 			if (secure) {
@@ -48,7 +48,8 @@ int mpc_fd_read_all(int fd, size_t max, int secure, const char *what, uint8_t **
 			} else {
 				nb = realloc(buf, ncap);
 				if (nb == NULL)
-					mpc_fail(e, MPC_ERR_NOMEM, "reading %s: out of memory", what);
+					mpc_fail(e, MPC_ERR_NOMEM, "reading %s: out of memory",
+						 what);
 			}
 			if (nb == NULL) {
 				rc = MPC_ERR_NOMEM;
@@ -68,7 +69,8 @@ int mpc_fd_read_all(int fd, size_t max, int secure, const char *what, uint8_t **
 			break;
 		n += (size_t)r;
 		if (n > max) {
-			rc = mpc_fail(e, MPC_ERR_TOO_LARGE, "%s is larger than %zu bytes", what, max);
+			rc = mpc_fail(e, MPC_ERR_TOO_LARGE, "%s is larger than %zu bytes", what,
+				      max);
 			goto out;
 		}
 	}
@@ -159,7 +161,10 @@ static int mode_fail(const char *path, const struct stat *st, unsigned bad, unsi
 		why = "a file holding a secret must not be accessible to other users";
 	chmod_spec(fix, spec, sizeof(spec));
 	return mpc_fail(e, MPC_ERR_STATE, "%s: %s by %s (mode %04o): %s; fix with chmod %s %s",
-			path, (bad & 0044u) ? "readable" : (bad & 0022u) ? "writable" : "accessible",
+			path,
+			(bad & 0044u)   ? "readable"
+			: (bad & 0022u) ? "writable"
+					: "accessible",
 			who_of(bad), (unsigned)(st->st_mode & 07777), why, spec, path);
 }
 
@@ -199,10 +204,11 @@ static int check_dir(int fd, const char *path, unsigned forbidden, struct mpc_er
 		char spec[16];
 
 		chmod_spec(bad, spec, sizeof(spec));
-		return mpc_fail(e, MPC_ERR_STATE,
-				"%s: directory writable by %s (mode %04o): others could replace the "
-				"files below it; fix with chmod %s %s",
-				path, who_of(bad), (unsigned)(st.st_mode & 07777), spec, path);
+		return mpc_fail(
+			e, MPC_ERR_STATE,
+			"%s: directory writable by %s (mode %04o): others could replace the "
+			"files below it; fix with chmod %s %s",
+			path, who_of(bad), (unsigned)(st.st_mode & 07777), spec, path);
 	}
 	return MPC_OK;
 }
@@ -217,8 +223,8 @@ int mpc_dir_open_checked(const char *dir, unsigned forbidden, int *fd_out, struc
 		*fd_out = -1;
 	real = realpath(dir, NULL);
 	if (real == NULL) {
-		rc = mpc_fail(e, errno == ENOENT ? MPC_ERR_NOT_FOUND : MPC_ERR_IO, "cannot open %s: %s",
-			      dir, strerror(errno));
+		rc = mpc_fail(e, errno == ENOENT ? MPC_ERR_NOT_FOUND : MPC_ERR_IO,
+			      "cannot open %s: %s", dir, strerror(errno));
 		goto out;
 	}
 	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -370,7 +376,8 @@ int mpc_dir_sync(const char *dir, struct mpc_err *e)
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
-		return mpc_fail(e, MPC_ERR_IO, "cannot open directory %s: %s", dir, strerror(errno));
+		return mpc_fail(e, MPC_ERR_IO, "cannot open directory %s: %s", dir,
+				strerror(errno));
 	if (fsync(fd) != 0) {
 		int err = errno;
 

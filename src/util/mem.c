@@ -53,7 +53,8 @@ void *mpc_secure_alloc(size_t n, struct mpc_err *e)
 	map_len = pg + (body == 0 ? pg : body);
 	base = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (base == MAP_FAILED) {
-		mpc_fail(e, MPC_ERR_NOMEM, "secure allocation of %zu bytes: %s", n, strerror(errno));
+		mpc_fail(e, MPC_ERR_NOMEM, "secure allocation of %zu bytes: %s", n,
+			 strerror(errno));
 		return NULL;
 	}
 	if (mlock(base, map_len) != 0) {
@@ -116,11 +117,12 @@ void mpc_secure_free(void *p)
 int mpc_lock_all_memory(struct mpc_err *e)
 {
 	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0)
-		return mpc_fail(e, MPC_ERR_NOMEM,
-				"cannot lock the process's memory (%s): raise RLIMIT_MEMLOCK "
-				"(systemd LimitMEMLOCK=infinity) or grant CAP_IPC_LOCK; keyshares must "
-				"not be swapped",
-				strerror(errno));
+		return mpc_fail(
+			e, MPC_ERR_NOMEM,
+			"cannot lock the process's memory (%s): raise RLIMIT_MEMLOCK "
+			"(systemd LimitMEMLOCK=infinity) or grant CAP_IPC_LOCK; keyshares must "
+			"not be swapped",
+			strerror(errno));
 	return MPC_OK;
 }
 
@@ -129,7 +131,8 @@ int mpc_harden_process(struct mpc_err *e)
 	struct rlimit no_core = { 0, 0 };
 
 	if (setrlimit(RLIMIT_CORE, &no_core) != 0)
-		return mpc_fail(e, MPC_ERR_INTERNAL, "cannot disable core dumps: %s", strerror(errno));
+		return mpc_fail(e, MPC_ERR_INTERNAL, "cannot disable core dumps: %s",
+				strerror(errno));
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
 		return mpc_fail(e, MPC_ERR_INTERNAL, "cannot mark the process non-dumpable: %s",
 				strerror(errno));
