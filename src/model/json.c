@@ -95,10 +95,10 @@ static int prescan(const char *text, size_t len, const char *what, char *out, si
 					j++;
 			}
 			if (!frac && !lead0 && j > k && !fits_int64(text + s, j - s)) {
-				/* A plain integer jansson cannot hold: hand it over as a marker. */
-				/* A marker inside a larger text, not a string of its own. */
-				memcpy(out + o, BIG_MARK,
-				       strlen(BIG_MARK)); /* NOLINT(bugprone-not-null-terminated-result) */
+				/* A plain integer jansson cannot hold: hand it over as a marker (bytes
+				 * inside a larger text, not a string of its own). */
+				/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
+				memcpy(out + o, BIG_MARK, strlen(BIG_MARK));
 				o += strlen(BIG_MARK);
 				memcpy(out + o, text + s, j - s);
 				o += j - s;
