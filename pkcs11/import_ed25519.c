@@ -8,9 +8,6 @@
 #include "pkcs11/internal.h"
 #include "pkcs11/keys.h"
 
-/* DER of the Ed25519 OID 1.3.101.112 (as the key ceremony uses). */
-static const CK_BYTE ed25519_oid[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
-
 /* The public key of a 32-byte seed (RFC 8032), computed in OpenSSL. */
 static int public_of_seed(const uint8_t seed[32], uint8_t pub[32], struct mpc_err *e)
 {
@@ -54,7 +51,7 @@ int mpc_ed25519_import_tls(struct mpc_token *t, const uint8_t seed[32], uint8_t 
 	CK_ATTRIBUTE priv_t[] = {
 		{ CKA_CLASS, &priv_cls, sizeof(priv_cls) },
 		{ CKA_KEY_TYPE, &type, sizeof(type) },
-		{ CKA_EC_PARAMS, (void *)ed25519_oid, sizeof(ed25519_oid) },
+		{ CKA_EC_PARAMS, (void *)mpc_ed25519_ec_params, sizeof(mpc_ed25519_ec_params) },
 		{ CKA_VALUE, (void *)seed, 32 },
 		{ CKA_LABEL, (void *)d->label, strlen(d->label) },
 		{ CKA_ID, &id, sizeof(id) },
@@ -70,7 +67,7 @@ int mpc_ed25519_import_tls(struct mpc_token *t, const uint8_t seed[32], uint8_t 
 	CK_ATTRIBUTE pub_t[] = {
 		{ CKA_CLASS, &pub_cls, sizeof(pub_cls) },
 		{ CKA_KEY_TYPE, &type, sizeof(type) },
-		{ CKA_EC_PARAMS, (void *)ed25519_oid, sizeof(ed25519_oid) },
+		{ CKA_EC_PARAMS, (void *)mpc_ed25519_ec_params, sizeof(mpc_ed25519_ec_params) },
 		{ CKA_EC_POINT, point, sizeof(point) },
 		{ CKA_LABEL, (void *)d->label, strlen(d->label) },
 		{ CKA_ID, &id, sizeof(id) },

@@ -174,4 +174,7 @@ int mpc_fail_ck_at(const char *file, int line, const char *func, struct mpc_err 
 #define mpc_fail_ck(e, rv, op, object) \
 	mpc_fail_ck_at(MPC_ERR_FILE, MPC_ERR_LINE, MPC_ERR_FUNC, e, rv, op, object)
 
+/* CKA_EC_PARAMS of an Ed25519 key: the DER OID 1.3.101.112 (RFC 8410), in keys.c. */
+extern const CK_BYTE mpc_ed25519_ec_params[5];
+
 #endif

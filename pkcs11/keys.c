@@ -21,7 +21,7 @@ static const CK_KEY_TYPE ck_types[MPC_KEY_ROLE_COUNT] = {
 };
 
 /* DER of the Ed25519 OID 1.3.101.112, the EC_PARAMS SoftHSM and PKCS#11 3.0 expect. */
-static const CK_BYTE ed25519_params[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
+const CK_BYTE mpc_ed25519_ec_params[5] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
 
 const struct mpc_key_desc *mpc_key_desc(enum mpc_key_role role)
 {
@@ -197,7 +197,7 @@ static int gen_tls(struct mpc_token *t, struct mpc_err *e)
 	CK_ATTRIBUTE pub[] = {
 		{ CKA_CLASS, &pub_cls, sizeof(pub_cls) },
 		{ CKA_KEY_TYPE, &type, sizeof(type) },
-		{ CKA_EC_PARAMS, (void *)ed25519_params, sizeof(ed25519_params) },
+		{ CKA_EC_PARAMS, (void *)mpc_ed25519_ec_params, sizeof(mpc_ed25519_ec_params) },
 		{ CKA_LABEL, (void *)d->label, strlen(d->label) },
 		{ CKA_ID, &id, sizeof(id) },
 		{ CKA_TOKEN, &yes, sizeof(yes) },
