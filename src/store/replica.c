@@ -167,9 +167,17 @@ int mpc_replica_check_remote(const char *remote, struct mpc_err *e)
 		return mpc_fail(e, MPC_ERR_USAGE,
 				"replica: want remote:path with a remote named in the rclone "
 				"configuration (a local directory is refused)");
+	/* Only a name the rclone configuration defines: rclone's inline form
+	 * (`s3,secret_access_key=...:bucket`) would put credentials on argv, in messages and in
+	 * metrics, and would override the checked configuration file. */
 	for (const char *p = remote; p < colon; p++)
-		if (*p == '/' || *p == '\\')
-			return mpc_fail(e, MPC_ERR_USAGE, "replica: remote name has a '/'");
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
+			return mpc_fail(
+				e, MPC_ERR_USAGE,
+				"replica: the remote name before ':' may hold only letters, "
+				"digits, '_', '-' and '.' (a remote of the rclone "
+				"configuration; inline options are refused)");
 	if (strstr(colon, "..") != NULL)
 		return mpc_fail(e, MPC_ERR_USAGE, "replica: path has \"..\"");
 	return MPC_OK;

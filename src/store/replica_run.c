@@ -94,9 +94,17 @@ static void child(const char *program, const char *const *argv, char *const *env
 	setpriority(PRIO_PROCESS, 0, 10);
 	/* best effort, lowest level (not the idle class, which a busy disk can starve forever) */
 	syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 7);
-	fd = open("/dev/null", O_RDONLY);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || dup2(fd, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		goto fail;
+	/* rclone gets nothing else of ours (the token module's sockets and files): every other
+	 * descriptor closes at exec, the error pipe included once execve succeeds. */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+		long max = sysconf(_SC_OPEN_MAX); /* a kernel before 5.11: one by one */
+
+		for (int i = 3; i < (max > 0 && max < 65536 ? max : 65536); i++)
+			(void)fcntl(i, F_SETFD, FD_CLOEXEC);
+	}
 	execve(program, (char *const *)argv, envp);
 fail:
 	saved = errno;
