@@ -118,6 +118,20 @@ static void blank_all(char *text, const char *needle, size_t nl)
 	}
 }
 
+/* A message cut to a length bound can end inside a secret: blank a tail of 4+ characters that
+ * is the start of s (a piece of the URL the server echoed before the text was cut). */
+static void blank_cut_tail(char *text, const char *s, size_t n)
+{
+	size_t tl = strlen(text);
+
+	for (size_t k = n - 1 < tl ? n - 1 : tl; k >= 4; k--) {
+		if (memcmp(text + tl - k, s, k) == 0) {
+			memset(text + tl - k, '*', k);
+			return;
+		}
+	}
+}
+
 static void blank_copy(char *text, const char *s, size_t n)
 {
 	char *needle;
@@ -132,6 +146,7 @@ static void blank_copy(char *text, const char *s, size_t n)
 	}
 	blank_all(text, needle, n);
 	free(needle);
+	blank_cut_tail(text, s, n);
 }
 
 void mpc_url_scrub(char *text, const char *url)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "src/contract/url.h"
 #include "src/store/replica.h"
 #include "src/util/err.h"
 
@@ -77,7 +78,7 @@ struct mpc_metrics {
 	char version[32];    /* build info */
 	uint64_t count[MPC_COUNT_N];
 	struct {
-		char name[128];
+		char name[MPC_URL_REDACTED_MAX]; /* a redacted endpoint name */
 		uint64_t ok, error, disagree;
 	} endpoints[MPC_METRICS_MAX_ENDPOINTS];
 	size_t n_endpoints;

@@ -775,8 +775,9 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 	if (rc == MPC_ERR_DISAGREE)
 		mpc_metrics_count(m->metrics, MPC_COUNT_DISAGREEMENTS);
 	for (size_t i = 0; i < n; i++)
-		mpc_metrics_endpoint(m->metrics, outcomes[i].endpoint,
-				     (enum mpc_read_outcome)outcomes[i].status);
+		if (outcomes[i].endpoint[0] != '\0') /* a poll that failed early fills none */
+			mpc_metrics_endpoint(m->metrics, outcomes[i].endpoint,
+					     (enum mpc_read_outcome)outcomes[i].status);
 	if (rc != MPC_OK) {
 		char why[256];
 

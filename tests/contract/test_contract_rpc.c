@@ -383,6 +383,11 @@ static void test_url_redaction(void **state)
 	mpc_url_scrub(text, "http://127.0.0.1:1/path-secret?apikey=SECRET123");
 	assert_no_secret(text);
 	assert_non_null(strstr(text, "failed: GET "));
+	/* A message cut to its bound inside the echoed key: the start of the key is blanked too. */
+	snprintf(text, sizeof(text), "gateway said: unknown key apikey=SECRE");
+	mpc_url_scrub(text, "http://127.0.0.1:1/path?apikey=SECRET123");
+	assert_null(strstr(text, "SECRE"));
+	assert_non_null(strstr(text, "gateway said: unknown key "));
 }
 
 /* The general call and the block call: block pinning, a timeline by height, args, any view
