@@ -106,6 +106,7 @@ static const struct {
 	{ MPC_ERR_INVALID, 26, "MPC_ERR_INVALID", "validation failed" },
 	{ MPC_ERR_STATE, 27, "MPC_ERR_STATE", "action not allowed in this state" },
 	{ MPC_ERR_CANCELLED, 28, "MPC_ERR_CANCELLED", "cancelled" },
+	{ MPC_ERR_TOKEN_UNAVAILABLE, 19, "MPC_ERR_TOKEN_UNAVAILABLE", "token unavailable" },
 };
 
 const char *mpc_strerror(int code)

@@ -45,6 +45,7 @@ enum mpc_errcode {
 	MPC_ERR_INVALID = -22,   /* well-formed but semantically wrong (validation) */
 	MPC_ERR_STATE = -23,     /* the token or store is in a state that forbids the action */
 	MPC_ERR_CANCELLED = -24, /* stopped by a signal */
+	MPC_ERR_TOKEN_UNAVAILABLE = -25, /* the token is absent or its device failed: retry later */
 };
 
 #define MPC_ERR_MSG_MAX 768
