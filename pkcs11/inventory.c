@@ -87,3 +87,28 @@ out:
 	mpc_token_uri_free(u);
 	return rc;
 }
+
+/* mpc-backup's mechanisms and the flags it needs of each, in the order they are reported. */
+static const struct {
+	CK_MECHANISM_TYPE mech;
+	CK_FLAGS flags;
+	const char *name;
+} used_mechs[] = {
+	{ CKM_AES_KEY_GEN, CKF_GENERATE, "CKM_AES_KEY_GEN" },
+	{ CKM_GENERIC_SECRET_KEY_GEN, CKF_GENERATE, "CKM_GENERIC_SECRET_KEY_GEN" },
+	{ CKM_AES_GCM, CKF_ENCRYPT | CKF_DECRYPT, "CKM_AES_GCM" },
+	{ CKM_AES_CBC_PAD, CKF_ENCRYPT | CKF_DECRYPT, "CKM_AES_CBC_PAD" },
+	{ CKM_SHA256_HMAC, CKF_SIGN | CKF_VERIFY, "CKM_SHA256_HMAC" },
+	{ CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR, "CKM_EC_EDWARDS_KEY_PAIR_GEN" },
+	{ CKM_EDDSA, CKF_SIGN, "CKM_EDDSA" },
+};
+
+size_t mpc_token_mechanism_names(struct mpc_token *t, const char **names, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(used_mechs) / sizeof(used_mechs[0]) && n < max; i++)
+		if (mpc_token_has_mechanism(t, used_mechs[i].mech, used_mechs[i].flags))
+			names[n++] = used_mechs[i].name;
+	return n;
+}

@@ -25,4 +25,12 @@ struct mpc_slot_report {
 int mpc_p11_inventory(struct mpc_p11_ctx *ctx, const char *uri, struct mpc_slot_report **out,
 		      size_t *n, struct mpc_err *e);
 
+/* The names ("CKM_AES_GCM", ...) of the mechanisms mpc-backup uses (key generation, sealing,
+ * TLS signing) that the open token `t` lists with the flags mpc-backup needs of them, in a
+ * fixed order: at most `max` static strings into names; returns how many. For the ceremony's
+ * audit record (`token show --json`). */
+#define MPC_TOKEN_MECHANISMS_MAX 8
+struct mpc_token;
+size_t mpc_token_mechanism_names(struct mpc_token *t, const char **names, size_t max);
+
 #endif

@@ -162,6 +162,27 @@ static void print_token_heading(struct mpc_token *t)
 	printf("token \"%s\" (serial %s, module %s)\n", td.label, td.serial, td.module);
 }
 
+/* One token of `token show --json`'s "tokens": what the ceremony's audit record names it by
+ * (label, serial, maker, model, module), its roles and the mechanisms mpc-backup uses that it
+ * offers. */
+static json_t *token_json(struct mpc_token *t, int seal, int tls)
+{
+	const char *names[MPC_TOKEN_MECHANISMS_MAX];
+	size_t n = mpc_token_mechanism_names(t, names, MPC_TOKEN_MECHANISMS_MAX);
+	struct mpc_token_desc d;
+	json_t *mechs = json_array();
+
+	mpc_token_describe(t, &d);
+	for (size_t i = 0; i < n && mechs != NULL; i++)
+		if (json_array_append_new(mechs, json_string(names[i])) != 0) {
+			json_decref(mechs);
+			mechs = NULL;
+		}
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:o}", "label", d.label, "serial",
+			 d.serial, "manufacturer", d.manufacturer, "model", d.model, "module",
+			 d.module, "seal", seal, "tls", tls, "mechanisms", mechs);
+}
+
 static int import_transport(struct mpc_token *t, const char *file, struct mpc_err *e)
 {
 	struct mpc_transport_key k;
@@ -235,8 +256,16 @@ static int token_init_or_show(const struct mpc_cli_common *c, int init, int impo
 		struct mpc_token_desc sd;
 
 		mpc_token_describe(tk.seal, &sd);
-		status = mpc_cli_print_json(json_pack("{s:s, s:s, s:o}", "tls_public_key", pub_str,
-						      "token", sd.label, "keys", keys));
+		json_t *toks = json_pack("[o]", token_json(tk.seal, 1, tk.tls == tk.seal));
+
+		if (toks != NULL && tk.tls != tk.seal &&
+		    json_array_append_new(toks, token_json(tk.tls, 0, 1)) != 0) {
+			json_decref(toks);
+			toks = NULL;
+		}
+		status = mpc_cli_print_json(json_pack("{s:s, s:s, s:o, s:o}", "tls_public_key",
+						      pub_str, "token", sd.label, "keys", keys,
+						      "tokens", toks));
 		keys = NULL;
 	} else {
 		printf("TLS public key: %s\n", pub_str);
