@@ -81,9 +81,28 @@ read_secret() {
 	printf '%s' "$s"
 }
 
-# show CMD...: how a command is shown in --dry-run and before it runs (never a secret: secrets
-# go through environment variables named env:..., stdin, or files).
-show() { printf '+ %s\n' "$*" >&2; }
+# show CMD...: how a command is shown, quoted for a shell, in --dry-run (on stdout) and before it
+# runs (on stderr). Never a secret: secrets go through environment variables named env:...,
+# standard input, or files.
+show() {
+	local a line='+'
+	for a in "$@"; do
+		case "$a" in
+		'' | *[!A-Za-z0-9_./:=,@%+-]*) line+=" '${a//\'/\'\\\'\'}'" ;;
+		*) line+=" $a" ;;
+		esac
+	done
+	show_raw "${line#+ }"
+}
+
+# show_raw TEXT: a step that is not one command line (input on stdin, a file written).
+show_raw() {
+	if [ "$DRY_RUN" = 1 ]; then
+		printf '+ %s\n' "$1"
+	else
+		printf '+ %s\n' "$1" >&2
+	fi
+}
 
 # run CMD...: show it, and run it unless --dry-run.
 run() {
@@ -192,6 +211,18 @@ ceremony_init_and_audit() {
 	say "audit record: $out"
 	jq -r '"token \(.tokens[] | "\(.label) serial \(.serial) (\(.manufacturer) \(.model))")"' "$out" >&2
 	jq -r '"TLS public key: \(.tls_public_key)", "created now: \(.created_now | if length == 0 then "nothing (all keys were there)" else join(", ") end)"' "$out" >&2
+}
+
+# pin_uri URI FILE: URI with pin-source=file:FILE (so split tokens can have a PIN each:
+# --pin-file would give both the same one).
+pin_uri() {
+	local f=$2
+	[ "$DRY_RUN" = 1 ] || f=$(realpath "$f")
+	case "$1" in
+	*pin-source=*) printf '%s' "$1" ;;
+	*\?*) printf '%s&pin-source=file:%s' "$1" "$f" ;;
+	*) printf '%s?pin-source=file:%s' "$1" "$f" ;;
+	esac
 }
 
 # token_uris TOKEN-ARGS...: each token URI given (--token, --seal-token, --tls-token), a line each.

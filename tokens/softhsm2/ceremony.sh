@@ -72,7 +72,7 @@ need_tool jq "Debian package jq"
 need_tool "$MPC_BACKUP" "mpc-backup"
 [ "$DRY_RUN" = 1 ] || conf=$(realpath "$conf")
 export SOFTHSM2_CONF=$conf
-show "export SOFTHSM2_CONF=$conf"
+show_raw "export SOFTHSM2_CONF=$conf"
 
 # Is there a token with this label already? (`token list` needs no PIN.)
 existing=0 free_slot=
