@@ -23,7 +23,7 @@ user_pin=cer-user-4711 so_pin=cer-so-pin-0815
 printf '%s\n' "$user_pin" >pin
 printf '%s\n' "$so_pin" >so
 chmod 600 pin so
-uri="pkcs11:token=mpc-backup?module-path=$module"
+token_uri="pkcs11:token=mpc-backup?module-path=$module"
 ceremony() { "$script" --pin-file pin --so-pin-file so --softhsm2-conf softhsm2.conf \
 	--module "$module" --mpc-backup "$bin" "$@"; }
 objects() { # the token's objects as pkcs11-tool (OpenSC, not mpc-backup) sees them
@@ -38,7 +38,7 @@ no_secret() { # FILE...: no PIN anywhere in them
 ceremony --audit a1.json >run1.out 2>run1.err || { cat run1.err >&2; fail "first run failed"; }
 no_secret run1.out run1.err a1.json
 [ "$(stat -c %a a1.json)" = 644 ] || fail "audit record mode $(stat -c %a a1.json), expected 644"
-show=$("$bin" token show --token "$uri" --pin-file pin --json)
+show=$("$bin" token show --token "$token_uri" --pin-file pin --json)
 jq -e --argjson s "$show" --arg v "$("$bin" --version)" '
 	.record == "mpc-backup ceremony audit" and .profile == "softhsm2"
 	and ("mpc-backup " + .mpc_backup_version) == $v
@@ -100,6 +100,33 @@ grep -q "CKR_PIN_INCORRECT" err || fail "a wrong PIN not named: $(cat err)"
 [ "$(objects)" = "$n1" ] || fail "a refused run changed the token"
 [ -z "$(find . -maxdepth 1 -name '.ceremony-audit.*')" ] || fail "a temporary record was left behind"
 
+# --- split tokens (what the CloudHSM and Cloud HSM scripts do with --tls-token): two tokens made
+# by --token-only, a PIN each through pin-source=file:, one record naming both
+printf 'cer-tls-pin-2\n' >tlspin
+chmod 600 tlspin
+for t in seal:pin tls:tlspin; do
+	"$script" --token-only --label "${t%%:*}" --pin-file "${t#*:}" --so-pin-file so \
+		--softhsm2-conf softhsm2.conf --module "$module" --mpc-backup "$bin" >/dev/null 2>err ||
+		fail "--token-only ${t%%:*} failed: $(cat err)"
+done
+(
+	# shellcheck source=tokens/ceremony-lib.sh
+	. "$src/tokens/ceremony-lib.sh"
+	CEREMONY_PROFILE=split MPC_BACKUP=$bin AUDIT_FILE=split.json
+	ceremony_init_and_audit '["split"]' \
+		--seal-token "$(pin_uri "pkcs11:token=seal?module-path=$module" pin)" \
+		--tls-token "$(pin_uri "pkcs11:token=tls?module-path=$module" tlspin)"
+) >/dev/null 2>err || fail "split-token ceremony failed: $(cat err)"
+no_secret split.json err
+grep -qF cer-tls-pin-2 split.json err && fail "the TLS token's PIN appears in the record"
+jq -e '[.tokens[] | [.label, .seal, .tls]] == [["seal", true, false], ["tls", false, true]]
+	and ([.keys[] | select(.token == "seal") | .label] | sort) ==
+		["mpc-backup-seal-cbc", "mpc-backup-seal-gcm", "mpc-backup-seal-hmac"]
+	and [.keys[] | select(.token == "tls") | .class] == ["private", "public"]
+	and (.tokens | map(.serial) | unique | length) == 2
+	and (.tokens[1].mechanisms | index("CKM_EDDSA")) != null' split.json >/dev/null ||
+	fail "split-token record wrong: $(cat split.json)"
+
 # --- every vendor script's --dry-run: prints the vendor commands, runs and writes nothing
 dry() { # NAME EXPECTED-TEXT... -- ARGS...
 	local name=$1 want=() out
@@ -119,10 +146,10 @@ dry softhsm2 "pkcs11-tool" "--init-token" "--init-pin" -- --label dry --pin-file
 dry yubihsm2 "yubihsm-shell" "put authkey" "YUBIHSM_PKCS11_CONF" -- --admin-pin-file so \
 	--pin-file pin --pkcs11-conf yh.conf
 dry aws-cloudhsm "cloudhsm-cli user list" "user create" "--role crypto-user" -- \
-	--admin-pin-file so --pin-file pin --tls-token "$uri" --tls-pin-file pin
+	--admin-pin-file so --pin-file pin --tls-token "$token_uri" --tls-pin-file pin
 dry gcp-cloud-hsm "gcloud kms keyrings describe" "gcloud kms keyrings create" \
 	"KMS_PKCS11_CONFIG" -- --project p --location europe-west1 --key-ring mpc \
-	--kmsp11-conf k.yaml --module /nonexistent/libkmsp11.so --pin-file pin --tls-token "$uri" \
+	--kmsp11-conf k.yaml --module /nonexistent/libkmsp11.so --pin-file pin --tls-token "$token_uri" \
 	--tls-pin-file pin
 rm -f dry.err
 [ "$(find . | sort)" = "$before" ] || fail "a --dry-run wrote files: $(diff <(echo "$before") <(find . | sort))"
