@@ -110,9 +110,11 @@ fi
 if [ "$present" = 1 ]; then
 	say "authentication key 0x$user_id exists: kept as it is (its capabilities are not changed)"
 	steps+=("kept the existing authentication key 0x$user_id")
-	caps_now=$(printf '%s\n' "$info" | sed -n 's/.*capabilities: *\([^\t]*\).*/\1/p' | head -n1)
+	# the object's own capabilities come before its delegated ones in get objectinfo's line
+	caps_now=${info#*capabilities:}
+	caps_now=${caps_now%%delegated*}
 	for c in ${caps//,/ }; do
-		case ",${caps_now// /}," in *",$c,"*) ;; *) say "warning: key 0x$user_id lacks capability $c: token init may fail" ;; esac
+		case "$caps_now" in *"$c"*) ;; *) say "warning: key 0x$user_id may lack capability $c: token init may fail" ;; esac
 	done
 else
 	show_raw "yubihsm-shell --connector $connector <<< 'put authkey 0 0x$user_id $key_label $domains $caps $delegated (password from $pin_file)'"
