@@ -5,7 +5,7 @@
 # wrong PIN, an existing record) lose nothing; every vendor script's --dry-run prints its vendor
 # commands and touches nothing.
 set -euo pipefail
-src=$1 bin=$2
+src=$(realpath "$1") bin=$(realpath "$2")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() {
