@@ -18,8 +18,9 @@ static const char token_help[] =
 	"       mpc-backup token show [options]\n"
 	"\n"
 	"list  modules, slots and tokens, and whether each token can do Ed25519 (CKM_EDDSA),\n"
-	"      AES-GCM and the AES-CBC-PAD + HMAC-SHA256 fallback. Needs no PIN. With --token,\n"
-	"      only that URI's module.\n"
+	"      AES-GCM and the AES-CBC-PAD + HMAC-SHA256 fallback, with each token's RFC 7512\n"
+	"      URI (give it back as --token to open exactly that token). Needs no PIN. With\n"
+	"      --token, only that URI's module.\n"
 	"init  the key ceremony: creates, inside the token(s), the sealing keys and the Ed25519\n"
 	"      TLS key pair that are missing (idempotent; never overwrites), and prints what it\n"
 	"      created and the TLS public key. --import-transport-key also imports the node's\n"
@@ -39,8 +40,9 @@ static const char token_help[] =
 static json_t *capabilities_json(const struct mpc_slot_report *r)
 {
 	return json_pack(
-		"{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:{s:b, s:b, s:b}}",
-		"module", r->module, "slot", (json_int_t)r->slot, "label", r->label, "serial",
+		"{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:{s:b, s:b, s:b}}",
+		"module", r->module, "slot", (json_int_t)r->slot, "uri", r->uri, "label", r->label,
+		"serial",
 		r->serial, "manufacturer", r->manufacturer, "model", r->model, "initialized",
 		r->token_initialized, "login_required", r->login_required, "user_pin_locked",
 		r->user_pin_locked, "user_pin_final_try", r->user_pin_final_try,
@@ -81,6 +83,7 @@ static int token_list(const struct mpc_cli_common *c, int explicit_token)
 		       r[i].label, r[i].serial, r[i].manufacturer, r[i].model,
 		       r[i].token_initialized ? "" : " [not initialised]",
 		       r[i].user_pin_locked ? " [user PIN LOCKED]" : "");
+		printf("    uri: %s\n", r[i].uri);
 		printf("    ed25519 (CKM_EDDSA): %s   aes-256-gcm: %s   aes-cbc-pad+hmac-sha256: %s\n",
 		       r[i].eddsa ? "yes" : "no", r[i].aes_gcm ? "yes" : "no",
 		       r[i].cbc_hmac ? "yes" : "no");
