@@ -33,9 +33,9 @@ static const char token_help[] =
 	"  --import-transport-key  (init) import the node's transport key\n"
 	"  --transport-key-file F  (init) read it from F (32 bytes in hex); implies the import\n" MPC_CLI_CONFIG_HELP
 		MPC_CLI_COMMON_HELP "\n"
-	"exit status: 0 ok, 2 usage, 11 module, 12 token not found, 13 key not found, 14 PIN,\n"
-	"             16 unsupported, 17 already exists, 27 inconsistent token; see\n"
-	"             docs/operations.md\n";
+	"exit status: 0 ok, 2 usage or a URI more than one token matches, 11 module, 12 token\n"
+	"             not found, 13 key not found, 14 PIN, 16 unsupported, 17 already exists,\n"
+	"             27 inconsistent token, 65 malformed URI; see docs/operations.md\n";
 
 static json_t *capabilities_json(const struct mpc_slot_report *r)
 {
