@@ -17,7 +17,7 @@ struct seen_token {
 struct search {
 	struct seen_token *tok;
 	size_t n;
-	char excluded[256]; /* modules the library-* attributes excluded, for the message */
+	char excluded[200]; /* modules the library-* attributes excluded, for the message */
 };
 
 static void pad_token_info(CK_TOKEN_INFO *ti)
@@ -37,8 +37,7 @@ static int uri_has_library_attrs(const struct mpc_token_uri *u)
 }
 
 /* Does module `m` pass the URI's library-* attributes? Notes it in s->excluded if not. */
-static int module_matches(struct mpc_p11_module *m, const struct mpc_token_uri *u,
-			  struct search *s)
+static int module_matches(struct mpc_p11_module *m, const struct mpc_token_uri *u, struct search *s)
 {
 	size_t used = strlen(s->excluded);
 	const char *base = strrchr(m->path, '/') != NULL ? strrchr(m->path, '/') + 1 : m->path;
@@ -57,8 +56,8 @@ static int module_matches(struct mpc_p11_module *m, const struct mpc_token_uri *
 		mpc_p11_trim(desc, info.libraryDescription, 32);
 		mpc_p11_trim(manuf, info.manufacturerID, 32);
 		snprintf(s->excluded + used, sizeof(s->excluded) - used,
-			 "%s%s is \"%s\" by \"%s\", version %u.%u", used ? "; " : "",
-			 base, desc, manuf, (unsigned)info.libraryVersion.major,
+			 "%s%s is \"%s\" by \"%s\", version %u.%u", used ? "; " : "", base, desc,
+			 manuf, (unsigned)info.libraryVersion.major,
 			 (unsigned)info.libraryVersion.minor);
 	} else {
 		snprintf(s->excluded + used, sizeof(s->excluded) - used, "%s%s: C_GetInfo failed",
@@ -143,10 +142,9 @@ static int needs_slot_id(const struct search *s, size_t i)
 	return 0;
 }
 
-static int fail_not_found(const struct mpc_token_uri *u, const struct search *s,
-			  struct mpc_err *e)
+static int fail_not_found(const struct mpc_token_uri *u, const struct search *s, struct mpc_err *e)
 {
-	char seen[400] = "";
+	char seen[330] = "";
 	size_t used = 0;
 
 	for (size_t i = 0; i < s->n; i++) {
@@ -163,14 +161,15 @@ static int fail_not_found(const struct mpc_token_uri *u, const struct search *s,
 	}
 	return mpc_fail(e, MPC_ERR_TOKEN_NOT_FOUND, "no token matches \"%s\" (tokens seen: %s%s%s)",
 			u->text, used ? seen : "none",
-			s->excluded[0] ? "; modules whose library-* do not match: " : "", s->excluded);
+			s->excluded[0] ? "; modules whose library-* do not match: " : "",
+			s->excluded);
 }
 
 /* More than one match: refuse, listing each match's URI (as many as the message holds). */
 static int fail_ambiguous(struct mpc_p11_ctx *ctx, const struct mpc_token_uri *u,
 			  const struct search *s, size_t matches, struct mpc_err *e)
 {
-	char list[MPC_ERR_MSG_MAX - 220];
+	char list[MPC_ERR_MSG_MAX - 240];
 	size_t used = 0, listed = 0;
 	int rc;
 
@@ -213,6 +212,10 @@ int mpc_token_find(struct mpc_p11_ctx *ctx, const struct mpc_token_uri *u,
 				"no PKCS#11 module: name one with module-path= or module-name= in "
 				"the token URI");
 	for (int i = first; i < end; i++) {
+		/* A URI that names no module searches the modules p11-kit has registered (they
+		 * have a name), not one this context loaded by path for another URI. */
+		if (u->module_path == NULL && u->module_name == NULL && ctx->mod[i].name == NULL)
+			continue;
 		rc = scan_module(ctx, i, u, &s, e);
 		if (rc != MPC_OK)
 			goto out;

@@ -74,7 +74,10 @@ void mpc_token_uri_free(struct mpc_token_uri *u)
 
 /* The attributes of RFC 7512 mpc-backup reads, where each belongs, and for the path's string
  * attributes the size of the PKCS#11 field they match (a longer value can match nothing). */
-enum attr_place { IN_PATH, IN_QUERY };
+enum attr_place {
+	IN_PATH,
+	IN_QUERY
+};
 
 static const struct uri_attr {
 	const char *name;
@@ -178,37 +181,41 @@ static int check_attribute(const char *a, size_t len, enum attr_place place, int
 
 	name_for_message(a, nlen, name, sizeof(name));
 	for (k = 0; k < N_KNOWN_ATTRS; k++)
-		if (strlen(known_attrs[k].name) == nlen && memcmp(known_attrs[k].name, a, nlen) == 0)
+		if (strlen(known_attrs[k].name) == nlen &&
+		    memcmp(known_attrs[k].name, a, nlen) == 0)
 			break;
 	if (k == N_KNOWN_ATTRS)
-		return mpc_fail(e, MPC_ERR_PARSE,
-				"PKCS#11 URI \"%s\": unknown attribute \"%s\" (RFC 7512 %s "
-				"attributes mpc-backup reads: %s)",
-				shown, name, place == IN_PATH ? "path" : "query",
-				place == IN_PATH
-					? "token, manufacturer, serial, model, slot-id, "
-					  "slot-description, slot-manufacturer, library-description, "
-					  "library-manufacturer, library-version, object, id, type"
-					: "module-path, module-name, pin-source");
+		return mpc_fail(
+			e, MPC_ERR_PARSE,
+			"PKCS#11 URI \"%s\": unknown attribute \"%s\" (RFC 7512 %s "
+			"attributes mpc-backup reads: %s)",
+			shown, name, place == IN_PATH ? "path" : "query",
+			place == IN_PATH
+				? "token, manufacturer, serial, model, slot-id, "
+				  "slot-description, slot-manufacturer, library-description, "
+				  "library-manufacturer, library-version, object, id, type"
+				: "module-path, module-name, pin-source");
 	if (known_attrs[k].place != place) {
 		if (place == IN_PATH)
 			/* No '?' in the advice: a message must not be able to contain the URI's
 			 * query, even by coincidence. */
-			return mpc_fail(e, MPC_ERR_PARSE,
-					"PKCS#11 URI \"%s\": %s is a query attribute (RFC 7512): it "
-					"goes in the query part, after the question mark that ends "
-					"the path, not among the ';'-separated path attributes",
-					shown, name);
+			return mpc_fail(
+				e, MPC_ERR_PARSE,
+				"PKCS#11 URI \"%s\": %s is a query attribute (RFC 7512): it "
+				"goes in the query part, after the question mark that ends "
+				"the path, not among the ';'-separated path attributes",
+				shown, name);
 		return mpc_fail(e, MPC_ERR_PARSE,
 				"PKCS#11 URI \"%s\": %s is a path attribute (RFC 7512): it goes "
 				"before the question mark, among the ';'-separated path attributes",
 				shown, name);
 	}
 	if (seen[k])
-		return mpc_fail(e, MPC_ERR_PARSE,
-				"PKCS#11 URI \"%s\": attribute \"%s\" is given twice (RFC 7512 allows "
-				"each once)",
-				shown, name);
+		return mpc_fail(
+			e, MPC_ERR_PARSE,
+			"PKCS#11 URI \"%s\": attribute \"%s\" is given twice (RFC 7512 allows "
+			"each once)",
+			shown, name);
 	seen[k] = 1;
 	if (eq == NULL)
 		return MPC_OK; /* p11-kit refused this already */
@@ -381,8 +388,7 @@ int mpc_token_uri_has_slot_info(const struct mpc_token_uri *u)
 	return si->slotDescription[0] != 0 || si->manufacturerID[0] != 0;
 }
 
-int mpc_token_uri_match_slot(const struct mpc_token_uri *u, CK_SLOT_ID id,
-			     const CK_SLOT_INFO *info)
+int mpc_token_uri_match_slot(const struct mpc_token_uri *u, CK_SLOT_ID id, const CK_SLOT_INFO *info)
 {
 	if (u->has_slot_id && id != u->slot_id)
 		return 0;

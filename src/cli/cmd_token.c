@@ -40,14 +40,13 @@ static const char token_help[] =
 static json_t *capabilities_json(const struct mpc_slot_report *r)
 {
 	return json_pack(
-		"{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:{s:b, s:b, s:b}}",
-		"module", r->module, "slot", (json_int_t)r->slot, "uri", r->uri, "label", r->label,
-		"serial",
+		"{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:{s:b, s:b, s:b}, s:s}",
+		"module", r->module, "slot", (json_int_t)r->slot, "label", r->label, "serial",
 		r->serial, "manufacturer", r->manufacturer, "model", r->model, "initialized",
 		r->token_initialized, "login_required", r->login_required, "user_pin_locked",
 		r->user_pin_locked, "user_pin_final_try", r->user_pin_final_try,
 		"user_pin_count_low", r->user_pin_count_low, "capabilities", "eddsa", r->eddsa,
-		"aes_gcm", r->aes_gcm, "aes_cbc_hmac", r->cbc_hmac);
+		"aes_gcm", r->aes_gcm, "aes_cbc_hmac", r->cbc_hmac, "uri", r->uri);
 }
 
 static int token_list(const struct mpc_cli_common *c, int explicit_token)
