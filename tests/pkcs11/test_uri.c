@@ -372,6 +372,30 @@ static void test_unknown_named(void **state)
 	expect_parse_error("pkcs11:token=a;fr ob=1", "unknown attribute \"frob\"");
 }
 
+/* A URI that names no module searches the modules p11-kit registered, not a copy of the same
+ * module this context loaded by path for another URI (else one token would be two matches). */
+static void test_no_module_searches_registered(void **state)
+{
+	struct ut *u = *state;
+	struct mpc_err e = { 0 };
+	char dir[] = "/tmp/mpc-module-XXXXXX", copy[300], cmd[1024], uri[600];
+	int rc;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(copy, sizeof(copy), "%s/libsofthsm2-copy.so", dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 0755 '%s'", u->hsm.module, copy, copy);
+	assert_int_equal(system(cmd), 0);
+	snprintf(uri, sizeof(uri), "pkcs11:token=b?module-path=%s", copy);
+	assert_string_equal(label_of(u, uri), "b");
+	rc = open_uri(u, "pkcs11:token=b", NULL, NULL, &e);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	if (rc == MPC_ERR_TOKEN_NOT_FOUND || rc == MPC_ERR_MODULE)
+		skip(); /* SoftHSM2 is not registered with p11-kit here */
+	if (rc != MPC_OK)
+		fail_msg("%s", e.msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +406,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_format_parse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_module_searches_registered, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
