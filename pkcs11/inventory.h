@@ -17,6 +17,10 @@ struct mpc_slot_report {
 	int eddsa;    /* CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA */
 	int aes_gcm;  /* CKM_AES_GCM encrypt+decrypt */
 	int cbc_hmac; /* CKM_AES_CBC_PAD and CKM_SHA256_HMAC */
+	/* the RFC 7512 URI that names exactly this token (model, manufacturer, serial, token,
+	 * slot-id if another slot of the module shows the same four, and module-name= or
+	 * module-path=): given back as --token it opens this token */
+	char uri[1024];
 };
 
 /* Load the module named by `uri` (module-path= or module-name=), or every p11-kit registered
