@@ -188,8 +188,8 @@ static void test_token_subdirectory_away_and_back(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_token_directory_away_and_back,
-						sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_token_directory_away_and_back, sc_cmocka_setup,
+						sc_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_token_subdirectory_away_and_back,
 						sc_cmocka_setup, sc_cmocka_teardown),
 	};

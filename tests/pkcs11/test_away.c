@@ -75,8 +75,8 @@ static void is_unavailable(int rc, const struct mpc_err *e, const char *label, c
 	assert_int_equal(mpc_exit_status(rc), 19);
 }
 
-static void check_away(struct ptest *p, struct mpc_token *t, const char *label,
-		       const uint8_t *blob, size_t len)
+static void check_away(struct ptest *p, struct mpc_token *t, const char *label, const uint8_t *blob,
+		       size_t len)
 {
 	struct mpc_err e = { 0 };
 	uint8_t *pt = NULL, *b2 = NULL;

@@ -19,8 +19,11 @@
 
 static void put_ok(struct mpc_store *s, struct mpc_token *t, const struct sf_set *f)
 {
-	struct mpc_store_put_opts o = { .tokens = &t, .n_tokens = 1, .mech = MPC_SEAL_AUTO,
-					.contract = "v1.signer", .operator_ = "operator.near" };
+	struct mpc_store_put_opts o = { .tokens = &t,
+					.n_tokens = 1,
+					.mech = MPC_SEAL_AUTO,
+					.contract = "v1.signer",
+					.operator_ = "operator.near" };
 	struct mpc_err e = { 0 };
 	char name[MPC_STORE_NAME_MAX];
 	uint8_t *js = NULL;
