@@ -238,14 +238,6 @@ int mpc_token_refind(struct mpc_token *t, struct mpc_err *e)
 	return mpc_token_recover(t, e);
 }
 
-static int by_address(const void *a, const void *b)
-{
-	uintptr_t x = (uintptr_t) * (struct mpc_token *const *)a;
-	uintptr_t y = (uintptr_t) * (struct mpc_token *const *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 #define REINIT_MAX 32
 
 int mpc_token_reinit(struct mpc_token *const *tokens, size_t n, struct mpc_err *e)
@@ -266,8 +258,14 @@ int mpc_token_reinit(struct mpc_token *const *tokens, size_t n, struct mpc_err *
 			return mpc_fail(e, MPC_ERR_USAGE, "at most %d tokens", REINIT_MAX);
 		t[nt++] = tokens[i];
 	}
-	/* One order for every caller: no two callers can wait on each other's locks. */
-	qsort(t, nt, sizeof(t[0]), by_address);
+	/* One order for every caller (by address): no two callers wait on each other's locks. */
+	for (size_t i = 1; i < nt; i++)
+		for (size_t k = i; k > 0 && (uintptr_t)t[k - 1] > (uintptr_t)t[k]; k--) {
+			struct mpc_token *x = t[k - 1];
+
+			t[k - 1] = t[k];
+			t[k] = x;
+		}
 	for (size_t i = 0; i < nt; i++)
 		mpc_token_lock(t[i]);
 	/* Re-initialise each module of which a token does not answer, once. */
