@@ -3,7 +3,7 @@
  * keyset meanwhile, and the directory is put back: the monitor says "token unavailable" once
  * (log, /healthz, mpc_backup_token_available), reports no stored file as failing and blames no
  * node, re-initialises the module with backoff, and once the token is back backs up and
- * verifies the new keyset. Real processes on loopback: `mpc-backup run`, fake-node, fake-rpc;
+ * verifies the new keyset. A migration named meanwhile waits for the token, then is pushed. Real processes on loopback: `mpc-backup run`, fake-node, fake-rpc;
  * a fresh SoftHSM2 token per test. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -185,6 +185,49 @@ static void test_token_subdirectory_away_and_back(void **state)
 	away_and_back(*state, 0);
 }
 
+/* A migration named while the token is away: nothing is sent to the destination, no push
+ * fails (the destination is not blamed); once the token is back the keyshares are pushed. */
+static void test_migration_waits_for_the_token(void **state)
+{
+	struct sc *s = *state;
+	char *ks = sc_keyshares(4, 0, 1), path[400], away[400];
+
+	assert_int_equal(sc_node_start(s, 0, ks, NULL, NULL), 0);
+	free(ks);
+	assert_int_equal(sc_node_start(s, 1, NULL, NULL, NULL), 0);
+	assert_int_equal(sc_rpc_start(s, 1, NULL), 0);
+	assert_int_equal(sc_write_config(s, "token_retry_initial = 0.2\n"
+					    "token_retry_max = 1\n"),
+			 0);
+	assert_int_equal(sc_publish_running(s, 4, 0, 0, -1), 0);
+	assert_int_equal(sc_run_start(s, 1, NULL), 0);
+	assert_int_equal(sc_wait_log(s, "backed up epoch 4 (2 domains", 1, SC_WAIT), 0);
+
+	token_path(s, 1, path, sizeof(path));
+	snprintf(away, sizeof(away), "%s/away", s->th.dir);
+	assert_int_equal(rename(path, away), 0);
+	assert_int_equal(sc_wait_log(s, "token unavailable: token \"mpc-backup\"", 1, SC_WAIT), 0);
+	assert_int_equal(sc_publish_running(s, 4, 0, 0, 1), 0);
+	assert_int_equal(sc_wait_log(s, "migration of op.near to", 1, SC_WAIT), 0);
+	assert_int_equal(sc_wait_polls(s, 0, 10, SC_WAIT), 0);
+	sc_node_pump(s, 1);
+	assert_int_equal(s->nodes[1].accepted, 0);
+	assert_int_equal(s->nodes[1].sets, 0);
+	assert_int_equal(sc_log_count(s, "push to"), 0);
+	assert_int_equal(sc_log_count(s, "ERROR"), 1);
+	assert_true(sc_metric_get(s, "mpc_backup_pushes_total{outcome=\"error\"}") == 0);
+	no_wrong_verdicts(s);
+
+	assert_int_equal(rename(away, path), 0);
+	assert_int_equal(sc_wait_log(s, "token available again after", 1, SC_WAIT), 0);
+	assert_int_equal(sc_wait_log(s, "pushed epoch 4 (2 domains", 1, SC_WAIT), 0);
+	assert_int_equal(sc_node_wait(s, 1, &s->nodes[1].sets, 1, SC_WAIT), 0);
+	assert_true(sc_metric_get(s, "mpc_backup_pushes_total{outcome=\"ok\"}") == 1);
+	assert_true(sc_metric_get(s, "mpc_backup_pushes_total{outcome=\"error\"}") == 0);
+	assert_int_equal(sc_log_count(s, "ERROR"), 1);
+	stop_ok(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +235,8 @@ int main(void)
 						sc_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_token_subdirectory_away_and_back,
 						sc_cmocka_setup, sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_migration_waits_for_the_token, sc_cmocka_setup,
+						sc_cmocka_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
