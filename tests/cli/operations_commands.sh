@@ -31,10 +31,19 @@ doc=$src/docs/operations.md
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# --- the commands: code lines (indented 4+ or inside ``` fences) naming mpc-backup ---------
-# One output line per command: LINE<TAB>the command, continuation lines joined, text before
-# "mpc-backup" (an environment assignment) dropped.
-awk '
+# --- the commands: code lines (indented 4+ or inside ``` fences) running mpc-backup --------
+# A command is "mpc-backup WORD" where WORD is one of the program's commands (from its --help;
+# so `sudo -u mpc-backup mpc-backup run` is found, `systemctl status mpc-backup` is not), or a
+# line that starts with "mpc-backup WORD" after environment assignments (so a documented command
+# the program lacks is reported). One output line per command: LINE<TAB>the command,
+# continuation lines joined, the text before "mpc-backup" dropped.
+known=$("$bin" --help 2>&1 | awk '/^  [a-z][a-z0-9-]* / { printf "%s ", $1 }')
+if [ -z "$known" ]; then
+	echo "operations_commands: \`$bin --help\` lists no commands" >&2
+	exit 1
+fi
+awk -v known="$known" '
+	BEGIN { nk = split(known, cmds, " ") }
 	/^```/ { fenced = !fenced; pending_flush(); next }
 	function pending_flush() { if (cmd != "") print start "\t" cmd; cmd = ""; cont = 0 }
 	{
@@ -48,7 +57,15 @@ awk '
 			next
 		}
 		pending_flush()
-		i = index(line, "mpc-backup ")
+		i = 0
+		for (k = 1; k <= nk; k++)
+			if (match(line, "(^|[ \t])mpc-backup " cmds[k] "([ \t]|$)") &&
+			    (i == 0 || RSTART < i))
+				i = RSTART
+		if (i > 0)
+			i += substr(line, i, 1) != "m"
+		else if (line ~ /^[ \t]*([A-Za-z_][A-Za-z0-9_]*=[^ \t]*[ \t]+)*mpc-backup [a-z]/)
+			i = index(line, "mpc-backup ")
 		if (i == 0) next
 		line = substr(line, i)
 		start = NR
