@@ -371,8 +371,9 @@ static int is_cert_rejection(int alert)
  * token key that cannot (its private half deleted, a key of another type under its label, the
  * token gone) is a token problem, not the node's. Signs a fixed probe text (not a TLS 1.3
  * CertificateVerify input, so the signature is useless to anyone). Returns MPC_OK if the key
- * signs, else the token's error in *e: MPC_ERR_TOKEN_UNAVAILABLE or MPC_ERR_PKCS11, with the
- * provider's message (which names the token). */
+ * signs or the failure is not the token's (no provider error says so), else the token's error
+ * in *e: MPC_ERR_TOKEN_UNAVAILABLE or MPC_ERR_PKCS11, with the provider's message (which names
+ * the token). */
 static int own_key_check(struct mpc_node_client *c, struct mpc_err *e)
 {
 	static const unsigned char probe[] = "mpc-backup: does the TLS key sign?";
@@ -395,13 +396,19 @@ static int own_key_check(struct mpc_node_client *c, struct mpc_err *e)
 	while ((code = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
 		if (msg[0] != '\0' || data == NULL || !(flags & ERR_TXT_STRING) || data[0] == '\0')
 			continue;
+		if (ERR_GET_REASON(code) != MPC_PROVIDER_R_TOKEN_SIGN_FAILED &&
+		    ERR_GET_REASON(code) != MPC_PROVIDER_R_TOKEN_UNAVAILABLE)
+			continue;
 		snprintf(msg, sizeof(msg), "%s", data);
 		unavailable = ERR_GET_REASON(code) == MPC_PROVIDER_R_TOKEN_UNAVAILABLE;
 	}
+	/* Only the provider's word blames the token (an OpenSSL allocation failure leaves none) */
+	if (msg[0] == '\0')
+		return MPC_OK;
 	return mpc_fail(e, unavailable ? MPC_ERR_TOKEN_UNAVAILABLE : MPC_ERR_PKCS11,
 			"node at %s: our TLS key could not sign the handshake (a token problem, "
 			"not the node refusing us): %s",
-			c->where, msg[0] ? msg : "the key refused to sign");
+			c->where, msg);
 }
 
 static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err *e)
