@@ -22,6 +22,11 @@
 #define MPC_PROVIDER_NAME "mpc-token"
 /* The OSSL_PARAM that carries a token reference into the provider's keymgmt import. */
 #define MPC_PROVIDER_PARAM_TOKEN_REF "mpc-token-ref"
+/* When the token cannot sign, the provider raises one OpenSSL error with one of these reasons
+ * (ERR_GET_REASON) and, as its data, the token layer's message naming the token: what a TLS
+ * client reads to blame the token rather than its peer. */
+#define MPC_PROVIDER_R_TOKEN_SIGN_FAILED 1
+#define MPC_PROVIDER_R_TOKEN_UNAVAILABLE 5
 
 struct mpc_provider {
 	OSSL_PROVIDER *deflt;

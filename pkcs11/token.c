@@ -65,14 +65,16 @@ static int open_session(struct mpc_token *t, struct mpc_err *e)
 	int rc;
 
 	snprintf(what, sizeof(what), "token \"%s\"", MPC_TOKEN_LABEL(t));
-	rv = t->fn->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-				  &t->session);
+	/* no_login (mpc_token_open_public): a read-only public session, no PIN read */
+	rv = t->fn->C_OpenSession(t->slot,
+				  CKF_SERIAL_SESSION | (t->pin.no_login ? 0 : CKF_RW_SESSION), NULL,
+				  NULL, &t->session);
 	if (rv != CKR_OK) {
 		t->session = CK_INVALID_HANDLE;
 		return mpc_fail_ck(e, rv, "C_OpenSession", what);
 	}
 	t->generation = mpc_token_module_generation(t);
-	rc = login(t, e);
+	rc = t->pin.no_login ? MPC_OK : login(t, e);
 	if (rc != MPC_OK) {
 		/* No half-open state: a session that is not logged in would hide the private
 		 * keys and look like missing keys. The next call recovers from scratch. */

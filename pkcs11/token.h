@@ -25,6 +25,7 @@
 #define MPC_PKCS11_TOKEN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "src/util/err.h"
 
@@ -38,6 +39,8 @@ struct mpc_pin_opts {
 	const char *pin_file; /* --pin-file, or NULL */
 	const char *pin_env;  /* environment variable name, NULL for MPC_DEFAULT_PIN_ENV */
 	int allow_final_try;  /* log in even when CKF_USER_PIN_FINAL_TRY is set */
+	int no_login;         /* set by mpc_token_open_public() only: read-only session, no
+			       * C_Login, no PIN read, until mpc_token_login() */
 };
 
 /* Open the one token that matches `uri` (NULL: MPC_DEFAULT_TOKEN_URI; every library-*, slot-*
@@ -88,5 +91,40 @@ int mpc_token_check(struct mpc_token *t, struct mpc_err *e);
  * is ready; MPC_ERR_TOKEN_UNAVAILABLE while one is still away (call again later, with
  * backoff); MPC_ERR_PIN when the PIN is refused (never retried here). */
 int mpc_token_reinit(struct mpc_token *const *tokens, size_t n, struct mpc_err *e);
+
+/* ---- without a PIN (token_public.c) ----
+ * `register` and `token show` need only the TLS public key, which mpc-backup creates as a public
+ * object (CKA_PRIVATE false) that a session without C_Login can read. These open the token that
+ * way, so no PIN is read (and no PIN try is spent) where none is needed. */
+
+/* Find the token as mpc_token_open does, but open a read-only session and do not log in: no PIN
+ * source is read. `pin` (may be NULL) is kept for a later mpc_token_login(). Only public
+ * objects are visible until then: the key lookups report private and secret keys as absent.
+ * Errors: as mpc_token_open, except MPC_ERR_PIN. */
+int mpc_token_open_public(struct mpc_p11_ctx *ctx, const char *uri, const struct mpc_pin_opts *pin,
+			  struct mpc_token **out, struct mpc_err *e)
+	__attribute__((warn_unused_result));
+
+/* 1 if a PIN source is configured for `t` (--pin-file, the URI's pin-source=, or the PIN
+ * environment variable is set), without reading it. */
+int mpc_token_pin_configured(struct mpc_token *t);
+
+/* 1 if `t` was opened by mpc_token_open_public, is still not logged in, and the token says its
+ * private objects need a login (CKF_LOGIN_REQUIRED). */
+int mpc_token_needs_login(struct mpc_token *t);
+
+/* Turn a token opened by mpc_token_open_public into one opened by mpc_token_open: a read-write
+ * session, logged in with the PIN from its sources. Nothing to do on a logged-in token. Errors:
+ * MPC_ERR_PIN, MPC_ERR_PKCS11, MPC_ERR_TOKEN_UNAVAILABLE. Takes the token's lock. */
+int mpc_token_login(struct mpc_token *t, struct mpc_err *e) __attribute__((warn_unused_result));
+
+/* The TLS public key of `t` (32 raw bytes). On a token opened by mpc_token_open_public it is
+ * read without a PIN; if the token keeps it as a private object (some HSMs do: it is then
+ * invisible without a login) or it is absent, the token is logged in (mpc_token_login) and it
+ * is read again; *logged_in (may be NULL) then says 1. Errors: MPC_ERR_OBJECT_NOT_FOUND (no TLS
+ * key: `token init`), MPC_ERR_PIN (the key needs the PIN and none was given; the message says
+ * so), MPC_ERR_PKCS11. */
+int mpc_token_tls_public_key(struct mpc_token *t, uint8_t pub[32], int *logged_in,
+			     struct mpc_err *e);
 
 #endif

@@ -29,6 +29,7 @@ enum {
 	MPC_PROV_R_BAD_TOKEN_REFERENCE,   /* an import carried a malformed token reference */
 	MPC_PROV_R_PRIVATE_KEY_IN_TOKEN,  /* an export asked for the private key */
 	MPC_PROV_R_NO_KEY,                /* an operation without a token key */
+	MPC_PROV_R_TOKEN_UNAVAILABLE,     /* data: the token layer's message; the token is gone */
 };
 
 /* Push one error (reason + formatted detail) onto the calling thread's OpenSSL error stack,

@@ -42,6 +42,7 @@ static const OSSL_ITEM reason_strings[] = {
 	{ MPC_PROV_R_BAD_TOKEN_REFERENCE, "malformed token key reference" },
 	{ MPC_PROV_R_PRIVATE_KEY_IN_TOKEN, "the private key cannot leave the token" },
 	{ MPC_PROV_R_NO_KEY, "no token key" },
+	{ MPC_PROV_R_TOKEN_UNAVAILABLE, "token unavailable" },
 	{ 0, NULL },
 };
 

@@ -9,7 +9,12 @@
 #include <openssl/params.h>
 
 #include "pkcs11/ed25519.h"
+#include "pkcs11/provider.h"
 #include "pkcs11/provider/internal.h"
+
+_Static_assert(MPC_PROV_R_TOKEN_SIGN_FAILED == MPC_PROVIDER_R_TOKEN_SIGN_FAILED &&
+		       MPC_PROV_R_TOKEN_UNAVAILABLE == MPC_PROVIDER_R_TOKEN_UNAVAILABLE,
+	       "provider.h publishes these reasons");
 
 struct sig_ctx {
 	const struct mpc_prov_ctx *pc; /* the provider's context, for errors */
@@ -80,8 +85,17 @@ static int sig_digest_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t
 		return 0;
 	}
 	if (mpc_ed25519_sign(c->key->token, tbs, tbslen, sig, &e) != MPC_OK) {
-		/* The token's reason, so that ERR_print_errors (libcurl, libssl) says why. */
-		mpc_prov_raise(c->pc, MPC_PROV_R_TOKEN_SIGN_FAILED, "%s", e.msg);
+		int reason = e.code == MPC_ERR_TOKEN_UNAVAILABLE ? MPC_PROV_R_TOKEN_UNAVAILABLE
+								 : MPC_PROV_R_TOKEN_SIGN_FAILED;
+		struct mpc_token_desc d;
+
+		/* The token's reason, naming the token, so that ERR_print_errors (libcurl,
+		 * libssl) says why and a TLS client can blame the token, not its peer. */
+		mpc_token_describe(c->key->token, &d);
+		if (strncmp(e.msg, "token \"", 7) == 0)
+			mpc_prov_raise(c->pc, reason, "%s", e.msg);
+		else
+			mpc_prov_raise(c->pc, reason, "token \"%s\": %s", d.label, e.msg);
 		return 0;
 	}
 	*siglen = 64;

@@ -97,6 +97,7 @@ struct mpc_cli_tokens {
 
 #define MPC_CLI_NEED_TLS  1
 #define MPC_CLI_NEED_SEAL 2
+#define MPC_CLI_PUBLIC    4 /* open without logging in (mpc_token_open_public): no PIN read */
 int mpc_cli_open_tokens(const struct mpc_cli_common *c, int need, struct mpc_cli_tokens *out,
 			struct mpc_err *e);
 void mpc_cli_close_tokens(struct mpc_cli_tokens *t);

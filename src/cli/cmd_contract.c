@@ -56,14 +56,15 @@ static int covers_cb(void *ctx, const struct mpc_keyset *ks)
 	return covered ? MPC_TRI_YES : MPC_TRI_NO;
 }
 
-/* The TLS public key of the token, if one was named. */
+/* The TLS public key of the token, if one was named: read without a PIN where the token lets
+ * it be (see mpc_token_tls_public_key). */
 static int token_key(const struct mpc_cli_common *c, uint8_t pub[32], struct mpc_err *e)
 {
 	struct mpc_cli_tokens tk;
-	int rc = mpc_cli_open_tokens(c, MPC_CLI_NEED_TLS, &tk, e);
+	int rc = mpc_cli_open_tokens(c, MPC_CLI_NEED_TLS | MPC_CLI_PUBLIC, &tk, e);
 
 	if (rc == MPC_OK) {
-		rc = mpc_ed25519_public_key(tk.tls, pub, e);
+		rc = mpc_token_tls_public_key(tk.tls, pub, NULL, e);
 		mpc_cli_close_tokens(&tk);
 	}
 	return rc;

@@ -11,7 +11,8 @@ static const char register_help[] =
 	"\n"
 	"Prints the arguments of register_backup_service with this token's TLS public key, and a\n"
 	"near CLI command that the operator runs from their account (it needs a full-access key:\n"
-	"the call carries a 1 yoctoNEAR deposit). Nothing is sent.\n"
+	"the call carries a 1 yoctoNEAR deposit). Nothing is sent. Needs no PIN: the public key\n"
+	"is read without logging in (a token that keeps it as a private object needs the PIN).\n"
 	"\n"
 	"  --account OPERATOR   the node operator's NEAR account (signs the transaction)\n"
 	"  --contract ACCOUNT   the MPC contract (default v1.signer)\n"
@@ -96,9 +97,17 @@ int mpc_cmd_register(int argc, char **argv)
 		mpc_config_free(&a.cfg);
 		return status;
 	}
-	rc = mpc_cli_open_tokens(&a.c, MPC_CLI_NEED_TLS, &tk, &e);
+	/* Only the public key is needed: no PIN is read unless this token hides it (see
+	 * mpc_token_tls_public_key) */
+	rc = mpc_cli_open_tokens(&a.c, MPC_CLI_NEED_TLS | MPC_CLI_PUBLIC, &tk, &e);
 	if (rc == MPC_OK) {
-		rc = mpc_ed25519_public_key(tk.tls, pub, &e);
+		int logged_in = 0;
+
+		rc = mpc_token_tls_public_key(tk.tls, pub, &logged_in, &e);
+		if (rc == MPC_OK && logged_in)
+			fprintf(stderr,
+				"mpc-backup register: note: this token shows its TLS public "
+				"key only after a login; the PIN was used\n");
 		mpc_cli_close_tokens(&tk);
 	}
 	if (rc == MPC_OK)

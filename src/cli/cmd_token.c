@@ -27,7 +27,9 @@ static const char token_help[] =
 	"      32-byte backup transport key (hex, from --transport-key-file or $" TRANSPORT_ENV
 	")\n"
 	"      as a non-extractable AES key.\n"
-	"show  the keys, their security attributes, and the TLS public key.\n"
+	"show  the keys, their security attributes, and the TLS public key. Without a PIN source\n"
+	"      (--pin-file, pin-source=, $MPC_BACKUP_PIN) only the public objects are shown; a\n"
+	"      token that keeps its TLS public key private then needs the PIN.\n"
 	"\n"
 	"options:\n"
 	"  --import-transport-key  (init) import the node's transport key\n"
@@ -204,6 +206,22 @@ static int import_transport(struct mpc_token *t, const char *file, struct mpc_er
 	return rc;
 }
 
+/* `token show` opens its tokens without logging in. With a PIN source configured it logs in
+ * and shows every key, as `token init` does; without one it shows the public objects (the TLS
+ * public key) and says the rest needs the PIN: it never prompts, and never fails for want of a
+ * PIN where the public key is readable. */
+static int show_login(struct mpc_cli_tokens *tk, struct mpc_err *e)
+{
+	int rc = MPC_OK;
+
+	if (!mpc_token_pin_configured(tk->seal) && !mpc_token_pin_configured(tk->tls))
+		return MPC_OK;
+	rc = mpc_token_login(tk->seal, e);
+	if (rc == MPC_OK && tk->tls != tk->seal)
+		rc = mpc_token_login(tk->tls, e);
+	return rc;
+}
+
 static int token_init_or_show(const struct mpc_cli_common *c, int init, int import,
 			      const char *transport_file)
 {
@@ -214,12 +232,18 @@ static int token_init_or_show(const struct mpc_cli_common *c, int init, int impo
 	uint8_t pub[32];
 	char pub_str[MPC_ED25519_KEY_STR_MAX];
 	json_t *keys = c->json ? json_array() : NULL;
-	int rc, status = 0;
+	int rc, status = 0, public_only = 0;
 
 	memset(&rep_seal, 0, sizeof(rep_seal));
 	memset(&rep_tls, 0, sizeof(rep_tls));
-	rc = mpc_cli_open_tokens(c, MPC_CLI_NEED_TLS | MPC_CLI_NEED_SEAL, &tk, &e);
+	/* show reads no PIN unless one is configured (see show_login) */
+	rc = mpc_cli_open_tokens(c,
+				 MPC_CLI_NEED_TLS | MPC_CLI_NEED_SEAL | (init ? 0 : MPC_CLI_PUBLIC),
+				 &tk, &e);
+	if (rc == MPC_OK && !init)
+		rc = show_login(&tk, &e);
 	if (rc != MPC_OK) {
+		mpc_cli_close_tokens(&tk);
 		json_decref(keys);
 		return mpc_cli_fail(cmd, &e);
 	}
@@ -239,11 +263,12 @@ static int token_init_or_show(const struct mpc_cli_common *c, int init, int impo
 		if (rc != MPC_OK)
 			goto fail;
 	}
-	rc = mpc_ed25519_public_key(tk.tls, pub, &e);
+	rc = mpc_token_tls_public_key(tk.tls, pub, NULL, &e);
 	if (rc == MPC_OK)
 		rc = mpc_ed25519_key_format(pub, pub_str, &e);
 	if (rc != MPC_OK)
 		goto fail;
+	public_only = mpc_token_needs_login(tk.seal) || mpc_token_needs_login(tk.tls);
 	if (!c->json)
 		print_token_heading(tk.seal);
 	rc = describe_keys(tk.seal, &rep_seal, keys, &e);
@@ -265,11 +290,17 @@ static int token_init_or_show(const struct mpc_cli_common *c, int init, int impo
 			json_decref(toks);
 			toks = NULL;
 		}
-		status = mpc_cli_print_json(json_pack("{s:s, s:s, s:o, s:o}", "tls_public_key",
+		status = mpc_cli_print_json(json_pack("{s:s, s:s, s:o, s:o, s:b}", "tls_public_key",
 						      pub_str, "token", sd.label, "keys", keys,
-						      "tokens", toks));
+						      "tokens", toks, "logged_in",
+						      !public_only));
 		keys = NULL;
 	} else {
+		if (public_only)
+			printf("not logged in (no PIN configured): private and secret keys are "
+			       "not listed; give the PIN (--pin-file, pin-source= in the URI or "
+			       "$%s) to see them\n",
+			       c->pin.pin_env != NULL ? c->pin.pin_env : MPC_DEFAULT_PIN_ENV);
 		printf("TLS public key: %s\n", pub_str);
 	}
 	goto out;

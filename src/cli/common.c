@@ -199,6 +199,9 @@ int mpc_cli_open_tokens(const struct mpc_cli_common *c, int need, struct mpc_cli
 {
 	const char *tls_uri = c->tls_token_uri != NULL ? c->tls_token_uri : c->token_uri;
 	const char *seal_uri = c->seal_token_uri != NULL ? c->seal_token_uri : c->token_uri;
+	int (*open_fn)(struct mpc_p11_ctx *, const char *, const struct mpc_pin_opts *,
+		       struct mpc_token **, struct mpc_err *) =
+		(need & MPC_CLI_PUBLIC) ? mpc_token_open_public : mpc_token_open;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -206,7 +209,7 @@ int mpc_cli_open_tokens(const struct mpc_cli_common *c, int need, struct mpc_cli
 	if (rc != MPC_OK)
 		return rc;
 	if (need & MPC_CLI_NEED_SEAL) {
-		rc = mpc_token_open(out->p11, seal_uri, &c->pin, &out->seal, e);
+		rc = open_fn(out->p11, seal_uri, &c->pin, &out->seal, e);
 		if (rc != MPC_OK)
 			goto fail;
 	}
@@ -214,7 +217,7 @@ int mpc_cli_open_tokens(const struct mpc_cli_common *c, int need, struct mpc_cli
 		if (out->seal != NULL && strcmp(tls_uri, seal_uri) == 0) {
 			out->tls = out->seal;
 		} else {
-			rc = mpc_token_open(out->p11, tls_uri, &c->pin, &out->tls, e);
+			rc = open_fn(out->p11, tls_uri, &c->pin, &out->tls, e);
 			if (rc != MPC_OK)
 				goto fail;
 		}

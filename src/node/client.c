@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "pkcs11/provider.h"
 #include "src/node/cert.h"
 #include "src/util/encoding.h"
 #include "src/util/mem.h"
@@ -45,8 +46,12 @@ struct mpc_node_client {
 	int saw_cert_request;
 	int peer_ok;
 	int alert_recv, alert_sent; /* fatal alert description + 1, 0 for none */
+	int hs_done;                /* we sent our Finished: the handshake is complete for us */
+	long long hello_ms, rtt_ms, done_ms; /* ClientHello sent, ServerHello after it, Finished */
 	struct mpc_err verr;
 };
+
+static long long mono_ms(void);
 
 int mpc_node_address_parse(const char *address, char *host, size_t host_cap, unsigned *port,
 			   struct mpc_err *e)
@@ -132,9 +137,17 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
 			c->saw_cert_request = 0;
 			c->peer_ok = 0;
 			c->alert_recv = c->alert_sent = 0;
+			c->hs_done = 0;
+			c->hello_ms = mono_ms();
+			c->rtt_ms = c->done_ms = 0;
 			mpc_err_clear(&c->verr);
+		} else if (!write_p && b[0] == SSL3_MT_SERVER_HELLO) {
+			c->rtt_ms = mono_ms() - c->hello_ms;
 		} else if (!write_p && b[0] == SSL3_MT_CERTIFICATE_REQUEST) {
 			c->saw_cert_request = 1;
+		} else if (write_p && b[0] == SSL3_MT_FINISHED) {
+			c->hs_done = 1;
+			c->done_ms = mono_ms();
 		}
 	} else if (content_type == SSL3_RT_ALERT && len == 2 && b[0] == SSL3_AL_FATAL) {
 		if (write_p)
@@ -344,6 +357,60 @@ static void sanitize(const uint8_t *in, size_t n, char *out, size_t cap)
 	out[o] = '\0';
 }
 
+/* Alerts by which a TLS server says it does not accept our client certificate (in TLS 1.3 they
+ * arrive after our Finished: at the first read). */
+static int is_cert_rejection(int alert)
+{
+	return alert == SSL_AD_BAD_CERTIFICATE || alert == SSL_AD_UNSUPPORTED_CERTIFICATE ||
+	       alert == SSL_AD_CERTIFICATE_REVOKED || alert == SSL_AD_CERTIFICATE_EXPIRED ||
+	       alert == SSL_AD_CERTIFICATE_UNKNOWN || alert == SSL_AD_UNKNOWN_CA ||
+	       alert == SSL_AD_ACCESS_DENIED || alert == SSL_AD_CERTIFICATE_REQUIRED;
+}
+
+/* The handshake failed on our side after the node's key was accepted: can our own key sign? A
+ * token key that cannot (its private half deleted, a key of another type under its label, the
+ * token gone) is a token problem, not the node's. Signs a fixed probe text (not a TLS 1.3
+ * CertificateVerify input, so the signature is useless to anyone). Returns MPC_OK if the key
+ * signs or the failure is not the token's (no provider error says so), else the token's error
+ * in *e: MPC_ERR_TOKEN_UNAVAILABLE or MPC_ERR_PKCS11, with the provider's message (which names
+ * the token). */
+static int own_key_check(struct mpc_node_client *c, struct mpc_err *e)
+{
+	static const unsigned char probe[] = "mpc-backup: does the TLS key sign?";
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char sig[64];
+	size_t sig_len = sizeof(sig);
+	const char *data = NULL;
+	char msg[400] = "";
+	unsigned long code;
+	int flags = 0, ok, unavailable = 0;
+
+	if (md == NULL)
+		return MPC_OK; /* cannot tell: leave the blame to the other rules */
+	ERR_clear_error();
+	ok = EVP_DigestSignInit_ex(md, NULL, NULL, NULL, NULL, c->key, NULL) == 1 &&
+	     EVP_DigestSign(md, sig, &sig_len, probe, sizeof(probe) - 1) == 1;
+	EVP_MD_CTX_free(md);
+	if (ok)
+		return MPC_OK;
+	while ((code = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+		if (msg[0] != '\0' || data == NULL || !(flags & ERR_TXT_STRING) || data[0] == '\0')
+			continue;
+		if (ERR_GET_REASON(code) != MPC_PROVIDER_R_TOKEN_SIGN_FAILED &&
+		    ERR_GET_REASON(code) != MPC_PROVIDER_R_TOKEN_UNAVAILABLE)
+			continue;
+		snprintf(msg, sizeof(msg), "%s", data);
+		unavailable = ERR_GET_REASON(code) == MPC_PROVIDER_R_TOKEN_UNAVAILABLE;
+	}
+	/* Only the provider's word blames the token (an OpenSSL allocation failure leaves none) */
+	if (msg[0] == '\0')
+		return MPC_OK;
+	return mpc_fail(e, unavailable ? MPC_ERR_TOKEN_UNAVAILABLE : MPC_ERR_PKCS11,
+			"node at %s: our TLS key could not sign the handshake (a token problem, "
+			"not the node refusing us): %s",
+			c->where, msg);
+}
+
 static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err *e)
 {
 	char mine[MPC_ED25519_KEY_STR_MAX], node[MPC_ED25519_KEY_STR_MAX];
@@ -353,6 +420,11 @@ static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err
 		mpc_fail(e, c->verr.code, "%s", c->verr.msg);
 		return mpc_err_prefix(e, "node at %s: ", c->where);
 	}
+	/* We accepted the node, it sent no alert, and our side gave up before our Finished: the
+	 * CertificateVerify signature (made in the token) is the one step left that can fail. */
+	if (c->peer_ok && !c->hs_done && c->alert_recv == 0 && cc == CURLE_SSL_CONNECT_ERROR &&
+	    own_key_check(c, e) != MPC_OK)
+		return e != NULL ? e->code : MPC_ERR_PKCS11;
 	if (cc == CURLE_OPERATION_TIMEDOUT) {
 		curl_off_t connected = 0;
 
@@ -370,6 +442,13 @@ static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err
 				c->where,
 				c->connect_timeout_ms < c->timeout_ms ? c->connect_timeout_ms
 								      : c->timeout_ms);
+		if (c->hs_done && c->header_bytes == 0)
+			return mpc_fail(e, MPC_ERR_TIMEOUT,
+					"node at %s: no complete answer within %ld ms after a "
+					"completed TLS handshake (the node kept the connection, "
+					"so it took our key: it drops a key it refuses at once; "
+					"it stalled)",
+					c->where, c->timeout_ms);
 		return mpc_fail(e, MPC_ERR_TIMEOUT, "node at %s: no complete answer within %ld ms",
 				c->where, c->timeout_ms);
 	}
@@ -381,18 +460,43 @@ static int map_curl_error(struct mpc_node_client *c, CURLcode cc, struct mpc_err
 	if (cc == CURLE_OUT_OF_MEMORY || strstr(detail, "malloc failure") != NULL)
 		return mpc_fail(e, MPC_ERR_NOMEM, "node at %s: out of memory (%s)", c->where,
 				detail);
+	/* The node said, with an alert, that it does not take our certificate (a TLS 1.3 server
+	 * sends it after our Finished: it arrives at the first read). */
+	if (c->peer_ok && c->header_bytes == 0 && is_cert_rejection(c->alert_recv - 1)) {
+		format_key(c->client_pub, mine);
+		format_key(c->node_pub, node);
+		return mpc_fail(e, MPC_ERR_PEER_KEY,
+				"node at %s (%s) rejected our client certificate (%s alert): it "
+				"does not accept our key %s (most likely it is not the backup "
+				"service key registered on the contract for this node's account)",
+				c->where, node, SSL_alert_desc_string_long(c->alert_recv - 1),
+				mine);
+	}
 	/* A local OpenSSL failure is not the node closing the connection. */
-	if (c->peer_ok && c->header_bytes == 0 && strstr(detail, "internal error") == NULL &&
+	if (c->peer_ok && c->header_bytes == 0 && c->alert_recv == 0 &&
+	    strstr(detail, "internal error") == NULL &&
 	    (cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
 	     cc == CURLE_SSL_CONNECT_ERROR)) {
+		/* The node refuses a key by dropping the connection right after the handshake
+		 * (server.rs: authenticate_peer, then the stream is dropped): within a round
+		 * trip or so. One that held the connection longer took our key and then failed. */
+		long long window = MPC_NODE_REFUSAL_WINDOW_MS + 4 * c->rtt_ms;
+
+		if (c->hs_done && mono_ms() - c->done_ms > window)
+			return mpc_fail(e, MPC_ERR_HTTP,
+					"node at %s: the node closed the connection without an "
+					"answer more than %lld ms after a completed TLS handshake: "
+					"not a refusal of our key (the node drops a key it refuses "
+					"at once); it failed or restarted mid-request",
+					c->where, MPC_NODE_REFUSAL_WINDOW_MS);
 		format_key(c->client_pub, mine);
 		format_key(c->node_pub, node);
 		return mpc_fail(
 			e, MPC_ERR_PEER_KEY,
 			"node at %s (%s) completed the TLS handshake and closed the "
-			"connection without answering: it refused our client key %s (most "
-			"likely it is not the backup service key registered on the contract "
-			"for this node's account; or the node rejected our certificate)",
+			"connection at once without answering: it refused our client key %s "
+			"(most likely it is not the backup service key registered on the "
+			"contract for this node's account)",
 			c->where, node, mine);
 	}
 	if (c->alert_recv == 70 + 1 || c->alert_sent == 70 + 1)

@@ -33,6 +33,11 @@
 #define MPC_NODE_CONNECT_TIMEOUT_MS_DEFAULT 10000L
 #define MPC_NODE_TIMEOUT_MS_DEFAULT         60000L
 #define MPC_NODE_MAX_RESPONSE_DEFAULT       ((size_t)16 << 20)
+/* A node refuses a client key by closing the connection right after the handshake. A close
+ * without an answer within this many ms (plus four handshake round trips) of our Finished is
+ * reported as that refusal (MPC_ERR_PEER_KEY); a later one as the node failing mid-request
+ * (MPC_ERR_HTTP). See docs/node.md. */
+#define MPC_NODE_REFUSAL_WINDOW_MS 1000LL
 
 struct mpc_node_client_opts {
 	EVP_PKEY *client_key;    /* Ed25519 TLS identity; the client takes its own reference */

@@ -168,6 +168,10 @@ static void test_status(void **state)
 	snprintf(want, sizeof(want), "backup service:      registered %s (ours: unknown)", f->key);
 	assert_non_null(strstr(f->r.out, want));
 	assert_non_null(strstr(f->r.out, "store covers keyset: unknown"));
+	/* the contract named, as docs/operations.md writes it (v1.signer, the default) */
+	ch_run(&f->r, NULL, NULL, "contract", "status", "--rpc-url", f->url[0], "--account",
+	       OPERATOR, "--contract", "v1.signer", (char *)NULL);
+	ch_expect(&f->r, 0, "protocol state:      Running");
 
 	/* With the token: the registered key is ours. */
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--token", f->hsm.uri, "--rpc-url",
@@ -175,6 +179,14 @@ static void test_status(void **state)
 	ch_expect(&f->r, 0, "(ours: yes)");
 	assert_non_null(strstr(f->r.out, "migration address: multichain-mainnet-0.nearone.org:3000"));
 	no_secrets(&f->r);
+	/* the TLS public key is a public object: no PIN source needed (none is read) */
+	{
+		static const char *const no_pin[] = { "MPC_BACKUP_PIN", NULL };
+
+		ch_run(&f->r, NULL, no_pin, "contract", "status", "--token", f->hsm.uri,
+		       "--rpc-url", f->url[0], "--account", OPERATOR, (char *)NULL);
+		ch_expect(&f->r, 0, "(ours: yes)");
+	}
 	ch_run(&f->r, NULL, NULL, "contract", "status", "--json", "--token", f->hsm.uri,
 	       "--rpc-url", f->url[0], "--account", OPERATOR, (char *)NULL);
 	ch_expect(&f->r, 0, NULL);

@@ -11,7 +11,8 @@
  * the node-style names (CN=rcgen self signed cert, DNS:dummy), the token's public key, and the
  * certificate's bytes equal to mpc_node_cert_leaf(token key).
  * Then the error paths of `node hello` against fake-node: wrong --node-key, refused key, TLS
- * 1.2 only, a hanging node, connection refused, malformed and missing arguments. */
+ * 1.2 only, a hanging node, a node that stalls then closes, connection refused, malformed and
+ * missing arguments; and a token whose TLS private key is gone. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -443,6 +444,12 @@ static void test_hello_errors(void **state)
 	/* A node that never answers, with a 1 s budget: 23. */
 	start_node(f, f->key, "hang");
 	hello_fails(f, f->addr, f->node.key_str, "1", 23, "no complete answer");
+	assert_null(strstr(f->r.err, "refused"));
+	/* One that takes our key, holds the request 3 s and closes without an answer failed
+	 * mid-request: 22, not "refused our key" (21). */
+	start_node(f, f->key, "stall-close");
+	hello_fails(f, f->addr, f->node.key_str, "20", 22, "not a refusal of our key");
+	assert_null(strstr(f->r.err, "refused our"));
 	nh_stop(&f->node);
 	/* The TCP connection is taken and no TLS byte ever comes: a timeout (23) that says so,
 	 * by the --node-timeout given (it said "no TCP connection within the connect timeout of
@@ -500,6 +507,25 @@ static void test_hello_errors(void **state)
 	ch_expect(&f->r, 2, NULL);
 }
 
+/* The token's TLS private key deleted (pkcs11-tool, an independent tool): the handshake fails
+ * on our side, and it is the token's problem (10, naming the token), not the node's (21). */
+static void test_hello_unusable_token_key(void **state)
+{
+	struct fx *f = *state;
+	char cmd[1024], out[4096];
+
+	start_node(f, f->key, NULL);
+	hello_ok(f, f->node.key_str);
+	snprintf(cmd, sizeof(cmd), "pkcs11-tool --module '%s' --token-label mpc-backup --login "
+		 "--pin %s --delete-object --type privkey --label mpc-backup-tls 2>&1",
+		 f->hsm.module, TH_USER_PIN);
+	if (th_run(cmd, out, sizeof(out)) != 0)
+		fail_msg("%s: %s", cmd, out);
+	hello_fails(f, f->addr, f->node.key_str, NULL, 10, "our TLS key could not sign");
+	assert_non_null(strstr(f->r.err, "token \"mpc-backup\""));
+	assert_null(strstr(f->r.err, "refused"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +533,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gnutls_serv, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rustls_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello_unusable_token_key, setup, teardown),
 	};
 
 	return CH_MAIN(tests);

@@ -207,7 +207,15 @@ static void test_import_then_drill(void **state)
 		assert_int_equal(chmod(conf, 0600), 0);
 		ch_run(&f->r, NULL, NULL, "drill", "--config", conf, (char *)NULL);
 		ch_expect(&f->r, 0, "epoch 4  current");
+		/* import with the same file (docs/operations.md's form): already there */
+		ch_run(&f->r, NULL, NULL, "import", "backup-cli", "--home", f->home, "--store",
+		       f->store, "--config", conf, (char *)NULL);
+		ch_expect(&f->r, 0, "already in the store");
 	}
+	/* the drill unsealing with the token named by --seal-to */
+	ch_run(&f->r, NULL, NULL, "drill", "--store", f->store, "--token", f->hsm.uri, "--seal-to",
+	       f->hsm.uri, (char *)NULL);
+	ch_expect(&f->r, 0, "restorable: keyset-e");
 	/* the contract moves to epoch 5: the store cannot restore it */
 	write_state(f->rpcdir, &f->e4.ks, 5);
 	ch_run(&f->r, NULL, NULL, "drill", "--store", f->store, "--token", f->hsm.uri, "--rpc-url",

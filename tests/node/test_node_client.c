@@ -1,7 +1,9 @@
 /* test_node_client.c: the node client against real fake-node processes over loopback TLS 1.3
  * with a software client key: the happy paths byte for byte, and every failure the brief names
  * (wrong keys both ways, TLS 1.2, no client-certificate request, hang, 500, oversize, garbage,
- * slow drip, wrong transport key), each a clear error within its timeout. */
+ * slow drip, wrong transport key), each a clear error within its timeout; and who is blamed
+ * when a connection ends without an answer (stall then close, close at once, a certificate
+ * alert). An unusable token key: test_node_token_key.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -258,6 +260,69 @@ static void test_hang_times_out(void **state)
 	assert_int_equal(mpc_node_hello(f->c, &e), MPC_ERR_TIMEOUT);
 	print_message("    -> %s\n", e.msg);
 	assert_non_null(strstr(e.msg, "1500 ms"));
+	/* the handshake completed and the node kept the connection: a stall, not a refusal */
+	assert_non_null(strstr(e.msg, "completed TLS handshake"));
+	assert_null(strstr(e.msg, "refused"));
+}
+
+/* A node that takes our key, holds a request, then closes without an answer failed
+ * mid-request: it did not refuse our key (the node refuses by closing at once). */
+static void test_stall_then_close(void **state)
+{
+	struct fx *f = *state;
+	struct mpc_err e = { 0 };
+
+	start_node(f, "stall-close", "--stall-ms", "2500");
+	make_client(f, NULL, 20000, 0);
+	assert_int_equal(mpc_node_hello(f->c, &e), MPC_ERR_HTTP);
+	print_message("    -> %s\n", e.msg);
+	assert_non_null(strstr(e.msg, "closed the connection without an answer"));
+	assert_non_null(strstr(e.msg, "not a refusal of our key"));
+	assert_null(strstr(e.msg, "refused our"));
+	assert_int_equal(nh_wait_line(&f->node, "ACCEPTED", 5000, NULL, 0), 0);
+	assert_int_equal(nh_wait_line(&f->node, "STALLED", 5000, NULL, 0), 0);
+}
+
+/* The same node, but closing at once: indistinguishable from the node's refusal, and reported
+ * as one (the node gives no other signal). */
+static void test_close_at_once_is_refusal(void **state)
+{
+	struct fx *f = *state;
+	struct mpc_err e = { 0 };
+
+	start_node(f, "stall-close", "--stall-ms", "0");
+	make_client(f, NULL, 20000, 0);
+	assert_int_equal(mpc_node_hello(f->c, &e), MPC_ERR_PEER_KEY);
+	print_message("    -> %s\n", e.msg);
+	assert_non_null(strstr(e.msg, "refused our client key"));
+}
+
+/* A server that rejects our certificate inside the handshake: in TLS 1.3 its alert arrives
+ * after our Finished, at the first read; it is named, and it is the node refusing our key. */
+static void test_certificate_rejected_by_alert(void **state)
+{
+	struct fx *f = *state;
+	struct mpc_err e = { 0 };
+	uint8_t other[32];
+	char other_s[MPC_ED25519_KEY_STR_MAX];
+	EVP_PKEY *k = nh_software_key(other);
+	const char *args[] = { "--client-key", other_s, "--fault", "reject-cert", NULL };
+
+	mpc_ed25519_key_format(other, other_s, NULL);
+	assert_int_equal(nh_start(&f->node, args), 0);
+	make_client(f, NULL, 0, 0);
+	assert_int_equal(mpc_node_hello(f->c, &e), MPC_ERR_PEER_KEY);
+	print_message("    -> %s\n", e.msg);
+	assert_non_null(strstr(e.msg, "rejected our client certificate"));
+	assert_non_null(strstr(e.msg, "bad certificate"));
+	assert_non_null(strstr(e.msg, f->pub_str));
+	assert_int_not_equal(nh_wait_line(&f->node, "ACCEPTED", 300, NULL, 0), 0);
+	/* and the same node takes the key it was configured with */
+	nh_stop(&f->node);
+	start_node(f, "reject-cert", NULL, NULL);
+	make_client(f, NULL, 0, 0);
+	assert_int_equal(mpc_node_hello(f->c, &e), MPC_OK);
+	EVP_PKEY_free(k);
 }
 
 static void test_slow_drip_times_out(void **state)
@@ -448,6 +513,8 @@ int main(void)
 		T(test_node_presents_other_key), T(test_wrong_client_key),
 		T(test_tls12_only_node),       T(test_no_client_cert_request),
 		T(test_hang_times_out),        T(test_slow_drip_times_out),
+		T(test_stall_then_close),      T(test_close_at_once_is_refusal),
+		T(test_certificate_rejected_by_alert),
 		T(test_status_500),            T(test_oversize),
 		T(test_garbage),               T(test_wrong_transport_key),
 		T(test_address_forms),         T(test_address_parse_and_opts),

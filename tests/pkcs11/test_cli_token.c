@@ -110,10 +110,130 @@ static void test_pin_sources(void **state)
 	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 0);
 	snprintf(args, sizeof(args), "token show --token '%s&pin-source=file:%s'", c->hsm.uri, pinfile);
 	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 0);
+	/* no PIN source at all: the public objects, exit 0 (test_no_pin_for_the_public_key) */
+	snprintf(args, sizeof(args), "token show --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 0);
+	assert_non_null(strstr(c->out, "not logged in"));
+}
+
+/* The TLS public key of `token show` output ("TLS public key: ed25519:...") into key[80]. */
+static void shown_key(const char *out, char *key)
+{
+	const char *k = strstr(out, "TLS public key: ed25519:");
+
+	assert_non_null(k);
+	snprintf(key, 80, "%.*s", (int)strcspn(k + 16, "\n"), k + 16);
+}
+
+/* register and token show read no PIN where the TLS public key is a public object: the
+ * environment unset and no file, or every source set to something that fails if read (a wrong
+ * PIN, a missing file, a locked token): the same output as with the PIN. */
+static void test_no_pin_for_the_public_key(void **state)
+{
+	struct cli *c = *state;
+	char args[1024], env[1024], pinned[16384], key[80], key2[80], missing[300];
+	json_t *j, *k;
+	json_error_t je;
+
+	snprintf(args, sizeof(args), "token init --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 0);
+	snprintf(missing, sizeof(missing), "%s/no-such-pin-file", c->hsm.dir);
+
+	/* register: with the PIN (the harness exports MPC_BACKUP_PIN), then without any */
+	snprintf(args, sizeof(args), "register --token '%s' --account op.near", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 0);
+	snprintf(pinned, sizeof(pinned), "%s", c->out);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 0);
+	assert_string_equal(c->out, pinned);
+	snprintf(args, sizeof(args), "register --token '%s' --account op.near --pin-file %s",
+		 c->hsm.uri, missing);
+	assert_int_equal(run(c, "MPC_BACKUP_PIN=99999999", args), 0);
+	assert_string_equal(c->out, pinned);
+	snprintf(args, sizeof(args), "register --account op.near --token "
+		 "'pkcs11:token=mpc-backup?module-path=%s'", getenv("LOCKSHIM"));
+	snprintf(env, sizeof(env), "LOCKSHIM_REAL=%s LOCKSHIM_FLAGS=%lu", c->hsm.module, 1UL << 18);
+	assert_int_equal(run(c, env, args), 0);
+	assert_string_equal(c->out, pinned);
+
+	/* token show: with a PIN source every key; without one the public objects, a note, and
+	 * the same TLS public key */
+	snprintf(args, sizeof(args), "token show --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 0);
+	assert_non_null(strstr(c->out, "mpc-backup-seal-gcm"));
+	assert_null(strstr(c->out, "not logged in"));
+	shown_key(c->out, key);
+	assert_non_null(strstr(pinned, key));
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 0);
+	assert_null(strstr(c->out, "mpc-backup-seal"));
+	assert_non_null(strstr(c->out, "mpc-backup-tls         id 10 public"));
+	assert_non_null(strstr(c->out, "not logged in (no PIN configured)"));
+	shown_key(c->out, key2);
+	assert_string_equal(key, key2);
+	snprintf(args, sizeof(args), "token show --token 'pkcs11:token=mpc-backup?module-path=%s'",
+		 getenv("LOCKSHIM"));
+	strcat(env, " env -u MPC_BACKUP_PIN"); /* the locked token, and no PIN */
+	assert_int_equal(run(c, env, args), 0);
+	shown_key(c->out, key2);
+	assert_string_equal(key, key2);
+	snprintf(args, sizeof(args), "token show --json --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 0);
+	j = json_loads(c->out, 0, &je);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "tls_public_key")), key);
+	assert_true(json_is_false(json_object_get(j, "logged_in")));
+	assert_int_equal(json_array_size(json_object_get(j, "keys")), 1);
+	k = json_array_get(json_object_get(j, "keys"), 0);
+	assert_string_equal(json_string_value(json_object_get(k, "class")), "public");
+	assert_true(json_is_false(json_object_get(json_object_get(k, "attributes"), "private")));
+	json_decref(j);
+	/* a configured PIN source is used, and its failure reported (never skipped silently) */
+	snprintf(args, sizeof(args), "token show --token '%s' --pin-file %s", c->hsm.uri, missing);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 14);
+	assert_int_equal(lines(c->out), 1);
+}
+
+/* A token that keeps the TLS public key as a private object (some HSMs do; made here with
+ * pkcs11-tool, an independent tool): without a PIN it cannot be read, and both commands say
+ * so; with the PIN they log in and print the key. */
+static void test_private_public_key_needs_the_pin(void **state)
+{
+	struct cli *c = *state;
+	char cmd[2048], args[1024], key[80];
+	json_t *j, *keys;
+	json_error_t je;
+	int private_pub = 0;
+
+	snprintf(cmd, sizeof(cmd), "pkcs11-tool --module '%s' --token-label mpc-backup --login "
+		 "--pin %s --keypairgen --key-type EC:edwards25519 --label mpc-backup-tls --id 10 "
+		 "--usage-sign --sensitive --private 2>&1", c->hsm.module, TH_USER_PIN);
+	if (th_run(cmd, c->out, sizeof(c->out)) != 0)
+		fail_msg("%s: %s", cmd, c->out);
+	snprintf(args, sizeof(args), "token show --json --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 0);
+	j = json_loads(c->out, 0, &je);
+	assert_non_null(j);
+	keys = json_object_get(j, "keys");
+	for (size_t i = 0; i < json_array_size(keys); i++) {
+		json_t *k = json_array_get(keys, i);
+
+		if (strcmp(json_string_value(json_object_get(k, "class")), "public") == 0)
+			private_pub = json_is_true(
+				json_object_get(json_object_get(k, "attributes"), "private"));
+	}
+	snprintf(key, sizeof(key), "%s", json_string_value(json_object_get(j, "tls_public_key")));
+	json_decref(j);
+	assert_true(private_pub);
+
+	snprintf(args, sizeof(args), "register --token '%s' --account op.near", c->hsm.uri);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 14);
+	assert_int_equal(lines(c->out), 1);
+	assert_non_null(strstr(c->out, "cannot be read without logging in"));
+	assert_int_equal(run(c, NULL, args), 0);
+	assert_non_null(strstr(c->out, key));
+	assert_non_null(strstr(c->out, "the PIN was used"));
 	snprintf(args, sizeof(args), "token show --token '%s'", c->hsm.uri);
 	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 14);
-	assert_non_null(strstr(c->out, "no PIN"));
-	assert_int_equal(lines(c->out), 1);
+	assert_non_null(strstr(c->out, "cannot be read without logging in"));
 }
 
 static void test_wrong_pin_once(void **state)
@@ -304,6 +424,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_init_is_idempotent_and_prints_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pin_sources, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_pin_for_the_public_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_private_public_key_needs_the_pin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_pin_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked_and_final_try, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clear_errors, setup, teardown),

@@ -718,7 +718,8 @@ static void test_upload_killed(void **state)
 	mpc_replica_set_free(s);
 	/* the CLI agrees */
 	assert_int_equal(run_cli(NULL, out, sizeof(out), "store", "replicate", "--store", x->dir,
-				 "--replica", "wd:", "--rclone-config", x->conf, "--check", NULL),
+				 "--replica", "wd:", "--rclone-config", x->conf, "--check",
+				 "--timeout", "120", NULL),
 			 0);
 	assert_non_null(strstr(out, "current"));
 }
@@ -752,7 +753,8 @@ static void test_tamper_and_fetch(void **state)
 	snprintf(fresh, sizeof(fresh), "%s/newhost", x->tmp);
 	snprintf(tok, sizeof(tok), "%s", x->h.uri);
 	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from",
-		     "wd:", "--rclone-config", x->conf, "--verify", "--token", tok, NULL);
+		     "wd:", "--rclone-config", x->conf, "--verify", "--seal-to", tok, "--token", tok,
+		     NULL);
 	if (st != 0)
 		fail_msg("fetch: %d %s", st, out);
 	assert_int_equal(store_count(fresh), 3);

@@ -26,9 +26,10 @@
  *   --received PATH        where /set_keyshares writes what it got (default: not written)
  *   --fault NAME           hang | status500 | garbage | garbage-http | oversize |
  *                          oversize-noclen | slow | wrong-server-key | tls12 | no-client-cert |
- *                          receiver-closed
+ *                          receiver-closed | stall-close | reject-cert
  *   --oversize-bytes N     body size for the oversize faults (default 17 MiB)
  *   --drip-ms N            pause between bytes for --fault slow (default 100)
+ *   --stall-ms N           how long --fault stall-close holds a request (default 3000)
  * Environment: MPC_BACKUP_ENCRYPTION_KEY_HEX, the transport key (64 hex), required, as the node.
  * Stdout: "PORT <n>" then "KEY ed25519:<base58>" (the key it advertises), each flushed; then
  * one line per event ("ACCEPTED", "REFUSED ed25519:...", "SET <n>", "GET <n>", "CLOSED <n>").
@@ -43,7 +44,12 @@
  * one key but presents another; tls12 = TLS 1.2 only; no-client-cert = never asks for a client
  * certificate (and accepts any client); receiver-closed = /set_keyshares decrypts and parses
  * the body, then answers 500 "keyshares receiver channel is closed" as a node that has left
- * onboarding does (near/mpc #3406; event "CLOSED <n>"), everything else as normal.
+ * onboarding does (near/mpc #3406; event "CLOSED <n>"), everything else as normal;
+ * stall-close = accept the key, read a request, hold it --stall-ms, then close the socket with
+ * no answer and no close_notify (event "STALLED"), as a node that fails mid-request;
+ * reject-cert = refuse a client key other than --client-key inside the handshake, with a
+ * bad_certificate alert (what an OpenSSL or Go server does; in TLS 1.3 the client reads it
+ * after its Finished), instead of the node's drop after the handshake.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -85,6 +91,7 @@ struct config {
 	const char *fault;
 	size_t oversize_bytes;
 	long drip_ms;
+	long stall_ms;
 	struct mpc_transport_key tk;
 	json_t *keyshares; /* array */
 	SSL_CTX *ctx;
@@ -420,6 +427,13 @@ static int serve(struct conn *c, SSL *ssl)
 			free(body);
 			continue; /* read the next request (or EOF) and never answer */
 		}
+		if (fault_is(c->cfg, "stall-close")) {
+			free(body);
+			event(c->cfg, "STALLED");
+			sleep_ms(c->cfg->stall_ms);
+			rc = -1; /* drop: no answer, no close_notify */
+			break;
+		}
 		if (fault_is(c->cfg, "status500"))
 			rc = send_text(c, ssl, 500, "Failed to get keyshares");
 		else if (fault_is(c->cfg, "garbage-http"))
@@ -462,8 +476,23 @@ static void *conn_main(void *arg)
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (ssl == NULL || SSL_set_fd(ssl, c->fd) != 1 || SSL_accept(ssl) != 1)
+	if (ssl == NULL || SSL_set_fd(ssl, c->fd) != 1)
 		goto out;
+	if (SSL_accept(ssl) != 1) {
+		if (fault_is(cfg, "reject-cert")) {
+			/* A lingering close, as TLS servers do after an alert: without it the
+			 * client's request, sent after its Finished, would meet a reset that
+			 * discards the alert before the client reads it. */
+			char sink[4096];
+			struct timeval lt = { 2, 0 };
+
+			setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &lt, sizeof(lt));
+			shutdown(c->fd, SHUT_WR);
+			while (read(c->fd, sink, sizeof(sink)) > 0)
+				;
+		}
+		goto out;
+	}
 	if (!fault_is(cfg, "no-client-cert")) {
 		peer = SSL_get1_peer_certificate(ssl);
 		if (peer == NULL || mpc_node_cert_pub(peer, pub, NULL) != MPC_OK)
@@ -491,16 +520,24 @@ out:
  * the dummy root); the key itself is checked after the handshake, as the node does. */
 static int client_verify_cb(X509_STORE_CTX *x, void *arg)
 {
+	const struct config *cfg = arg;
 	STACK_OF(X509) *chain = X509_STORE_CTX_get0_untrusted(x);
 	X509 *leaf = X509_STORE_CTX_get0_cert(x);
 	EVP_PKEY *issuer = mpc_node_cert_dummy_key(NULL);
-	int ok;
+	uint8_t pub[32];
+	int ok, err = X509_V_ERR_CERT_SIGNATURE_FAILURE;
 
-	(void)arg;
 	ok = leaf != NULL && chain != NULL && sk_X509_num(chain) == 1 && issuer != NULL &&
 	     X509_verify(leaf, issuer) == 1;
 	EVP_PKEY_free(issuer);
-	X509_STORE_CTX_set_error(x, ok ? X509_V_OK : X509_V_ERR_CERT_SIGNATURE_FAILURE);
+	/* reject-cert: the key is checked here, so a refusal is a handshake alert */
+	if (ok && fault_is(cfg, "reject-cert") &&
+	    (mpc_node_cert_pub(leaf, pub, NULL) != MPC_OK || !cfg->have_client_key ||
+	     !mpc_memeq_ct(pub, cfg->client_key, 32))) {
+		ok = 0;
+		err = X509_V_ERR_CERT_REJECTED;
+	}
+	X509_STORE_CTX_set_error(x, ok ? X509_V_OK : err);
 	return ok;
 }
 
@@ -528,7 +565,9 @@ static int usage(const char *why)
 
 int main(int argc, char **argv)
 {
-	struct config cfg = { .port = 0, .oversize_bytes = (size_t)17 << 20, .drip_ms = 100 };
+	struct config cfg = {
+		.port = 0, .oversize_bytes = (size_t)17 << 20, .drip_ms = 100, .stall_ms = 3000
+	};
 	struct mpc_err e = { 0 };
 	EVP_PKEY *key = NULL, *presented = NULL;
 	X509 *leaf = NULL;
@@ -566,6 +605,8 @@ int main(int argc, char **argv)
 			cfg.oversize_bytes = strtoul(v, NULL, 10);
 		else if (strcmp(a, "--drip-ms") == 0)
 			cfg.drip_ms = atol(v);
+		else if (strcmp(a, "--stall-ms") == 0)
+			cfg.stall_ms = atol(v);
 		else
 			return usage("unknown option");
 	}
@@ -611,7 +652,7 @@ int main(int argc, char **argv)
 	if (!fault_is(&cfg, "no-client-cert")) {
 		SSL_CTX_set_verify(cfg.ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 				   NULL);
-		SSL_CTX_set_cert_verify_callback(cfg.ctx, client_verify_cb, NULL);
+		SSL_CTX_set_cert_verify_callback(cfg.ctx, client_verify_cb, &cfg);
 	}
 
 	lfd = socket(cfg.ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
