@@ -9,6 +9,7 @@
 
 #include "pkcs11/internal.h"
 #include "pkcs11/keys.h"
+#include "pkcs11/vendor.h"
 #include "src/util/mem.h"
 
 #define BLOB_MAGIC   "MPCS"
@@ -60,51 +61,108 @@ static int cbc_usable(struct mpc_token *t)
 	       mpc_token_has_mechanism(t, CKM_SHA256_HMAC, CKF_SIGN | CKF_VERIFY);
 }
 
-int mpc_seal_pick(struct mpc_token *t, enum mpc_seal_mech want, enum mpc_seal_mech *out,
-		  struct mpc_err *e)
+size_t mpc_seal_max_single_part(struct mpc_token *t, enum mpc_seal_mech mech)
+{
+	size_t lim = mpc_vendor_rules(t)->gcm_max_input;
+
+	/* The whole blob body (ciphertext || tag) must go back in one C_Decrypt. */
+	if (mech != MPC_SEAL_AES_GCM || lim == 0)
+		return 0;
+	return lim > GCM_TAG_LEN ? lim - GCM_TAG_LEN : 1;
+}
+
+/* "n bytes are over the token's single-part AES-GCM limit" (MPC_ERR_TOO_LARGE). */
+static int over_gcm_limit(struct mpc_token *t, size_t n, const char *why, struct mpc_err *e)
+{
+	const struct mpc_vendor_rules *vr = mpc_vendor_rules(t);
+
+	return mpc_fail(e, MPC_ERR_TOO_LARGE,
+			"token \"%s\" (%s): %zu bytes of keyshares are over its single-part "
+			"AES-GCM limit of %zu bytes of input (%zu of plaintext)%s",
+			MPC_TOKEN_LABEL(t), mpc_token_kind_name(vr->kind), n, vr->gcm_max_input,
+			mpc_seal_max_single_part(t, MPC_SEAL_AES_GCM), why);
+}
+
+/* The sealing key(s) of `mech` looked up (and checked: a key that can leave the token is
+ * refused by name) under the token's lock. */
+static int keys_usable(struct mpc_token *t, enum mpc_seal_mech mech, struct mpc_err *e)
 {
 	CK_OBJECT_HANDLE h;
-	struct mpc_err tmp = { 0 };
 	int rc;
+
+	mpc_token_lock(t);
+	rc = mpc_token_ready(t, e);
+	if (rc == MPC_OK && mech == MPC_SEAL_AES_GCM)
+		rc = mpc_key_get(t, MPC_KEY_SEAL_GCM, &h, e);
+	if (rc == MPC_OK && mech == MPC_SEAL_AES_CBC_HMAC)
+		rc = mpc_key_get(t, MPC_KEY_SEAL_CBC, &h, e);
+	if (rc == MPC_OK && mech == MPC_SEAL_AES_CBC_HMAC)
+		rc = mpc_key_get(t, MPC_KEY_SEAL_HMAC, &h, e);
+	mpc_token_unlock(t);
+	return rc;
+}
+
+int mpc_seal_pick_for(struct mpc_token *t, enum mpc_seal_mech want, size_t n,
+		      enum mpc_seal_mech *out, struct mpc_err *e)
+{
+	size_t gcm_max = mpc_seal_max_single_part(t, MPC_SEAL_AES_GCM);
+	struct mpc_err tmp = { 0 };
+	int rc, too_big = 0;
 
 	if (want == MPC_SEAL_AUTO || want == MPC_SEAL_AES_GCM) {
 		if (gcm_usable(t)) {
-			mpc_token_lock(t);
-			rc = mpc_token_ready(t, &tmp);
-			if (rc == MPC_OK)
-				rc = mpc_key_get(t, MPC_KEY_SEAL_GCM, &h, &tmp);
-			mpc_token_unlock(t);
-			if (rc == MPC_OK) {
-				*out = MPC_SEAL_AES_GCM;
-				return MPC_OK;
-			}
-			if (want == MPC_SEAL_AES_GCM) {
+			rc = keys_usable(t, MPC_SEAL_AES_GCM, &tmp);
+			/* No silent downgrade: only a GCM key that is not there at all lets AUTO
+			 * use CBC+HMAC; one that is there but refused (extractable, not sensitive,
+			 * two of them) or a failing token is reported. */
+			if (rc != MPC_OK && (want == MPC_SEAL_AES_GCM || rc != MPC_ERR_OBJECT_NOT_FOUND)) {
 				if (e != NULL)
 					*e = tmp;
 				return rc;
 			}
+			if (rc == MPC_OK && (gcm_max == 0 || n <= gcm_max)) {
+				*out = MPC_SEAL_AES_GCM;
+				return MPC_OK;
+			}
+			if (rc == MPC_OK && want == MPC_SEAL_AES_GCM)
+				return over_gcm_limit(t, n, "", e);
+			too_big = rc == MPC_OK;
 		} else if (want == MPC_SEAL_AES_GCM) {
 			return mpc_fail(e, MPC_ERR_UNSUPPORTED,
 					"token \"%s\" does not offer CKM_AES_GCM for encryption",
 					MPC_TOKEN_LABEL(t));
 		}
 	}
-	if (!cbc_usable(t))
+	if (!cbc_usable(t)) {
+		if (too_big)
+			return over_gcm_limit(t, n,
+					      " and it offers no CKM_AES_CBC_PAD with "
+					      "CKM_SHA256_HMAC to seal them otherwise",
+					      e);
 		return mpc_fail(e, MPC_ERR_UNSUPPORTED,
 				"token \"%s\" offers no usable sealing mechanism (AES-GCM, or "
 				"AES-CBC-PAD with HMAC-SHA256)",
 				MPC_TOKEN_LABEL(t));
-	mpc_token_lock(t);
-	rc = mpc_token_ready(t, e);
-	if (rc == MPC_OK)
-		rc = mpc_key_get(t, MPC_KEY_SEAL_CBC, &h, e);
-	if (rc == MPC_OK)
-		rc = mpc_key_get(t, MPC_KEY_SEAL_HMAC, &h, e);
-	mpc_token_unlock(t);
-	if (rc != MPC_OK)
+	}
+	rc = keys_usable(t, MPC_SEAL_AES_CBC_HMAC, &tmp);
+	if (rc == MPC_ERR_OBJECT_NOT_FOUND && too_big)
+		return over_gcm_limit(t, n,
+				      " and it holds no CBC+HMAC keys to seal them otherwise (run "
+				      "`mpc-backup token init` on it)",
+				      e);
+	if (rc != MPC_OK) {
+		if (e != NULL)
+			*e = tmp;
 		return rc;
+	}
 	*out = MPC_SEAL_AES_CBC_HMAC;
 	return MPC_OK;
+}
+
+int mpc_seal_pick(struct mpc_token *t, enum mpc_seal_mech want, enum mpc_seal_mech *out,
+		  struct mpc_err *e)
+{
+	return mpc_seal_pick_for(t, want, 0, out, e);
 }
 
 /* Random IV: the token's RNG XOR OpenSSL's, so either one being sound is enough. The token's
@@ -238,6 +296,9 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 		uint8_t *iv = blob + HDR_LEN;
 
 		blob[6] = GCM_IV_LEN;
+		if (mpc_seal_max_single_part(t, MPC_SEAL_AES_GCM) != 0 &&
+		    n > mpc_seal_max_single_part(t, MPC_SEAL_AES_GCM))
+			return over_gcm_limit(t, n, "", e);
 		rc = mpc_key_get(t, MPC_KEY_SEAL_GCM, &k, e);
 		if (rc == MPC_OK)
 			rc = fresh_iv(t, iv, GCM_IV_LEN, e);
@@ -398,7 +459,15 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 
 	if (mech == MPC_SEAL_AES_GCM) {
 		uint8_t iv[GCM_IV_LEN];
+		size_t lim = mpc_vendor_rules(t)->gcm_max_input;
 
+		if (lim != 0 && blob_len - HDR_LEN - GCM_IV_LEN > lim)
+			return mpc_fail(e, MPC_ERR_TOO_LARGE,
+					"token \"%s\" (%s) cannot open this AES-GCM blob: %zu bytes "
+					"are over its single-part limit of %zu bytes of input; open it "
+					"with another token it is sealed to",
+					MPC_TOKEN_LABEL(t), mpc_token_kind_name(mpc_vendor_rules(t)->kind),
+					blob_len - HDR_LEN - GCM_IV_LEN, lim);
 		rc = mpc_key_get(t, MPC_KEY_SEAL_GCM, &k, e);
 		if (rc != MPC_OK)
 			return rc;

@@ -40,6 +40,19 @@ int mpc_seal_mech_parse(const char *s, enum mpc_seal_mech *out, struct mpc_err *
 int mpc_seal_pick(struct mpc_token *t, enum mpc_seal_mech want, enum mpc_seal_mech *out,
 		  struct mpc_err *e);
 
+/* The same for n bytes of plaintext: on a token with a single-part AES-GCM limit (AWS
+ * CloudHSM, vendor.h) AUTO picks CBC+HMAC for a plaintext over it, and a plaintext no usable
+ * mechanism can seal in one part is MPC_ERR_TOO_LARGE naming the limit. No silent downgrade:
+ * AUTO falls back from GCM to CBC+HMAC only when the GCM key is absent or n is over the
+ * limit; a GCM key that is there but refused (extractable, not sensitive) is the error.
+ * Callers that know the size before fetching anything (the backup) call this first. */
+int mpc_seal_pick_for(struct mpc_token *t, enum mpc_seal_mech want, size_t n,
+		      enum mpc_seal_mech *out, struct mpc_err *e);
+
+/* The largest plaintext `mech` can seal on t in one part so that the blob opens there again
+ * (0: no limit known). */
+size_t mpc_seal_max_single_part(struct mpc_token *t, enum mpc_seal_mech mech);
+
 /* Seal n bytes of plaintext with associated data `aad`. On success *blob is a malloc()ed
  * buffer of *blob_len bytes owned by the caller (it holds no secret). The plaintext is not
  * modified. */
