@@ -144,6 +144,7 @@ int mpc_seal_pick_for(struct mpc_token *t, enum mpc_seal_mech want, size_t n,
 				"AES-CBC-PAD with HMAC-SHA256)",
 				MPC_TOKEN_LABEL(t));
 	}
+	mpc_err_clear(&tmp);
 	rc = keys_usable(t, MPC_SEAL_AES_CBC_HMAC, &tmp);
 	if (rc == MPC_ERR_OBJECT_NOT_FOUND && too_big)
 		return over_gcm_limit(t, n,
@@ -383,7 +384,7 @@ int mpc_seal_to(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "cannot seal %zu bytes (at most %u)", n,
 				MPC_SEAL_MAX_PLAINTEXT);
 	if (mech == MPC_SEAL_AUTO) {
-		rc = mpc_seal_pick(t, MPC_SEAL_AUTO, &mech, e);
+		rc = mpc_seal_pick_for(t, MPC_SEAL_AUTO, n, &mech, e);
 		if (rc != MPC_OK)
 			return rc;
 	}
