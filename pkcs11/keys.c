@@ -322,6 +322,15 @@ int mpc_key_ceremony(struct mpc_token *t, int what, struct mpc_ceremony_report *
 			rc = p;
 			goto out;
 		}
+		if (p) {
+			/* A key already there under mpc-backup's label must be one it may use: one
+			 * that can leave the token is named, not counted as present. */
+			CK_OBJECT_HANDLE h;
+
+			rc = mpc_key_get(t, secrets[i], &h, e);
+			if (rc != MPC_OK)
+				goto out;
+		}
 		if (!p && wanted[i] && (what & MPC_CEREMONY_SEAL)) {
 			rc = gen_secret(t, secrets[i], e);
 			if (rc != MPC_OK)
