@@ -29,7 +29,7 @@ static int is_cfg_key(const char *name)
 					    "pin-file",     "seal-to",       "store",
 					    "rpc-url",      "rpc-quorum",    "contract",
 					    "account",      "rpc-timeout",   "transport-key-file",
-					    "node-timeout", "migration-port" };
+					    "node-timeout", "migration-port", "token-profile" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(name, keys[i]) == 0)
@@ -139,6 +139,7 @@ int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,
 		out->c.token_uri = out->cfg.token;
 	out->c.tls_token_uri = out->cfg.tls_token;
 	out->c.seal_token_uri = out->cfg.seal_token;
+	out->c.token_profile = out->cfg.token_profile;
 	out->c.pin.pin_file = out->cfg.pin_file;
 	out->c.pin.allow_final_try = out->final_try;
 	out->c.json = out->json;

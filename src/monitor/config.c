@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pkcs11/uri.h"
+#include "pkcs11/vendor.h"
 #include "src/contract/url.h"
 #include "src/monitor/log.h"
 #include "src/util/encoding.h"
@@ -85,7 +86,8 @@ void mpc_config_free(struct mpc_config *c)
 	char **strs[] = { &c->token,     &c->tls_token,      &c->seal_token,
 			  &c->pin_file,  &c->store,          &c->contract,
 			  &c->account,   &c->metrics_listen, &c->transport_key_file,
-			  &c->log_level, &c->log_format,     &c->rclone_config };
+			  &c->log_level, &c->log_format,     &c->rclone_config,
+			  &c->token_profile };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -287,6 +289,15 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 		return set_uri(c, key, value, where, e);
 	if (strcmp(key, "pin_file") == 0)
 		return set_str(&c->pin_file, value, where, e);
+	if (strcmp(key, "token_profile") == 0) {
+		enum mpc_token_kind k;
+		int is_auto;
+
+		rc = mpc_token_profile_parse(value, &is_auto, &k, e);
+		if (rc != MPC_OK)
+			return mpc_err_prefix(e, "%s: ", where);
+		return set_str(&c->token_profile, value, where, e);
+	}
 	if (strcmp(key, "store") == 0)
 		return set_str(&c->store, value, where, e);
 	if (strcmp(key, "rpc_url") == 0 && (rc = check_url(value, where, e)) != MPC_OK)

@@ -177,7 +177,26 @@ static void test_yubihsm2(void **state)
 {
 	struct fx *f = *state;
 	const char *init[] = { "token", "init", NULL };
+	const char *init_as[] = { "token", "init", "--token-profile", "softhsm2", NULL };
+	const char *init_bad[] = { "token", "init", "--token-profile", "yubihsm3", NULL };
+	const char *drill[] = { "drill", "--config", NULL, NULL };
+	char conf[512];
 
+	/* The override is obeyed: under the softhsm2 rules the device refuses the HMAC key */
+	run(f, f->vendor_uri, NULL, NULL, init_as);
+	assert_int_not_equal(f->r.status, 0);
+	ch_expect_one_error_line(&f->r, "token init");
+	assert_non_null(strstr(f->r.err, "mpc-backup-seal-hmac"));
+	assert_non_null(strstr(f->r.err, "CKR_ATTRIBUTE_VALUE_INVALID"));
+	run(f, f->vendor_uri, NULL, NULL, init_bad);
+	ch_expect(&f->r, 2, "unknown token profile");
+	assert_non_null(strstr(f->r.err, "yubihsm2"));
+	ch_write(f->hsm.dir, "bad-profile.conf", "token_profile = hsm\n", conf);
+	drill[2] = conf;
+	ch_runv(&f->r, NULL, NULL, drill);
+	ch_expect(&f->r, 2, "bad-profile.conf:1");
+	assert_non_null(strstr(f->r.err, "unknown token profile"));
+	/* detected (auto): the HMAC key made the YubiHSM way */
 	run(f, f->vendor_uri, NULL, NULL, init);
 	ch_expect(&f->r, 0, "mpc-backup-seal-hmac");
 	assert_null(strstr(f->r.out, "mpc-backup-seal-gcm"));
