@@ -162,7 +162,8 @@ static CK_RV gen_secret_kms(struct mpc_token *t, enum mpc_key_role role, CK_OBJE
 {
 	const struct mpc_key_desc *d = mpc_key_desc(role);
 	CK_ULONG alg = role == MPC_KEY_SEAL_HMAC ? MPC_KMS_HMAC_SHA256 : MPC_KMS_AES_256_CBC;
-	CK_MECHANISM mech = { role == MPC_KEY_SEAL_HMAC ? CKM_GENERIC_SECRET_KEY_GEN : CKM_AES_KEY_GEN,
+	CK_MECHANISM mech = { role == MPC_KEY_SEAL_HMAC ? CKM_GENERIC_SECRET_KEY_GEN
+							: CKM_AES_KEY_GEN,
 			      NULL, 0 };
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_LABEL, (void *)d->label, strlen(d->label) },
@@ -207,10 +208,11 @@ static int gen_secret(struct mpc_token *t, enum mpc_key_role role, struct mpc_er
 
 	if (vr->kms_keygen) {
 		if (role == MPC_KEY_SEAL_GCM)
-			return mpc_fail(e, MPC_ERR_UNSUPPORTED,
-					"token \"%s\" (kmsp11): an AES-GCM key there works only "
-					"through CKM_CLOUDKMS_AES_GCM, which mpc-backup does not use",
-					MPC_TOKEN_LABEL(t));
+			return mpc_fail(
+				e, MPC_ERR_UNSUPPORTED,
+				"token \"%s\" (kmsp11): an AES-GCM key there works only "
+				"through CKM_CLOUDKMS_AES_GCM, which mpc-backup does not use",
+				MPC_TOKEN_LABEL(t));
 		rv = gen_secret_kms(t, role, &h);
 		if (rv != CKR_OK)
 			return mpc_fail_ck(e, rv, "C_GenerateKey(CKA_KMS_ALGORITHM)", d->label);

@@ -115,7 +115,8 @@ int mpc_seal_pick_for(struct mpc_token *t, enum mpc_seal_mech want, size_t n,
 			/* No silent downgrade: only a GCM key that is not there at all lets AUTO
 			 * use CBC+HMAC; one that is there but refused (extractable, not sensitive,
 			 * two of them) or a failing token is reported. */
-			if (rc != MPC_OK && (want == MPC_SEAL_AES_GCM || rc != MPC_ERR_OBJECT_NOT_FOUND)) {
+			if (rc != MPC_OK &&
+			    (want == MPC_SEAL_AES_GCM || rc != MPC_ERR_OBJECT_NOT_FOUND)) {
 				if (e != NULL)
 					*e = tmp;
 				return rc;
@@ -463,12 +464,13 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 		size_t lim = mpc_vendor_rules(t)->gcm_max_input;
 
 		if (lim != 0 && blob_len - HDR_LEN - GCM_IV_LEN > lim)
-			return mpc_fail(e, MPC_ERR_TOO_LARGE,
-					"token \"%s\" (%s) cannot open this AES-GCM blob: %zu bytes "
-					"are over its single-part limit of %zu bytes of input; open it "
-					"with another token it is sealed to",
-					MPC_TOKEN_LABEL(t), mpc_token_kind_name(mpc_vendor_rules(t)->kind),
-					blob_len - HDR_LEN - GCM_IV_LEN, lim);
+			return mpc_fail(
+				e, MPC_ERR_TOO_LARGE,
+				"token \"%s\" (%s) cannot open this AES-GCM blob: %zu bytes "
+				"are over its single-part limit of %zu bytes of input; open it "
+				"with another token it is sealed to",
+				MPC_TOKEN_LABEL(t), mpc_token_kind_name(mpc_vendor_rules(t)->kind),
+				blob_len - HDR_LEN - GCM_IV_LEN, lim);
 		rc = mpc_key_get(t, MPC_KEY_SEAL_GCM, &k, e);
 		if (rc != MPC_OK)
 			return rc;

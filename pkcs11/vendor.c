@@ -96,7 +96,7 @@ int mpc_token_profile_parse(const char *s, int *is_auto, enum mpc_token_kind *ou
 const struct mpc_vendor_rules *mpc_vendor_rules(const struct mpc_token *t)
 {
 	return (unsigned)t->kind < MPC_TOKEN_KIND_COUNT ? &rules[t->kind]
-							  : &rules[MPC_TOKEN_KIND_GENERIC];
+							: &rules[MPC_TOKEN_KIND_GENERIC];
 }
 
 static int starts(const char *s, const char *prefix)

@@ -38,7 +38,7 @@ enum {
 	MPC_OPT_FINAL_TRY,
 	MPC_OPT_JSON,
 	MPC_OPT_HELP,
-	MPC_OPT_TOKEN_PROFILE,
+	MPC_OPT_PROFILE,
 	MPC_OPT_FIRST_COMMAND_OPTION, /* subcommands number their own options from here */
 };
 
@@ -49,7 +49,7 @@ enum {
 		{ "pin-file", required_argument, NULL, MPC_OPT_PIN_FILE },       \
 		{ "allow-final-pin-try", no_argument, NULL, MPC_OPT_FINAL_TRY }, \
 		{ "json", no_argument, NULL, MPC_OPT_JSON },                     \
-		{ "token-profile", required_argument, NULL, MPC_OPT_TOKEN_PROFILE }, \
+		{ "token-profile", required_argument, NULL, MPC_OPT_PROFILE },   \
 	{                                                                        \
 		"help", no_argument, NULL, MPC_OPT_HELP                          \
 	}
@@ -59,8 +59,8 @@ enum {
 	"                       carry module-path=, module-name= and pin-source=file:...\n"            \
 	"  --tls-token URI      token holding the Ed25519 TLS key, if not --token\n"                   \
 	"  --seal-token URI     token holding the sealing keys, if not --token\n"                      \
-	"  --token-profile P    the sealing token's vendor rules: auto (default: detected), generic,\n" \
-	"                       softhsm2, yubihsm2, cloudhsm, kmsp11, nss\n"                           \
+	"  --token-profile P    the sealing token's vendor rules: auto (detected, the default),\n"     \
+	"                       generic, softhsm2, yubihsm2, cloudhsm, kmsp11 or nss\n"                \
 	"  --pin-file FILE      read the user PIN from FILE (else pin-source, else $MPC_BACKUP_PIN)\n" \
 	"  --allow-final-pin-try  log in even if the token says one more wrong PIN locks it\n"         \
 	"  --json               print the result as JSON\n"                                            \

@@ -29,12 +29,12 @@ static int is_cfg_key(const char *name)
 					    "pin-file",     "seal-to",       "store",
 					    "rpc-url",      "rpc-quorum",    "contract",
 					    "account",      "rpc-timeout",   "transport-key-file",
-					    "node-timeout", "migration-port", "token-profile" };
+					    "node-timeout", "migration-port" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(name, keys[i]) == 0)
 			return 1;
-	return 0;
+	return strcmp(name, "token-profile") == 0;
 }
 
 int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,

@@ -131,7 +131,7 @@ int mpc_cli_common_opt(struct mpc_cli_common *c, int opt, const char *arg)
 	case MPC_OPT_SEAL_TOKEN:
 		c->seal_token_uri = arg;
 		return 1;
-	case MPC_OPT_TOKEN_PROFILE:
+	case MPC_OPT_PROFILE:
 		c->token_profile = arg;
 		return 1;
 	case MPC_OPT_PIN_FILE:

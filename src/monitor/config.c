@@ -86,13 +86,14 @@ void mpc_config_free(struct mpc_config *c)
 	char **strs[] = { &c->token,     &c->tls_token,      &c->seal_token,
 			  &c->pin_file,  &c->store,          &c->contract,
 			  &c->account,   &c->metrics_listen, &c->transport_key_file,
-			  &c->log_level, &c->log_format,     &c->rclone_config,
-			  &c->token_profile };
+			  &c->log_level, &c->log_format,     &c->rclone_config };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;
 	}
+	free(c->token_profile);
+	c->token_profile = NULL;
 	free_list(c->seal_to, &c->n_seal_to);
 	free_list(c->rpc_url, &c->n_rpc_url);
 	free_list(c->replica, &c->n_replica);
