@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "pkcs11/seal.h"
+#include "pkcs11/vendor.h"
 #include "src/util/mem.h"
 
 /* Destroy the ceremony's GCM key (found through the layer, so by its label and id). */
@@ -114,6 +115,8 @@ static void test_absent_gcm_key_uses_cbc(void **state)
 	uint8_t *blob = NULL, *out = NULL;
 	size_t blob_len = 0, out_len = 0;
 
+	/* SoftHSM2 is recognised (pkcs11/vendor.c) and has no rules that would refuse here */
+	assert_int_equal(mpc_token_kind_of(p->t, NULL), MPC_TOKEN_KIND_SOFTHSM2);
 	destroy_gcm_key(p);
 	assert_int_equal(mpc_seal_pick(p->t, MPC_SEAL_AUTO, &m, &e), MPC_OK);
 	assert_int_equal(m, MPC_SEAL_AES_CBC_HMAC);
