@@ -25,6 +25,7 @@
 
 #include "tests/cli/cli_harness.h"
 #include "src/model/keyset.h"
+#include "src/store/keyshares.h"
 #include "tests/support/softhsm.h"
 
 struct fx {
@@ -253,6 +254,8 @@ static void synthetic(struct fx *f, size_t n, char **served)
 	json_t *j;
 
 	assert_int_equal(nh_synthetic(n, &ks, &json), 0);
+	/* what backup computes before fetching is what the node sends */
+	assert_int_equal(mpc_keyshares_expected_size(&ks), strlen(json));
 	j = mpc_keyset_to_json(&ks, NULL);
 	assert_non_null(j);
 	text = json_dumps(j, JSON_COMPACT);
@@ -284,6 +287,12 @@ static void cloudhsm_domains(struct fx *f, size_t n, const char *mech)
 
 static void test_cloudhsm_64_domains(void **state)
 {
+	struct mpc_keyset ks;
+
+	/* the size computed from a real keyset (mainnet, epoch 4) is the node's answer's */
+	assert_int_equal(mpc_keyset_parse(CH_KEYSET_E4, strlen(CH_KEYSET_E4), &ks, NULL), MPC_OK);
+	assert_int_equal(mpc_keyshares_expected_size(&ks), strlen(nh_mainnet_served_json()));
+	mpc_keyset_free(&ks);
 	cloudhsm_domains(*state, 64, "aes-256-gcm"); /* 15351 bytes: within 16368 */
 }
 
