@@ -196,10 +196,12 @@ struct mpc_vendor_rules {
 	int hmac_value_len;        /* 1: the HMAC template carries CKA_VALUE_LEN 32 */
 	int hmac_retry;            /* 1: a refused HMAC template is asked again as CKK_SHA256_HMAC
 				    * without CKA_VALUE_LEN (unknown tokens only) */
-	int kms_keygen;       /* 1: C_GenerateKey templates are CKA_LABEL + CKA_KMS_ALGORITHM */
-	int find_by_label;    /* 1: secret keys are found by class and label (not CKA_ID) */
-	int no_create_object; /* 1: C_CreateObject is not supported (no key import) */
-	size_t gcm_max_input; /* largest single-part CKM_AES_GCM input; 0: no known limit */
+	int kms_keygen;        /* 1: C_GenerateKey templates are CKA_LABEL + CKA_KMS_ALGORITHM */
+	int find_by_label;     /* 1: secret keys are found by class and label (not CKA_ID) */
+	int no_create_object;  /* 1: C_CreateObject is not supported (no key import) */
+	size_t gcm_max_input;  /* largest single-part CKM_AES_GCM input; 0: no known limit */
+	size_t hmac_max_input; /* largest CKM_SHA256_HMAC input a blob's MAC may have, so that
+				* C_Verify takes it too; 0: no known limit */
 };
 
 /* The rules that apply to t (its detected kind, or the profile set on it). */

@@ -83,6 +83,25 @@ static int over_gcm_limit(struct mpc_token *t, size_t n, const char *why, struct
 			mpc_seal_max_single_part(t, MPC_SEAL_AES_GCM), why);
 }
 
+/* Bytes the token's HMAC covers in a CBC+HMAC blob of n bytes of plaintext. */
+static size_t cbc_mac_input(size_t n, size_t aad_len)
+{
+	return HDR_LEN + CBC_IV_LEN + 8 + aad_len + (n / 16 + 1) * 16;
+}
+
+/* "the MAC of a CBC+HMAC blob would be over the token's HMAC limit" (MPC_ERR_TOO_LARGE). */
+static int over_hmac_limit(struct mpc_token *t, size_t n, size_t mac_input, struct mpc_err *e)
+{
+	const struct mpc_vendor_rules *vr = mpc_vendor_rules(t);
+
+	return mpc_fail(e, MPC_ERR_TOO_LARGE,
+			"token \"%s\" (%s): sealing %zu bytes of keyshares by AES-CBC + "
+			"HMAC-SHA256 needs an HMAC over %zu bytes, over the %zu it takes in one "
+			"message; keep the sealing keys in another token (--seal-token)",
+			MPC_TOKEN_LABEL(t), mpc_token_kind_name(vr->kind), n, mac_input,
+			vr->hmac_max_input);
+}
+
 /* The sealing key(s) of `mech` looked up (and checked: a key that can leave the token is
  * refused by name) under the token's lock. */
 static int keys_usable(struct mpc_token *t, enum mpc_seal_mech mech, struct mpc_err *e)
@@ -157,6 +176,10 @@ int mpc_seal_pick_for(struct mpc_token *t, enum mpc_seal_mech want, size_t n,
 			*e = tmp;
 		return rc;
 	}
+	/* The store's header is MACed too (checked again when sealing, nothing written yet). */
+	if (n > 0 && mpc_vendor_rules(t)->hmac_max_input != 0 &&
+	    cbc_mac_input(n, 0) > mpc_vendor_rules(t)->hmac_max_input)
+		return over_hmac_limit(t, n, cbc_mac_input(n, 0), e);
 	*out = MPC_SEAL_AES_CBC_HMAC;
 	return MPC_OK;
 }
@@ -326,6 +349,9 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 		CK_MECHANISM m = { CKM_AES_CBC_PAD, iv, CBC_IV_LEN };
 
 		blob[6] = CBC_IV_LEN;
+		if (mpc_vendor_rules(t)->hmac_max_input != 0 &&
+		    cbc_mac_input(n, aad_len) > mpc_vendor_rules(t)->hmac_max_input)
+			return over_hmac_limit(t, n, cbc_mac_input(n, aad_len), e);
 		rc = mpc_key_get(t, MPC_KEY_SEAL_CBC, &k, e);
 		if (rc == MPC_OK)
 			rc = mpc_key_get(t, MPC_KEY_SEAL_HMAC, &km, e);
@@ -496,7 +522,17 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 		const uint8_t *ct = iv + CBC_IV_LEN;
 		size_t ct_len = blob_len - HDR_LEN - CBC_IV_LEN - HMAC_LEN;
 		CK_MECHANISM m = { CKM_AES_CBC_PAD, (void *)iv, CBC_IV_LEN };
+		size_t mac_in = HDR_LEN + CBC_IV_LEN + 8 + aad_len + ct_len;
+		size_t lim = mpc_vendor_rules(t)->hmac_max_input;
 
+		if (lim != 0 && mac_in > lim)
+			return mpc_fail(
+				e, MPC_ERR_TOO_LARGE,
+				"token \"%s\" (%s) cannot check this blob's HMAC: it covers "
+				"%zu bytes, over the %zu it takes in one message; open it with "
+				"another token it is sealed to",
+				MPC_TOKEN_LABEL(t), mpc_token_kind_name(mpc_vendor_rules(t)->kind),
+				mac_in, lim);
 		rc = mpc_key_get(t, MPC_KEY_SEAL_CBC, &k, e);
 		if (rc == MPC_OK)
 			rc = mpc_key_get(t, MPC_KEY_SEAL_HMAC, &km, e);

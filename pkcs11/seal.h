@@ -42,7 +42,8 @@ int mpc_seal_pick(struct mpc_token *t, enum mpc_seal_mech want, enum mpc_seal_me
 
 /* The same for n bytes of plaintext: on a token with a single-part AES-GCM limit (AWS
  * CloudHSM, vendor.h) AUTO picks CBC+HMAC for a plaintext over it, and a plaintext no usable
- * mechanism can seal in one part is MPC_ERR_TOO_LARGE naming the limit. No silent downgrade:
+ * mechanism can seal in one part is MPC_ERR_TOO_LARGE naming the limit (also a CBC+HMAC
+ * seal whose MAC input is over the token's HMAC limit: YubiHSM 2, 3102 bytes). No silent downgrade:
  * AUTO falls back from GCM to CBC+HMAC only when the GCM key is absent or n is over the
  * limit; a GCM key that is there but refused (extractable, not sensitive) is the error.
  * Callers that know the size before fetching anything (the backup) call this first. */

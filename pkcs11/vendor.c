@@ -36,10 +36,16 @@ static const struct mpc_vendor_rules rules[MPC_TOKEN_KIND_COUNT] = {
 	 * CKK_GENERIC_SECRET an unknown key type; parse_hmac_template accepts no CKA_VALUE_LEN
 	 * (the length follows the hash) [yubihsm-shell yubihsm_pkcs11.c C_GenerateKey,
 	 * util_pkcs11.c parse_hmac_template]. No CKM_AES_GCM in its mechanism table
-	 * [util_pkcs11.c get_mechanism_list]: the ceremony sees that in the mechanism list. */
+	 * [util_pkcs11.c get_mechanism_list]: the ceremony sees that in the mechanism list.
+	 * HMAC input goes to the device in one message: yh_util_sign_hmac takes at most
+	 * YH_MSG_BUF_SIZE - 2 = 3134 bytes, yh_util_verify_hmac at most 3134 bytes of data and
+	 * signature together (3102 of data for SHA-256) [lib/yubihsm.c, lib/yubihsm.h
+	 * YH_MSG_BUF_SIZE 3136; the module's own buffer is YUBIHSM_PKCS11_OP_BUFSIZE 4096,
+	 * pkcs11/yubihsm_pkcs11.h]. A CBC+HMAC blob's MAC input must fit in 3102 bytes. */
 	[MPC_TOKEN_KIND_YUBIHSM2] = { .kind = MPC_TOKEN_KIND_YUBIHSM2,
 				      .hmac_key_type = CKK_SHA256_HMAC,
-				      .hmac_value_len = 0 },
+				      .hmac_value_len = 0,
+				      .hmac_max_input = 3134 - 32 },
 	/* AWS CloudHSM: "Buffers for the C_Encrypt and C_Decrypt API operations cannot exceed
 	 * 16 KB when using the CKM_AES_GCM mechanism" [cloudhsm-ki]. Input, so a sealed GCM blob
 	 * must be openable too: ciphertext || 16-byte tag <= 16384. The token writes its own GCM

@@ -301,6 +301,35 @@ static void test_cloudhsm_100_domains(void **state)
 	cloudhsm_domains(*state, 100, "aes-256-cbc-hmac-sha256"); /* 23991 bytes: over it */
 }
 
+/* YubiHSM 2: a CBC+HMAC blob's MAC input must fit in one device message (3102 bytes with the
+ * signature, yubihsm2.hmac-limit): a 64-domain keyset cannot be sealed there; the backup is
+ * refused before anything is fetched, naming the limit, and nothing is stored. */
+static void test_yubihsm2_64_domains_refused(void **state)
+{
+	struct fx *f = *state;
+	const char *init[] = { "token", "init", NULL };
+	const char *backup[] = { "backup", "--store", f->store, "--node", NULL,
+				 "--node-key", NULL, "--keyset", f->keyset, NULL };
+	char *served = NULL;
+
+	synthetic(f, 64, &served);
+	free(served);
+	run(f, f->vendor_uri, NULL, NULL, init);
+	ch_expect(&f->r, 0, "TLS public key: ed25519:");
+	key_from_output(f);
+	start_nodes(f);
+	backup[4] = f->addr_a;
+	backup[6] = f->a.key_str;
+	run(f, f->vendor_uri, NULL, NULL, backup);
+	assert_int_not_equal(f->r.status, 0);
+	ch_expect_one_error_line(&f->r, "backup");
+	assert_non_null(strstr(f->r.err, "not fetched"));
+	assert_non_null(strstr(f->r.err, "3102"));
+	ch_node_events_flush(&f->a, f->ev, sizeof(f->ev));
+	assert_null(strstr(f->ev, "GET "));
+	assert_true(ch_count_files(f->store, ".mpcs") <= 0);
+}
+
 /* Destroy the one object labelled `label` in the stand-in's token (as an operator would with
  * the vendor's tools). Returns the first failing CK_RV. */
 static CK_RV destroy_in_standin(struct fx *f, const char *label)
@@ -515,6 +544,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_yubihsm2, setup_yubihsm2, teardown),
+		cmocka_unit_test_setup_teardown(test_yubihsm2_64_domains_refused, setup_yubihsm2,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_cloudhsm_split, setup_cloudhsm, teardown),
 		cmocka_unit_test_setup_teardown(test_cloudhsm_64_domains, setup_cloudhsm, teardown),
 		cmocka_unit_test_setup_teardown(test_cloudhsm_100_domains, setup_cloudhsm, teardown),

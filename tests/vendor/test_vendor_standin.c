@@ -187,6 +187,29 @@ static void test_yubihsm2_rules(void **state)
 			 CKR_ATTRIBUTE_TYPE_INVALID);
 	assert_int_equal(gen_secret(f, CKM_GENERIC_SECRET_KEY_GEN, CKK_SHA256_HMAC, 0, 1, "g", &h),
 			 CKR_OK);
+	{ /* yubihsm2.hmac-limit: one device message (3134 bytes), a 4096-byte module buffer */
+		static uint8_t data[5000];
+		uint8_t mac[32];
+		CK_ULONG ml = sizeof(mac);
+		CK_MECHANISM hm = { CKM_SHA256_HMAC, NULL, 0 };
+
+		assert_int_equal(f->fn->C_SignInit(f->s, &hm, h), CKR_OK);
+		assert_int_equal(f->fn->C_Sign(f->s, data, 3134, mac, &ml), CKR_OK);
+		assert_int_equal(f->fn->C_VerifyInit(f->s, &hm, h), CKR_OK);
+		assert_int_equal(f->fn->C_Verify(f->s, data, 3102, mac, 32), CKR_SIGNATURE_INVALID);
+		assert_int_equal(f->fn->C_SignInit(f->s, &hm, h), CKR_OK);
+		ml = sizeof(mac);
+		assert_int_equal(f->fn->C_Sign(f->s, data, 3135, mac, &ml), CKR_ARGUMENTS_BAD);
+		assert_int_equal(f->fn->C_VerifyInit(f->s, &hm, h), CKR_OK);
+		assert_int_equal(f->fn->C_Verify(f->s, data, 3103, mac, 32), CKR_ARGUMENTS_BAD);
+		assert_int_equal(f->fn->C_SignInit(f->s, &hm, h), CKR_OK);
+		assert_int_equal(f->fn->C_SignUpdate(f->s, data, 4000), CKR_OK);
+		assert_int_equal(f->fn->C_SignUpdate(f->s, data, 97), CKR_DATA_LEN_RANGE);
+		/* the refused operation is over: the session takes a new one */
+		assert_int_equal(f->fn->C_SignInit(f->s, &hm, h), CKR_OK);
+		ml = sizeof(mac);
+		assert_int_equal(f->fn->C_Sign(f->s, data, 16, mac, &ml), CKR_OK);
+	}
 	assert_int_equal(gen_ed25519(f), CKR_OK);
 	/* one session is open (the fixture's): 15 more, then the 17th is refused */
 	for (int i = 0; i < 20; i++) {
@@ -373,6 +396,36 @@ static void cloudhsm_limit(struct fx *f, struct mpc_token *t, const uint8_t *pt,
 	assert_int_equal(mech, MPC_SEAL_AES_GCM);
 }
 
+/* yubihsm2.hmac-limit through the product: a blob's MAC input (header, IV, aad length, aad,
+ * ciphertext) must fit in 3102 bytes: 3055 bytes of plaintext with 3 bytes of aad is the most;
+ * over it sealing, and the pick a backup makes before fetching, are refused naming the limit.
+ * Under the generic rules the stand-in refuses the HMAC itself. */
+static void yubihsm_limit(struct mpc_token *t, const uint8_t *pt, size_t n)
+{
+	struct mpc_err e = { 0 };
+	enum mpc_seal_mech mech;
+	uint8_t *blob = NULL;
+	size_t blen = 0;
+
+	roundtrip(t, pt, 3055, MPC_SEAL_AES_CBC_HMAC);
+	assert_int_equal(mpc_seal(t, MPC_SEAL_AUTO, (const uint8_t *)"aad", 3, pt, 3056, &blob,
+				  &blen, &e),
+			 MPC_ERR_TOO_LARGE);
+	assert_null(blob);
+	assert_non_null(strstr(e.msg, "3102"));
+	mpc_err_clear(&e);
+	assert_int_equal(mpc_seal_pick_for(t, MPC_SEAL_AUTO, n, &mech, &e), MPC_ERR_TOO_LARGE);
+	assert_non_null(strstr(e.msg, "3102"));
+	mpc_err_clear(&e);
+	assert_int_equal(mpc_token_set_profile(t, "generic", &e), MPC_OK);
+	assert_int_not_equal(mpc_seal(t, MPC_SEAL_AUTO, (const uint8_t *)"aad", 3, pt, n, &blob,
+				      &blen, &e),
+			     MPC_OK);
+	assert_null(blob);
+	assert_non_null(strstr(e.msg, "CKR_DATA_LEN_RANGE"));
+	assert_int_equal(mpc_token_set_profile(t, "auto", &e), MPC_OK);
+}
+
 /* mpc-backup's sealing layer through the stand-in: the kind detected, the ceremony made the
  * vendor's way, sealing within the vendor's limits. */
 static void test_product_seal(void **state)
@@ -447,6 +500,10 @@ static void test_product_seal(void **state)
 			assert_int_equal(mpc_key_import_transport(t, k, &e), MPC_ERR_UNSUPPORTED);
 			assert_non_null(strstr(e.msg, "C_CreateObject"));
 		}
+	}
+	if (strcmp(g_profile, "yubihsm2") == 0) {
+		yubihsm_limit(t, pt, 15000);
+		goto out;
 	}
 	roundtrip(t, pt, 15000, MPC_SEAL_AES_CBC_HMAC);
 	roundtrip(t, pt, sizeof(pt), MPC_SEAL_AES_CBC_HMAC);
