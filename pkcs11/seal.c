@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "pkcs11/internal.h"
@@ -27,6 +28,8 @@ const char *mpc_seal_mech_name(enum mpc_seal_mech m)
 		return "aes-256-gcm";
 	case MPC_SEAL_AES_CBC_HMAC:
 		return "aes-256-cbc-hmac-sha256";
+	case MPC_SEAL_AES_CBC_HMAC_DIGEST:
+		return "aes-256-cbc-hmac-sha256-digest";
 	case MPC_SEAL_AUTO:
 		return "auto";
 	}
@@ -36,7 +39,8 @@ const char *mpc_seal_mech_name(enum mpc_seal_mech m)
 int mpc_seal_mech_parse(const char *s, enum mpc_seal_mech *out, struct mpc_err *e)
 {
 	static const enum mpc_seal_mech all[] = { MPC_SEAL_AUTO, MPC_SEAL_AES_GCM,
-						  MPC_SEAL_AES_CBC_HMAC };
+						  MPC_SEAL_AES_CBC_HMAC,
+						  MPC_SEAL_AES_CBC_HMAC_DIGEST };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (strcmp(s, mpc_seal_mech_name(all[i])) == 0) {
@@ -46,7 +50,7 @@ int mpc_seal_mech_parse(const char *s, enum mpc_seal_mech *out, struct mpc_err *
 	}
 	return mpc_fail(e, MPC_ERR_USAGE,
 			"unknown sealing mechanism \"%.40s\" (auto, aes-256-gcm, "
-			"aes-256-cbc-hmac-sha256)",
+			"aes-256-cbc-hmac-sha256, aes-256-cbc-hmac-sha256-digest)",
 			s);
 }
 
@@ -176,6 +180,12 @@ int mpc_seal_pick_for(struct mpc_token *t, enum mpc_seal_mech want, size_t n,
 			*e = tmp;
 		return rc;
 	}
+	/* A token with an HMAC input limit (YubiHSM 2) MACs a digest: 32 bytes whatever n. */
+	if (want == MPC_SEAL_AES_CBC_HMAC_DIGEST ||
+	    (want == MPC_SEAL_AUTO && mpc_vendor_rules(t)->hmac_max_input != 0)) {
+		*out = MPC_SEAL_AES_CBC_HMAC_DIGEST;
+		return MPC_OK;
+	}
 	/* The store's header is MACed too (checked again when sealing, nothing written yet). */
 	if (n > 0 && mpc_vendor_rules(t)->hmac_max_input != 0 &&
 	    cbc_mac_input(n, 0) > mpc_vendor_rules(t)->hmac_max_input)
@@ -221,34 +231,49 @@ static void be64(uint8_t out[8], uint64_t v)
 	}
 }
 
-/* HMAC-SHA256 over header || iv || be64(aad_len) || aad || ct, signed (verify=0) into mac or
- * checked (verify=1) against mac, in the token. Returns the CK_RV. */
-static CK_RV hmac_blob(struct mpc_token *t, CK_OBJECT_HANDLE k, int verify, const uint8_t *hdr,
-		       const uint8_t *iv, const uint8_t *aad, size_t aad_len, const uint8_t *ct,
-		       size_t ct_len, uint8_t *mac)
+/* HMAC-SHA256 over header || iv || be64(aad_len) || aad || ct (digest = 0), or over the
+ * SHA-256 of that (digest = 1, computed here: all of it is public), signed (verify=0) into mac
+ * or checked (verify=1) against mac, in the token. Returns the CK_RV; CKR_HOST_MEMORY if the
+ * digest cannot be computed. */
+static CK_RV hmac_blob(struct mpc_token *t, CK_OBJECT_HANDLE k, int verify, int digest,
+		       const uint8_t *hdr, const uint8_t *iv, const uint8_t *aad, size_t aad_len,
+		       const uint8_t *ct, size_t ct_len, uint8_t *mac)
 {
 	CK_MECHANISM mech = { CKM_SHA256_HMAC, NULL, 0 };
 	CK_FUNCTION_LIST *f = t->fn;
 	CK_SESSION_HANDLE s = t->session;
-	uint8_t len8[8];
+	uint8_t len8[8], md[32];
 	CK_ULONG mac_len = HMAC_LEN;
 	CK_RV rv;
+	struct {
+		const uint8_t *p;
+		size_t n;
+	} parts[] = {
+		{ hdr, HDR_LEN }, { iv, CBC_IV_LEN }, { len8, 8 }, { aad, aad_len }, { ct, ct_len }
+	};
+	size_t nparts = sizeof(parts) / sizeof(parts[0]);
 
 	be64(len8, aad_len);
+	if (digest) {
+		EVP_MD_CTX *c = EVP_MD_CTX_new();
+		int ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
+		unsigned int md_len = 0;
+
+		for (size_t i = 0; ok && i < nparts; i++)
+			ok = parts[i].n == 0 || EVP_DigestUpdate(c, parts[i].p, parts[i].n) == 1;
+		ok = ok && EVP_DigestFinal_ex(c, md, &md_len) == 1 && md_len == sizeof(md);
+		EVP_MD_CTX_free(c);
+		if (!ok)
+			return CKR_HOST_MEMORY;
+		parts[0].p = md;
+		parts[0].n = sizeof(md);
+		nparts = 1;
+	}
 	rv = verify ? f->C_VerifyInit(s, &mech, k) : f->C_SignInit(s, &mech, k);
 	if (rv != CKR_OK)
 		return rv;
 	{
-		const struct {
-			const uint8_t *p;
-			size_t n;
-		} parts[] = { { hdr, HDR_LEN },
-			      { iv, CBC_IV_LEN },
-			      { len8, 8 },
-			      { aad, aad_len },
-			      { ct, ct_len } };
-
-		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		for (size_t i = 0; i < nparts; i++) {
 			if (parts[i].n == 0)
 				continue;
 			rv = verify ? f->C_VerifyUpdate(s, (CK_BYTE_PTR)parts[i].p, parts[i].n)
@@ -349,7 +374,7 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 		CK_MECHANISM m = { CKM_AES_CBC_PAD, iv, CBC_IV_LEN };
 
 		blob[6] = CBC_IV_LEN;
-		if (mpc_vendor_rules(t)->hmac_max_input != 0 &&
+		if (mech == MPC_SEAL_AES_CBC_HMAC && mpc_vendor_rules(t)->hmac_max_input != 0 &&
 		    cbc_mac_input(n, aad_len) > mpc_vendor_rules(t)->hmac_max_input)
 			return over_hmac_limit(t, n, cbc_mac_input(n, aad_len), e);
 		rc = mpc_key_get(t, MPC_KEY_SEAL_CBC, &k, e);
@@ -367,7 +392,8 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 		if (rv != CKR_OK)
 			return mpc_fail_ck(e, rv, "C_Encrypt(CKM_AES_CBC_PAD)",
 					   "mpc-backup-seal-cbc");
-		rv = hmac_blob(t, km, 0, blob, iv, aad, aad_len, ct, out_len, ct + out_len);
+		rv = hmac_blob(t, km, 0, mech == MPC_SEAL_AES_CBC_HMAC_DIGEST, blob, iv, aad,
+			       aad_len, ct, out_len, ct + out_len);
 		if (rv != CKR_OK)
 			return mpc_fail_ck(e, rv, "C_Sign(CKM_SHA256_HMAC)",
 					   "mpc-backup-seal-hmac");
@@ -415,7 +441,8 @@ int mpc_seal_to(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad
 		if (rc != MPC_OK)
 			return rc;
 	}
-	if (mech != MPC_SEAL_AES_GCM && mech != MPC_SEAL_AES_CBC_HMAC)
+	if (mech != MPC_SEAL_AES_GCM && mech != MPC_SEAL_AES_CBC_HMAC &&
+	    mech != MPC_SEAL_AES_CBC_HMAC_DIGEST)
 		return mpc_fail(e, MPC_ERR_USAGE, "unknown sealing mechanism %d", (int)mech);
 	if (cap < mpc_seal_size(n))
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "sealing %zu bytes needs a %zu-byte buffer",
@@ -465,13 +492,14 @@ int mpc_seal_blob_mech(const uint8_t *blob, size_t blob_len, enum mpc_seal_mech 
 		*out = MPC_SEAL_AES_GCM;
 		return MPC_OK;
 	}
-	if (blob[5] == MPC_SEAL_AES_CBC_HMAC && blob[6] == CBC_IV_LEN &&
-	    blob_len >= HDR_LEN + CBC_IV_LEN + 16 + HMAC_LEN &&
+	if ((blob[5] == MPC_SEAL_AES_CBC_HMAC || blob[5] == MPC_SEAL_AES_CBC_HMAC_DIGEST) &&
+	    blob[6] == CBC_IV_LEN && blob_len >= HDR_LEN + CBC_IV_LEN + 16 + HMAC_LEN &&
 	    (blob_len - HDR_LEN - CBC_IV_LEN - HMAC_LEN) % 16 == 0) {
-		*out = MPC_SEAL_AES_CBC_HMAC;
+		*out = (enum mpc_seal_mech)blob[5];
 		return MPC_OK;
 	}
-	if (blob[5] != MPC_SEAL_AES_GCM && blob[5] != MPC_SEAL_AES_CBC_HMAC)
+	if (blob[5] != MPC_SEAL_AES_GCM && blob[5] != MPC_SEAL_AES_CBC_HMAC &&
+	    blob[5] != MPC_SEAL_AES_CBC_HMAC_DIGEST)
 		return mpc_fail(e, MPC_ERR_PARSE, "sealed data: unknown mechanism %u", blob[5]);
 	return mpc_fail(e, MPC_ERR_AUTH, "sealed data is truncated or has a bad IV length");
 }
@@ -525,7 +553,7 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 		size_t mac_in = HDR_LEN + CBC_IV_LEN + 8 + aad_len + ct_len;
 		size_t lim = mpc_vendor_rules(t)->hmac_max_input;
 
-		if (lim != 0 && mac_in > lim)
+		if (mech == MPC_SEAL_AES_CBC_HMAC && lim != 0 && mac_in > lim)
 			return mpc_fail(
 				e, MPC_ERR_TOO_LARGE,
 				"token \"%s\" (%s) cannot check this blob's HMAC: it covers "
@@ -538,8 +566,8 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 			rc = mpc_key_get(t, MPC_KEY_SEAL_HMAC, &km, e);
 		if (rc != MPC_OK)
 			return rc;
-		rv = hmac_blob(t, km, 1, blob, iv, aad, aad_len, ct, ct_len,
-			       (uint8_t *)(uintptr_t)(ct + ct_len));
+		rv = hmac_blob(t, km, 1, mech == MPC_SEAL_AES_CBC_HMAC_DIGEST, blob, iv, aad,
+			       aad_len, ct, ct_len, (uint8_t *)(uintptr_t)(ct + ct_len));
 		if (rv != CKR_OK) {
 			if (mpc_token_rv_is_lost_session(rv) || mpc_ckr_class(rv) != MPC_ERR_AUTH)
 				return mpc_fail_ck(e, rv, "C_Verify(CKM_SHA256_HMAC)",

@@ -8,7 +8,10 @@
  * by HMAC-SHA256 (key "mpc-backup-seal-hmac", C_Sign/C_Verify) over
  *   blob header || iv || be64(aad length) || aad || ciphertext.
  * For GCM the associated data given to the token is blob header || caller aad, so neither the
- * mechanism nor the IV length can be changed without detection.
+ * mechanism nor the IV length can be changed without detection. MPC_SEAL_AES_CBC_HMAC_DIGEST
+ * is MPC_SEAL_AES_CBC_HMAC with the token's HMAC taken over the SHA-256 digest (computed here)
+ * of that same input, so the token MACs 32 bytes whatever the size (YubiHSM 2 takes at most
+ * about 3 KB in one HMAC); AUTO picks it on a token with an HMAC input limit.
  *
  * The IV stored is the one in the CK_GCM_PARAMS buffer after C_Encrypt, so a token that
  * generates its own IV (AWS CloudHSM) works as well as one that takes the caller's (SoftHSM2).
@@ -26,6 +29,7 @@ enum mpc_seal_mech {
 	MPC_SEAL_AUTO = 0, /* pick: GCM if the token offers it, else CBC+HMAC */
 	MPC_SEAL_AES_GCM = 1,
 	MPC_SEAL_AES_CBC_HMAC = 2,
+	MPC_SEAL_AES_CBC_HMAC_DIGEST = 3, /* as 2, the token's HMAC over SHA-256 of the MAC input */
 };
 
 #define MPC_SEAL_MAX_PLAINTEXT (64u * 1024 * 1024)
