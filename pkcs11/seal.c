@@ -101,7 +101,7 @@ static int over_hmac_limit(struct mpc_token *t, size_t n, size_t mac_input, stru
 	return mpc_fail(e, MPC_ERR_TOO_LARGE,
 			"token \"%s\" (%s): sealing %zu bytes of keyshares by AES-CBC + "
 			"HMAC-SHA256 needs an HMAC over %zu bytes, over the %zu it takes in one "
-			"message; keep the sealing keys in another token (--seal-token)",
+			"message (auto seals with aes-256-cbc-hmac-sha256-digest there)",
 			MPC_TOKEN_LABEL(t), mpc_token_kind_name(vr->kind), n, mac_input,
 			vr->hmac_max_input);
 }
