@@ -31,6 +31,10 @@ struct mpc_p11_module {
 	char *path;           /* owned: the file loaded */
 	char *name;           /* owned: p11-kit registered name, or NULL */
 	CK_FUNCTION_LIST *fn; /* p11-kit owns the function list */
+	char *reserved;       /* owned: the x-init-reserved string C_Initialize took, or NULL */
+	unsigned generation;  /* bumped by each re-initialisation (recover.c): session and
+			       * object handles from an earlier generation are dead */
+	int down;             /* its last C_Initialize failed: not initialised */
 };
 
 #define MPC_P11_MAX_MODULES 16
@@ -75,6 +79,8 @@ struct mpc_token_uri {
 	char *pin_file;    /* owned: path from pin-source, or NULL */
 	char *object;      /* owned: object= label, or NULL */
 	char *text;        /* owned: the URI as shown in messages (mpc_uri_for_message) */
+	int has_slot_id;   /* slot-id= given: only slot `slot_id` matches */
+	CK_SLOT_ID slot_id;
 };
 
 /* Parse `s` (see uri.h for what is accepted). *out is owned by the caller. */
@@ -105,6 +111,7 @@ struct mpc_token {
 	int kind;            /* enum mpc_token_kind whose rules apply (vendor.c) */
 	int detected_kind;   /* what mpc_vendor_detect found at open */
 	int kind_overridden; /* 1: kind set by a profile (mpc_token_set_profile) */
+	unsigned generation; /* the module's generation its session and handles belong to */
 };
 
 /* The token's label, for messages from inside the layer (fixed at open). */
@@ -168,7 +175,8 @@ int mpc_key_get_attrs(struct mpc_token *t, CK_OBJECT_HANDLE h, struct mpc_key_at
 const char *mpc_ckr_name(CK_RV rv);
 
 /* The MPC_ERR_* class for a CK_RV (MPC_ERR_PIN for PIN errors, MPC_ERR_AUTH for failed
- * decryption or signature checks, MPC_ERR_PKCS11 otherwise). */
+ * decryption or signature checks, MPC_ERR_TOKEN_UNAVAILABLE for a token not present or a device
+ * removed or failed, MPC_ERR_PKCS11 otherwise). */
 int mpc_ckr_class(CK_RV rv);
 
 /* Record "<op> on <object> failed: <CKR name>" (+ detail) and return the mapped class. */
@@ -209,5 +217,86 @@ const struct mpc_vendor_rules *mpc_vendor_rules(const struct mpc_token *t);
 /* The kind of the token in `slot`, from the module's C_GetInfo, the token info and the slot's
  * mechanism list. */
 int mpc_vendor_detect(CK_FUNCTION_LIST *fn, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti);
+/* ---- finding the token a URI names (find.c, uri.c) ----
+ * RFC 7512 matching: a module matches when its C_GetInfo matches the URI's library-description,
+ * library-manufacturer and library-version; a slot when its id is the URI's slot-id and its
+ * C_GetSlotInfo matches slot-description and slot-manufacturer; a token when its
+ * C_GetTokenInfo matches token, manufacturer, serial and model. An attribute the URI does not
+ * give matches anything; strings compare blank-padded (trailing blanks do not count). */
+
+/* Turn the NULs of a CK_UTF8CHAR field of n bytes into blanks: some modules pad with NULs
+ * where PKCS#11 says blanks, and URIs compare blank-padded values. */
+void mpc_p11_blank_pad(unsigned char *f, size_t n);
+
+/* 1 if the module described by `info` matches the URI's library-* attributes. */
+int mpc_token_uri_match_module(const struct mpc_token_uri *u, const CK_INFO *info);
+/* 1 if the URI gives slot-description or slot-manufacturer (C_GetSlotInfo is needed). */
+int mpc_token_uri_has_slot_info(const struct mpc_token_uri *u);
+/* 1 if slot `id`, described by `info` (NULL when the URI needs no C_GetSlotInfo), matches the
+ * URI's slot-id, slot-description and slot-manufacturer. */
+int mpc_token_uri_match_slot(const struct mpc_token_uri *u, CK_SLOT_ID id,
+			     const CK_SLOT_INFO *info);
+
+/* The URI that names exactly one token (RFC 7512, percent-encoded, as p11tool --list-tokens
+ * prints it): model, manufacturer, serial and token from `ti`; slot-id=`slot` when with_slot
+ * (another slot of the same module shows a token with the same four values); then the module in
+ * the query: module-name= if p11-kit registered it under a name, else module-path=. Pasted back
+ * as --token it selects that token. *out is malloc()ed, owned by the caller. MPC_ERR_NOMEM. */
+int mpc_token_uri_format(const CK_TOKEN_INFO *ti, CK_SLOT_ID slot, int with_slot,
+			 const struct mpc_p11_module *m, char **out, struct mpc_err *e);
+
+/* The token a URI selects. */
+struct mpc_token_found {
+	struct mpc_p11_module *mod; /* borrowed from the context */
+	CK_SLOT_ID slot;
+	CK_TOKEN_INFO info;
+};
+
+/* Find the one token `u` selects among the modules it names (mpc_p11_modules_for_uri),
+ * loading them into ctx. Opens no session. On success *out describes it.
+ * Errors: MPC_ERR_MODULE (no module, or it cannot be loaded), MPC_ERR_TOKEN_NOT_FOUND (the
+ * message lists the tokens seen and any module excluded by library-* attributes),
+ * MPC_ERR_USAGE when more than one token matches (refused rather than guessed: the message
+ * lists each match's URI, from mpc_token_uri_format), MPC_ERR_PKCS11, MPC_ERR_NOMEM. */
+int mpc_token_find(struct mpc_p11_ctx *ctx, const struct mpc_token_uri *u,
+		   struct mpc_token_found *out, struct mpc_err *e);
+
+/* ---- a token that goes away and comes back (recover.c, module.c) ----
+ * A token whose device is removed, whose module lost it (SoftHSM2 with its token directory
+ * moved away answers CKR_GENERAL_ERROR to C_GetTokenInfo and finds no objects), or whose module
+ * is not initialised, is "unavailable": MPC_ERR_TOKEN_UNAVAILABLE, never a verdict on the data
+ * or on a peer. Recovery re-initialises the module (mpc_token_reinit in token.h); handles of
+ * the module's earlier generation are forgotten, never passed to it again. */
+
+/* C_Finalize (its result ignored: a module whose last C_Initialize failed is not initialised)
+ * and C_Initialize with the arguments it was loaded with; bumps m->generation either way and
+ * sets m->down on failure (MPC_ERR_TOKEN_UNAVAILABLE naming the module and the CKR). Every
+ * session and object handle of the module is dead afterwards: the caller holds the lock of
+ * every token open on it. */
+int mpc_p11_module_reinit(struct mpc_p11_module *m, struct mpc_err *e);
+
+/* 1 if rv by itself says the token or its device is gone (CKR_TOKEN_NOT_PRESENT,
+ * CKR_TOKEN_NOT_RECOGNIZED, CKR_DEVICE_REMOVED, CKR_DEVICE_ERROR, CKR_SLOT_ID_INVALID,
+ * CKR_CRYPTOKI_NOT_INITIALIZED). */
+int mpc_token_rv_is_gone(CK_RV rv);
+
+/* 1 if t's session and handles belong to an earlier generation of its module. */
+int mpc_token_stale(const struct mpc_token *t);
+
+/* The generation of t's module (recorded in t when its session opens). */
+unsigned mpc_token_module_generation(const struct mpc_token *t);
+
+/* After a failure `rc` of a call on t: if e->ckr says the token is gone, or the token no longer
+ * answers C_GetTokenInfo as itself (same label and serial), turn e into
+ * MPC_ERR_TOKEN_UNAVAILABLE ("token "L" (module M) is unavailable (why): what failed") and drop
+ * the session; else leave rc and e alone. Failures that cannot come from the token (PIN
+ * source, memory, usage) are left alone. Returns the code. Lock held. */
+int mpc_token_classify(struct mpc_token *t, int rc, struct mpc_err *e);
+
+/* The module was re-initialised since t's session opened: forget the session and the cached
+ * key handles (never closing them: the numbers may belong to another session now), find the
+ * token again in its module by the identity it had when opened (label, serial, manufacturer,
+ * model) and open a session and log in again. Lock held. */
+int mpc_token_refind(struct mpc_token *t, struct mpc_err *e);
 
 #endif
