@@ -108,6 +108,9 @@ struct mpc_token {
 					   * public: this holds no secret) */
 	size_t rng_left;               /* unused bytes at the end of rng_pool */
 	pthread_mutex_t lock;
+	int kind;            /* enum mpc_token_kind whose rules apply (vendor.c) */
+	int detected_kind;   /* what mpc_vendor_detect found at open */
+	int kind_overridden; /* 1: kind set by a profile (mpc_token_set_profile) */
 	unsigned generation; /* the module's generation its session and handles belong to */
 };
 
@@ -185,6 +188,35 @@ int mpc_fail_ck_at(const char *file, int line, const char *func, struct mpc_err 
 /* CKA_EC_PARAMS of an Ed25519 key: the DER OID 1.3.101.112 (RFC 8410), in keys.c. */
 extern const CK_BYTE mpc_ed25519_ec_params[5];
 
+/* ---- vendor rules (vendor.c; sources cited there and in tests/vendor/RULES.md) ---- */
+
+/* Google kmsp11's vendor-defined values (kmsp11/kmsp11.h): CKA_KMS_ALGORITHM takes a Cloud
+ * KMS CryptoKeyVersionAlgorithm number. */
+#define MPC_CKA_KMS_ALGORITHM    (CKA_VENDOR_DEFINED | 0x1E100UL | 0x01UL)
+#define MPC_CKM_CLOUDKMS_AES_GCM (CKM_VENDOR_DEFINED | 0x1E100UL | 0x01UL)
+#define MPC_KMS_AES_256_CBC      43UL
+#define MPC_KMS_HMAC_SHA256      32UL
+
+/* What the token layer does differently for one kind of token. */
+struct mpc_vendor_rules {
+	int kind;                  /* enum mpc_token_kind */
+	CK_KEY_TYPE hmac_key_type; /* key type asked for the HMAC sealing key */
+	int hmac_value_len;        /* 1: the HMAC template carries CKA_VALUE_LEN 32 */
+	int hmac_retry;            /* 1: a refused HMAC template is asked again as CKK_SHA256_HMAC
+				    * without CKA_VALUE_LEN (unknown tokens only) */
+	int kms_keygen;        /* 1: C_GenerateKey templates are CKA_LABEL + CKA_KMS_ALGORITHM */
+	int find_by_label;     /* 1: secret keys are found by class and label (not CKA_ID) */
+	int no_create_object;  /* 1: C_CreateObject is not supported (no key import) */
+	size_t gcm_max_input;  /* largest single-part CKM_AES_GCM input; 0: no known limit */
+	size_t hmac_max_input; /* largest CKM_SHA256_HMAC input a blob's MAC may have, so that
+				* C_Verify takes it too; 0: no known limit */
+};
+
+/* The rules that apply to t (its detected kind, or the profile set on it). */
+const struct mpc_vendor_rules *mpc_vendor_rules(const struct mpc_token *t);
+/* The kind of the token in `slot`, from the module's C_GetInfo, the token info and the slot's
+ * mechanism list. */
+int mpc_vendor_detect(CK_FUNCTION_LIST *fn, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti);
 /* ---- finding the token a URI names (find.c, uri.c) ----
  * RFC 7512 matching: a module matches when its C_GetInfo matches the URI's library-description,
  * library-manufacturer and library-version; a slot when its id is the URI's slot-id and its

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pkcs11/internal.h"
+#include "pkcs11/vendor.h"
 
 static const struct mpc_key_desc descs[MPC_KEY_ROLE_COUNT] = {
 	{ MPC_KEY_SEAL_GCM, "mpc-backup-seal-gcm", 0x01, MPC_KEY_KIND_SECRET },
@@ -71,6 +72,9 @@ int mpc_key_find(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *
 		label = mpc_token_uri_object(t);
 		nattr = 2;
 	}
+	/* kmsp11 names the object's CKA_ID after the key version (vendor.c): by label only. */
+	if (d->kind == MPC_KEY_KIND_SECRET && mpc_vendor_rules(t)->find_by_label)
+		nattr = 2;
 	tmpl[0] = (CK_ATTRIBUTE){ CKA_CLASS, &cls, sizeof(cls) };
 	tmpl[1] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label, strlen(label) };
 	tmpl[2] = (CK_ATTRIBUTE){ CKA_ID, &id, sizeof(id) };
@@ -101,6 +105,24 @@ int mpc_key_find(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *
 	return MPC_OK;
 }
 
+/* The object's CKA_ID for messages: printable text as is, else hex; "(none)" if unreadable. */
+static void object_id(struct mpc_token *t, CK_OBJECT_HANDLE h, char *out, size_t cap)
+{
+	unsigned char v[32];
+	CK_ATTRIBUTE a = { CKA_ID, v, sizeof(v) };
+	int text = 1;
+	size_t o = 0;
+
+	snprintf(out, cap, "(none)");
+	if (t->fn->C_GetAttributeValue(t->session, h, &a, 1) != CKR_OK ||
+	    a.ulValueLen == (CK_ULONG)-1 || a.ulValueLen == 0 || a.ulValueLen > sizeof(v))
+		return;
+	for (CK_ULONG i = 0; i < a.ulValueLen; i++)
+		text &= v[i] >= 0x21 && v[i] < 0x7f && v[i] != '"';
+	for (CK_ULONG i = 0; i < a.ulValueLen && o + 3 < cap; i++)
+		o += (size_t)snprintf(out + o, cap - o, text ? "%c" : "%02x", v[i]);
+}
+
 int mpc_key_get(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h, struct mpc_err *e)
 {
 	int rc;
@@ -121,25 +143,48 @@ int mpc_key_get(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h
 		rc = mpc_key_get_attrs(t, *h, &a, e);
 		if (rc != MPC_OK)
 			return rc;
-		if (a.sensitive != 1 || a.extractable != 0)
+		if (a.sensitive != 1 || a.extractable != 0) {
+			char id[80];
+
+			object_id(t, *h, id, sizeof(id));
 			return mpc_fail(
 				e, MPC_ERR_STATE,
-				"token \"%s\": key \"%s\" is %s: refusing to use a key that "
-				"can leave the token",
-				MPC_TOKEN_LABEL(t), mpc_key_desc(role)->label,
+				"token \"%s\": key \"%s\" (CKA_ID %s) is %s: refusing to use a "
+				"key that can leave the token (remove it with the token's own tools "
+				"and run `mpc-backup token init`)",
+				MPC_TOKEN_LABEL(t), mpc_key_desc(role)->label, id,
 				a.extractable != 0 ? "extractable" : "not sensitive");
+		}
 	}
 	if ((size_t)role < sizeof(t->key_cache) / sizeof(t->key_cache[0]))
 		t->key_cache[role] = *h;
 	return MPC_OK;
 }
 
-static int gen_secret(struct mpc_token *t, enum mpc_key_role role, struct mpc_err *e)
+/* kmsp11 (vendor.c): the key is made from CKA_LABEL and CKA_KMS_ALGORITHM alone; the module
+ * decides every other attribute (non-extractable, sensitive: checked when the key is used). */
+static CK_RV gen_secret_kms(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h)
 {
 	const struct mpc_key_desc *d = mpc_key_desc(role);
+	CK_ULONG alg = role == MPC_KEY_SEAL_HMAC ? MPC_KMS_HMAC_SHA256 : MPC_KMS_AES_256_CBC;
+	CK_MECHANISM mech = { role == MPC_KEY_SEAL_HMAC ? CKM_GENERIC_SECRET_KEY_GEN
+							: CKM_AES_KEY_GEN,
+			      NULL, 0 };
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_LABEL, (void *)d->label, strlen(d->label) },
+		{ MPC_CKA_KMS_ALGORITHM, &alg, sizeof(alg) },
+	};
+
+	return t->fn->C_GenerateKey(t->session, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), h);
+}
+
+static int gen_secret(struct mpc_token *t, enum mpc_key_role role, struct mpc_err *e)
+{
+	const struct mpc_vendor_rules *vr = mpc_vendor_rules(t);
+	const struct mpc_key_desc *d = mpc_key_desc(role);
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_KEY_TYPE type = mpc_key_ck_type(role);
-	CK_BBOOL is_mac = type == CKK_GENERIC_SECRET;
+	CK_BBOOL is_mac = role == MPC_KEY_SEAL_HMAC;
+	CK_KEY_TYPE type = is_mac ? vr->hmac_key_type : mpc_key_ck_type(role);
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_ULONG len = 32;
 	CK_BYTE id = d->id;
@@ -147,7 +192,6 @@ static int gen_secret(struct mpc_token *t, enum mpc_key_role role, struct mpc_er
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_KEY_TYPE, &type, sizeof(type) },
-		{ CKA_VALUE_LEN, &len, sizeof(len) },
 		{ CKA_LABEL, (void *)d->label, strlen(d->label) },
 		{ CKA_ID, &id, sizeof(id) },
 		{ CKA_TOKEN, &yes, sizeof(yes) },
@@ -161,30 +205,35 @@ static int gen_secret(struct mpc_token *t, enum mpc_key_role role, struct mpc_er
 		{ CKA_WRAP, &no, sizeof(no) },
 		{ CKA_UNWRAP, &no, sizeof(no) },
 		{ CKA_DERIVE, &no, sizeof(no) },
+		{ CKA_VALUE_LEN, &len, sizeof(len) }, /* last: dropped where the rules say so */
 	};
+	CK_ULONG n = sizeof(tmpl) / sizeof(tmpl[0]);
 	CK_OBJECT_HANDLE h;
 	CK_RV rv;
 
-	rv = t->fn->C_GenerateKey(t->session, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
-	/* YubiHSM 2 makes HMAC keys only as CKK_SHA256_HMAC (and friends), refuses
-	 * CKK_GENERIC_SECRET and any CKA_VALUE_LEN (the length follows the hash), per
-	 * yubihsm-shell pkcs11/yubihsm_pkcs11.c C_GenerateKey and pkcs11/util_pkcs11.c
-	 * parse_hmac_template. Ask again that way when the generic template is refused. */
-	if (is_mac && (rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
-		       rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_KEY_TYPE_INCONSISTENT)) {
-		CK_KEY_TYPE hmac_type = CKK_SHA256_HMAC;
-		CK_ATTRIBUTE alt[sizeof(tmpl) / sizeof(tmpl[0])];
-		CK_ULONG n = 0;
-
-		for (size_t i = 0; i < sizeof(tmpl) / sizeof(tmpl[0]); i++) {
-			if (tmpl[i].type == CKA_VALUE_LEN)
-				continue;
-			alt[n] = tmpl[i];
-			if (tmpl[i].type == CKA_KEY_TYPE)
-				alt[n].pValue = &hmac_type;
-			n++;
-		}
-		rv = t->fn->C_GenerateKey(t->session, &mech, alt, n, &h);
+	if (vr->kms_keygen) {
+		if (role == MPC_KEY_SEAL_GCM)
+			return mpc_fail(
+				e, MPC_ERR_UNSUPPORTED,
+				"token \"%s\" (kmsp11): an AES-GCM key there works only "
+				"through CKM_CLOUDKMS_AES_GCM, which mpc-backup does not use",
+				MPC_TOKEN_LABEL(t));
+		rv = gen_secret_kms(t, role, &h);
+		if (rv != CKR_OK)
+			return mpc_fail_ck(e, rv, "C_GenerateKey(CKA_KMS_ALGORITHM)", d->label);
+		return MPC_OK;
+	}
+	/* YubiHSM 2 (vendor.c): CKK_SHA256_HMAC and no CKA_VALUE_LEN. */
+	if (is_mac && !vr->hmac_value_len)
+		n--;
+	rv = t->fn->C_GenerateKey(t->session, &mech, tmpl, n, &h);
+	/* An unknown token (no rules of its own) that refuses the PKCS#11 generic-secret HMAC
+	 * template is asked once more the YubiHSM 2 way (vendor.c). */
+	if (is_mac && vr->hmac_retry &&
+	    (rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+	     rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_KEY_TYPE_INCONSISTENT)) {
+		type = CKK_SHA256_HMAC;
+		rv = t->fn->C_GenerateKey(t->session, &mech, tmpl, n - 1, &h);
 	}
 	if (rv != CKR_OK)
 		return mpc_fail_ck(e, rv, "C_GenerateKey", d->label);
@@ -280,6 +329,15 @@ int mpc_key_ceremony(struct mpc_token *t, int what, struct mpc_ceremony_report *
 			rc = p;
 			goto out;
 		}
+		if (p) {
+			/* A key already there under mpc-backup's label must be one it may use: one
+			 * that can leave the token is named, not counted as present. */
+			CK_OBJECT_HANDLE h;
+
+			rc = mpc_key_get(t, secrets[i], &h, e);
+			if (rc != MPC_OK)
+				goto out;
+		}
 		if (!p && wanted[i] && (what & MPC_CEREMONY_SEAL)) {
 			rc = gen_secret(t, secrets[i], e);
 			if (rc != MPC_OK)
@@ -364,6 +422,14 @@ int mpc_key_import_transport(struct mpc_token *t, const uint8_t key[32], struct 
 	int p, rc = MPC_OK;
 
 	mpc_token_lock(t);
+	if (mpc_vendor_rules(t)->no_create_object) {
+		/* kmsp11 (vendor.c): no C_CreateObject, so no key can be imported. */
+		rc = mpc_fail(e, MPC_ERR_UNSUPPORTED,
+			      "token \"%s\" (%s) cannot import keys (no C_CreateObject): keep the "
+			      "transport key in a file (--transport-key-file) or another token",
+			      MPC_TOKEN_LABEL(t), mpc_token_kind_name(mpc_vendor_rules(t)->kind));
+		goto out;
+	}
 	p = present(t, MPC_KEY_TRANSPORT, e);
 	if (p < 0) {
 		rc = p;

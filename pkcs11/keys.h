@@ -4,13 +4,16 @@
  * keys and never makes duplicates:
  *   mpc-backup-seal-gcm    CKA_ID 01  AES-256 secret key, CKA_ENCRYPT/CKA_DECRYPT only
  *   mpc-backup-seal-cbc    CKA_ID 02  AES-256 secret key, CKA_ENCRYPT/CKA_DECRYPT only
- *   mpc-backup-seal-hmac   CKA_ID 03  256-bit generic secret (CKK_SHA256_HMAC on a token that
- *                                     refuses that: YubiHSM 2), CKA_SIGN/CKA_VERIFY only
+ *   mpc-backup-seal-hmac   CKA_ID 03  256-bit generic secret (CKK_SHA256_HMAC on a YubiHSM 2),
+ *                                     CKA_SIGN/CKA_VERIFY only
  *   mpc-backup-tls         CKA_ID 10  Ed25519 key pair (private: CKA_SIGN only)
  *   mpc-backup-transport   CKA_ID 20  imported AES-256 node transport key (optional)
  * Every secret and private key is CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, CKA_EXTRACTABLE=false.
  * The GCM key is made when the token offers CKM_AES_GCM; the CBC and HMAC keys when it offers
  * CKM_AES_CBC_PAD and CKM_SHA256_HMAC. Nothing is ever overwritten or deleted.
+ * Templates and lookups follow the token's vendor rules (vendor.h): on Google kmsp11 a key is
+ * made from its label and CKA_KMS_ALGORITHM alone and found by label (its CKA_ID is the key
+ * version's name).
  */
 #ifndef MPC_PKCS11_KEYS_H
 #define MPC_PKCS11_KEYS_H

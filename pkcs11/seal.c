@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "pkcs11/internal.h"
 #include "pkcs11/keys.h"
+#include "pkcs11/vendor.h"
 #include "src/util/mem.h"
 
 #define BLOB_MAGIC   "MPCS"
@@ -26,6 +28,8 @@ const char *mpc_seal_mech_name(enum mpc_seal_mech m)
 		return "aes-256-gcm";
 	case MPC_SEAL_AES_CBC_HMAC:
 		return "aes-256-cbc-hmac-sha256";
+	case MPC_SEAL_AES_CBC_HMAC_DIGEST:
+		return "aes-256-cbc-hmac-sha256-digest";
 	case MPC_SEAL_AUTO:
 		return "auto";
 	}
@@ -35,7 +39,8 @@ const char *mpc_seal_mech_name(enum mpc_seal_mech m)
 int mpc_seal_mech_parse(const char *s, enum mpc_seal_mech *out, struct mpc_err *e)
 {
 	static const enum mpc_seal_mech all[] = { MPC_SEAL_AUTO, MPC_SEAL_AES_GCM,
-						  MPC_SEAL_AES_CBC_HMAC };
+						  MPC_SEAL_AES_CBC_HMAC,
+						  MPC_SEAL_AES_CBC_HMAC_DIGEST };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (strcmp(s, mpc_seal_mech_name(all[i])) == 0) {
@@ -45,7 +50,7 @@ int mpc_seal_mech_parse(const char *s, enum mpc_seal_mech *out, struct mpc_err *
 	}
 	return mpc_fail(e, MPC_ERR_USAGE,
 			"unknown sealing mechanism \"%.40s\" (auto, aes-256-gcm, "
-			"aes-256-cbc-hmac-sha256)",
+			"aes-256-cbc-hmac-sha256, aes-256-cbc-hmac-sha256-digest)",
 			s);
 }
 
@@ -60,51 +65,139 @@ static int cbc_usable(struct mpc_token *t)
 	       mpc_token_has_mechanism(t, CKM_SHA256_HMAC, CKF_SIGN | CKF_VERIFY);
 }
 
-int mpc_seal_pick(struct mpc_token *t, enum mpc_seal_mech want, enum mpc_seal_mech *out,
-		  struct mpc_err *e)
+size_t mpc_seal_max_single_part(struct mpc_token *t, enum mpc_seal_mech mech)
+{
+	size_t lim = mpc_vendor_rules(t)->gcm_max_input;
+
+	/* The whole blob body (ciphertext || tag) must go back in one C_Decrypt. */
+	if (mech != MPC_SEAL_AES_GCM || lim == 0)
+		return 0;
+	return lim > GCM_TAG_LEN ? lim - GCM_TAG_LEN : 1;
+}
+
+/* "n bytes are over the token's single-part AES-GCM limit" (MPC_ERR_TOO_LARGE). */
+static int over_gcm_limit(struct mpc_token *t, size_t n, const char *why, struct mpc_err *e)
+{
+	const struct mpc_vendor_rules *vr = mpc_vendor_rules(t);
+
+	return mpc_fail(e, MPC_ERR_TOO_LARGE,
+			"token \"%s\" (%s): %zu bytes of keyshares are over its single-part "
+			"AES-GCM limit of %zu bytes of input (%zu of plaintext)%s",
+			MPC_TOKEN_LABEL(t), mpc_token_kind_name(vr->kind), n, vr->gcm_max_input,
+			mpc_seal_max_single_part(t, MPC_SEAL_AES_GCM), why);
+}
+
+/* Bytes the token's HMAC covers in a CBC+HMAC blob of n bytes of plaintext. */
+static size_t cbc_mac_input(size_t n, size_t aad_len)
+{
+	return HDR_LEN + CBC_IV_LEN + 8 + aad_len + (n / 16 + 1) * 16;
+}
+
+/* "the MAC of a CBC+HMAC blob would be over the token's HMAC limit" (MPC_ERR_TOO_LARGE). */
+static int over_hmac_limit(struct mpc_token *t, size_t n, size_t mac_input, struct mpc_err *e)
+{
+	const struct mpc_vendor_rules *vr = mpc_vendor_rules(t);
+
+	return mpc_fail(e, MPC_ERR_TOO_LARGE,
+			"token \"%s\" (%s): sealing %zu bytes of keyshares by AES-CBC + "
+			"HMAC-SHA256 needs an HMAC over %zu bytes, over the %zu it takes in one "
+			"message (auto seals with aes-256-cbc-hmac-sha256-digest there)",
+			MPC_TOKEN_LABEL(t), mpc_token_kind_name(vr->kind), n, mac_input,
+			vr->hmac_max_input);
+}
+
+/* The sealing key(s) of `mech` looked up (and checked: a key that can leave the token is
+ * refused by name) under the token's lock. */
+static int keys_usable(struct mpc_token *t, enum mpc_seal_mech mech, struct mpc_err *e)
 {
 	CK_OBJECT_HANDLE h;
-	struct mpc_err tmp = { 0 };
 	int rc;
+
+	mpc_token_lock(t);
+	rc = mpc_token_ready(t, e);
+	if (rc == MPC_OK && mech == MPC_SEAL_AES_GCM)
+		rc = mpc_key_get(t, MPC_KEY_SEAL_GCM, &h, e);
+	if (rc == MPC_OK && mech == MPC_SEAL_AES_CBC_HMAC)
+		rc = mpc_key_get(t, MPC_KEY_SEAL_CBC, &h, e);
+	if (rc == MPC_OK && mech == MPC_SEAL_AES_CBC_HMAC)
+		rc = mpc_key_get(t, MPC_KEY_SEAL_HMAC, &h, e);
+	mpc_token_unlock(t);
+	return rc;
+}
+
+int mpc_seal_pick_for(struct mpc_token *t, enum mpc_seal_mech want, size_t n,
+		      enum mpc_seal_mech *out, struct mpc_err *e)
+{
+	size_t gcm_max = mpc_seal_max_single_part(t, MPC_SEAL_AES_GCM);
+	struct mpc_err tmp = { 0 };
+	int rc, too_big = 0;
 
 	if (want == MPC_SEAL_AUTO || want == MPC_SEAL_AES_GCM) {
 		if (gcm_usable(t)) {
-			mpc_token_lock(t);
-			rc = mpc_token_ready(t, &tmp);
-			if (rc == MPC_OK)
-				rc = mpc_key_get(t, MPC_KEY_SEAL_GCM, &h, &tmp);
-			mpc_token_unlock(t);
-			if (rc == MPC_OK) {
-				*out = MPC_SEAL_AES_GCM;
-				return MPC_OK;
-			}
-			if (want == MPC_SEAL_AES_GCM) {
+			rc = keys_usable(t, MPC_SEAL_AES_GCM, &tmp);
+			/* No silent downgrade: only a GCM key that is not there at all lets AUTO
+			 * use CBC+HMAC; one that is there but refused (extractable, not sensitive,
+			 * two of them) or a failing token is reported. */
+			if (rc != MPC_OK &&
+			    (want == MPC_SEAL_AES_GCM || rc != MPC_ERR_OBJECT_NOT_FOUND)) {
 				if (e != NULL)
 					*e = tmp;
 				return rc;
 			}
+			if (rc == MPC_OK && (gcm_max == 0 || n <= gcm_max)) {
+				*out = MPC_SEAL_AES_GCM;
+				return MPC_OK;
+			}
+			if (rc == MPC_OK && want == MPC_SEAL_AES_GCM)
+				return over_gcm_limit(t, n, "", e);
+			too_big = rc == MPC_OK;
 		} else if (want == MPC_SEAL_AES_GCM) {
 			return mpc_fail(e, MPC_ERR_UNSUPPORTED,
 					"token \"%s\" does not offer CKM_AES_GCM for encryption",
 					MPC_TOKEN_LABEL(t));
 		}
 	}
-	if (!cbc_usable(t))
+	if (!cbc_usable(t)) {
+		if (too_big)
+			return over_gcm_limit(t, n,
+					      " and it offers no CKM_AES_CBC_PAD with "
+					      "CKM_SHA256_HMAC to seal them otherwise",
+					      e);
 		return mpc_fail(e, MPC_ERR_UNSUPPORTED,
 				"token \"%s\" offers no usable sealing mechanism (AES-GCM, or "
 				"AES-CBC-PAD with HMAC-SHA256)",
 				MPC_TOKEN_LABEL(t));
-	mpc_token_lock(t);
-	rc = mpc_token_ready(t, e);
-	if (rc == MPC_OK)
-		rc = mpc_key_get(t, MPC_KEY_SEAL_CBC, &h, e);
-	if (rc == MPC_OK)
-		rc = mpc_key_get(t, MPC_KEY_SEAL_HMAC, &h, e);
-	mpc_token_unlock(t);
-	if (rc != MPC_OK)
+	}
+	mpc_err_clear(&tmp);
+	rc = keys_usable(t, MPC_SEAL_AES_CBC_HMAC, &tmp);
+	if (rc == MPC_ERR_OBJECT_NOT_FOUND && too_big)
+		return over_gcm_limit(t, n,
+				      " and it holds no CBC+HMAC keys to seal them otherwise (run "
+				      "`mpc-backup token init` on it)",
+				      e);
+	if (rc != MPC_OK) {
+		if (e != NULL)
+			*e = tmp;
 		return rc;
+	}
+	/* A token with an HMAC input limit (YubiHSM 2) MACs a digest: 32 bytes whatever n. */
+	if (want == MPC_SEAL_AES_CBC_HMAC_DIGEST ||
+	    (want == MPC_SEAL_AUTO && mpc_vendor_rules(t)->hmac_max_input != 0)) {
+		*out = MPC_SEAL_AES_CBC_HMAC_DIGEST;
+		return MPC_OK;
+	}
+	/* The store's header is MACed too (checked again when sealing, nothing written yet). */
+	if (n > 0 && mpc_vendor_rules(t)->hmac_max_input != 0 &&
+	    cbc_mac_input(n, 0) > mpc_vendor_rules(t)->hmac_max_input)
+		return over_hmac_limit(t, n, cbc_mac_input(n, 0), e);
 	*out = MPC_SEAL_AES_CBC_HMAC;
 	return MPC_OK;
+}
+
+int mpc_seal_pick(struct mpc_token *t, enum mpc_seal_mech want, enum mpc_seal_mech *out,
+		  struct mpc_err *e)
+{
+	return mpc_seal_pick_for(t, want, 0, out, e);
 }
 
 /* Random IV: the token's RNG XOR OpenSSL's, so either one being sound is enough. The token's
@@ -138,34 +231,49 @@ static void be64(uint8_t out[8], uint64_t v)
 	}
 }
 
-/* HMAC-SHA256 over header || iv || be64(aad_len) || aad || ct, signed (verify=0) into mac or
- * checked (verify=1) against mac, in the token. Returns the CK_RV. */
-static CK_RV hmac_blob(struct mpc_token *t, CK_OBJECT_HANDLE k, int verify, const uint8_t *hdr,
-		       const uint8_t *iv, const uint8_t *aad, size_t aad_len, const uint8_t *ct,
-		       size_t ct_len, uint8_t *mac)
+/* HMAC-SHA256 over header || iv || be64(aad_len) || aad || ct (digest = 0), or over the
+ * SHA-256 of that (digest = 1, computed here: all of it is public), signed (verify=0) into mac
+ * or checked (verify=1) against mac, in the token. Returns the CK_RV; CKR_HOST_MEMORY if the
+ * digest cannot be computed. */
+static CK_RV hmac_blob(struct mpc_token *t, CK_OBJECT_HANDLE k, int verify, int digest,
+		       const uint8_t *hdr, const uint8_t *iv, const uint8_t *aad, size_t aad_len,
+		       const uint8_t *ct, size_t ct_len, uint8_t *mac)
 {
 	CK_MECHANISM mech = { CKM_SHA256_HMAC, NULL, 0 };
 	CK_FUNCTION_LIST *f = t->fn;
 	CK_SESSION_HANDLE s = t->session;
-	uint8_t len8[8];
+	uint8_t len8[8], md[32];
 	CK_ULONG mac_len = HMAC_LEN;
 	CK_RV rv;
+	struct {
+		const uint8_t *p;
+		size_t n;
+	} parts[] = {
+		{ hdr, HDR_LEN }, { iv, CBC_IV_LEN }, { len8, 8 }, { aad, aad_len }, { ct, ct_len }
+	};
+	size_t nparts = sizeof(parts) / sizeof(parts[0]);
 
 	be64(len8, aad_len);
+	if (digest) {
+		EVP_MD_CTX *c = EVP_MD_CTX_new();
+		int ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
+		unsigned int md_len = 0;
+
+		for (size_t i = 0; ok && i < nparts; i++)
+			ok = parts[i].n == 0 || EVP_DigestUpdate(c, parts[i].p, parts[i].n) == 1;
+		ok = ok && EVP_DigestFinal_ex(c, md, &md_len) == 1 && md_len == sizeof(md);
+		EVP_MD_CTX_free(c);
+		if (!ok)
+			return CKR_HOST_MEMORY;
+		parts[0].p = md;
+		parts[0].n = sizeof(md);
+		nparts = 1;
+	}
 	rv = verify ? f->C_VerifyInit(s, &mech, k) : f->C_SignInit(s, &mech, k);
 	if (rv != CKR_OK)
 		return rv;
 	{
-		const struct {
-			const uint8_t *p;
-			size_t n;
-		} parts[] = { { hdr, HDR_LEN },
-			      { iv, CBC_IV_LEN },
-			      { len8, 8 },
-			      { aad, aad_len },
-			      { ct, ct_len } };
-
-		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		for (size_t i = 0; i < nparts; i++) {
 			if (parts[i].n == 0)
 				continue;
 			rv = verify ? f->C_VerifyUpdate(s, (CK_BYTE_PTR)parts[i].p, parts[i].n)
@@ -238,6 +346,9 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 		uint8_t *iv = blob + HDR_LEN;
 
 		blob[6] = GCM_IV_LEN;
+		if (mpc_seal_max_single_part(t, MPC_SEAL_AES_GCM) != 0 &&
+		    n > mpc_seal_max_single_part(t, MPC_SEAL_AES_GCM))
+			return over_gcm_limit(t, n, "", e);
 		rc = mpc_key_get(t, MPC_KEY_SEAL_GCM, &k, e);
 		if (rc == MPC_OK)
 			rc = fresh_iv(t, iv, GCM_IV_LEN, e);
@@ -263,6 +374,9 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 		CK_MECHANISM m = { CKM_AES_CBC_PAD, iv, CBC_IV_LEN };
 
 		blob[6] = CBC_IV_LEN;
+		if (mech == MPC_SEAL_AES_CBC_HMAC && mpc_vendor_rules(t)->hmac_max_input != 0 &&
+		    cbc_mac_input(n, aad_len) > mpc_vendor_rules(t)->hmac_max_input)
+			return over_hmac_limit(t, n, cbc_mac_input(n, aad_len), e);
 		rc = mpc_key_get(t, MPC_KEY_SEAL_CBC, &k, e);
 		if (rc == MPC_OK)
 			rc = mpc_key_get(t, MPC_KEY_SEAL_HMAC, &km, e);
@@ -278,7 +392,8 @@ static int seal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t
 		if (rv != CKR_OK)
 			return mpc_fail_ck(e, rv, "C_Encrypt(CKM_AES_CBC_PAD)",
 					   "mpc-backup-seal-cbc");
-		rv = hmac_blob(t, km, 0, blob, iv, aad, aad_len, ct, out_len, ct + out_len);
+		rv = hmac_blob(t, km, 0, mech == MPC_SEAL_AES_CBC_HMAC_DIGEST, blob, iv, aad,
+			       aad_len, ct, out_len, ct + out_len);
 		if (rv != CKR_OK)
 			return mpc_fail_ck(e, rv, "C_Sign(CKM_SHA256_HMAC)",
 					   "mpc-backup-seal-hmac");
@@ -322,11 +437,12 @@ int mpc_seal_to(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "cannot seal %zu bytes (at most %u)", n,
 				MPC_SEAL_MAX_PLAINTEXT);
 	if (mech == MPC_SEAL_AUTO) {
-		rc = mpc_seal_pick(t, MPC_SEAL_AUTO, &mech, e);
+		rc = mpc_seal_pick_for(t, MPC_SEAL_AUTO, n, &mech, e);
 		if (rc != MPC_OK)
 			return rc;
 	}
-	if (mech != MPC_SEAL_AES_GCM && mech != MPC_SEAL_AES_CBC_HMAC)
+	if (mech != MPC_SEAL_AES_GCM && mech != MPC_SEAL_AES_CBC_HMAC &&
+	    mech != MPC_SEAL_AES_CBC_HMAC_DIGEST)
 		return mpc_fail(e, MPC_ERR_USAGE, "unknown sealing mechanism %d", (int)mech);
 	if (cap < mpc_seal_size(n))
 		return mpc_fail(e, MPC_ERR_TOO_LARGE, "sealing %zu bytes needs a %zu-byte buffer",
@@ -376,13 +492,14 @@ int mpc_seal_blob_mech(const uint8_t *blob, size_t blob_len, enum mpc_seal_mech 
 		*out = MPC_SEAL_AES_GCM;
 		return MPC_OK;
 	}
-	if (blob[5] == MPC_SEAL_AES_CBC_HMAC && blob[6] == CBC_IV_LEN &&
-	    blob_len >= HDR_LEN + CBC_IV_LEN + 16 + HMAC_LEN &&
+	if ((blob[5] == MPC_SEAL_AES_CBC_HMAC || blob[5] == MPC_SEAL_AES_CBC_HMAC_DIGEST) &&
+	    blob[6] == CBC_IV_LEN && blob_len >= HDR_LEN + CBC_IV_LEN + 16 + HMAC_LEN &&
 	    (blob_len - HDR_LEN - CBC_IV_LEN - HMAC_LEN) % 16 == 0) {
-		*out = MPC_SEAL_AES_CBC_HMAC;
+		*out = (enum mpc_seal_mech)blob[5];
 		return MPC_OK;
 	}
-	if (blob[5] != MPC_SEAL_AES_GCM && blob[5] != MPC_SEAL_AES_CBC_HMAC)
+	if (blob[5] != MPC_SEAL_AES_GCM && blob[5] != MPC_SEAL_AES_CBC_HMAC &&
+	    blob[5] != MPC_SEAL_AES_CBC_HMAC_DIGEST)
 		return mpc_fail(e, MPC_ERR_PARSE, "sealed data: unknown mechanism %u", blob[5]);
 	return mpc_fail(e, MPC_ERR_AUTH, "sealed data is truncated or has a bad IV length");
 }
@@ -398,7 +515,16 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 
 	if (mech == MPC_SEAL_AES_GCM) {
 		uint8_t iv[GCM_IV_LEN];
+		size_t lim = mpc_vendor_rules(t)->gcm_max_input;
 
+		if (lim != 0 && blob_len - HDR_LEN - GCM_IV_LEN > lim)
+			return mpc_fail(
+				e, MPC_ERR_TOO_LARGE,
+				"token \"%s\" (%s) cannot open this AES-GCM blob: %zu bytes "
+				"are over its single-part limit of %zu bytes of input; open it "
+				"with another token it is sealed to",
+				MPC_TOKEN_LABEL(t), mpc_token_kind_name(mpc_vendor_rules(t)->kind),
+				blob_len - HDR_LEN - GCM_IV_LEN, lim);
 		rc = mpc_key_get(t, MPC_KEY_SEAL_GCM, &k, e);
 		if (rc != MPC_OK)
 			return rc;
@@ -424,14 +550,24 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 		const uint8_t *ct = iv + CBC_IV_LEN;
 		size_t ct_len = blob_len - HDR_LEN - CBC_IV_LEN - HMAC_LEN;
 		CK_MECHANISM m = { CKM_AES_CBC_PAD, (void *)iv, CBC_IV_LEN };
+		size_t mac_in = HDR_LEN + CBC_IV_LEN + 8 + aad_len + ct_len;
+		size_t lim = mpc_vendor_rules(t)->hmac_max_input;
 
+		if (mech == MPC_SEAL_AES_CBC_HMAC && lim != 0 && mac_in > lim)
+			return mpc_fail(
+				e, MPC_ERR_TOO_LARGE,
+				"token \"%s\" (%s) cannot check this blob's HMAC: it covers "
+				"%zu bytes, over the %zu it takes in one message; open it with "
+				"another token it is sealed to",
+				MPC_TOKEN_LABEL(t), mpc_token_kind_name(mpc_vendor_rules(t)->kind),
+				mac_in, lim);
 		rc = mpc_key_get(t, MPC_KEY_SEAL_CBC, &k, e);
 		if (rc == MPC_OK)
 			rc = mpc_key_get(t, MPC_KEY_SEAL_HMAC, &km, e);
 		if (rc != MPC_OK)
 			return rc;
-		rv = hmac_blob(t, km, 1, blob, iv, aad, aad_len, ct, ct_len,
-			       (uint8_t *)(uintptr_t)(ct + ct_len));
+		rv = hmac_blob(t, km, 1, mech == MPC_SEAL_AES_CBC_HMAC_DIGEST, blob, iv, aad,
+			       aad_len, ct, ct_len, (uint8_t *)(uintptr_t)(ct + ct_len));
 		if (rv != CKR_OK) {
 			if (mpc_token_rv_is_lost_session(rv) || mpc_ckr_class(rv) != MPC_ERR_AUTH)
 				return mpc_fail_ck(e, rv, "C_Verify(CKM_SHA256_HMAC)",

@@ -119,6 +119,7 @@ int mpc_token_open(struct mpc_p11_ctx *ctx, const char *uri, const struct mpc_pi
 	mpc_p11_trim(t->desc.manufacturer, t->info.manufacturerID, 32);
 	mpc_p11_trim(t->desc.model, t->info.model, 16);
 	snprintf(t->desc.module, sizeof(t->desc.module), "%s", t->module_path);
+	t->kind = t->detected_kind = mpc_vendor_detect(t->fn, t->slot, &t->info);
 	if (pthread_mutex_init(&t->lock, NULL) != 0) {
 		rc = mpc_fail(e, MPC_ERR_INTERNAL, "cannot create a mutex");
 		goto out;

@@ -15,6 +15,7 @@
 		{ "token", required_argument, NULL, 0 },                         \
 		{ "tls-token", required_argument, NULL, 0 },                     \
 		{ "seal-token", required_argument, NULL, 0 },                    \
+		{ "token-profile", required_argument, NULL, 0 },                 \
 		{ "pin-file", required_argument, NULL, 0 },                      \
 		{ "allow-final-pin-try", no_argument, NULL, MPC_OPT_FINAL_TRY }, \
 		{ "json", no_argument, NULL, MPC_OPT_JSON },                     \

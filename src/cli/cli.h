@@ -25,6 +25,7 @@ struct mpc_cli_common {
 	const char *token_uri;      /* --token, default MPC_DEFAULT_TOKEN_URI */
 	const char *tls_token_uri;  /* --tls-token, default: --token */
 	const char *seal_token_uri; /* --seal-token, default: --token */
+	const char *token_profile;  /* --token-profile: the sealing token's rules, NULL: auto */
 	struct mpc_pin_opts pin;    /* --pin-file, --allow-final-pin-try */
 	int json;                   /* --json */
 };
@@ -37,6 +38,7 @@ enum {
 	MPC_OPT_FINAL_TRY,
 	MPC_OPT_JSON,
 	MPC_OPT_HELP,
+	MPC_OPT_PROFILE,
 	MPC_OPT_FIRST_COMMAND_OPTION, /* subcommands number their own options from here */
 };
 
@@ -47,6 +49,7 @@ enum {
 		{ "pin-file", required_argument, NULL, MPC_OPT_PIN_FILE },       \
 		{ "allow-final-pin-try", no_argument, NULL, MPC_OPT_FINAL_TRY }, \
 		{ "json", no_argument, NULL, MPC_OPT_JSON },                     \
+		{ "token-profile", required_argument, NULL, MPC_OPT_PROFILE },   \
 	{                                                                        \
 		"help", no_argument, NULL, MPC_OPT_HELP                          \
 	}
@@ -56,6 +59,8 @@ enum {
 	"                       carry module-path=, module-name= and pin-source=file:...\n"            \
 	"  --tls-token URI      token holding the Ed25519 TLS key, if not --token\n"                   \
 	"  --seal-token URI     token holding the sealing keys, if not --token\n"                      \
+	"  --token-profile P    the sealing token's vendor rules: auto (detected, the default),\n"     \
+	"                       generic, softhsm2, yubihsm2, cloudhsm, kmsp11 or nss\n"                \
 	"  --pin-file FILE      read the user PIN from FILE (else pin-source, else $MPC_BACKUP_PIN)\n" \
 	"  --allow-final-pin-try  log in even if the token says one more wrong PIN locks it\n"         \
 	"  --json               print the result as JSON\n"                                            \

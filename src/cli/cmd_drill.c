@@ -34,7 +34,7 @@ static int is_cfg_key(const char *name)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(name, keys[i]) == 0)
 			return 1;
-	return 0;
+	return strcmp(name, "token-profile") == 0;
 }
 
 int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,
@@ -139,6 +139,7 @@ int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,
 		out->c.token_uri = out->cfg.token;
 	out->c.tls_token_uri = out->cfg.tls_token;
 	out->c.seal_token_uri = out->cfg.seal_token;
+	out->c.token_profile = out->cfg.token_profile;
 	out->c.pin.pin_file = out->cfg.pin_file;
 	out->c.pin.allow_final_try = out->final_try;
 	out->c.json = out->json;

@@ -14,6 +14,7 @@ static const char run_help[] =
 	"                      [--contract ACCOUNT] [--rpc-quorum K] [--poll-interval SECONDS]\n"
 	"                      [--migration-port PORT] [--metrics-listen ADDR:PORT] [--config FILE]\n"
 	"                      [--token URI] [--tls-token URI] [--seal-token URI] [--seal-to URI ...]\n"
+	"                      [--token-profile auto|generic|softhsm2|yubihsm2|cloudhsm|kmsp11|nss]\n"
 	"                      [--pin-file FILE] [--transport-key-file FILE] [--log-level LEVEL]\n"
 	"                      [--node-timeout S] [--rpc-timeout S] [--backoff-initial S]\n"
 	"                      [--backoff-max S] [--verify-interval S] [--conclude-timeout S]\n"
@@ -41,6 +42,7 @@ static const struct option run_opts[] = {
 	{ "token", required_argument, NULL, 0 },
 	{ "tls-token", required_argument, NULL, 0 },
 	{ "seal-token", required_argument, NULL, 0 },
+	{ "token-profile", required_argument, NULL, 0 },
 	{ "seal-to", required_argument, NULL, 0 },
 	{ "pin-file", required_argument, NULL, 0 },
 	{ "store", required_argument, NULL, 0 },
@@ -148,6 +150,7 @@ static void session_options(const struct mpc_config *cfg, struct mpc_cli_common 
 		c->token_uri = cfg->token;
 	c->tls_token_uri = cfg->tls_token;
 	c->seal_token_uri = cfg->seal_token;
+	c->token_profile = cfg->token_profile;
 	c->pin.pin_file = cfg->pin_file;
 	memset(no, 0, sizeof(*no));
 	no->store = cfg->store;

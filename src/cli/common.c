@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pkcs11/vendor.h"
+
 void mpc_cli_common_init(struct mpc_cli_common *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -129,6 +131,9 @@ int mpc_cli_common_opt(struct mpc_cli_common *c, int opt, const char *arg)
 	case MPC_OPT_SEAL_TOKEN:
 		c->seal_token_uri = arg;
 		return 1;
+	case MPC_OPT_PROFILE:
+		c->token_profile = arg;
+		return 1;
 	case MPC_OPT_PIN_FILE:
 		c->pin.pin_file = arg;
 		return 1;
@@ -210,6 +215,9 @@ int mpc_cli_open_tokens(const struct mpc_cli_common *c, int need, struct mpc_cli
 		return rc;
 	if (need & MPC_CLI_NEED_SEAL) {
 		rc = open_fn(out->p11, seal_uri, &c->pin, &out->seal, e);
+		/* --token-profile / token_profile: the sealing token's vendor rules (vendor.h) */
+		if (rc == MPC_OK && c->token_profile != NULL)
+			rc = mpc_token_set_profile(out->seal, c->token_profile, e);
 		if (rc != MPC_OK)
 			goto fail;
 	}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pkcs11/uri.h"
+#include "pkcs11/vendor.h"
 #include "src/contract/url.h"
 #include "src/monitor/log.h"
 #include "src/util/encoding.h"
@@ -93,6 +94,8 @@ void mpc_config_free(struct mpc_config *c)
 		free(*strs[i]);
 		*strs[i] = NULL;
 	}
+	free(c->token_profile);
+	c->token_profile = NULL;
 	free_list(c->seal_to, &c->n_seal_to);
 	free_list(c->rpc_url, &c->n_rpc_url);
 	free_list(c->replica, &c->n_replica);
@@ -289,6 +292,15 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 		return set_uri(c, key, value, where, e);
 	if (strcmp(key, "pin_file") == 0)
 		return set_str(&c->pin_file, value, where, e);
+	if (strcmp(key, "token_profile") == 0) {
+		enum mpc_token_kind k;
+		int is_auto;
+
+		rc = mpc_token_profile_parse(value, &is_auto, &k, e);
+		if (rc != MPC_OK)
+			return mpc_err_prefix(e, "%s: ", where);
+		return set_str(&c->token_profile, value, where, e);
+	}
 	if (strcmp(key, "store") == 0)
 		return set_str(&c->store, value, where, e);
 	if (strcmp(key, "rpc_url") == 0 && (rc = check_url(value, where, e)) != MPC_OK)

@@ -22,6 +22,7 @@
 
 struct mpc_config {
 	char *token, *tls_token, *seal_token, *pin_file;
+	char *token_profile; /* the sealing token's vendor rules (pkcs11/vendor.h); NULL: auto */
 	char *seal_to[MPC_CONFIG_MAX_LIST];
 	size_t n_seal_to;
 	char *store;

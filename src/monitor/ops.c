@@ -5,6 +5,7 @@
 
 #include "pkcs11/seal.h"
 #include "src/node/client.h"
+#include "src/store/keyshares.h"
 #include "src/util/clock.h"
 #include "src/util/mem.h"
 
@@ -45,12 +46,14 @@ int mpc_op_backup(const struct mpc_ops *o, const char *address, const uint8_t no
 		out->t.total_s = mpc_now_monotonic() - t0;
 		return MPC_OK;
 	}
-	/* Every sealing token must be able to seal (keys present, mechanism offered) before a
-	 * keyshare is fetched: a token that cannot is refused with nothing read from the node. */
+	/* Every sealing token must be able to seal (keys present, mechanism offered, the
+	 * keyset's size within its single-part limit) before a keyshare is fetched: a token that
+	 * cannot is refused with nothing read from the node. */
 	for (size_t i = 0; i < o->n_seal; i++) {
 		enum mpc_seal_mech m;
 
-		rc = mpc_seal_pick(o->seal_tokens[i], o->mech, &m, e);
+		rc = mpc_seal_pick_for(o->seal_tokens[i], o->mech, mpc_keyshares_expected_size(ks),
+				       &m, e);
 		if (rc != MPC_OK) {
 			mpc_err_prefix(e, "epoch %llu not fetched: ",
 				       (unsigned long long)ks->epoch_id);

@@ -121,7 +121,8 @@ int mpc_store_header_encode(const struct mpc_store_header *h, uint8_t **out, siz
 	for (size_t i = 0; i < h->n_tokens; i++) {
 		const struct mpc_store_token_id *t = &h->tokens[i];
 
-		if (t->mech != MPC_SEAL_AES_GCM && t->mech != MPC_SEAL_AES_CBC_HMAC)
+		if (t->mech != MPC_SEAL_AES_GCM && t->mech != MPC_SEAL_AES_CBC_HMAC &&
+		    t->mech != MPC_SEAL_AES_CBC_HMAC_DIGEST)
 			return mpc_fail(e, MPC_ERR_INVALID,
 					"store header: token %zu: bad mechanism", i);
 		if ((rc = check_str(t->serial, 16, "token serial", e)) != MPC_OK ||
@@ -318,7 +319,8 @@ static int parse_body(struct rbuf *r, struct mpc_store_header *h, struct mpc_err
 
 		if ((rc = r_be(r, 1, &v, "token mechanism", e)) != MPC_OK)
 			return rc;
-		if (v != MPC_SEAL_AES_GCM && v != MPC_SEAL_AES_CBC_HMAC)
+		if (v != MPC_SEAL_AES_GCM && v != MPC_SEAL_AES_CBC_HMAC &&
+		    v != MPC_SEAL_AES_CBC_HMAC_DIGEST)
 			return mpc_fail(e, MPC_ERR_PARSE, "store header: unknown mechanism %llu",
 					(unsigned long long)v);
 		t->mech = (enum mpc_seal_mech)v;

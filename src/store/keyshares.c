@@ -277,3 +277,36 @@ int mpc_keyshares_validate(const uint8_t *buf, size_t len, const struct mpc_keys
 	mpc_keyshares_meta_free(&m);
 	return rc;
 }
+
+/* Decimal digits of v. */
+static size_t digits(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+size_t mpc_keyshares_expected_size(const struct mpc_keyset *ks)
+{
+	size_t n = 2; /* [ ] */
+
+	for (size_t i = 0; i < ks->n_domains; i++) {
+		const struct mpc_domain_key *d = &ks->domains[i];
+		size_t pk_len = 0;
+
+		for (size_t j = 0; j < sizeof(schemes) / sizeof(schemes[0]); j++)
+			if (schemes[j].curve == d->curve)
+				pk_len = schemes[j].pk_len;
+		/* {"key_id":{"epoch_id":E,"domain_id":D,"attempt_id":A},"data":{"S":
+		 * {"private_share":"<64 hex>","public_key":"<hex>"}}} */
+		n += strlen("{\"key_id\":{\"epoch_id\":,\"domain_id\":,\"attempt_id\":},\"data\":{\"\":"
+			    "{\"private_share\":\"\",\"public_key\":\"\"}}}") +
+		     digits(ks->epoch_id) + digits(d->domain_id) + digits(d->attempt) +
+		     strlen(mpc_curve_name(d->curve)) + 64 + 2 * pk_len + (i > 0 ? 1 : 0);
+	}
+	return n;
+}

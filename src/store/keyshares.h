@@ -61,6 +61,12 @@ int mpc_keyshares_validate(const uint8_t *buf, size_t len, const struct mpc_keys
 /* Release items and zero the struct. Accepts NULL. */
 void mpc_keyshares_meta_free(struct mpc_keyshares_meta *m);
 
+/* The length of the Keyshare array for `ks` as the node writes it (serde_json, compact: the
+ * shape above, hex private_share and public_key). What a backup will have to seal, known
+ * before anything is fetched; a node that writes more (whitespace) is checked again on the
+ * bytes received. */
+size_t mpc_keyshares_expected_size(const struct mpc_keyset *ks);
+
 /* The 33-byte SEC1 compressed form of a 64-byte x||y secp256k1 key (no curve check). */
 void mpc_secp256k1_compress_xy(const uint8_t xy[64], uint8_t out[33]);
 

@@ -173,7 +173,7 @@ int mpc_store_put(const struct mpc_store *s, const struct mpc_store_put_opts *o,
 	for (size_t i = 0; i < o->n_tokens; i++) {
 		enum mpc_seal_mech m;
 
-		if ((rc = mpc_seal_pick(o->tokens[i], o->mech, &m, e)) != MPC_OK)
+		if ((rc = mpc_seal_pick_for(o->tokens[i], o->mech, len, &m, e)) != MPC_OK)
 			return rc;
 		fill_token_id(&h.tokens[i], o->tokens[i], m);
 		for (size_t j = 0; j < i; j++)

@@ -176,6 +176,11 @@ _, f = store_file(7, [(0, 240, 1, secp_xy), (1, 0, 2, ed_pk), (2, 3, 3, b'\xa0' 
                   [tok, tok2])
 put('store_file', 'two-tokens-three-curves.mpcs', f)
 put('store_file', 'header-only.mpcs', hdr)
+# a YubiHSM 2 token's blob: CBC+HMAC with the HMAC over a SHA-256 digest (mechanism 3)
+tok3 = (3, '0000000012345678', 'YubiHSM', 'mpc-backup-seal-cbc', b'\x02')
+blob3 = b'MPCS' + bytes([1, 3, 16]) + b'\x11' * 16 + b'\x22' * 32 + b'\x33' * 32
+_, f = store_file(4, [(0, 240, 1, secp_xy), (1, 0, 2, ed_pk)], [tok3], [blob3])
+put('store_file', 'cbc-hmac-digest.mpcs', f)
 put('store_file', 'name.txt', 'keyset-e00000000000000000004-0123456789abcdef.mpcs')
 
 # pkcs11_uri: what docs/operations.md and the tests use, and refused shapes.

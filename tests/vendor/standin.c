@@ -30,6 +30,8 @@
 #define SI_KMS_HMAC_SHA256 32UL
 
 #define SI_YUBIHSM_MAX_SESSIONS 16
+#define SI_YUBIHSM_OP_BUFSIZE 4096 /* pkcs11/yubihsm_pkcs11.h YUBIHSM_PKCS11_OP_BUFSIZE */
+#define SI_YUBIHSM_MSG_BUF 3136    /* lib/yubihsm.h YH_MSG_BUF_SIZE */
 #define SI_CLOUDHSM_GCM_MAX 16384 /* "cannot exceed 16 KB" (CloudHSM known issues) */
 #define SI_MAX_SESSIONS 64
 
@@ -39,6 +41,8 @@ struct sess {
 	CK_SESSION_HANDLE h;
 	int used;
 	CK_MECHANISM_TYPE enc, dec; /* mechanism of the active operation (as the caller named it) */
+	int mac;                    /* 1: an HMAC sign or verify is active (yubihsm2.hmac-limit) */
+	CK_ULONG mac_len;           /* bytes given to it so far */
 };
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -332,7 +336,7 @@ static CK_RV si_OpenSession(CK_SLOT_ID s, CK_FLAGS flags, CK_VOID_PTR app, CK_NO
 	if (rv == CKR_OK) {
 		for (int i = 0; i < SI_MAX_SESSIONS; i++) {
 			if (!g_sess[i].used) {
-				g_sess[i] = (struct sess){ *h, 1, 0, 0 };
+				g_sess[i] = (struct sess){ *h, 1, 0, 0, 0, 0 };
 				break;
 			}
 		}
@@ -743,18 +747,130 @@ static CK_RV si_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG n, CK_BYTE
 
 /* ---- signing ---- */
 
+/* yubihsm2.hmac-limit: the module buffers HMAC input in a 4096-byte operation buffer (an
+ * update past it is CKR_DATA_LEN_RANGE) and sends it to the device in one message:
+ * yh_util_sign_hmac refuses more than YH_MSG_BUF_SIZE - 2 bytes, yh_util_verify_hmac more
+ * than YH_MSG_BUF_SIZE - 2 bytes of data and signature together (YHR_INVALID_PARAMETERS,
+ * which the module returns as CKR_ARGUMENTS_BAD). */
+static void mac_start(CK_SESSION_HANDLE h, CK_MECHANISM_TYPE m)
+{
+	struct sess *s;
+
+	pthread_mutex_lock(&g_lock);
+	s = sess_find(h);
+	if (s != NULL) {
+		s->mac = g_profile == P_YUBIHSM2 &&
+			 (m == CKM_SHA_1_HMAC || m == CKM_SHA256_HMAC || m == CKM_SHA384_HMAC ||
+			  m == CKM_SHA512_HMAC);
+		s->mac_len = 0;
+	}
+	pthread_mutex_unlock(&g_lock);
+}
+
+/* Add n bytes to the session's HMAC input; the total, or 0 if no limit applies. */
+static CK_ULONG mac_add(CK_SESSION_HANDLE h, CK_ULONG n)
+{
+	struct sess *s;
+	CK_ULONG total = 0;
+
+	pthread_mutex_lock(&g_lock);
+	s = sess_find(h);
+	if (s != NULL && s->mac) {
+		s->mac_len += n;
+		total = s->mac_len;
+	}
+	pthread_mutex_unlock(&g_lock);
+	return total;
+}
+
+/* End the real operation (an error ends a PKCS#11 operation) and return rv. */
+static CK_RV mac_abort(CK_SESSION_HANDLE h, int verify, CK_RV rv)
+{
+	CK_BYTE junk[64] = { 0 };
+	CK_ULONG jl = sizeof(junk);
+
+	if (verify)
+		(void)g_real->C_VerifyFinal(h, junk, 32);
+	else
+		(void)g_real->C_SignFinal(h, junk, &jl);
+	mac_start(h, 0);
+	return rv;
+}
+
 static CK_RV si_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
+	CK_RV rv;
+
 	if (m == NULL || !allowed(m->mechanism))
 		return CKR_MECHANISM_INVALID;
-	return g_real->C_SignInit(h, m, k);
+	rv = g_real->C_SignInit(h, m, k);
+	if (rv == CKR_OK)
+		mac_start(h, m->mechanism);
+	return rv;
 }
 
 static CK_RV si_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
+	CK_RV rv;
+
 	if (m == NULL || !allowed(m->mechanism))
 		return CKR_MECHANISM_INVALID;
-	return g_real->C_VerifyInit(h, m, k);
+	rv = g_real->C_VerifyInit(h, m, k);
+	if (rv == CKR_OK)
+		mac_start(h, m->mechanism);
+	return rv;
+}
+
+static CK_RV si_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG n)
+{
+	if (mac_add(h, n) > SI_YUBIHSM_OP_BUFSIZE)
+		return mac_abort(h, 0, CKR_DATA_LEN_RANGE);
+	return g_real->C_SignUpdate(h, in, n);
+}
+
+static CK_RV si_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG n)
+{
+	if (mac_add(h, n) > SI_YUBIHSM_OP_BUFSIZE)
+		return mac_abort(h, 1, CKR_DATA_LEN_RANGE);
+	return g_real->C_VerifyUpdate(h, in, n);
+}
+
+static CK_RV si_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR len)
+{
+	if (sig != NULL && mac_add(h, 0) > SI_YUBIHSM_MSG_BUF - 2)
+		return mac_abort(h, 0, CKR_ARGUMENTS_BAD);
+	return g_real->C_SignFinal(h, sig, len);
+}
+
+static CK_RV si_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG len)
+{
+	if (mac_add(h, 0) + len > SI_YUBIHSM_MSG_BUF - 2 && mac_add(h, 0) > 0)
+		return mac_abort(h, 1, CKR_ARGUMENTS_BAD);
+	return g_real->C_VerifyFinal(h, sig, len);
+}
+
+static CK_RV si_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG n, CK_BYTE_PTR sig,
+		     CK_ULONG_PTR len)
+{
+	CK_ULONG total = mac_add(h, n);
+
+	if (total > SI_YUBIHSM_OP_BUFSIZE || (sig != NULL && total > SI_YUBIHSM_MSG_BUF - 2))
+		return mac_abort(h, 0, total > SI_YUBIHSM_OP_BUFSIZE ? CKR_DATA_LEN_RANGE
+								   : CKR_ARGUMENTS_BAD);
+	if (sig == NULL)
+		(void)mac_add(h, (CK_ULONG)0 - n); /* a length query: not counted */
+	return g_real->C_Sign(h, in, n, sig, len);
+}
+
+static CK_RV si_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG n, CK_BYTE_PTR sig,
+		       CK_ULONG len)
+{
+	CK_ULONG total = mac_add(h, n);
+
+	if (total > SI_YUBIHSM_OP_BUFSIZE || (total > 0 && total + len > SI_YUBIHSM_MSG_BUF - 2))
+		return mac_abort(h, 1, total > SI_YUBIHSM_OP_BUFSIZE ? CKR_DATA_LEN_RANGE
+								   : CKR_ARGUMENTS_BAD);
+	return g_real->C_Verify(h, in, n, sig, len);
 }
 
 /* ---- entry point ---- */
@@ -814,6 +930,12 @@ static int load(void)
 	g_list.C_Decrypt = si_Decrypt;
 	g_list.C_SignInit = si_SignInit;
 	g_list.C_VerifyInit = si_VerifyInit;
+	g_list.C_SignUpdate = si_SignUpdate;
+	g_list.C_VerifyUpdate = si_VerifyUpdate;
+	g_list.C_SignFinal = si_SignFinal;
+	g_list.C_VerifyFinal = si_VerifyFinal;
+	g_list.C_Sign = si_Sign;
+	g_list.C_Verify = si_Verify;
 	return 0;
 }
 

@@ -2,8 +2,9 @@
  * (tests/vendor/standin.c): key ceremony, backup from a fake node, store verify, restore
  * (the migration push) into another fake node. Where the vendor lacks Ed25519 the TLS key is
  * in a plain SoftHSM2 token (--tls-token) and the sealing keys in the stand-in
- * (--seal-token). Where the product does not support the vendor yet (kmsp11), the test checks
- * that it refuses clearly, before fetching anything, and stores nothing.
+ * (--seal-token). CloudHSM's single-part GCM limit: a 64-domain keyset within it (GCM), a
+ * 100-domain one over it (CBC+HMAC, chosen before fetching), and over it with no CBC+HMAC
+ * keys refused before anything is fetched, naming the limit.
  *
  * A second real implementation: NSS's softokn (Debian libnss3), registered with p11-kit in a
  * private HOME with its initialisation string (x-init-reserved), holds the sealing keys while
@@ -23,6 +24,8 @@
 #include <p11-kit/pkcs11.h>
 
 #include "tests/cli/cli_harness.h"
+#include "src/model/keyset.h"
+#include "src/store/keyshares.h"
 #include "tests/support/softhsm.h"
 
 struct fx {
@@ -132,8 +135,18 @@ static void key_from_output(struct fx *f)
 }
 
 /* Ceremony done: backup from A, the store lists the mechanism, verify, restore into B. */
+static void cycle_want(struct fx *f, const char *tok, const char *tls, const char *seal,
+		       const char *mech, const char *want);
+
 static void cycle(struct fx *f, const char *tok, const char *tls, const char *seal,
 		  const char *mech)
+{
+	cycle_want(f, tok, tls, seal, mech, nh_mainnet_served_json());
+}
+
+/* The same, node A serving (and node B expected to receive) `want`. */
+static void cycle_want(struct fx *f, const char *tok, const char *tls, const char *seal,
+		       const char *mech, const char *want)
 {
 	const char *backup[] = { "backup", "--store", f->store, "--node", f->addr_a,
 				 "--node-key", f->a.key_str, "--keyset", f->keyset, NULL };
@@ -141,7 +154,6 @@ static void cycle(struct fx *f, const char *tok, const char *tls, const char *se
 	const char *verify[] = { "store", "verify", "--store", f->store, NULL };
 	const char *restore[] = { "restore", "--store", f->store, "--node", f->addr_b,
 				  "--node-key", f->b.key_str, NULL };
-	const char *want = nh_mainnet_served_json();
 	size_t len = 0;
 	char *got;
 
@@ -166,7 +178,26 @@ static void test_yubihsm2(void **state)
 {
 	struct fx *f = *state;
 	const char *init[] = { "token", "init", NULL };
+	const char *init_as[] = { "token", "init", "--token-profile", "softhsm2", NULL };
+	const char *init_bad[] = { "token", "init", "--token-profile", "yubihsm3", NULL };
+	const char *drill[] = { "drill", "--config", NULL, NULL };
+	char conf[512];
 
+	/* The override is obeyed: under the softhsm2 rules the device refuses the HMAC key */
+	run(f, f->vendor_uri, NULL, NULL, init_as);
+	assert_int_not_equal(f->r.status, 0);
+	ch_expect_one_error_line(&f->r, "token init");
+	assert_non_null(strstr(f->r.err, "mpc-backup-seal-hmac"));
+	assert_non_null(strstr(f->r.err, "CKR_ATTRIBUTE_VALUE_INVALID"));
+	run(f, f->vendor_uri, NULL, NULL, init_bad);
+	ch_expect(&f->r, 2, "unknown token profile");
+	assert_non_null(strstr(f->r.err, "yubihsm2"));
+	ch_write(f->hsm.dir, "bad-profile.conf", "token_profile = hsm\n", conf);
+	drill[2] = conf;
+	ch_runv(&f->r, NULL, NULL, drill);
+	ch_expect(&f->r, 2, "bad-profile.conf:1");
+	assert_non_null(strstr(f->r.err, "unknown token profile"));
+	/* detected (auto): the HMAC key made the YubiHSM way */
 	run(f, f->vendor_uri, NULL, NULL, init);
 	ch_expect(&f->r, 0, "mpc-backup-seal-hmac");
 	assert_null(strstr(f->r.out, "mpc-backup-seal-gcm"));
@@ -174,7 +205,7 @@ static void test_yubihsm2(void **state)
 	run(f, f->vendor_uri, NULL, NULL, init); /* idempotent: same key, nothing new */
 	ch_expect(&f->r, 0, f->key);
 	start_nodes(f);
-	cycle(f, f->vendor_uri, NULL, NULL, "aes-256-cbc-hmac-sha256");
+	cycle(f, f->vendor_uri, NULL, NULL, "aes-256-cbc-hmac-sha256-digest");
 }
 
 /* CloudHSM (hsm1, no Ed25519): TLS key in SoftHSM2, sealing (GCM, token-written IV) in the
@@ -193,32 +224,171 @@ static void test_cloudhsm_split(void **state)
 	cycle(f, NULL, f->hsm.uri, f->vendor_uri, "aes-256-gcm");
 }
 
-/* kmsp11: the ceremony's template is not one kmsp11 accepts (remaining work), so `token init`
- * fails clearly; a backup with no sealing keys is refused before anything is fetched and the
- * store stays empty. */
-static void test_kmsp11_refused(void **state)
+/* kmsp11 (no EdDSA, no GCM through C_Encrypt, keys made from CKA_LABEL + CKA_KMS_ALGORITHM
+ * and named by version in CKA_ID): the TLS key in SoftHSM2, the sealing keys in the stand-in,
+ * sealing by CBC+HMAC. The one-token ceremony is refused with a pointer to --tls-token. */
+static void test_kmsp11_split(void **state)
 {
 	struct fx *f = *state;
 	const char *init[] = { "token", "init", NULL };
-	const char *backup[] = { "backup", "--store", f->store, "--node", f->addr_a,
-				 "--node-key", f->a.key_str, "--keyset", f->keyset, NULL };
 
+	run(f, f->vendor_uri, NULL, NULL, init);
+	ch_expect(&f->r, 16, "--tls-token");
 	run(f, NULL, f->hsm.uri, f->vendor_uri, init);
-	assert_int_not_equal(f->r.status, 0);
-	ch_expect_one_error_line(&f->r, "token init");
-	assert_non_null(strstr(f->r.err, "C_GenerateKey"));
-	assert_non_null(strstr(f->r.err, "CKR_TEMPLATE_INCONSISTENT"));
-	/* the TLS key alone, in SoftHSM2 */
-	run(f, f->hsm.uri, NULL, NULL, init);
+	ch_expect(&f->r, 0, "mpc-backup-seal-hmac");
+	assert_non_null(strstr(f->r.out, "mpc-backup-seal-cbc"));
+	assert_null(strstr(f->r.out, "mpc-backup-seal-gcm"));
+	key_from_output(f);
+	run(f, NULL, f->hsm.uri, f->vendor_uri, init); /* idempotent: found by label again */
+	ch_expect(&f->r, 0, f->key);
+	start_nodes(f);
+	cycle(f, NULL, f->hsm.uri, f->vendor_uri, "aes-256-cbc-hmac-sha256");
+}
+
+/* A synthetic keyset of n Ed25519 domains and the node's keyshares for it, written to
+ * f->keyset and f->keyshares; *served (malloc) is the array the node answers with. */
+static void synthetic(struct fx *f, size_t n, char **served)
+{
+	struct mpc_keyset ks;
+	char *json = NULL, *text;
+	json_t *j;
+
+	assert_int_equal(nh_synthetic(n, &ks, &json), 0);
+	/* what backup computes before fetching is what the node sends */
+	assert_int_equal(mpc_keyshares_expected_size(&ks), strlen(json));
+	j = mpc_keyset_to_json(&ks, NULL);
+	assert_non_null(j);
+	text = json_dumps(j, JSON_COMPACT);
+	assert_non_null(text);
+	ch_write(f->hsm.dir, "keyset-synthetic.json", text, f->keyset);
+	ch_write(f->hsm.dir, "keyshares-synthetic.json", json, f->keyshares);
+	free(text);
+	json_decref(j);
+	mpc_keyset_free(&ks);
+	*served = json;
+}
+
+/* CloudHSM's single-part AES-GCM limit (16384 bytes of input): an n-domain keyset's backup
+ * is sealed with `mech` (GCM within the limit, CBC+HMAC over it, chosen before fetching),
+ * verified and restored byte for byte. */
+static void cloudhsm_domains(struct fx *f, size_t n, const char *mech)
+{
+	const char *init[] = { "token", "init", NULL };
+	char *served = NULL;
+
+	synthetic(f, n, &served);
+	run(f, NULL, f->hsm.uri, f->vendor_uri, init);
 	ch_expect(&f->r, 0, "TLS public key: ed25519:");
 	key_from_output(f);
+	start_nodes(f);
+	cycle_want(f, NULL, f->hsm.uri, f->vendor_uri, mech, served);
+	free(served);
+}
+
+static void test_cloudhsm_64_domains(void **state)
+{
+	struct mpc_keyset ks;
+
+	/* the size computed from a real keyset (mainnet, epoch 4) is the node's answer's */
+	assert_int_equal(mpc_keyset_parse(CH_KEYSET_E4, strlen(CH_KEYSET_E4), &ks, NULL), MPC_OK);
+	assert_int_equal(mpc_keyshares_expected_size(&ks), strlen(nh_mainnet_served_json()));
+	mpc_keyset_free(&ks);
+	cloudhsm_domains(*state, 64, "aes-256-gcm"); /* 15351 bytes: within 16368 */
+}
+
+static void test_cloudhsm_100_domains(void **state)
+{
+	cloudhsm_domains(*state, 100, "aes-256-cbc-hmac-sha256"); /* 23991 bytes: over it */
+}
+
+/* YubiHSM 2: a device message takes at most 3134 bytes of HMAC input (yubihsm2.hmac-limit),
+ * so the blob's HMAC is taken over a SHA-256 digest: a 64-domain keyset (15 KB) is backed up,
+ * verified and restored byte for byte. */
+static void test_yubihsm2_64_domains(void **state)
+{
+	struct fx *f = *state;
+	const char *init[] = { "token", "init", NULL };
+	char *served = NULL;
+
+	synthetic(f, 64, &served);
+	run(f, f->vendor_uri, NULL, NULL, init);
+	ch_expect(&f->r, 0, "TLS public key: ed25519:");
+	key_from_output(f);
+	start_nodes(f);
+	cycle_want(f, f->vendor_uri, NULL, NULL, "aes-256-cbc-hmac-sha256-digest", served);
+	free(served);
+}
+
+/* Destroy the one object labelled `label` in the stand-in's token (as an operator would with
+ * the vendor's tools). Returns the first failing CK_RV. */
+static CK_RV destroy_in_standin(struct fx *f, const char *label)
+{
+	void *dl = dlopen(getenv("MPC_STANDIN"), RTLD_NOW | RTLD_LOCAL);
+	CK_C_GetFunctionList gfl;
+	CK_FUNCTION_LIST *fn;
+	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
+	CK_ATTRIBUTE t = { CKA_LABEL, (void *)label, strlen(label) };
+	CK_SLOT_ID slot;
+	CK_ULONG n = 1;
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE h;
+	CK_RV rv;
+
+	(void)f;
+	if (dl == NULL)
+		return CKR_GENERAL_ERROR;
+	gfl = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList");
+	if (gfl == NULL || gfl(&fn) != CKR_OK) {
+		dlclose(dl);
+		return CKR_GENERAL_ERROR;
+	}
+	if ((rv = fn->C_Initialize(&args)) != CKR_OK) {
+		dlclose(dl);
+		return rv;
+	}
+	rv = fn->C_GetSlotList(CK_TRUE, &slot, &n);
+	if (rv == CKR_OK)
+		rv = fn->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
+	if (rv == CKR_OK)
+		rv = fn->C_Login(s, CKU_USER, (CK_UTF8CHAR *)TH_USER_PIN, strlen(TH_USER_PIN));
+	if (rv == CKR_OK)
+		rv = fn->C_FindObjectsInit(s, &t, 1);
+	if (rv == CKR_OK) {
+		rv = fn->C_FindObjects(s, &h, 1, &n);
+		(void)fn->C_FindObjectsFinal(s);
+	}
+	if (rv == CKR_OK)
+		rv = n == 1 ? fn->C_DestroyObject(s, h) : CKR_GENERAL_ERROR;
+	(void)fn->C_Finalize(NULL);
+	dlclose(dl);
+	return rv;
+}
+
+/* Over the limit with only the GCM key (no CBC+HMAC keys on the token): refused before
+ * anything is fetched, naming the limit; nothing stored. The CBC key is removed with the
+ * token's own tools (here: Cryptoki through the stand-in). */
+static void test_cloudhsm_over_limit_refused(void **state)
+{
+	struct fx *f = *state;
+	const char *init[] = { "token", "init", NULL };
+	const char *backup[] = { "backup", "--store", f->store, "--node", NULL,
+				 "--node-key", NULL, "--keyset", f->keyset, NULL };
+	char *served = NULL;
+
+	synthetic(f, 100, &served);
+	free(served);
+	run(f, NULL, f->hsm.uri, f->vendor_uri, init);
+	ch_expect(&f->r, 0, "TLS public key: ed25519:");
+	key_from_output(f);
+	assert_int_equal(destroy_in_standin(f, "mpc-backup-seal-cbc"), CKR_OK);
 	start_nodes(f);
 	backup[4] = f->addr_a;
 	backup[6] = f->a.key_str;
 	run(f, NULL, f->hsm.uri, f->vendor_uri, backup);
 	assert_int_not_equal(f->r.status, 0);
 	ch_expect_one_error_line(&f->r, "backup");
-	assert_non_null(strstr(f->r.err, "mpc-backup-seal"));
+	assert_non_null(strstr(f->r.err, "not fetched"));
+	assert_non_null(strstr(f->r.err, "16384"));
 	ch_node_events_flush(&f->a, f->ev, sizeof(f->ev));
 	assert_null(strstr(f->ev, "GET "));
 	assert_true(ch_count_files(f->store, ".mpcs") <= 0);
@@ -363,8 +533,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_yubihsm2, setup_yubihsm2, teardown),
+		cmocka_unit_test_setup_teardown(test_yubihsm2_64_domains, setup_yubihsm2, teardown),
 		cmocka_unit_test_setup_teardown(test_cloudhsm_split, setup_cloudhsm, teardown),
-		cmocka_unit_test_setup_teardown(test_kmsp11_refused, setup_kmsp11, teardown),
+		cmocka_unit_test_setup_teardown(test_cloudhsm_64_domains, setup_cloudhsm, teardown),
+		cmocka_unit_test_setup_teardown(test_cloudhsm_100_domains, setup_cloudhsm, teardown),
+		cmocka_unit_test_setup_teardown(test_cloudhsm_over_limit_refused, setup_cloudhsm,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_kmsp11_split, setup_kmsp11, teardown),
 		cmocka_unit_test_setup_teardown(test_nss_split, setup_nss, teardown_nss),
 	};
 
