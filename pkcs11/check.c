@@ -168,8 +168,7 @@ static int key_op(struct mpc_token *t, void *arg, struct mpc_err *e)
 	rv = t->fn->C_GetAttributeValue(t->session, h, &one, 1);
 	if (rv == CKR_OK && one.ulValueLen == sizeof(local))
 		a->out->local = local ? 1 : 0;
-	else if (rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
-		 rv == CKR_ATTRIBUTE_SENSITIVE)
+	else if (rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE)
 		a->out->local = -1;
 	else
 		return mpc_fail_ck(e, rv, "C_GetAttributeValue(CKA_LOCAL)",
@@ -193,8 +192,7 @@ int mpc_check_key(struct mpc_token *t, enum mpc_key_role role, struct mpc_check_
 	return rc;
 }
 
-int mpc_check_key_safe(enum mpc_key_role role, const struct mpc_check_key *k, char *why,
-		       size_t cap)
+int mpc_check_key_safe(enum mpc_key_role role, const struct mpc_check_key *k, char *why, size_t cap)
 {
 	const struct mpc_key_desc *d = mpc_key_desc(role);
 	const struct mpc_key_attrs *a = &k->attrs;
@@ -253,8 +251,8 @@ int mpc_check_seal_selftest(struct mpc_token *t, enum mpc_seal_mech mech, struct
 	if (rc != MPC_ERR_AUTH) {
 		if (e != NULL)
 			*e = tamper;
-		mpc_err_prefix(e, "%s: opening a tampered self-test blob: ",
-			       mpc_seal_mech_name(mech));
+		mpc_err_prefix(e,
+			       "%s: opening a tampered self-test blob: ", mpc_seal_mech_name(mech));
 		goto out;
 	}
 	rc = MPC_OK;
@@ -280,8 +278,7 @@ int mpc_check_sign_selftest(struct mpc_token *t, struct mpc_err *e)
 	rc = mpc_ed25519_sign(t, msg, sizeof(msg), sig, e);
 	if (rc != MPC_OK)
 		return rc;
-	pk = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", "?provider=default", pub,
-					    sizeof(pub));
+	pk = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", "?provider=default", pub, sizeof(pub));
 	md = EVP_MD_CTX_new();
 	if (pk == NULL || md == NULL ||
 	    EVP_DigestVerifyInit_ex(md, NULL, NULL, NULL, "?provider=default", pk, NULL) != 1) {

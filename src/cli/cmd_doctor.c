@@ -145,8 +145,8 @@ static const char *name_of(const struct target *tg, const char *what, char *buf,
 /* The checks after a failed one, as "skip" lines naming it. */
 static void skip_from(struct report *r, const struct target *tg, int stage, const char *failed)
 {
-	static const char *const stages[] = { "module",	    "token",	"pin-flags", "login",
-					      "mechanisms", "keys",	"self-test" };
+	static const char *const stages[] = { "module",     "token", "pin-flags", "login",
+					      "mechanisms", "keys",  "self-test" };
 	char n[96];
 
 	for (size_t i = (size_t)stage; i < sizeof(stages) / sizeof(stages[0]); i++)
@@ -372,8 +372,7 @@ static int check_key(struct report *r, const struct target *tg, enum mpc_key_rol
 }
 
 /* The transport key: in the sealing token, in transport_key_file, or in the environment. */
-static void check_transport(struct report *r, const struct target *tg, const char *file,
-			    int full)
+static void check_transport(struct report *r, const struct target *tg, const char *file, int full)
 {
 	struct mpc_transport_key k;
 	struct mpc_err e = { 0 };
@@ -432,9 +431,10 @@ static void check_keys(struct report *r, struct target *tg, const struct mpc_che
 		gcm = check_key(r, tg, MPC_KEY_SEAL_GCM, "", m->aes_gcm,
 				m->aes_gcm ? "the token offers CKM_AES_GCM"
 					   : "the token offers no CKM_AES_GCM");
-		cbc = check_key(r, tg, MPC_KEY_SEAL_CBC, "", cbc_mech,
-				cbc_mech ? "the token offers CKM_AES_CBC_PAD and CKM_SHA256_HMAC"
-					 : "the token offers no CKM_AES_CBC_PAD with CKM_SHA256_HMAC");
+		cbc = check_key(
+			r, tg, MPC_KEY_SEAL_CBC, "", cbc_mech,
+			cbc_mech ? "the token offers CKM_AES_CBC_PAD and CKM_SHA256_HMAC"
+				 : "the token offers no CKM_AES_CBC_PAD with CKM_SHA256_HMAC");
 		hmac = check_key(r, tg, MPC_KEY_SEAL_HMAC, "", cbc_mech,
 				 cbc_mech ? "the token offers CKM_AES_CBC_PAD and CKM_SHA256_HMAC"
 					  : "the token offers no CKM_AES_CBC_PAD with "
@@ -576,8 +576,8 @@ static void check_node(struct report *r, const struct mpc_config *cfg,
 	if (prov.token != NULL || prov.deflt != NULL)
 		mpc_provider_unload(&prov);
 	if (rc == MPC_OK) {
-		add(r, ST_OK, "node",
-		    NULL, "%s (%s%s) answered \"Hello, world!\" over mutual TLS 1.3 with its contract "
+		add(r, ST_OK, "node", NULL,
+		    "%s (%s%s) answered \"Hello, world!\" over mutual TLS 1.3 with its contract "
 		    "key %s and accepted ours",
 		    addr, overridden ? "address override" : "from the contract's URL",
 		    overridden ? "" : " and the migration port", nkey);
@@ -625,10 +625,10 @@ static void check_contract(struct report *r, const struct mpc_config *cfg, int h
 		mpc_err_clear(&e);
 	}
 	if (cfg->n_rpc_url == 0 || cfg->account == NULL) {
-		add(r, ST_SKIP, "contract", NULL,
-		    "%s", has_config ? "needs rpc_url and account in the configuration"
-				     : "give --config (or --rpc-url and --account) to check the RPC "
-				       "endpoints, the contract and the node");
+		add(r, ST_SKIP, "contract", NULL, "%s",
+		    has_config ? "needs rpc_url and account in the configuration"
+			       : "give --config (or --rpc-url and --account) to check the RPC "
+				 "endpoints, the contract and the node");
 		return;
 	}
 	memset(&ro, 0, sizeof(ro));
@@ -666,8 +666,8 @@ static void check_contract(struct report *r, const struct mpc_config *cfg, int h
 		else
 			add(r, ST_FAIL, n,
 			    oc[i].behind ? "it lags behind the others: use a synced endpoint"
-					  : "check the URL, its API key and the network; "
-					    "`mpc-backup contract status` shows each endpoint",
+					 : "check the URL, its API key and the network; "
+					   "`mpc-backup contract status` shows each endpoint",
 			    "%s: %s", mpc_errname(oc[i].code), oc[i].detail);
 	}
 	if (rc != MPC_OK) {
@@ -683,8 +683,9 @@ static void check_contract(struct report *r, const struct mpc_config *cfg, int h
 	}
 	for (size_t i = 0; i < mpc_quorum_size(q); i++)
 		agree += oc[i].status == MPC_ENDPOINT_OK;
-	add(r, ST_OK, "rpc agreement", NULL, "%zu of %zu endpoints agree (quorum %zu) at block %llu",
-	    agree, mpc_quorum_size(q), mpc_quorum_threshold(q), (unsigned long long)v.block_height);
+	add(r, ST_OK, "rpc agreement", NULL,
+	    "%zu of %zu endpoints agree (quorum %zu) at block %llu", agree, mpc_quorum_size(q),
+	    mpc_quorum_threshold(q), (unsigned long long)v.block_height);
 	if (tls == NULL || !tls->tls_ok) {
 		add(r, ST_SKIP, "backup key", NULL, "needs %sself-test ed25519 (the TLS key)",
 		    tls != NULL ? tls->prefix : "");
