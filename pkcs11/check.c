@@ -26,10 +26,9 @@ int mpc_check_modules(struct mpc_p11_ctx *ctx, const char *uri, char *loaded, si
 		      struct mpc_err *e)
 {
 	struct mpc_token_uri *u = NULL;
+	char list[1024] = "";
 	int rc, first = 0, end = 0;
 
-	if (cap > 0)
-		loaded[0] = '\0';
 	rc = mpc_token_uri_parse(uri != NULL ? uri : MPC_DEFAULT_TOKEN_URI, &u, e);
 	if (rc != MPC_OK)
 		return rc;
@@ -39,7 +38,9 @@ int mpc_check_modules(struct mpc_p11_ctx *ctx, const char *uri, char *loaded, si
 			      "no PKCS#11 module: the URI names none and p11-kit has none "
 			      "registered");
 	for (int i = first; rc == MPC_OK && i < end; i++)
-		append(loaded, cap, ", ", ctx->mod[i].path);
+		append(list, sizeof(list), ", ", ctx->mod[i].path);
+	if (rc == MPC_OK && cap > 0)
+		snprintf(loaded, cap, "%s", list);
 	mpc_token_uri_free(u);
 	return rc;
 }
@@ -110,19 +111,25 @@ int mpc_check_matches(struct mpc_p11_ctx *ctx, const char *uri, struct mpc_check
 		      size_t *n, char *seen, size_t seen_cap, struct mpc_err *e)
 {
 	struct mpc_token_uri *u = NULL;
+	struct mpc_check_token found[MPC_CHECK_MAX_MATCHES];
+	char labels[1024] = "";
 	size_t count = 0;
 	int rc, first = 0, end = 0;
 
-	if (seen_cap > 0)
-		seen[0] = '\0';
 	rc = mpc_token_uri_parse(uri != NULL ? uri : MPC_DEFAULT_TOKEN_URI, &u, e);
 	if (rc != MPC_OK)
 		return rc;
 	rc = mpc_p11_modules_for_uri(ctx, u, &first, &end, e);
 	for (int i = first; rc == MPC_OK && i < end; i++)
-		rc = match_module(&ctx->mod[i], u, out, &count, seen, seen_cap, e);
-	if (rc == MPC_OK)
+		rc = match_module(&ctx->mod[i], u, found, &count, labels, sizeof(labels), e);
+	if (rc == MPC_OK) {
+		memcpy(out, found,
+		       (count < MPC_CHECK_MAX_MATCHES ? count : MPC_CHECK_MAX_MATCHES) *
+			       sizeof(*out));
 		*n = count;
+		if (seen_cap > 0)
+			snprintf(seen, seen_cap, "%s", labels);
+	}
 	mpc_token_uri_free(u);
 	return rc;
 }

@@ -18,7 +18,7 @@
 
 /* Load the module(s) `uri` selects (its module-path= or module-name=, else every module
  * p11-kit has registered) into ctx and write their file paths, comma-separated, to
- * loaded[cap]. MPC_ERR_MODULE when none loads. */
+ * loaded[cap] (on success only). MPC_ERR_MODULE when none loads. */
 int mpc_check_modules(struct mpc_p11_ctx *ctx, const char *uri, char *loaded, size_t cap,
 		      struct mpc_err *e);
 
@@ -40,7 +40,8 @@ struct mpc_check_token {
 
 /* Every token of the URI's module(s) that matches `uri` (modules loaded as by
  * mpc_check_modules). out has room for MPC_CHECK_MAX_MATCHES entries; *n is how many matched
- * (counting past the room). seen[seen_cap] receives the labels of every token looked at. */
+ * (counting past the room). seen[seen_cap] receives the labels of every token looked at. All
+ * three are written on success only. */
 int mpc_check_matches(struct mpc_p11_ctx *ctx, const char *uri, struct mpc_check_token *out,
 		      size_t *n, char *seen, size_t seen_cap, struct mpc_err *e);
 

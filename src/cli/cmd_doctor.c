@@ -541,7 +541,8 @@ static void check_node(struct report *r, const struct mpc_config *cfg,
 	if (!v->has_own && !v->has_prospective) {
 		add(r, ST_FAIL, "node",
 		    "check account= (the operator's NEAR account, as the contract lists it)",
-		    "%s is not a participant on the contract: no node to ask", cfg->account);
+		    "%s is not a participant in the contract's %s state: no node to ask",
+		    cfg->account, v->variant);
 		return;
 	}
 	(void)mpc_ed25519_key_format(p->info.tls_key, nkey, NULL);
