@@ -371,26 +371,23 @@ static int check_key(struct report *r, const struct target *tg, enum mpc_key_rol
 	return 1;
 }
 
-/* The transport key: in the sealing token, in transport_key_file, or in the environment. */
+/* The transport key, looked for where `run` looks (session.c): transport_key_file, then
+ * $MPC_BACKUP_TRANSPORT_KEY_HEX, then the sealing token. `full`: a missing key fails. */
 static void check_transport(struct report *r, const struct target *tg, const char *file, int full)
 {
 	struct mpc_transport_key k;
 	struct mpc_err e = { 0 };
-	struct mpc_check_key tk;
 	char n[96];
 	int rc;
 
 	memset(&k, 0, sizeof(k));
-	if (mpc_check_key(tg->t, MPC_KEY_TRANSPORT, &tk, &e) == MPC_OK && tk.present) {
-		check_key(r, tg, MPC_KEY_TRANSPORT, "", 1, "");
-		return;
-	}
-	name_of(tg, "key transport", n, sizeof(n));
+	name_of(tg, "key mpc-backup-transport", n, sizeof(n));
 	if (file != NULL) {
 		rc = mpc_transport_key_from_file(&k, file, &e);
 		mpc_transport_key_clear(&k);
 		if (rc == MPC_OK)
-			add(r, ST_OK, n, NULL, "not in the token; read from transport_key_file");
+			add(r, ST_OK, n, NULL,
+			    "read from transport_key_file (used before the token's)");
 		else
 			add(r, ST_FAIL, n,
 			    "the file must hold the node's 32-byte key in hex, be owned by you or "
@@ -401,21 +398,20 @@ static void check_transport(struct report *r, const struct target *tg, const cha
 	rc = mpc_transport_key_from_env(&k, NULL, &e);
 	mpc_transport_key_clear(&k);
 	if (rc == MPC_OK) {
-		add(r, ST_OK, n, NULL, "not in the token; read from $%s", MPC_TRANSPORT_KEY_ENV);
-	} else if (rc != MPC_ERR_NOT_FOUND) {
+		add(r, ST_OK, n, NULL, "read from $%s (used before the token's)",
+		    MPC_TRANSPORT_KEY_ENV);
+		return;
+	}
+	if (rc != MPC_ERR_NOT_FOUND) {
 		add(r, ST_FAIL, n, "$" MPC_TRANSPORT_KEY_ENV " must hold 64 hex characters", "%s",
 		    e.msg);
-	} else if (full) {
-		add(r, ST_FAIL, n,
-		    "import it (`mpc-backup token init --import-transport-key`) or set "
-		    "transport_key_file",
-		    "no transport key: not in the token, no transport_key_file, $%s unset",
-		    MPC_TRANSPORT_KEY_ENV);
-	} else {
-		add(r, ST_SKIP, n, NULL,
-		    "not in the token (backup and restore then need transport_key_file or $%s)",
-		    MPC_TRANSPORT_KEY_ENV);
+		return;
 	}
+	/* in the token: present, and safe (or an error naming what is wrong) */
+	(void)check_key(r, tg, MPC_KEY_TRANSPORT, "", full,
+			full ? "no transport_key_file, $" MPC_TRANSPORT_KEY_ENV " unset"
+			     : "backup and restore then need transport_key_file or "
+			       "$" MPC_TRANSPORT_KEY_ENV);
 }
 
 /* Keys and self-tests of an open target. */

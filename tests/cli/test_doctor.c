@@ -2,11 +2,11 @@
  * two fake-rpc endpoints serving the contract (the operator's node entry carrying the fake
  * node's key, the backup key the token's) and a fake node that accepts only the token's key:
  * every check passes and exits 0 (text and --json); then one failure of each class, each with
- * its FAIL line, a hint, the checks that depend on it skipped, and exit 3: a wrong PIN (and a
- * token one try from locking, where no PIN try is spent), a token without keys, a planted
- * extractable sealing key, a token URI that loads no module or matches no token, endpoints
- * that disagree, a node that does not answer or refuses our key, and a TLS key that is not the
- * one the contract lists. */
+ * its FAIL line, a hint, the checks that depend on it skipped, and exit 3: no transport key, a
+ * wrong PIN (and a token one try from locking, where no PIN try is spent), a token without
+ * keys, a planted extractable sealing key, a token URI that loads no module or matches no
+ * token, endpoints that disagree, a node that does not answer or refuses our key, and a TLS
+ * key that is not the one the contract lists. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -233,7 +233,7 @@ static void test_all_pass(void **state)
 		"key mpc-backup-seal-gcm",
 		"key mpc-backup-seal-cbc",
 		"key mpc-backup-seal-hmac",
-		"key transport",
+		"key mpc-backup-transport",
 		"key mpc-backup-tls (private)",
 		"key mpc-backup-tls (public)",
 		"self-test aes-256-gcm",
@@ -244,6 +244,7 @@ static void test_all_pass(void **state)
 		"backup key",
 		"node",
 	};
+	static const char *const no_transport[] = { "MPC_BACKUP_TRANSPORT_KEY_HEX", NULL };
 	char want[200], events[4096];
 	json_t *j, *c;
 	size_t i, nrpc = 0;
@@ -256,7 +257,7 @@ static void test_all_pass(void **state)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		expect_line(&f->r, "ok", names[i], NULL);
 	expect_line(&f->r, "ok", "key mpc-backup-tls (private)", "generated in the token");
-	expect_line(&f->r, "ok", "key transport", "MPC_BACKUP_TRANSPORT_KEY_HEX");
+	expect_line(&f->r, "ok", "key mpc-backup-transport", "MPC_BACKUP_TRANSPORT_KEY_HEX");
 	expect_line(&f->r, "ok", "pin-flags", "no warning flag");
 	snprintf(want, sizeof(want), "the contract lists this token's key %s", f->key);
 	expect_line(&f->r, "ok", "backup key", want);
@@ -293,6 +294,21 @@ static void test_all_pass(void **state)
 	expect_line(&f->r, "skip", "contract", "--config");
 	assert_null(strstr(f->r.out, "rpc "));
 	assert_null(strstr(f->r.out, "\nok    node"));
+
+	/* no transport key anywhere: `run` would need one (a failure), the token alone not */
+	ch_run(&f->r, NULL, no_transport, "doctor", "--config", f->conf, (char *)NULL);
+	ch_expect(&f->r, FAILED, "1 check failed");
+	expect_line(&f->r, "FAIL", "key mpc-backup-transport", "--import-transport-key");
+	ch_run(&f->r, NULL, no_transport, "doctor", "--token", f->hsm.uri, (char *)NULL);
+	ch_expect(&f->r, 0, NULL);
+	expect_line(&f->r, "skip", "key mpc-backup-transport", "transport_key_file");
+	/* imported into the token: found there, reported as imported */
+	ch_run(&f->r, NULL, NULL, "token", "init", "--token", f->hsm.uri, "--import-transport-key",
+	       (char *)NULL);
+	ch_expect(&f->r, 0, NULL);
+	ch_run(&f->r, NULL, no_transport, "doctor", "--config", f->conf, (char *)NULL);
+	ch_expect(&f->r, 0, NULL);
+	expect_line(&f->r, "ok", "key mpc-backup-transport", "imported (CKA_LOCAL false)");
 }
 
 /* A wrong PIN: login fails with a hint, everything after it is skipped. A token one wrong PIN
