@@ -20,7 +20,7 @@
 /* Exit status when a check failed (docs/operations.md, "Exit statuses"): outside the 10..28
  * range of single errors, because a report may hold several. */
 #define DOCTOR_FAILED 3
-#define MAX_CHECKS    64
+#define MAX_CHECKS    160
 
 static const char doctor_help[] =
 	"usage: mpc-backup doctor [--token URI] [--tls-token URI] [--seal-token URI] [--json]\n"
@@ -45,6 +45,7 @@ static const char doctor_help[] =
 	"  --migration-port PORT  the node's migration port when no address override applies\n"
 	"  --node-timeout S     seconds for the node's answer (default 60)\n"
 	"  --transport-key-file F  the node's transport key file, when it is not in the token\n"
+	"  --seal-to URI        also check this token (repeatable): an escrow token sealed to\n"
 	"\n" MPC_CLI_CONFIG_HELP MPC_CLI_RPC_HELP MPC_CLI_COMMON_HELP;
 
 enum {
@@ -123,12 +124,14 @@ static json_t *report_json(const struct report *r)
 			 "checks", arr);
 }
 
-#define ROLE_SEAL 1
-#define ROLE_TLS  2
+#define ROLE_SEAL   1
+#define ROLE_TLS    2
+#define ROLE_ESCROW 4 /* a --seal-to token: sealing keys only, no transport key */
+#define MAX_TARGETS (2 + MPC_STORE_MAX_TOKENS)
 
 /* One token to check: the sealing token, the TLS token, or one token holding both. */
 struct target {
-	const char *prefix; /* "" or "seal-token " / "tls-token " before each check's name */
+	char prefix[24]; /* "", "seal-token ", "tls-token ", "seal-to N " before each name */
 	const char *uri;
 	int roles;
 	struct mpc_token *t; /* open and logged in once "login" passed */
@@ -136,9 +139,17 @@ struct target {
 	uint8_t tls_pub[32];
 };
 
+static void add_target(struct target *tg, const char *prefix, const char *uri, int roles)
+{
+	memset(tg, 0, sizeof(*tg));
+	snprintf(tg->prefix, sizeof(tg->prefix), "%s", prefix);
+	tg->uri = uri;
+	tg->roles = roles;
+}
+
 static const char *name_of(const struct target *tg, const char *what, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s%s", tg->prefix, what);
+	snprintf(buf, cap, "%.23s%.70s", tg->prefix, what);
 	return buf;
 }
 
@@ -435,7 +446,8 @@ static void check_keys(struct report *r, struct target *tg, const struct mpc_che
 				 cbc_mech ? "the token offers CKM_AES_CBC_PAD and CKM_SHA256_HMAC"
 					  : "the token offers no CKM_AES_CBC_PAD with "
 					    "CKM_SHA256_HMAC");
-		check_transport(r, tg, transport_file, full);
+		if (!(tg->roles & ROLE_ESCROW))
+			check_transport(r, tg, transport_file, full);
 	}
 	if (tg->roles & ROLE_TLS) {
 		priv = check_key(r, tg, MPC_KEY_TLS_PRIVATE, " (private)", 1, "the TLS identity");
@@ -736,15 +748,16 @@ int mpc_cmd_doctor(int argc, char **argv)
 		{ "migration-port", required_argument, NULL, 0 },
 		{ "node-timeout", required_argument, NULL, 0 },
 		{ "transport-key-file", required_argument, NULL, 0 },
+		{ "seal-to", required_argument, NULL, 0 },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mpc_cli_cfg a;
 	struct mpc_p11_ctx *ctx = NULL;
 	struct report *r = NULL;
-	struct target tg[2];
+	struct target tg[MAX_TARGETS];
 	struct mpc_err e = { 0 };
 	const char *seal_uri, *tls_uri;
-	size_t nt;
+	size_t nt, tls;
 	int st, has_config = has_config_flag(argc, argv);
 
 	st = mpc_cli_cfg_parse("doctor", doctor_help, argc, argv, opts, &a, NULL, NULL);
@@ -763,17 +776,29 @@ int mpc_cmd_doctor(int argc, char **argv)
 	seal_uri = a.c.seal_token_uri != NULL ? a.c.seal_token_uri : a.c.token_uri;
 	tls_uri = a.c.tls_token_uri != NULL ? a.c.tls_token_uri : a.c.token_uri;
 	if (strcmp(seal_uri, tls_uri) == 0) {
-		tg[0] = (struct target){ "", seal_uri, ROLE_SEAL | ROLE_TLS, NULL, 0, { 0 } };
+		add_target(&tg[0], "", seal_uri, ROLE_SEAL | ROLE_TLS);
 		nt = 1;
+		tls = 0;
 	} else {
-		tg[0] = (struct target){ "seal-token ", seal_uri, ROLE_SEAL, NULL, 0, { 0 } };
-		tg[1] = (struct target){ "tls-token ", tls_uri, ROLE_TLS, NULL, 0, { 0 } };
+		add_target(&tg[0], "seal-token ", seal_uri, ROLE_SEAL);
+		add_target(&tg[1], "tls-token ", tls_uri, ROLE_TLS);
 		nt = 2;
+		tls = 1;
+	}
+	/* --seal-to tokens (escrow): each must be able to seal too; the sealing token itself is
+	 * not checked twice */
+	for (size_t i = 0; i < a.no.n_seal_to && nt < MAX_TARGETS; i++) {
+		char prefix[24];
+
+		if (strcmp(a.no.seal_to[i], seal_uri) == 0)
+			continue;
+		snprintf(prefix, sizeof(prefix), "seal-to %zu ", i + 1);
+		add_target(&tg[nt++], prefix, a.no.seal_to[i], ROLE_SEAL | ROLE_ESCROW);
 	}
 	for (size_t i = 0; i < nt; i++)
 		check_target(r, ctx, &tg[i], &a.c.pin, a.cfg.transport_key_file,
 			     has_config || a.cfg.n_rpc_url > 0);
-	check_contract(r, &a.cfg, has_config, &tg[nt - 1]);
+	check_contract(r, &a.cfg, has_config, &tg[tls]);
 	for (size_t i = 0; i < nt; i++)
 		mpc_token_close(tg[i].t);
 	mpc_p11_ctx_free(ctx);

@@ -4,9 +4,9 @@
  * every check passes and exits 0 (text and --json); then one failure of each class, each with
  * its FAIL line, a hint, the checks that depend on it skipped, and exit 3: no transport key, a
  * wrong PIN (and a token one try from locking, where no PIN try is spent), a token without
- * keys, a planted extractable sealing key, a token URI that loads no module or matches no
- * token, endpoints that disagree, a node that does not answer or refuses our key, and a TLS
- * key that is not the one the contract lists. */
+ * keys (also as a --seal-to escrow token), a planted extractable sealing key, a token URI
+ * that loads no module or matches no token, endpoints that disagree, a node that does not
+ * answer or refuses our key, and a TLS key that is not the one the contract lists. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -419,6 +419,18 @@ static void test_missing_keys_and_token(void **state)
 	expect_line(&f->r, "ok", "seal-token self-test aes-256-gcm", NULL);
 	expect_line(&f->r, "FAIL", "tls-token key mpc-backup-tls (private)", NULL);
 	assert_null(strstr(f->r.out, "tls-token key mpc-backup-seal-gcm"));
+	/* an escrow token (--seal-to) must be able to seal too; the sealing token is not checked
+	 * twice */
+	ch_run(&f->r, NULL, NULL, "doctor", "--token", f->hsm.uri, "--seal-to", bare, "--seal-to",
+	       f->hsm.uri, (char *)NULL);
+	ch_expect(&f->r, FAILED, NULL);
+	expect_line(&f->r, "ok", "seal-to 1 login", NULL);
+	expect_line(&f->r, "FAIL", "seal-to 1 key mpc-backup-seal-gcm", "mpc-backup token init");
+	expect_line(&f->r, "skip", "seal-to 1 self-test aes-256-gcm", NULL);
+	expect_line(&f->r, "ok", "self-test aes-256-gcm", NULL);
+	assert_null(strstr(f->r.out, "seal-to 1 key mpc-backup-tls"));
+	assert_null(strstr(f->r.out, "seal-to 1 key mpc-backup-transport"));
+	assert_null(strstr(f->r.out, "seal-to 2"));
 }
 
 /* A sealing key planted under mpc-backup's label that can leave the token: refused by name,
