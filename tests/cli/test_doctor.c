@@ -318,7 +318,7 @@ static void test_pin(void **state)
 {
 	struct fx *f = *state;
 	static const char *const wrong_pin[] = { "MPC_BACKUP_PIN=000000", NULL };
-	char shim_uri[600], real[400], flags[64];
+	char shim_uri[600], real[400], flags[64], pin_file[512];
 	const char *shim_env[] = { real, flags, "MPC_BACKUP_PIN=000000", NULL };
 	const char *shim_env_ok[] = { real, flags, NULL };
 	json_t *j, *c;
@@ -345,6 +345,18 @@ static void test_pin(void **state)
 	ch_run(&f->r, NULL, shim_env_ok, "doctor", "--token", shim_uri, (char *)NULL);
 	ch_expect(&f->r, FAILED, NULL);
 	expect_line(&f->r, "FAIL", "pin-flags", "CKF_USER_PIN_LOCKED");
+
+	/* a PIN file others can read: refused before it is used, the hint names owner and mode */
+	ch_write(f->hsm.dir, "pin", TH_USER_PIN "\n", pin_file);
+	assert_int_equal(chmod(pin_file, 0644), 0);
+	ch_run(&f->r, NULL, NULL, "doctor", "--token", f->hsm.uri, "--pin-file", pin_file,
+	       (char *)NULL);
+	ch_expect(&f->r, FAILED, NULL);
+	expect_line(&f->r, "FAIL", "login", "mode 0600");
+	assert_int_equal(chmod(pin_file, 0600), 0);
+	ch_run(&f->r, NULL, wrong_pin, "doctor", "--token", f->hsm.uri, "--pin-file", pin_file,
+	       (char *)NULL);
+	ch_expect(&f->r, 0, NULL);
 
 	ch_run(&f->r, NULL, wrong_pin, "doctor", "--config", f->conf, (char *)NULL);
 	ch_expect(&f->r, FAILED, "1 check failed");
