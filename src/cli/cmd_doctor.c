@@ -792,7 +792,7 @@ int mpc_cmd_doctor(int argc, char **argv)
 
 		if (strcmp(a.no.seal_to[i], seal_uri) == 0)
 			continue;
-		snprintf(prefix, sizeof(prefix), "seal-to %zu ", i + 1);
+		snprintf(prefix, sizeof(prefix), "seal-to %u ", (unsigned)(i + 1));
 		add_target(&tg[nt++], prefix, a.no.seal_to[i], ROLE_SEAL | ROLE_ESCROW);
 	}
 	for (size_t i = 0; i < nt; i++)
