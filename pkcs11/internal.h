@@ -75,6 +75,8 @@ struct mpc_token_uri {
 	char *pin_file;    /* owned: path from pin-source, or NULL */
 	char *object;      /* owned: object= label, or NULL */
 	char *text;        /* owned: the URI as shown in messages (mpc_uri_for_message) */
+	int has_slot_id;   /* slot-id= given: only slot `slot_id` matches */
+	CK_SLOT_ID slot_id;
 };
 
 /* Parse `s` (see uri.h for what is accepted). *out is owned by the caller. */
@@ -176,5 +178,49 @@ int mpc_fail_ck_at(const char *file, int line, const char *func, struct mpc_err 
 
 /* CKA_EC_PARAMS of an Ed25519 key: the DER OID 1.3.101.112 (RFC 8410), in keys.c. */
 extern const CK_BYTE mpc_ed25519_ec_params[5];
+
+/* ---- finding the token a URI names (find.c, uri.c) ----
+ * RFC 7512 matching: a module matches when its C_GetInfo matches the URI's library-description,
+ * library-manufacturer and library-version; a slot when its id is the URI's slot-id and its
+ * C_GetSlotInfo matches slot-description and slot-manufacturer; a token when its
+ * C_GetTokenInfo matches token, manufacturer, serial and model. An attribute the URI does not
+ * give matches anything; strings compare blank-padded (trailing blanks do not count). */
+
+/* Turn the NULs of a CK_UTF8CHAR field of n bytes into blanks: some modules pad with NULs
+ * where PKCS#11 says blanks, and URIs compare blank-padded values. */
+void mpc_p11_blank_pad(unsigned char *f, size_t n);
+
+/* 1 if the module described by `info` matches the URI's library-* attributes. */
+int mpc_token_uri_match_module(const struct mpc_token_uri *u, const CK_INFO *info);
+/* 1 if the URI gives slot-description or slot-manufacturer (C_GetSlotInfo is needed). */
+int mpc_token_uri_has_slot_info(const struct mpc_token_uri *u);
+/* 1 if slot `id`, described by `info` (NULL when the URI needs no C_GetSlotInfo), matches the
+ * URI's slot-id, slot-description and slot-manufacturer. */
+int mpc_token_uri_match_slot(const struct mpc_token_uri *u, CK_SLOT_ID id,
+			     const CK_SLOT_INFO *info);
+
+/* The URI that names exactly one token (RFC 7512, percent-encoded, as p11tool --list-tokens
+ * prints it): model, manufacturer, serial and token from `ti`; slot-id=`slot` when with_slot
+ * (another slot of the same module shows a token with the same four values); then the module in
+ * the query: module-name= if p11-kit registered it under a name, else module-path=. Pasted back
+ * as --token it selects that token. *out is malloc()ed, owned by the caller. MPC_ERR_NOMEM. */
+int mpc_token_uri_format(const CK_TOKEN_INFO *ti, CK_SLOT_ID slot, int with_slot,
+			 const struct mpc_p11_module *m, char **out, struct mpc_err *e);
+
+/* The token a URI selects. */
+struct mpc_token_found {
+	struct mpc_p11_module *mod; /* borrowed from the context */
+	CK_SLOT_ID slot;
+	CK_TOKEN_INFO info;
+};
+
+/* Find the one token `u` selects among the modules it names (mpc_p11_modules_for_uri),
+ * loading them into ctx. Opens no session. On success *out describes it.
+ * Errors: MPC_ERR_MODULE (no module, or it cannot be loaded), MPC_ERR_TOKEN_NOT_FOUND (the
+ * message lists the tokens seen and any module excluded by library-* attributes),
+ * MPC_ERR_USAGE when more than one token matches (refused rather than guessed: the message
+ * lists each match's URI, from mpc_token_uri_format), MPC_ERR_PKCS11, MPC_ERR_NOMEM. */
+int mpc_token_find(struct mpc_p11_ctx *ctx, const struct mpc_token_uri *u,
+		   struct mpc_token_found *out, struct mpc_err *e);
 
 #endif

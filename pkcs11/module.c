@@ -256,3 +256,10 @@ void mpc_p11_trim(char *dst, const unsigned char *src, size_t n)
 	while (n > 0 && dst[n - 1] == ' ')
 		dst[--n] = '\0';
 }
+
+void mpc_p11_blank_pad(unsigned char *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (f[i] == '\0')
+			f[i] = ' ';
+}

@@ -81,94 +81,31 @@ static int open_session(struct mpc_token *t, struct mpc_err *e)
 	return rc;
 }
 
-/* Append the tokens of one module to `seen` (for the not-found message), and return the
- * first slot whose token matches. */
-static int find_in_module(CK_FUNCTION_LIST *fn, const struct mpc_token_uri *u, CK_SLOT_ID *slot,
-			  CK_TOKEN_INFO *info, char *seen, size_t seen_cap, struct mpc_err *e)
-{
-	CK_SLOT_ID *slots = NULL;
-	CK_ULONG n = 0;
-	CK_RV rv;
-	int found = 0;
-
-	rv = fn->C_GetSlotList(CK_TRUE, NULL, &n);
-	if (rv != CKR_OK)
-		return mpc_fail_ck(e, rv, "C_GetSlotList", "module");
-	if (n == 0)
-		return 0;
-	slots = calloc(n, sizeof(*slots));
-	if (slots == NULL)
-		return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
-	rv = fn->C_GetSlotList(CK_TRUE, slots, &n);
-	if (rv != CKR_OK) {
-		free(slots);
-		return mpc_fail_ck(e, rv, "C_GetSlotList", "module");
-	}
-	for (CK_ULONG i = 0; i < n && !found; i++) {
-		CK_TOKEN_INFO ti;
-		char label[33];
-		size_t used = strlen(seen);
-
-		if (fn->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
-			continue;
-		mpc_p11_trim(label, ti.label, 32);
-		if (used + 40 < seen_cap)
-			snprintf(seen + used, seen_cap - used, "%s\"%s\"", used ? ", " : "", label);
-		if (mpc_token_uri_match_token(u, &ti)) {
-			*slot = slots[i];
-			*info = ti;
-			found = 1;
-		}
-	}
-	free(slots);
-	return found;
-}
-
 int mpc_token_open(struct mpc_p11_ctx *ctx, const char *uri, const struct mpc_pin_opts *pin,
 		   struct mpc_token **out, struct mpc_err *e)
 {
 	struct mpc_token *t = NULL;
 	struct mpc_token_uri *u = NULL;
-	char seen[512] = "";
-	int rc, nmods = 0, found = 0, first = 0;
+	struct mpc_token_found found;
+	int rc;
 
 	*out = NULL;
 	rc = mpc_token_uri_parse(uri != NULL ? uri : MPC_DEFAULT_TOKEN_URI, &u, e);
 	if (rc != MPC_OK)
 		return rc;
-	rc = mpc_p11_modules_for_uri(ctx, u, &first, &nmods, e);
+	rc = mpc_token_find(ctx, u, &found, e);
 	if (rc != MPC_OK)
 		goto out;
-	if (first == nmods) {
-		rc = mpc_fail(e, MPC_ERR_MODULE,
-			      "no PKCS#11 module: name one with module-path= or module-name= "
-			      "in the token URI");
-		goto out;
-	}
 	t = calloc(1, sizeof(*t));
 	if (t == NULL) {
 		rc = mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	t->session = CK_INVALID_HANDLE;
-	for (int i = first; i < nmods && !found; i++) {
-		found = find_in_module(ctx->mod[i].fn, u, &t->slot, &t->info, seen, sizeof(seen),
-				       e);
-		if (found < 0) {
-			rc = found;
-			goto out;
-		}
-		if (found) {
-			t->fn = ctx->mod[i].fn;
-			t->module_path = ctx->mod[i].path;
-		}
-	}
-	if (!found) {
-		rc = mpc_fail(e, MPC_ERR_TOKEN_NOT_FOUND,
-			      "no token matches \"%s\" (tokens seen: %s)", u->text,
-			      seen[0] ? seen : "none");
-		goto out;
-	}
+	t->fn = found.mod->fn;
+	t->module_path = found.mod->path;
+	t->slot = found.slot;
+	t->info = found.info;
 	t->ctx = ctx;
 	t->uri = u;
 	u = NULL;

@@ -38,10 +38,12 @@ struct mpc_pin_opts {
 	int allow_final_try;  /* log in even when CKF_USER_PIN_FINAL_TRY is set */
 };
 
-/* Open the first token that matches `uri` (NULL: MPC_DEFAULT_TOKEN_URI), open a read-write
- * session and log in as the user. On success *out owns the token; free with mpc_token_close.
- * Errors: MPC_ERR_PARSE (URI), MPC_ERR_MODULE, MPC_ERR_TOKEN_NOT_FOUND (message lists the
- * tokens that were seen), MPC_ERR_PIN, MPC_ERR_PKCS11. */
+/* Open the one token that matches `uri` (NULL: MPC_DEFAULT_TOKEN_URI; every library-*, slot-*
+ * and token attribute filters), open a read-write session and log in as the user. On success
+ * *out owns the token; free with mpc_token_close.
+ * Errors: MPC_ERR_PARSE (URI, naming an unknown attribute), MPC_ERR_MODULE,
+ * MPC_ERR_TOKEN_NOT_FOUND (message lists the tokens that were seen), MPC_ERR_USAGE (more than
+ * one token matches: the message lists each one's URI), MPC_ERR_PIN, MPC_ERR_PKCS11. */
 int mpc_token_open(struct mpc_p11_ctx *ctx, const char *uri, const struct mpc_pin_opts *pin,
 		   struct mpc_token **out, struct mpc_err *e) __attribute__((warn_unused_result));
 

@@ -18,8 +18,9 @@ static const char token_help[] =
 	"       mpc-backup token show [options]\n"
 	"\n"
 	"list  modules, slots and tokens, and whether each token can do Ed25519 (CKM_EDDSA),\n"
-	"      AES-GCM and the AES-CBC-PAD + HMAC-SHA256 fallback. Needs no PIN. With --token,\n"
-	"      only that URI's module.\n"
+	"      AES-GCM and the AES-CBC-PAD + HMAC-SHA256 fallback, with each token's RFC 7512\n"
+	"      URI (give it back as --token to open exactly that token). Needs no PIN. With\n"
+	"      --token, only that URI's module.\n"
 	"init  the key ceremony: creates, inside the token(s), the sealing keys and the Ed25519\n"
 	"      TLS key pair that are missing (idempotent; never overwrites), and prints what it\n"
 	"      created and the TLS public key. --import-transport-key also imports the node's\n"
@@ -32,20 +33,20 @@ static const char token_help[] =
 	"  --import-transport-key  (init) import the node's transport key\n"
 	"  --transport-key-file F  (init) read it from F (32 bytes in hex); implies the import\n" MPC_CLI_CONFIG_HELP
 		MPC_CLI_COMMON_HELP "\n"
-	"exit status: 0 ok, 2 usage, 11 module, 12 token not found, 13 key not found, 14 PIN,\n"
-	"             16 unsupported, 17 already exists, 27 inconsistent token; see\n"
-	"             docs/operations.md\n";
+	"exit status: 0 ok, 2 usage or a URI more than one token matches, 11 module, 12 token\n"
+	"             not found, 13 key not found, 14 PIN, 16 unsupported, 17 already exists,\n"
+	"             27 inconsistent token, 65 malformed URI; see docs/operations.md\n";
 
 static json_t *capabilities_json(const struct mpc_slot_report *r)
 {
 	return json_pack(
-		"{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:{s:b, s:b, s:b}}",
+		"{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:{s:b, s:b, s:b}, s:s}",
 		"module", r->module, "slot", (json_int_t)r->slot, "label", r->label, "serial",
 		r->serial, "manufacturer", r->manufacturer, "model", r->model, "initialized",
 		r->token_initialized, "login_required", r->login_required, "user_pin_locked",
 		r->user_pin_locked, "user_pin_final_try", r->user_pin_final_try,
 		"user_pin_count_low", r->user_pin_count_low, "capabilities", "eddsa", r->eddsa,
-		"aes_gcm", r->aes_gcm, "aes_cbc_hmac", r->cbc_hmac);
+		"aes_gcm", r->aes_gcm, "aes_cbc_hmac", r->cbc_hmac, "uri", r->uri);
 }
 
 static int token_list(const struct mpc_cli_common *c, int explicit_token)
@@ -81,6 +82,7 @@ static int token_list(const struct mpc_cli_common *c, int explicit_token)
 		       r[i].label, r[i].serial, r[i].manufacturer, r[i].model,
 		       r[i].token_initialized ? "" : " [not initialised]",
 		       r[i].user_pin_locked ? " [user PIN LOCKED]" : "");
+		printf("    uri: %s\n", r[i].uri);
 		printf("    ed25519 (CKM_EDDSA): %s   aes-256-gcm: %s   aes-cbc-pad+hmac-sha256: %s\n",
 		       r[i].eddsa ? "yes" : "no", r[i].aes_gcm ? "yes" : "no",
 		       r[i].cbc_hmac ? "yes" : "no");
@@ -162,6 +164,27 @@ static void print_token_heading(struct mpc_token *t)
 	printf("token \"%s\" (serial %s, module %s)\n", td.label, td.serial, td.module);
 }
 
+/* One token of `token show --json`'s "tokens": what the ceremony's audit record names it by
+ * (label, serial, maker, model, module), its roles and the mechanisms mpc-backup uses that it
+ * offers. */
+static json_t *token_json(struct mpc_token *t, int seal, int tls)
+{
+	const char *names[MPC_TOKEN_MECHANISMS_MAX];
+	size_t n = mpc_token_mechanism_names(t, names, MPC_TOKEN_MECHANISMS_MAX);
+	struct mpc_token_desc d;
+	json_t *mechs = json_array();
+
+	mpc_token_describe(t, &d);
+	for (size_t i = 0; i < n && mechs != NULL; i++)
+		if (json_array_append_new(mechs, json_string(names[i])) != 0) {
+			json_decref(mechs);
+			mechs = NULL;
+		}
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:o}", "label", d.label, "serial",
+			 d.serial, "manufacturer", d.manufacturer, "model", d.model, "module",
+			 d.module, "seal", seal, "tls", tls, "mechanisms", mechs);
+}
+
 static int import_transport(struct mpc_token *t, const char *file, struct mpc_err *e)
 {
 	struct mpc_transport_key k;
@@ -235,8 +258,16 @@ static int token_init_or_show(const struct mpc_cli_common *c, int init, int impo
 		struct mpc_token_desc sd;
 
 		mpc_token_describe(tk.seal, &sd);
-		status = mpc_cli_print_json(json_pack("{s:s, s:s, s:o}", "tls_public_key", pub_str,
-						      "token", sd.label, "keys", keys));
+		json_t *toks = json_pack("[o]", token_json(tk.seal, 1, tk.tls == tk.seal));
+
+		if (toks != NULL && tk.tls != tk.seal &&
+		    json_array_append_new(toks, token_json(tk.tls, 0, 1)) != 0) {
+			json_decref(toks);
+			toks = NULL;
+		}
+		status = mpc_cli_print_json(json_pack("{s:s, s:s, s:o, s:o}", "tls_public_key",
+						      pub_str, "token", sd.label, "keys", keys,
+						      "tokens", toks));
 		keys = NULL;
 	} else {
 		printf("TLS public key: %s\n", pub_str);

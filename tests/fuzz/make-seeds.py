@@ -188,7 +188,14 @@ for i, u in enumerate([
         'pkcs11:token=a?pin-value=1234',
         'pkcs11:token=a;module-path=/x',
         'pkcs11:token=a?pin-source=|/bin/cat',
-        'pkcs11:token=a?Pin%2DValue=1']):
+        'pkcs11:token=a?Pin%2DValue=1',
+        'pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;serial=1b2a3c4d5e6f7a8b;'
+        'token=a%20b%3Bc?module-name=softhsm2',
+        'pkcs11:slot-id=38688714;token=dup;library-description=Implementation%20of%20PKCS11;'
+        'library-manufacturer=SoftHSM;library-version=2.6;slot-manufacturer=SoftHSM%20project'
+        '?module-path=/usr/lib/softhsm/libsofthsm2.so',
+        'pkcs11:token=a;token=b?frob=1&module-name=x&module-name=y',
+        'pkcs11:token=pin_val\x0buel-path=/x']):
     put('pkcs11_uri', 'uri-%d.txt' % i, u)
 
 # config: the example of docs/operations.md, and one line of each refused kind.

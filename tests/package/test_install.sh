@@ -15,6 +15,12 @@ for f in usr/bin/mpc-backup usr/share/man/man1/mpc-backup.1 usr/share/man/man5/m
 	 usr/share/bash-completion/completions/mpc-backup; do
 	[ -e "$root/$f" ] || fail "missing after cmake --install: /$f"
 done
+# The ceremony scripts are installed runnable, beside the library they source.
+for v in softhsm2 yubihsm2 aws-cloudhsm gcp-cloud-hsm; do
+	f=$root/usr/share/mpc-backup/tokens/$v/ceremony.sh
+	[ -x "$f" ] || fail "missing or not executable after cmake --install: ${f#"$root"}"
+	"$f" --help >/dev/null || fail "${f#"$root"} --help failed where it is installed"
+done
 got=$("$root/usr/bin/mpc-backup" --version)
 [ "$got" = "mpc-backup $version" ] || fail "--version printed '$got', expected 'mpc-backup $version'"
 

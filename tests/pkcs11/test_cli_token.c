@@ -213,6 +213,57 @@ static void test_list(void **state)
 	assert_non_null(strstr(c->out, "usage: mpc-backup token"));
 }
 
+/* `token list` prints each token's RFC 7512 URI; given back as --token it opens exactly that
+ * token, while a URI two tokens match is refused (exit 2) listing both URIs. */
+static void test_list_uris(void **state)
+{
+	struct cli *c = *state;
+	char args[3072], other[512], uri[2][1024], serial[2][32];
+	json_t *j;
+	json_error_t je;
+
+	assert_int_equal(th_softhsm_add_token(&c->hsm, "mpc-backup", other), 0);
+	snprintf(args, sizeof(args), "token list --json --token 'pkcs11:?module-path=%s'", c->hsm.module);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 0);
+	j = json_loads(c->out, 0, &je);
+	assert_non_null(j);
+	for (int i = 0; i < 2; i++) {
+		json_t *t = json_array_get(j, (size_t)i);
+		const char *u = json_string_value(json_object_get(t, "uri"));
+
+		assert_non_null(u);
+		assert_string_equal(json_string_value(json_object_get(t, "label")), "mpc-backup");
+		assert_non_null(strstr(u, "model=SoftHSM%20v2;manufacturer=SoftHSM%20project;serial="));
+		snprintf(uri[i], sizeof(uri[i]), "%s", u);
+		snprintf(serial[i], sizeof(serial[i]), "%s",
+			 json_string_value(json_object_get(t, "serial")));
+	}
+	json_decref(j);
+	/* the text form shows the same URIs */
+	snprintf(args, sizeof(args), "token list --token 'pkcs11:?module-path=%s'", c->hsm.module);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 0);
+	assert_non_null(strstr(c->out, uri[0]));
+	assert_non_null(strstr(c->out, uri[1]));
+	/* two tokens labelled mpc-backup: refused, naming both */
+	snprintf(args, sizeof(args), "token init --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 2);
+	assert_non_null(strstr(c->out, "matches 2 tokens"));
+	assert_non_null(strstr(c->out, uri[0]));
+	assert_non_null(strstr(c->out, uri[1]));
+	assert_int_equal(lines(c->out), 1);
+	/* each listed URI opens its own token */
+	for (int i = 0; i < 2; i++) {
+		snprintf(args, sizeof(args), "token init --token '%s'", uri[i]);
+		assert_int_equal(run(c, NULL, args), 0);
+		assert_non_null(strstr(c->out, serial[i]));
+		assert_null(strstr(c->out, serial[1 - i]));
+	}
+	/* an unknown attribute is named */
+	snprintf(args, sizeof(args), "token show --token '%s&colour=blue'", uri[0]);
+	assert_int_equal(run(c, NULL, args), 65);
+	assert_non_null(strstr(c->out, "unknown attribute \"colour\""));
+}
+
 /* A module another user could have written or swapped is never loaded: its file, and each
  * directory above it, must be ours or root's and not writable by group or others. */
 static void test_module_file_checked(void **state)
@@ -257,6 +308,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_locked_and_final_try, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clear_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_uris, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_module_file_checked, setup, teardown),
 	};
 
