@@ -46,7 +46,7 @@ int mpc_check_modules(struct mpc_p11_ctx *ctx, const char *uri, char *loaded, si
 }
 
 static void fill(struct mpc_check_token *c, const struct mpc_p11_module *m, CK_SLOT_ID slot,
-		 CK_TOKEN_INFO *ti)
+		 const CK_TOKEN_INFO *ti)
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->module, sizeof(c->module), "%s", m->path);
@@ -64,72 +64,19 @@ static void fill(struct mpc_check_token *c, const struct mpc_p11_module *m, CK_S
 	c->pin_to_be_changed = !!(ti->flags & CKF_USER_PIN_TO_BE_CHANGED);
 }
 
-/* The matching tokens of one module. */
-static int match_module(const struct mpc_p11_module *m, const struct mpc_token_uri *u,
-			struct mpc_check_token *out, size_t *n, char *seen, size_t seen_cap,
-			struct mpc_err *e)
-{
-	CK_SLOT_ID *slots = NULL;
-	CK_ULONG ns = 0;
-	CK_RV rv;
-	int rc = MPC_OK;
-
-	rv = m->fn->C_GetSlotList(CK_TRUE, NULL, &ns);
-	if (rv != CKR_OK)
-		return mpc_fail_ck(e, rv, "C_GetSlotList", m->path);
-	if (ns == 0)
-		return MPC_OK;
-	slots = calloc(ns, sizeof(*slots));
-	if (slots == NULL)
-		return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
-	rv = m->fn->C_GetSlotList(CK_TRUE, slots, &ns);
-	if (rv != CKR_OK) {
-		rc = mpc_fail_ck(e, rv, "C_GetSlotList", m->path);
-		goto out;
-	}
-	for (CK_ULONG i = 0; i < ns; i++) {
-		CK_TOKEN_INFO ti;
-		char label[33], quoted[40];
-
-		if (m->fn->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
-			continue;
-		mpc_p11_trim(label, ti.label, 32);
-		snprintf(quoted, sizeof(quoted), "\"%s\"", label);
-		append(seen, seen_cap, ", ", quoted);
-		if (!mpc_token_uri_match_token(u, &ti))
-			continue;
-		if (*n < MPC_CHECK_MAX_MATCHES)
-			fill(&out[*n], m, slots[i], &ti);
-		(*n)++;
-	}
-out:
-	free(slots);
-	return rc;
-}
-
-int mpc_check_matches(struct mpc_p11_ctx *ctx, const char *uri, struct mpc_check_token *out,
-		      size_t *n, char *seen, size_t seen_cap, struct mpc_err *e)
+int mpc_check_token_find(struct mpc_p11_ctx *ctx, const char *uri, struct mpc_check_token *out,
+			 struct mpc_err *e)
 {
 	struct mpc_token_uri *u = NULL;
-	struct mpc_check_token found[MPC_CHECK_MAX_MATCHES];
-	char labels[1024] = "";
-	size_t count = 0;
-	int rc, first = 0, end = 0;
+	struct mpc_token_found f;
+	int rc;
 
 	rc = mpc_token_uri_parse(uri != NULL ? uri : MPC_DEFAULT_TOKEN_URI, &u, e);
 	if (rc != MPC_OK)
 		return rc;
-	rc = mpc_p11_modules_for_uri(ctx, u, &first, &end, e);
-	for (int i = first; rc == MPC_OK && i < end; i++)
-		rc = match_module(&ctx->mod[i], u, found, &count, labels, sizeof(labels), e);
-	if (rc == MPC_OK) {
-		memcpy(out, found,
-		       (count < MPC_CHECK_MAX_MATCHES ? count : MPC_CHECK_MAX_MATCHES) *
-			       sizeof(*out));
-		*n = count;
-		if (seen_cap > 0)
-			snprintf(seen, seen_cap, "%s", labels);
-	}
+	rc = mpc_token_find(ctx, u, &f, e);
+	if (rc == MPC_OK)
+		fill(out, f.mod, f.slot, &f.info);
 	mpc_token_uri_free(u);
 	return rc;
 }

@@ -22,7 +22,7 @@
 int mpc_check_modules(struct mpc_p11_ctx *ctx, const char *uri, char *loaded, size_t cap,
 		      struct mpc_err *e);
 
-/* One token that matches a URI, as its slot reports it: no session, no login. */
+/* The token a URI selects, as its slot reports it: no session, no login. */
 struct mpc_check_token {
 	char module[256];
 	unsigned long slot;
@@ -36,14 +36,13 @@ struct mpc_check_token {
 	int pin_to_be_changed;    /* CKF_USER_PIN_TO_BE_CHANGED */
 };
 
-#define MPC_CHECK_MAX_MATCHES 16
-
-/* Every token of the URI's module(s) that matches `uri` (modules loaded as by
- * mpc_check_modules). out has room for MPC_CHECK_MAX_MATCHES entries; *n is how many matched
- * (counting past the room). seen[seen_cap] receives the labels of every token looked at. All
- * three are written on success only. */
-int mpc_check_matches(struct mpc_p11_ctx *ctx, const char *uri, struct mpc_check_token *out,
-		      size_t *n, char *seen, size_t seen_cap, struct mpc_err *e);
+/* The one token `uri` selects, found as mpc_token_open() finds it (RFC 7512 token, slot and
+ * library attributes), with its flags read before any session or login. Errors as
+ * mpc_token_open's search: MPC_ERR_PARSE, MPC_ERR_MODULE, MPC_ERR_TOKEN_NOT_FOUND (the message
+ * lists the tokens seen), MPC_ERR_USAGE when more than one token matches (the message lists
+ * each match's URI). *out is set on success only. */
+int mpc_check_token_find(struct mpc_p11_ctx *ctx, const char *uri, struct mpc_check_token *out,
+			 struct mpc_err *e);
 
 /* What an open token's slot offers of what mpc-backup uses. */
 struct mpc_check_mechs {

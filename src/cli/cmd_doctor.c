@@ -8,7 +8,6 @@
 #include "pkcs11/check.h"
 #include "pkcs11/ed25519.h"
 #include "pkcs11/provider.h"
-#include "pkcs11/uri.h"
 #include "src/cli/cfgopts.h"
 #include "src/contract/address.h"
 #include "src/contract/quorum.h"
@@ -220,13 +219,11 @@ static int check_pin_flags(struct report *r, const struct target *tg,
 static int check_open(struct report *r, struct mpc_p11_ctx *ctx, struct target *tg,
 		      const struct mpc_pin_opts *pin)
 {
-	struct mpc_check_token m[MPC_CHECK_MAX_MATCHES];
+	struct mpc_check_token m;
 	struct mpc_err e = { 0 };
-	char n[96], loaded[600], seen[512], shown[160], list[600] = "";
-	size_t count = 0;
+	char n[96], loaded[600];
 	int rc;
 
-	mpc_uri_for_message(tg->uri, shown, sizeof(shown));
 	rc = mpc_check_modules(ctx, tg->uri, loaded, sizeof(loaded), &e);
 	if (rc != MPC_OK) {
 		add(r, ST_FAIL, name_of(tg, "module", n, sizeof(n)),
@@ -241,37 +238,25 @@ static int check_open(struct report *r, struct mpc_p11_ctx *ctx, struct target *
 	}
 	add(r, ST_OK, name_of(tg, "module", n, sizeof(n)), NULL, "loaded %s", loaded);
 	name_of(tg, "token", n, sizeof(n));
-	rc = mpc_check_matches(ctx, tg->uri, m, &count, seen, sizeof(seen), &e);
-	if (rc == MPC_OK && count == 0)
-		rc = mpc_fail(&e, MPC_ERR_TOKEN_NOT_FOUND, "no token matches %s (tokens seen: %s)",
-			      shown, seen[0] ? seen : "none");
-	if (rc == MPC_OK && count > 1) {
-		for (size_t i = 0; i < count && i < MPC_CHECK_MAX_MATCHES; i++) {
-			size_t used = strlen(list);
-
-			snprintf(list + used, sizeof(list) - used, "%s\"%s\" serial %s (slot %lu)",
-				 i ? ", " : "", m[i].label, m[i].serial, m[i].slot);
-		}
-		rc = mpc_fail(&e, MPC_ERR_STATE, "%zu tokens match %s: %s", count, shown, list);
-	}
-	if (rc == MPC_OK && !m[0].initialized)
-		rc = mpc_fail(&e, MPC_ERR_STATE, "token \"%s\" is not initialised", m[0].label);
+	rc = mpc_check_token_find(ctx, tg->uri, &m, &e);
+	if (rc == MPC_OK && !m.initialized)
+		rc = mpc_fail(&e, MPC_ERR_STATE, "token \"%s\" is not initialised", m.label);
 	if (rc != MPC_OK) {
 		add(r, ST_FAIL, n,
-		    count > 1    ? "add serial= (or token=, model=) to the URI so that it names "
-				   "exactly one token"
-		    : count == 1 ? "initialise it with the token's own tool, then run "
-				   "`mpc-backup token init`"
-				 : "`mpc-backup token list` shows every token and its URI; make "
-				   "one with the token's own tool (SoftHSM2: softhsm2-util "
-				   "--init-token)",
+		    rc == MPC_ERR_USAGE ? "paste one of the URIs listed as the token URI (or add "
+					  "serial= or slot-id= to yours) so that it names one token"
+		    : rc == MPC_ERR_STATE
+			    ? "initialise it with the token's own tool, then run `mpc-backup token "
+			      "init`"
+			    : "`mpc-backup token list` shows every token and its URI; make one with "
+			      "the token's own tool (SoftHSM2: softhsm2-util --init-token)",
 		    "%s", e.msg);
 		skip_from(r, tg, 2, "token");
 		return 0;
 	}
-	add(r, ST_OK, n, NULL, "\"%s\" serial %s (%s %s), slot %lu of %s", m[0].label, m[0].serial,
-	    m[0].manufacturer, m[0].model, m[0].slot, m[0].module);
-	if (!check_pin_flags(r, tg, &m[0], pin)) {
+	add(r, ST_OK, n, NULL, "\"%s\" serial %s (%s %s), slot %lu of %s", m.label, m.serial,
+	    m.manufacturer, m.model, m.slot, m.module);
+	if (!check_pin_flags(r, tg, &m, pin)) {
 		skip_from(r, tg, 3, "pin-flags");
 		return 0;
 	}
@@ -290,7 +275,7 @@ static int check_open(struct report *r, struct mpc_p11_ctx *ctx, struct target *
 		return 0;
 	}
 	add(r, ST_OK, n, NULL, "%s",
-	    m[0].login_required ? "logged in: the PIN was accepted" : "session open (no login)");
+	    m.login_required ? "logged in: the PIN was accepted" : "session open (no login)");
 	return 1;
 }
 

@@ -419,6 +419,13 @@ static void test_missing_keys_and_token(void **state)
 	expect_line(&f->r, "FAIL", "token", "no token matches");
 	expect_line(&f->r, "FAIL", "token", "token list");
 	expect_line(&f->r, "skip", "login", "needs token");
+	/* a URI two tokens match is refused, as every command refuses it */
+	snprintf(uri, sizeof(uri), "pkcs11:model=SoftHSM%%20v2?module-path=%s", f->hsm.module);
+	ch_run(&f->r, NULL, NULL, "doctor", "--token", uri, (char *)NULL);
+	ch_expect(&f->r, FAILED, NULL);
+	expect_line(&f->r, "FAIL", "token", "tokens; refusing to guess");
+	expect_line(&f->r, "FAIL", "token", "paste one of the URIs");
+	expect_line(&f->r, "skip", "pin-flags", "needs token");
 	ch_run(&f->r, NULL, NULL, "doctor", "--token",
 	       "pkcs11:token=mpc-backup?module-path=/nonexistent/module.so", (char *)NULL);
 	ch_expect(&f->r, FAILED, NULL);
