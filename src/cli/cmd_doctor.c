@@ -130,12 +130,12 @@ static json_t *report_json(const struct report *r)
 
 /* One token to check: the sealing token, the TLS token, or one token holding both. */
 struct target {
-	char prefix[24]; /* "", "seal-token ", "tls-token ", "seal-to N " before each name */
 	const char *uri;
-	int roles;
 	struct mpc_token *t; /* open and logged in once "login" passed */
-	int tls_ok;          /* the TLS key pair is there, safe, and signs */
+	char prefix[24];     /* "", "seal-token ", "tls-token ", "seal-to N " before each name */
 	uint8_t tls_pub[32];
+	int roles;
+	int tls_ok; /* the TLS key pair is there, safe, and signs */
 };
 
 static void add_target(struct target *tg, const char *prefix, const char *uri, int roles)
