@@ -43,9 +43,11 @@ static const char doctor_help[] =
 	"options:\n"
 	"  --migration-port PORT  the node's migration port when no address override applies\n"
 	"  --node-timeout S     seconds for the node's answer (default 60)\n"
-	"  --transport-key-file F  the node's transport key file, when it is not in the token\n"
-	"  --seal-to URI        also check this token (repeatable): an escrow token sealed to\n"
-	"\n" MPC_CLI_CONFIG_HELP MPC_CLI_RPC_HELP MPC_CLI_COMMON_HELP;
+	"  --transport-key-file F  the node's transport key file (else $" MPC_TRANSPORT_KEY_ENV
+	",\n"
+	"                       else the token's imported key, as `run` looks for it)\n"
+	"  --seal-to URI        also check this token's sealing keys (repeatable: escrow tokens)\n" MPC_CLI_CONFIG_HELP
+		MPC_CLI_RPC_HELP MPC_CLI_COMMON_HELP;
 
 enum {
 	ST_OK = 0,
