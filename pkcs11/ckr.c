@@ -132,7 +132,9 @@ int mpc_ckr_class(CK_RV rv)
 		return MPC_ERR_NOMEM;
 	case CKR_TOKEN_NOT_PRESENT:
 	case CKR_TOKEN_NOT_RECOGNIZED:
-		return MPC_ERR_TOKEN_NOT_FOUND;
+	case CKR_DEVICE_REMOVED:
+	case CKR_DEVICE_ERROR:
+		return MPC_ERR_TOKEN_UNAVAILABLE; /* it may come back: retry later (recover.c) */
 	default:
 		return MPC_ERR_PKCS11;
 	}

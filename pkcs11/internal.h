@@ -31,6 +31,10 @@ struct mpc_p11_module {
 	char *path;           /* owned: the file loaded */
 	char *name;           /* owned: p11-kit registered name, or NULL */
 	CK_FUNCTION_LIST *fn; /* p11-kit owns the function list */
+	char *reserved;       /* owned: the x-init-reserved string C_Initialize took, or NULL */
+	unsigned generation;  /* bumped by each re-initialisation (recover.c): session and
+			       * object handles from an earlier generation are dead */
+	int down;             /* its last C_Initialize failed: not initialised */
 };
 
 #define MPC_P11_MAX_MODULES 16
@@ -104,6 +108,7 @@ struct mpc_token {
 					   * public: this holds no secret) */
 	size_t rng_left;               /* unused bytes at the end of rng_pool */
 	pthread_mutex_t lock;
+	unsigned generation; /* the module's generation its session and handles belong to */
 };
 
 /* The token's label, for messages from inside the layer (fixed at open). */
@@ -167,7 +172,8 @@ int mpc_key_get_attrs(struct mpc_token *t, CK_OBJECT_HANDLE h, struct mpc_key_at
 const char *mpc_ckr_name(CK_RV rv);
 
 /* The MPC_ERR_* class for a CK_RV (MPC_ERR_PIN for PIN errors, MPC_ERR_AUTH for failed
- * decryption or signature checks, MPC_ERR_PKCS11 otherwise). */
+ * decryption or signature checks, MPC_ERR_TOKEN_UNAVAILABLE for a token not present or a device
+ * removed or failed, MPC_ERR_PKCS11 otherwise). */
 int mpc_ckr_class(CK_RV rv);
 
 /* Record "<op> on <object> failed: <CKR name>" (+ detail) and return the mapped class. */
@@ -222,5 +228,43 @@ struct mpc_token_found {
  * lists each match's URI, from mpc_token_uri_format), MPC_ERR_PKCS11, MPC_ERR_NOMEM. */
 int mpc_token_find(struct mpc_p11_ctx *ctx, const struct mpc_token_uri *u,
 		   struct mpc_token_found *out, struct mpc_err *e);
+
+/* ---- a token that goes away and comes back (recover.c, module.c) ----
+ * A token whose device is removed, whose module lost it (SoftHSM2 with its token directory
+ * moved away answers CKR_GENERAL_ERROR to C_GetTokenInfo and finds no objects), or whose module
+ * is not initialised, is "unavailable": MPC_ERR_TOKEN_UNAVAILABLE, never a verdict on the data
+ * or on a peer. Recovery re-initialises the module (mpc_token_reinit in token.h); handles of
+ * the module's earlier generation are forgotten, never passed to it again. */
+
+/* C_Finalize (its result ignored: a module whose last C_Initialize failed is not initialised)
+ * and C_Initialize with the arguments it was loaded with; bumps m->generation either way and
+ * sets m->down on failure (MPC_ERR_TOKEN_UNAVAILABLE naming the module and the CKR). Every
+ * session and object handle of the module is dead afterwards: the caller holds the lock of
+ * every token open on it. */
+int mpc_p11_module_reinit(struct mpc_p11_module *m, struct mpc_err *e);
+
+/* 1 if rv by itself says the token or its device is gone (CKR_TOKEN_NOT_PRESENT,
+ * CKR_TOKEN_NOT_RECOGNIZED, CKR_DEVICE_REMOVED, CKR_DEVICE_ERROR, CKR_SLOT_ID_INVALID,
+ * CKR_CRYPTOKI_NOT_INITIALIZED). */
+int mpc_token_rv_is_gone(CK_RV rv);
+
+/* 1 if t's session and handles belong to an earlier generation of its module. */
+int mpc_token_stale(const struct mpc_token *t);
+
+/* The generation of t's module (recorded in t when its session opens). */
+unsigned mpc_token_module_generation(const struct mpc_token *t);
+
+/* After a failure `rc` of a call on t: if e->ckr says the token is gone, or the token no longer
+ * answers C_GetTokenInfo as itself (same label and serial), turn e into
+ * MPC_ERR_TOKEN_UNAVAILABLE ("token "L" (module M) is unavailable (why): what failed") and drop
+ * the session; else leave rc and e alone. Failures that cannot come from the token (PIN
+ * source, memory, usage) are left alone. Returns the code. Lock held. */
+int mpc_token_classify(struct mpc_token *t, int rc, struct mpc_err *e);
+
+/* The module was re-initialised since t's session opened: forget the session and the cached
+ * key handles (never closing them: the numbers may belong to another session now), find the
+ * token again in its module by the identity it had when opened (label, serial, manufacturer,
+ * model) and open a session and log in again. Lock held. */
+int mpc_token_refind(struct mpc_token *t, struct mpc_err *e);
 
 #endif

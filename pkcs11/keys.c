@@ -81,11 +81,16 @@ int mpc_key_find(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *
 	(void)t->fn->C_FindObjectsFinal(t->session);
 	if (rv != CKR_OK)
 		return mpc_fail_ck(e, rv, "C_FindObjects", label);
-	if (n == 0)
-		return mpc_fail(e, MPC_ERR_OBJECT_NOT_FOUND,
-				"token \"%s\" has no %s key \"%s\" (run `mpc-backup token init%s`)",
-				MPC_TOKEN_LABEL(t), mpc_key_kind_name(d->kind), label,
-				role == MPC_KEY_TRANSPORT ? " --import-transport-key" : "");
+	if (n == 0) {
+		int rc = mpc_fail(
+			e, MPC_ERR_OBJECT_NOT_FOUND,
+			"token \"%s\" has no %s key \"%s\" (run `mpc-backup token init%s`)",
+			MPC_TOKEN_LABEL(t), mpc_key_kind_name(d->kind), label,
+			role == MPC_KEY_TRANSPORT ? " --import-transport-key" : "");
+
+		/* a token gone away finds nothing too: recover.c tells the two apart */
+		return mpc_token_classify(t, rc, e);
+	}
 	if (n > 1)
 		return mpc_fail(
 			e, MPC_ERR_STATE,

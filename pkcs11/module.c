@@ -31,6 +31,7 @@ void mpc_p11_ctx_free(struct mpc_p11_ctx *ctx)
 		}
 		free(ctx->mod[i].path);
 		free(ctx->mod[i].name);
+		free(ctx->mod[i].reserved);
 	}
 	free(ctx);
 }
@@ -81,9 +82,12 @@ static int adopt(struct mpc_p11_ctx *ctx, CK_FUNCTION_LIST *fn, const char *path
 	m = &ctx->mod[ctx->n];
 	m->path = strdup(path);
 	m->name = name != NULL ? strdup(name) : NULL;
-	if (m->path == NULL || (name != NULL && m->name == NULL)) {
+	m->reserved = reserved != NULL ? strdup(reserved) : NULL; /* for a re-initialisation */
+	if (m->path == NULL || (name != NULL && m->name == NULL) ||
+	    (reserved != NULL && m->reserved == NULL)) {
 		free(m->path);
 		free(m->name);
+		free(m->reserved);
 		(void)fn->C_Finalize(NULL);
 		p11_kit_module_release(fn);
 		memset(m, 0, sizeof(*m));
@@ -262,4 +266,27 @@ void mpc_p11_blank_pad(unsigned char *f, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (f[i] == '\0')
 			f[i] = ' ';
+}
+
+int mpc_p11_module_reinit(struct mpc_p11_module *m, struct mpc_err *e)
+{
+	CK_RV rv;
+
+	/* Its result is not a reason to stop: a module whose last C_Initialize failed answers
+	 * CKR_CRYPTOKI_NOT_INITIALIZED, and one that lost its token may fail here too. What
+	 * matters is the C_Initialize after it. */
+	rv = m->fn->C_Finalize(NULL);
+	(void)rv;
+	m->generation++;
+	rv = initialize(m->fn, m->reserved);
+	m->down = rv != CKR_OK;
+	if (rv != CKR_OK) {
+		mpc_fail(e, MPC_ERR_TOKEN_UNAVAILABLE,
+			 "module %s cannot be initialised again: C_Initialize failed: %s", m->path,
+			 mpc_ckr_name(rv));
+		if (e != NULL)
+			e->ckr = rv;
+		return MPC_ERR_TOKEN_UNAVAILABLE;
+	}
+	return MPC_OK;
 }

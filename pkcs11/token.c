@@ -71,6 +71,7 @@ static int open_session(struct mpc_token *t, struct mpc_err *e)
 		t->session = CK_INVALID_HANDLE;
 		return mpc_fail_ck(e, rv, "C_OpenSession", what);
 	}
+	t->generation = mpc_token_module_generation(t);
 	rc = login(t, e);
 	if (rc != MPC_OK) {
 		/* No half-open state: a session that is not logged in would hide the private
@@ -141,7 +142,7 @@ void mpc_token_close(struct mpc_token *t)
 {
 	if (t == NULL)
 		return;
-	if (t->session != CK_INVALID_HANDLE) {
+	if (t->session != CK_INVALID_HANDLE && !mpc_token_stale(t)) {
 		if (t->logged_in)
 			(void)t->fn->C_Logout(t->session);
 		(void)t->fn->C_CloseSession(t->session);
@@ -175,11 +176,14 @@ int mpc_token_recover(struct mpc_token *t, struct mpc_err *e)
 	}
 	t->logged_in = 0;
 	memset(t->key_cache, 0, sizeof(t->key_cache));
-	return open_session(t, e);
+	/* a re-open that fails because the token went away says so (recover.c) */
+	return mpc_token_classify(t, open_session(t, e), e);
 }
 
 int mpc_token_ready(struct mpc_token *t, struct mpc_err *e)
 {
+	if (mpc_token_stale(t)) /* its module was re-initialised: handles are dead (recover.c) */
+		return mpc_token_refind(t, e);
 	return t->session != CK_INVALID_HANDLE ? MPC_OK : mpc_token_recover(t, e);
 }
 
@@ -216,6 +220,8 @@ int mpc_token_call(struct mpc_token *t,
 		if (e != NULL)
 			*e = first;
 	}
+	if (rc != MPC_OK) /* the token went away: say so, not what the call made of it */
+		rc = mpc_token_classify(t, rc, e);
 	mpc_token_unlock(t);
 	return rc;
 }
@@ -251,8 +257,14 @@ int mpc_token_has_mechanism(struct mpc_token *t, CK_MECHANISM_TYPE mech, CK_FLAG
 int mpc_token_random(struct mpc_token *t, unsigned char *buf, size_t n, struct mpc_err *e)
 {
 	CK_RV rv;
+	int rc;
 
 	mpc_token_lock(t);
+	rc = mpc_token_ready(t, e); /* never a session of the module's previous life */
+	if (rc != MPC_OK) {
+		mpc_token_unlock(t);
+		return rc;
+	}
 	rv = t->fn->C_GenerateRandom(t->session, buf, n);
 	if (mpc_token_rv_is_lost_session(rv) && mpc_token_recover(t, e) == MPC_OK)
 		rv = t->fn->C_GenerateRandom(t->session, buf, n);

@@ -24,6 +24,8 @@
 #ifndef MPC_PKCS11_TOKEN_H
 #define MPC_PKCS11_TOKEN_H
 
+#include <stddef.h>
+
 #include "src/util/err.h"
 
 struct mpc_p11_ctx; /* loaded modules; see module.h */
@@ -62,5 +64,29 @@ struct mpc_token_desc {
 
 /* Copy the token's description into *d. Takes the token's lock. */
 void mpc_token_describe(struct mpc_token *t, struct mpc_token_desc *d);
+
+/* A token that goes away and comes back (pkcs11/recover.c).
+ *
+ * Any call that fails because the token is absent, its device failed or its module lost it
+ * (SoftHSM2 with its token directory moved away) fails with MPC_ERR_TOKEN_UNAVAILABLE and a
+ * message "token "LABEL" (module PATH) is unavailable (...)": never as a failed authentication
+ * of sealed data, a missing key, or a peer's fault. It stays so until mpc_token_reinit() finds
+ * the token again; a module keeps no memory of a token that came back on its own. */
+
+/* Takes the lock itself: does the token answer as itself (C_GetTokenInfo on its slot gives the
+ * same label and serial, its module is initialised)? MPC_OK, or MPC_ERR_TOKEN_UNAVAILABLE
+ * saying why. A cheap probe: no session is used or opened. */
+int mpc_token_check(struct mpc_token *t, struct mpc_err *e);
+
+/* Bring back the n tokens (duplicates allowed), all open in the same context: takes the lock
+ * of each, re-initialises (C_Finalize, C_Initialize) each module of which a token does not
+ * answer, finds each such token again by the identity it had when opened (label, serial,
+ * manufacturer, model), opens a session and logs in again (reading the PIN source again).
+ * Session and key handles of the module's previous life are forgotten, never reused. A token
+ * opened on a re-initialised module but not in the list finds itself again at its next use;
+ * the caller makes sure no other thread uses such a token meanwhile. MPC_OK when every token
+ * is ready; MPC_ERR_TOKEN_UNAVAILABLE while one is still away (call again later, with
+ * backoff); MPC_ERR_PIN when the PIN is refused (never retried here). */
+int mpc_token_reinit(struct mpc_token *const *tokens, size_t n, struct mpc_err *e);
 
 #endif

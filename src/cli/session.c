@@ -172,6 +172,7 @@ int mpc_cli_session_open(const struct mpc_cli_common *c, const struct mpc_cli_no
 			goto fail;
 	}
 	s->ops.tls_key = s->tls_key;
+	s->ops.tls_token = s->tk.tls;
 	memcpy(s->ops.tls_pub, s->tls_pub, 32);
 	s->ops.seal_tokens = s->seal;
 	s->ops.n_seal = s->n_seal;

@@ -31,6 +31,8 @@ void mpc_config_defaults(struct mpc_config *c)
 	c->backup_failures_unhealthy = 3;
 	c->replica_grace = 3600;
 	c->replica_timeout = 60;
+	c->token_retry_initial = 1;
+	c->token_retry_max = 60;
 }
 
 /* "host:port" or "[v6]:port", port 1..65535: refused at start-up, not at the first use. */
@@ -319,6 +321,10 @@ int mpc_config_set(struct mpc_config *c, const char *key, const char *value, con
 		return set_seconds(&c->backoff_initial, value, 0.01, 3600, where, e);
 	if (strcmp(key, "backoff_max") == 0)
 		return set_seconds(&c->backoff_max, value, 0.01, 86400, where, e);
+	if (strcmp(key, "token_retry_initial") == 0)
+		return set_seconds(&c->token_retry_initial, value, 0.01, 3600, where, e);
+	if (strcmp(key, "token_retry_max") == 0)
+		return set_seconds(&c->token_retry_max, value, 0.01, 3600, where, e);
 	if (strcmp(key, "replica") == 0)
 		return add_list(c->replica, &c->n_replica, value, where, e);
 	if (strcmp(key, "rclone_config") == 0)
@@ -441,5 +447,8 @@ int mpc_config_check(const struct mpc_config *c, struct mpc_err *e)
 		return mpc_fail(e, MPC_ERR_USAGE, "replica needs rclone_config = FILE");
 	if (c->backoff_max < c->backoff_initial)
 		return mpc_fail(e, MPC_ERR_USAGE, "backoff_max is smaller than backoff_initial");
+	if (c->token_retry_max < c->token_retry_initial)
+		return mpc_fail(e, MPC_ERR_USAGE,
+				"token_retry_max is smaller than token_retry_initial");
 	return MPC_OK;
 }

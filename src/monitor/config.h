@@ -62,6 +62,9 @@ struct mpc_config {
 	char uri_where[3 + MPC_CONFIG_MAX_LIST][300];
 	/* which of the list options were set on the command line (they replace the file's) */
 	int cli_rpc_url, cli_seal_to;
+	double token_retry_initial; /* seconds before re-initialising a module whose token went
+				       away, doubling, default 1 */
+	double token_retry_max;     /* ... up to this, default 60 */
 };
 
 void mpc_config_defaults(struct mpc_config *c);

@@ -251,6 +251,28 @@ static void nap(double until, struct watchdog *w)
 	}
 }
 
+/* Sleep until `until` like nap(), but while a token is unavailable wake for each of its
+ * re-initialisations (their backoff is shorter than a poll interval at first); when the token is
+ * back, return at once so that the next poll backs up what changed meanwhile. */
+static void nap_or_recover(struct mpc_monitor *m, double until, struct watchdog *w)
+{
+	while (!stop_flag && !reload_flag) {
+		double due = mpc_monitor_token_due(m);
+
+		if (due <= 0 || due >= until) {
+			nap(until, w);
+			return;
+		}
+		nap(due, w);
+		if (stop_flag || reload_flag)
+			return;
+		watchdog_ping(w, 0);
+		if (mpc_monitor_token_retry(m) == MPC_OK)
+			return;
+		watchdog_ping(w, 0);
+	}
+}
+
 int mpc_daemon_run(const struct mpc_daemon_opts *o, struct mpc_err *e)
 {
 	struct mpc_config *cfg = o->cfg;
@@ -318,7 +340,7 @@ int mpc_daemon_run(const struct mpc_daemon_opts *o, struct mpc_err *e)
 		(void)mpc_monitor_poll(&m);
 		watchdog_ping(&w, 0);
 		status_line(&metrics, "polling");
-		nap(next, &w);
+		nap_or_recover(&m, next, &w);
 		if (reload_flag) {
 			reload_flag = 0;
 			sd_notify(0, "RELOADING=1\nSTATUS=re-reading the configuration");

@@ -24,6 +24,7 @@ int mpc_metrics_init(struct mpc_metrics *m, struct mpc_err *e)
 	m->ok[MPC_HEALTH_TOKEN] = m->ok[MPC_HEALTH_STORE] = 1;
 	m->ok[MPC_HEALTH_COVERAGE] = m->ok[MPC_HEALTH_BACKUP] = m->ok[MPC_HEALTH_REPLICA] = 1;
 	m->covered = -1;
+	m->token_available = 1;
 	snprintf(m->version, sizeof(m->version), "unknown");
 	snprintf(m->why[MPC_HEALTH_CONTRACT], sizeof(m->why[0]), "no contract read yet");
 	return MPC_OK;
@@ -392,6 +393,14 @@ size_t mpc_metrics_render(struct mpc_metrics *m, char *buf, size_t cap)
 	    "mpc_backup_token_operation_seconds_sum %.6f\n"
 	    "mpc_backup_token_operation_seconds_count %llu\n",
 	    (unsigned long long)m->token_count, m->token_sum, (unsigned long long)m->token_count);
+	put(&o,
+	    "# HELP mpc_backup_token_available 0 from when a token is found unavailable (absent, "
+	    "device failed, module lost it) until its module is re-initialised and it answers "
+	    "again, else 1.\n# TYPE mpc_backup_token_available gauge\nmpc_backup_token_available "
+	    "%d\n# HELP mpc_backup_token_unavailable_total Times a token was found unavailable.\n"
+	    "# TYPE mpc_backup_token_unavailable_total counter\n"
+	    "mpc_backup_token_unavailable_total %llu\n",
+	    m->token_available, (unsigned long long)m->token_losses);
 	put(&o, "# HELP mpc_backup_anomaly 1 while the contract shows this oddity.\n"
 		"# TYPE mpc_backup_anomaly gauge\n");
 	for (int i = 0; i < MPC_ANOMALY_N; i++)
@@ -584,4 +593,13 @@ int mpc_metrics_listen(struct mpc_metrics *m, const char *listen, unsigned *port
 	if (port != NULL)
 		*port = info != NULL ? info->port : (unsigned)p;
 	return MPC_OK;
+}
+
+void mpc_metrics_token_available(struct mpc_metrics *m, int available)
+{
+	lock(m);
+	if (m->token_available && !available)
+		m->token_losses++;
+	m->token_available = available ? 1 : 0;
+	unlock(m);
 }

@@ -94,6 +94,9 @@ struct mpc_metrics {
 	size_t n_replicas;
 	char drill[2048]; /* the last drill's lines (mpc_drill_metrics_text), "" before one */
 	void *daemon;     /* struct MHD_Daemon * */
+	/* the tokens: 0 from a token found unavailable until it is back, and how often */
+	int token_available;
+	uint64_t token_losses;
 };
 
 /* Every field below is changed only through these functions (each takes the mutex); the HTTP
@@ -127,6 +130,8 @@ int mpc_metrics_anomaly(struct mpc_metrics *m, enum mpc_anomaly a, int active, c
 void mpc_metrics_replicas(struct mpc_metrics *m, const struct mpc_replica_status *st, size_t n);
 /* Keep the last restore drill's metric lines (text from mpc_drill_metrics_text, copied). */
 void mpc_metrics_drill(struct mpc_metrics *m, const char *text);
+/* Every token answers (1), or one was found unavailable (0; each 1 -> 0 is counted). */
+void mpc_metrics_token_available(struct mpc_metrics *m, int available);
 /* A counter's value (tests and benchmarks). */
 uint64_t mpc_metrics_get(struct mpc_metrics *m, enum mpc_counter c);
 

@@ -233,6 +233,10 @@ static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v
 		*what = "not covered, and no node of the operator to back it up from";
 		return;
 	}
+	if (m->token_down) {
+		*what = "not covered: backup waits for the token (unavailable)";
+		return;
+	}
 	if (!mpc_retry_ready(&m->backup, now)) {
 		*what = "not covered: backup waits for its backoff";
 		return;
@@ -270,12 +274,23 @@ static void backup_duty(struct mpc_monitor *m, const struct mpc_contract_view *v
 		*what = "backup cancelled (stopping)";
 		return; /* shutting down: not a failure */
 	}
+	/* The token went away (the failure says so, or the tokens no longer answer: a TLS
+	 * handshake that could not sign looks like the node's doing): not the node's fault, not a
+	 * failed backup to retry; the token's recovery backs it up once it is back. */
+	if (rc == MPC_ERR_TOKEN_UNAVAILABLE || mpc_monitor_token_probe(m, now)) {
+		if (rc == MPC_ERR_TOKEN_UNAVAILABLE)
+			mpc_monitor_token_lost(m, now, e.msg);
+		mpc_log(m->log, MPC_LOG_DEBUG, "backup of epoch %llu stopped: %s",
+			(unsigned long long)v->keyset.epoch_id, e.msg);
+		*what = "backup stopped: a token is unavailable";
+		return;
+	}
 	*what = "backup failed";
 	mpc_metrics_count(m->metrics, MPC_COUNT_BACKUPS_ERROR);
 	if (token_error(rc)) {
 		char why[256];
 
-		snprintf(why, sizeof(why), "the token is unavailable: %.200s", e.msg);
+		snprintf(why, sizeof(why), "token error: %.200s", e.msg);
 		mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 0, why);
 	}
 	if (mpc_retry_failed(&m->backup, now, m->cfg->backoff_initial, m->cfg->backoff_max, e.msg))
@@ -580,8 +595,8 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 		p->diagnosed = 0;
 		mpc_retry_reset(&p->retry);
 	}
-	if (!mpc_retry_ready(&p->retry, now))
-		return;
+	if (m->token_down || !mpc_retry_ready(&p->retry, now))
+		return; /* a token unavailable: pushed once it is back */
 	rc = mpc_migration_address(&m->addr, m->cfg->account, target->url, target->tls_key,
 				   p->address, NULL, &e);
 	if (rc == MPC_OK)
@@ -613,11 +628,18 @@ static void push_duty(struct mpc_monitor *m, const struct mpc_contract_view *v, 
 	}
 	if (rc == MPC_ERR_CANCELLED)
 		return; /* shutting down: not a failure */
+	if (rc == MPC_ERR_TOKEN_UNAVAILABLE || mpc_monitor_token_probe(m, now)) {
+		if (rc == MPC_ERR_TOKEN_UNAVAILABLE)
+			mpc_monitor_token_lost(m, now, e.msg);
+		mpc_log(m->log, MPC_LOG_DEBUG, "%s push to %s stopped: %s", kind_name(p->kind),
+			p->address, e.msg);
+		return; /* not the destination's fault: pushed once the token is back */
+	}
 	mpc_metrics_count(m->metrics, MPC_COUNT_PUSHES_ERROR);
 	if (token_error(rc)) {
 		char why[256];
 
-		snprintf(why, sizeof(why), "the token is unavailable: %.200s", e.msg);
+		snprintf(why, sizeof(why), "token error: %.200s", e.msg);
 		mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 0, why);
 	}
 	p->pushes_failed++;
@@ -637,13 +659,27 @@ int mpc_monitor_verify_store(struct mpc_monitor *m)
 	struct mpc_store_verify_report r;
 	struct mpc_err e = { 0 };
 	double t0 = mpc_now_monotonic();
-	int rc = mpc_store_verify(m->ops.store, m->ops.seal_tokens, m->ops.n_seal, &r, &e);
+	int rc;
 
+	if (m->token_down)
+		return MPC_ERR_TOKEN_UNAVAILABLE; /* runs once the token is back */
+	memset(&r, 0, sizeof(r));
+	rc = mpc_store_verify(m->ops.store, m->ops.seal_tokens, m->ops.n_seal, &r, &e);
+	if (rc == MPC_ERR_TOKEN_UNAVAILABLE) {
+		/* says nothing about any file: the store's health stays as it was */
+		mpc_monitor_token_lost(m, t0, e.msg);
+		return rc;
+	}
+	/* Files that fail while the tokens do not answer are the token's failure, not theirs. */
+	if (rc == MPC_OK && r.n_failed > 0 && mpc_monitor_token_probe(m, t0)) {
+		mpc_store_verify_report_free(&r);
+		return MPC_ERR_TOKEN_UNAVAILABLE;
+	}
 	if (rc != MPC_OK) {
 		if (token_error(rc)) {
 			char why[256];
 
-			snprintf(why, sizeof(why), "the token is unavailable: %.200s", e.msg);
+			snprintf(why, sizeof(why), "token error: %.200s", e.msg);
 			mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 0, why);
 		}
 		mpc_metrics_health(m->metrics, MPC_HEALTH_STORE, 0,
@@ -712,14 +748,26 @@ int mpc_monitor_drill(struct mpc_monitor *m, const struct mpc_keyset *contract_k
 	struct mpc_drill_report r;
 	struct mpc_err e = { 0 };
 	char text[2048];
-	int rc =
-		mpc_drill_run(m->ops.store, m->ops.seal_tokens, m->ops.n_seal, contract_ks, &r, &e);
+	double t0 = mpc_now_monotonic();
+	int rc;
 
+	if (m->token_down)
+		return MPC_ERR_TOKEN_UNAVAILABLE; /* runs once the token is back */
+	memset(&r, 0, sizeof(r));
+	rc = mpc_drill_run(m->ops.store, m->ops.seal_tokens, m->ops.n_seal, contract_ks, &r, &e);
+	if (rc == MPC_ERR_TOKEN_UNAVAILABLE) {
+		mpc_monitor_token_lost(m, t0, e.msg);
+		return rc;
+	}
+	if (rc == MPC_OK && (r.n_failed > 0 || !r.restorable) && mpc_monitor_token_probe(m, t0)) {
+		mpc_drill_report_free(&r);
+		return MPC_ERR_TOKEN_UNAVAILABLE;
+	}
 	if (rc != MPC_OK) {
 		if (token_error(rc)) {
 			char why[256];
 
-			snprintf(why, sizeof(why), "the token is unavailable: %.200s", e.msg);
+			snprintf(why, sizeof(why), "token error: %.200s", e.msg);
 			mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 0, why);
 		}
 		mpc_log(m->log, MPC_LOG_ERROR, "restore drill could not run: %s", e.msg);
@@ -769,6 +817,12 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 
 	memset(&v, 0, sizeof(v));
 	memset(outcomes, 0, sizeof(outcomes));
+	/* A token that went away is noticed here, not only when an operation needs it; one that
+	 * is away gets its re-initialisation when due. */
+	if (m->token_down)
+		(void)mpc_monitor_token_retry(m);
+	else
+		(void)mpc_monitor_token_probe(m, mpc_now_monotonic());
 	rc = mpc_quorum_poll(m->quorum, m->cfg->account, &v, outcomes, &e);
 	now = mpc_now_monotonic();
 	mpc_metrics_count(m->metrics, MPC_COUNT_POLLS);
@@ -819,14 +873,13 @@ int mpc_monitor_poll(struct mpc_monitor *m)
 	else
 		mpc_log(m->log, MPC_LOG_DEBUG, "poll: state %s, no keyset: %s; push %s",
 			mpc_protocol_kind_name(v.kind), what, mpc_push_phase_name(m->push.phase));
-	if (now >= m->next_verify) {
-		(void)mpc_monitor_verify_store(m);
+	/* while a token is unavailable, what falls due waits for it (tokens.c) */
+	if (now >= m->next_verify && !m->token_down &&
+	    mpc_monitor_verify_store(m) != MPC_ERR_TOKEN_UNAVAILABLE)
 		m->next_verify = now + m->cfg->verify_interval;
-	}
-	if (m->cfg->drill_interval > 0 && now >= m->next_drill) {
-		(void)mpc_monitor_drill(m, v.has_keyset ? &v.keyset : NULL);
+	if (m->cfg->drill_interval > 0 && now >= m->next_drill && !m->token_down &&
+	    mpc_monitor_drill(m, v.has_keyset ? &v.keyset : NULL) != MPC_ERR_TOKEN_UNAVAILABLE)
 		m->next_drill = now + m->cfg->drill_interval;
-	}
 	/* the new file is durable: copy it to the replicas (after the duties, never before) */
 	if (m->replicas != NULL)
 		mpc_monitor_replicas_step(m->replicas, m->cfg, m->log, m->metrics, m->ops.store,

@@ -97,6 +97,14 @@ struct mpc_monitor {
 				   0 while covered */
 	struct mpc_monitor_replicas *replicas; /* borrowed, NULL: none (set by the daemon) */
 	double next_drill;                     /* 0: at the first poll */
+	/* The tokens (tokens.c): from when one is found unavailable until mpc_token_reinit()
+	 * brings every one back, no duty uses them. */
+	int token_down;
+	double token_down_since;          /* monotonic */
+	double token_next_try;            /* monotonic: the next re-initialisation */
+	double token_delay;               /* the current backoff, seconds */
+	unsigned token_tries;             /* re-initialisations tried while down */
+	char token_last[MPC_ERR_MSG_MAX]; /* the last re-initialisation failure */
 };
 
 /* Prepare (no I/O). cfg, log, metrics, quorum and the ops' objects must outlive m. */
@@ -125,5 +133,29 @@ int mpc_monitor_drill(struct mpc_monitor *m, const struct mpc_keyset *contract_k
 
 /* Verify the whole store with the sealing tokens; logs and updates store health. */
 int mpc_monitor_verify_store(struct mpc_monitor *m);
+
+/* A token that goes away and comes back (tokens.c; docs/design.md, "A token that goes away").
+ * A token found unavailable (MPC_ERR_TOKEN_UNAVAILABLE from an operation, or a probe after a
+ * failed one, or the probe at the start of each poll) is logged once, shown as /healthz
+ * "token unavailable" and mpc_backup_token_available 0; no backup, push, verification or drill
+ * runs meanwhile, so none can report a good file as failing or blame a node. Its module is
+ * re-initialised with backoff (token_retry_initial doubling to token_retry_max); when every
+ * token is back that is logged once, the store is verified at the next poll and the backup duty
+ * backs up whatever the contract's keyset became meanwhile. */
+
+/* Probe every token (cheap: no session used). 1 if one is unavailable (now or already), 0 if
+ * all answer. Logs and records the loss once. */
+int mpc_monitor_token_probe(struct mpc_monitor *m, double now);
+
+/* Record that a token is unavailable (`why`: the message saying so). Logs once per outage. */
+void mpc_monitor_token_lost(struct mpc_monitor *m, double now, const char *why);
+
+/* While a token is unavailable, the monotonic time of the next re-initialisation (the daemon
+ * wakes for it); 0 while every token is available. */
+double mpc_monitor_token_due(const struct mpc_monitor *m);
+
+/* If a token is unavailable and its re-initialisation is due, try it (mpc_token_reinit): logs
+ * once when every token is back. MPC_OK when every token is available, else why not. */
+int mpc_monitor_token_retry(struct mpc_monitor *m);
 
 #endif

@@ -25,6 +25,8 @@
 struct mpc_ops {
 	EVP_PKEY *tls_key; /* borrowed: the token-backed TLS identity */
 	uint8_t tls_pub[32];
+	struct mpc_token *tls_token; /* borrowed: the token holding tls_key; NULL: not known (the
+				      * monitor then watches only the sealing tokens) */
 	struct mpc_token *const *seal_tokens; /* borrowed: sealed to all, opened with any */
 	size_t n_seal;
 	enum mpc_seal_mech mech;

@@ -154,7 +154,9 @@ struct mpc_store_verify_report {
 /* Open every file (quarantined ones too, reported but not counted) with the given tokens: name
  * bound to header, each blob whose token is given unsealed with the header as associated data,
  * the plaintext checked against the header's keyset, and all blobs' plaintexts identical. The
- * function fails only when the report cannot be made; per-file failures are in the report. */
+ * function fails only when the report cannot be made; per-file failures are in the report. A
+ * token that is unavailable (pkcs11/token.h) stops it with MPC_ERR_TOKEN_UNAVAILABLE and no
+ * report: that says nothing about any file. */
 int mpc_store_verify(const struct mpc_store *s, struct mpc_token *const *tokens, size_t n_tokens,
 		     struct mpc_store_verify_report *out, struct mpc_err *e)
 	__attribute__((warn_unused_result));

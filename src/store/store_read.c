@@ -205,6 +205,16 @@ int mpc_store_verify(const struct mpc_store *s, struct mpc_token *const *tokens,
 		else
 			it->code = open_file(s, en, tokens, n_tokens, 1, &h, &pt, &pt_len,
 					     &it->blobs_checked, &it->blobs_unchecked, &fe);
+		if (it->code == MPC_ERR_TOKEN_UNAVAILABLE) {
+			/* Not a verdict on this file or any other: nothing can be verified until
+			 * the token is back, and no good file may be reported as failing. */
+			if (e != NULL)
+				*e = fe;
+			mpc_err_prefix(e, "verification stopped: ");
+			mpc_store_verify_report_free(&r);
+			mpc_store_list_free(&l);
+			return MPC_ERR_TOKEN_UNAVAILABLE;
+		}
 		if (it->code == MPC_OK) {
 			it->ok = 1;
 			snprintf(it->msg, sizeof(it->msg),
