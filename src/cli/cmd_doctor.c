@@ -270,6 +270,9 @@ static int check_open(struct report *r, struct mpc_p11_ctx *ctx, struct target *
 			    ? "check the PIN source: --pin-file or pin_file (owned by you or "
 			      "root, mode 0600 or 0400), pin-source= in the URI, or $" MPC_DEFAULT_PIN_ENV
 			      "; each wrong PIN costs a try"
+		    : rc == MPC_ERR_TOKEN_UNAVAILABLE
+			    ? "the token is absent or its device failed: check that it is "
+			      "connected (for SoftHSM2, its token directory) and run doctor again"
 			    : "the token refused a session: the CKR_ code in the message names "
 			      "the cause",
 		    "%s", e.msg);
