@@ -118,5 +118,6 @@ int mpc_cmd_contract(int argc, char **argv);
 int mpc_cmd_run(int argc, char **argv);
 int mpc_cmd_import(int argc, char **argv);
 int mpc_cmd_drill(int argc, char **argv);
+int mpc_cmd_doctor(int argc, char **argv);
 
 #endif

@@ -28,6 +28,7 @@ static const struct {
 	{ "run", mpc_cmd_run, "the monitor: automatic backup and recovery" },
 	{ "import", mpc_cmd_import, "import keyshares from backup-cli or a node's permanent_keys" },
 	{ "drill", mpc_cmd_drill, "restore drill: open, check against the contract, wipe" },
+	{ "doctor", mpc_cmd_doctor, "check token, keys, RPC endpoints and node: is all ready?" },
 };
 
 static void usage(FILE *f)

@@ -25,6 +25,7 @@ static void test_dash_h_everywhere(void **state)
 		{ "node", "hello" }, { "backup", NULL },      { "restore", NULL },
 		{ "store", "list" }, { "store", "verify" },   { "contract", "status" },
 		{ "run", NULL },     { "import", "node-keys" }, { "drill", NULL },
+		{ "doctor", NULL },
 	};
 	struct ch_result r = { 0 };
 

@@ -39,7 +39,8 @@ done
 
 # Every option a command's --help lists is in the man page (written \-\-name there).
 for c in "token list" "token init" "token show" register "node hello" backup restore \
-	"store list" "contract status" run "import backup-cli" "import node-keys" drill; do
+	"store list" "contract status" run "import backup-cli" "import node-keys" drill \
+	doctor; do
 	# shellcheck disable=SC2086 # "store list" is two arguments
 	opts=$("$root/usr/bin/mpc-backup" $c --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u)
 	for o in $opts; do
