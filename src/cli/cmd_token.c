@@ -292,8 +292,7 @@ static int token_init_or_show(const struct mpc_cli_common *c, int init, int impo
 		}
 		status = mpc_cli_print_json(json_pack("{s:s, s:s, s:o, s:o, s:b}", "tls_public_key",
 						      pub_str, "token", sd.label, "keys", keys,
-						      "tokens", toks, "logged_in",
-						      !public_only));
+						      "tokens", toks, "logged_in", !public_only));
 		keys = NULL;
 	} else {
 		if (public_only)
