@@ -259,6 +259,14 @@ static const char *drill_help(const char *name)
 		  "The contract's keyset epoch the last restore drill checked against." },
 		{ "mpc_backup_last_drill_files",
 		  "Store files by the last restore drill's verdict." },
+		{ "mpc_backup_last_drill_replica_reached",
+		  "1 when the last restore drill listed and downloaded the replica's copies." },
+		{ "mpc_backup_last_drill_replica_restorable",
+		  "1 when the replica's newest copy of the contract's epoch opened and matched." },
+		{ "mpc_backup_last_drill_replica_omitted",
+		  "Replica copies the last restore drill left out (past its bounds)." },
+		{ "mpc_backup_last_drill_replica_files",
+		  "Replica copies by the last restore drill's verdict." },
 	};
 
 	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)

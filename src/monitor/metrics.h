@@ -92,8 +92,8 @@ struct mpc_metrics {
 	char anomaly_why[MPC_ANOMALY_N][256];
 	struct mpc_replica_status replicas[MPC_REPLICA_MAX]; /* as of the last replica pass */
 	size_t n_replicas;
-	char drill[2048]; /* the last drill's lines (mpc_drill_metrics_text), "" before one */
-	void *daemon;     /* struct MHD_Daemon * */
+	char drill[16384]; /* the last drill's lines (mpc_drill_metrics_text), "" before one */
+	void *daemon;      /* struct MHD_Daemon * */
 };
 
 /* Every field below is changed only through these functions (each takes the mutex); the HTTP

@@ -885,3 +885,33 @@ json_t *mpc_replica_report_json(const struct mpc_replica_report *r, struct mpc_e
 	}
 	return o;
 }
+
+int mpc_replica_drill(struct mpc_replica_set *s, const struct mpc_store *store,
+		      struct mpc_token *const *tokens, size_t n_tokens,
+		      const struct mpc_keyset *contract_ks, double deadline,
+		      struct mpc_drill_report *r, struct mpc_err *e)
+{
+	const struct mpc_replica_drill_bounds b = { MPC_REPLICA_DRILL_FILES_MAX,
+						    MPC_REPLICA_DRILL_BYTES_MAX };
+
+	for (size_t i = 0; i < s->n; i++) {
+		struct mpc_drill_replica *p = mpc_drill_add_replica(r, s->r[i].st.remote);
+		double now = mpc_replica_now();
+
+		if (p == NULL)
+			return mpc_fail(e, MPC_ERR_NOMEM, "drill: out of memory");
+		if (s->rc.cancel != NULL && *s->rc.cancel)
+			snprintf(p->error, sizeof(p->error), "not drilled: stopping");
+		else if (deadline > 0 && now >= deadline)
+			snprintf(p->error, sizeof(p->error),
+				 "not drilled: the drill's time ran out before this replica");
+		else if (s->r[i].retry_at > now)
+			snprintf(p->error, sizeof(p->error),
+				 "not drilled: it timed out recently (retried in %.0f s)",
+				 s->r[i].retry_at - now);
+		else
+			mpc_replica_drill_one(&s->rc, s->r[i].st.remote, store, tokens, n_tokens,
+					      contract_ks, deadline, &b, p);
+	}
+	return MPC_OK;
+}

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "src/store/drill.h"
 #include "src/store/replica.h"
 #include "src/store/store.h"
 #include "src/util/file.h"
@@ -913,6 +914,181 @@ static void test_two_hosts(void **state)
 	mpc_store_close(sb);
 }
 
+/* A file's bytes with one byte flipped near its end (inside the last blob), rewritten. */
+static void flip_byte(const char *path)
+{
+	struct mpc_err e = { 0 };
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	assert_int_equal(mpc_file_read(path, 1 << 24, 0, &buf, &len, &e), MPC_OK);
+	buf[len - 3] ^= 0x01;
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mpc_file_write_atomic(path, buf, len, 0600, 1, &e), MPC_OK);
+	free(buf);
+}
+
+static const struct mpc_drill_item *drill_item(const struct mpc_drill_report *r, const char *n)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->items[i].name, n) == 0)
+			return &r->items[i];
+	return NULL;
+}
+
+/* Restore drills of the replica copies: each copy downloaded to a private temporary, opened in
+ * the token and compared with the contract; a tampered copy, a renamed copy, a down replica and
+ * wrong credentials each reported per replica and per file; nothing in the store changes. */
+static void test_drill_replicas(void **state)
+{
+	struct st *x = *state;
+	struct mpc_replica_report rr;
+	struct mpc_replica_set *s;
+	struct mpc_drill_report d;
+	struct sf_set f6;
+	struct mpc_err e = { 0 };
+	const struct mpc_drill_item *it;
+	char loc[400], rdir[400], p[600], q[600], out[32768], tok[600], *text, metrics[700];
+	char cmd[800];
+	int st;
+
+	server_start(&x->wd, x);
+	write_conf(x, free_port(), NULL);
+	snprintf(loc, sizeof(loc), "loc:%s/r1", x->local);
+	snprintf(rdir, sizeof(rdir), "%s/r1", x->local);
+	put_epoch(x, 4);
+	put_epoch(x, 5);
+	put_epoch(x, 6);
+	s = new_set(x, "hosta", 30, loc, "wd:", NULL);
+	sync_ok(s, x->s, &rr);
+	expect_current(&rr);
+	mpc_replica_set_free(s);
+
+	/* every copy opens; the contract's epoch 6 restores from both replicas */
+	assert_int_equal(sf_synthetic_set(6, 3, 6, &f6), 0);
+	s = new_set(x, "hosta", 30, loc, "wd:", "down:", "bad:", NULL);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(mpc_drill_run(x->s, &x->t, 1, &f6.ks, &d, &e), MPC_OK);
+	assert_int_equal(mpc_replica_drill(s, x->s, &x->t, 1, &f6.ks, mpc_replica_now() + 120,
+					   &d, &e),
+			 MPC_OK);
+	assert_true(d.restorable);
+	assert_int_equal(d.n_replicas, 4);
+	for (size_t i = 0; i < 2; i++) {
+		const struct mpc_drill_replica *rp = &d.replicas[i];
+
+		if (!rp->reached)
+			fail_msg("%s: %s", rp->remote, rp->error);
+		assert_int_equal(rp->n_listed, 3);
+		assert_int_equal(rp->n_omitted, 0);
+		assert_int_equal(rp->r.n, 3);
+		assert_int_equal(rp->r.n_opened, 3);
+		assert_true(rp->r.restorable);
+		assert_string_equal(rp->r.restored, x->names[2]);
+		it = drill_item(&rp->r, x->names[2]);
+		assert_non_null(it);
+		assert_int_equal(it->verdict, MPC_DRILL_CURRENT);
+		it = drill_item(&rp->r, x->names[0]);
+		assert_non_null(it);
+		assert_int_equal(it->verdict, MPC_DRILL_OLDER);
+	}
+	assert_false(d.replicas[2].reached); /* down */
+	assert_non_null(strstr(d.replicas[2].error, "listing"));
+	assert_false(d.replicas[3].reached); /* wrong password */
+	assert_null(strstr(d.replicas[3].error, "WRONG"));
+	/* metrics: a series per replica; promtool accepts the text */
+	text = malloc(MPC_DRILL_METRICS_MAX);
+	assert_non_null(text);
+	assert_true(mpc_drill_metrics_text(&d, text, MPC_DRILL_METRICS_MAX, &e) > 0);
+	snprintf(p, sizeof(p), "mpc_backup_last_drill_replica_restorable{replica=\"%s\"} 1\n", loc);
+	assert_non_null(strstr(text, p));
+	assert_non_null(strstr(text, "mpc_backup_last_drill_replica_reached{replica=\"down:\"} 0\n"));
+	assert_non_null(strstr(text, "mpc_backup_last_drill_replica_files{replica=\"wd:\","
+				     "verdict=\"current\"} 1\n"));
+	snprintf(metrics, sizeof(metrics), "%s/drill.prom", x->tmp);
+	{
+		FILE *fp = fopen(metrics, "w");
+
+		assert_non_null(fp);
+		/* HELP lines as the monitor's /metrics adds them */
+		for (char *l = text; *l != '\0';) {
+			char *nl = strchr(l, '\n');
+
+			char help[200];
+
+			snprintf(help, sizeof(help), "# HELP %.*s ", (int)strcspn(l + 7, " "),
+				 l + 7);
+			if (strncmp(l, "# TYPE ", 7) == 0 && strstr(text, help) == NULL)
+				fprintf(fp, "%sA drill result.\n", help);
+			fprintf(fp, "%.*s\n", (int)(nl - l), l);
+			l = nl + 1;
+		}
+		fclose(fp);
+	}
+	free(text);
+	if (access("/usr/bin/promtool", X_OK) == 0) {
+		snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s' 2>&1", metrics);
+		st = th_run(cmd, out, sizeof(out));
+		if (st != 0)
+			fail_msg("promtool: %s", out);
+	}
+	mpc_drill_report_free(&d);
+	/* the staging directories are gone; the store holds its three files only */
+	assert_int_equal(count_files(x->dir, ".tmp-"), 0);
+	assert_int_equal(store_count(x->dir), 3);
+
+	/* tamper the newest copy on loc, rename the oldest: found per file, loc not restorable */
+	snprintf(p, sizeof(p), "%s/%s", rdir, x->names[2]);
+	flip_byte(p);
+	snprintf(p, sizeof(p), "%s/%s", rdir, x->names[0]);
+	snprintf(q, sizeof(q), "%s/keyset-e00000000000000000003-0123456789abcdef.mpcs", rdir);
+	assert_int_equal(rename(p, q), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(mpc_drill_run(x->s, &x->t, 1, &f6.ks, &d, &e), MPC_OK);
+	assert_int_equal(mpc_replica_drill(s, x->s, &x->t, 1, &f6.ks, 0, &d, &e), MPC_OK);
+	assert_true(d.restorable); /* the local store is intact */
+	assert_true(d.replicas[0].reached);
+	assert_false(d.replicas[0].r.restorable);
+	it = drill_item(&d.replicas[0].r, x->names[2]);
+	assert_non_null(it);
+	assert_int_equal(it->verdict, MPC_DRILL_FAILED);
+	it = drill_item(&d.replicas[0].r, "keyset-e00000000000000000003-0123456789abcdef.mpcs");
+	assert_non_null(it);
+	assert_int_equal(it->verdict, MPC_DRILL_FAILED);
+	assert_non_null(strstr(it->msg, "renamed or tampered"));
+	assert_int_equal(d.replicas[0].r.n_failed, 2);
+	assert_true(d.replicas[1].r.restorable); /* webdav untouched */
+	mpc_drill_report_free(&d);
+	mpc_replica_set_free(s);
+	sf_set_free(&f6);
+
+	/* the CLI: text and --json, per replica and per file, exit 15 for the tampered copy */
+	snprintf(tok, sizeof(tok), "%s", x->h.uri);
+	st = run_cli(NULL, out, sizeof(out), "drill", "--store", x->dir, "--token", tok,
+		     "--replica", loc, "--replica", "wd:", "--rclone-config", x->conf, NULL);
+	if (st != 15)
+		fail_msg("drill: %d %s", st, out);
+	assert_non_null(strstr(out, "NOT restorable from the replica"));
+	assert_non_null(strstr(out, "restorable from the replica: keyset-e"));
+	st = run_cli(NULL, out, sizeof(out), "drill", "--store", x->dir, "--token", tok,
+		     "--replica", "wd:", "--rclone-config", x->conf, "--json", NULL);
+	if (st != 0)
+		fail_msg("drill wd: %d %s", st, out);
+	assert_non_null(strstr(out, "\"replicas\""));
+	assert_non_null(strstr(out, "\"remote\": \"wd:\""));
+	/* a down replica: 74; --local-only leaves it out */
+	st = run_cli(NULL, out, sizeof(out), "drill", "--store", x->dir, "--token", tok,
+		     "--replica", "down:", "--rclone-config", x->conf, NULL);
+	if (st != 74)
+		fail_msg("drill down: %d %s", st, out);
+	assert_non_null(strstr(out, "replica down:: NOT DRILLED"));
+	st = run_cli(NULL, out, sizeof(out), "drill", "--store", x->dir, "--token", tok,
+		     "--replica", "down:", "--rclone-config", x->conf, "--local-only", NULL);
+	assert_int_equal(st, 0);
+	assert_int_equal(count_files(x->dir, ".tmp-"), 0);
+	assert_int_equal(store_count(x->dir), 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -923,6 +1099,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_upload_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tamper_and_fetch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_hosts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drill_replicas, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -42,7 +42,8 @@ static void test_run_replicates(void **state)
 	struct sc *s = *state;
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t l = sizeof(a);
-	char conf[400], rep[400], text[1024], extra[2048], name[600], body[8192];
+	char conf[400], rep[400], text[1024], extra[2048], name[600];
+	static char body[131072];
 	char *ks = sc_keyshares(4, 0, 0);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), cf, status = 0;
 	double deadline, v;
@@ -64,7 +65,7 @@ static void test_run_replicates(void **state)
 	close(cf);
 	snprintf(extra, sizeof(extra),
 		 "replica = loc:%s\nreplica = down:backups\nrclone_config = %s\n"
-		 "replica_grace = 2\nreplica_timeout = 10\n",
+		 "replica_grace = 2\nreplica_timeout = 10\ndrill_interval = 1\n",
 		 rep, conf);
 
 	assert_int_equal(sc_node_start(s, 0, ks, NULL, NULL), 0);
@@ -111,6 +112,33 @@ static void test_run_replicates(void **state)
 	/* its error logged once although every poll tries it again */
 	assert_int_equal(sc_wait_polls(s, 0, 4, SC_WAIT), 0);
 	assert_int_equal(sc_log_count(s, "replica down:backups: listing"), 1);
+
+	/* the drill opens the replica's copy in the token; the down one is reported not drilled */
+	snprintf(name, sizeof(name), "mpc_backup_last_drill_replica_restorable{replica=\"loc:%s\"}",
+		 rep);
+	deadline = sc_now() + SC_WAIT;
+	while ((v = sc_metric_get(s, name)) != 1 && sc_now() < deadline)
+		sc_sleep_ms(SC_POLL_MS);
+	if (v != 1)
+		sc_dump(s);
+	assert_true(v == 1);
+	assert_true(sc_metric_get(s, "mpc_backup_last_drill_replica_reached{replica=\"down:backups\"}") ==
+		    0);
+	assert_true(sc_log_count(s, "drill: replica down:backups not drilled") >= 1);
+	assert_int_equal(sc_http_get(s->metrics_port, "/metrics", &status, body, sizeof(body)), 0);
+	assert_int_equal(status, 200);
+	if (access("/usr/bin/promtool", X_OK) == 0) {
+		char path[600], cmd[800];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/metrics.prom", s->dir);
+		fp = fopen(path, "w");
+		assert_non_null(fp);
+		fputs(body, fp);
+		fclose(fp);
+		snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s'", path);
+		assert_int_equal(system(cmd), 0);
+	}
 	close(fd);
 }
 
