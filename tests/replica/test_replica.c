@@ -3,7 +3,8 @@
  * nothing lost locally: replica down (then caught up), wrong credentials, replica disk full (a
  * 64 KiB tmpfs behind the server), an upload interrupted by kill -9, a tampered file on the
  * replica (found by verify, refused by the token on fetch), two hosts replicating to one
- * remote, a file of the same name never overwritten, a hung server bounded by the timeout. */
+ * remote, a file of the same name never overwritten, a hung server bounded by the timeout;
+ * the same against `rclone serve sftp` with a password; restore drills of the replica copies. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,14 +92,22 @@ static int wait_port(unsigned port, double secs)
 	return -1;
 }
 
+static void server_serve(struct server *sv, struct st *x, const char *kind);
+
 /* rclone serve webdav --user U --pass P on 127.0.0.1:port serving dir. */
 static void server_start(struct server *sv, struct st *x)
+{
+	server_serve(sv, x, "webdav");
+}
+
+/* rclone serve KIND (webdav, sftp) --user U --pass P on 127.0.0.1:port serving dir. */
+static void server_serve(struct server *sv, struct st *x, const char *kind)
 {
 	char addr[64];
 	pid_t pid;
 
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", sv->port);
-	snprintf(sv->log, sizeof(sv->log), "%s/webdav-%u.log", x->tmp, sv->port);
+	snprintf(sv->log, sizeof(sv->log), "%s/%s-%u.log", x->tmp, kind, sv->port);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -108,13 +117,13 @@ static void server_start(struct server *sv, struct st *x)
 		setpgid(0, 0);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(RCLONE, RCLONE, "serve", "webdav", "--config", "/dev/null", "--user", "U",
-		      "--pass", "P", "--addr", addr, sv->dir, (char *)NULL);
+		execl(RCLONE, RCLONE, "serve", kind, "--config", "/dev/null", "--user", "U", "--pass",
+		      "P", "--addr", addr, sv->dir, (char *)NULL);
 		_exit(127);
 	}
 	sv->pid = pid;
 	if (wait_port(sv->port, 15) != 0)
-		fail_msg("rclone serve webdav did not listen on %s", addr);
+		fail_msg("rclone serve %s did not listen on %s", kind, addr);
 }
 
 static void server_stop(struct server *sv)
@@ -1089,6 +1098,129 @@ static void test_drill_replicas(void **state)
 	assert_int_equal(store_count(x->dir), 3);
 }
 
+/* `rclone serve sftp` with a password (obscured in rclone's configuration) on loopback:
+ * replicate, compare by the digests SFTP lists, fetch --verify on a new host, drill the copies,
+ * the server down (nothing lost, caught up when back), wrong credentials (refused fast, never
+ * quoted). */
+static void test_sftp(void **state)
+{
+	struct st *x = *state;
+	struct mpc_replica_report r;
+	struct mpc_replica_set *s;
+	struct server sf = { 0 };
+	char good[128], wrong[128], extra[1024], out[16384], fresh[300], tok[600];
+	double t0;
+	int st;
+
+	sf.port = free_port();
+	snprintf(sf.dir, sizeof(sf.dir), "%s/sftp", x->tmp);
+	assert_int_equal(mkdir(sf.dir, 0700), 0);
+	obscure("P", good, sizeof(good));
+	obscure("WRONG-secret-9", wrong, sizeof(wrong));
+	snprintf(extra, sizeof(extra),
+		 "[sf]\ntype = sftp\nhost = 127.0.0.1\nport = %u\nuser = U\npass = %s\n\n"
+		 "[sfbad]\ntype = sftp\nhost = 127.0.0.1\nport = %u\nuser = U\npass = %s\n\n",
+		 sf.port, good, sf.port, wrong);
+	write_conf(x, 1, extra);
+	server_serve(&sf, x, "sftp");
+	put_epoch(x, 4);
+	put_epoch(x, 5);
+
+	/* replicate: both files copied; compared by the digests the SFTP server lists */
+	s = new_set(x, "hosta", 20, "sf:b", NULL);
+	sync_ok(s, x->s, &r);
+	expect_current(&r);
+	assert_int_equal(r.uploaded, 2);
+	{
+		char d[400];
+
+		snprintf(d, sizeof(d), "%s/b", sf.dir);
+		assert_true(same_file(x, d, x->names[0]));
+		assert_true(same_file(x, d, x->names[1]));
+		assert_int_equal(count_files(d, ".tmp-"), 0);
+	}
+	assert_int_equal(mpc_replica_verify(s, x->s, mpc_replica_now() + 60, &r, NULL), MPC_OK);
+	expect_current(&r);
+	assert_int_equal(r.items[0].files_unhashed, 0);
+	mpc_replica_set_free(s);
+
+	/* fetch --verify on a new host, then drill the copies in place */
+	snprintf(fresh, sizeof(fresh), "%s/newhost", x->tmp);
+	snprintf(tok, sizeof(tok), "%s", x->h.uri);
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from", "sf:b",
+		     "--rclone-config", x->conf, "--verify", "--token", tok, NULL);
+	if (st != 0)
+		fail_msg("fetch: %d %s", st, out);
+	assert_int_equal(store_count(fresh), 2);
+	assert_int_equal(count_files(fresh, ".tmp-"), 0);
+	st = run_cli(NULL, out, sizeof(out), "drill", "--store", x->dir, "--token", tok,
+		     "--replica", "sf:b", "--rclone-config", x->conf, NULL);
+	if (st != 0)
+		fail_msg("drill: %d %s", st, out);
+	assert_non_null(strstr(out, "replica sf:b: 2 copies listed, 2 drilled"));
+
+	/* wrong credentials: refused at once, the password never in the message */
+	s = new_set(x, "hosta", 20, "sfbad:b", NULL);
+	t0 = mpc_replica_now();
+	sync_ok(s, x->s, &r);
+	assert_true(mpc_replica_now() - t0 < 15);
+	assert_false(r.items[0].reached);
+	assert_non_null(strstr(r.items[0].last_error, "unable to authenticate"));
+	assert_null(strstr(r.items[0].last_error, "WRONG-secret-9"));
+	assert_null(strstr(r.items[0].last_error, wrong));
+	mpc_replica_set_free(s);
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from",
+		     "sfbad:b", "--rclone-config", x->conf, NULL);
+	assert_int_equal(st, 15); /* refused credentials: MPC_ERR_AUTH */
+	assert_null(strstr(out, wrong));
+
+	/* the server goes down: the new file stays local and durable, the replica is behind, and
+	 * it is caught up when the server is back */
+	server_stop(&sf);
+	put_epoch(x, 6);
+	s = new_set(x, "hosta", 20, "sf:b", NULL);
+	sync_ok(s, x->s, &r);
+	assert_false(r.items[0].reached);
+	assert_int_equal(r.failed, 1);
+	assert_int_equal(store_count(x->dir), 3);
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from", "sf:b",
+		     "--rclone-config", x->conf, NULL);
+	assert_int_equal(st, 74);
+	assert_int_equal(store_count(fresh), 2);
+	server_serve(&sf, x, "sftp");
+	sync_ok(s, x->s, &r);
+	expect_current(&r);
+	assert_int_equal(r.uploaded, 1);
+	mpc_replica_set_free(s);
+	server_stop(&sf);
+}
+
+/* fetch bounds what it downloads: a replica listing more store files than
+ * MPC_REPLICA_FETCH_FILES_MAX is refused before anything is downloaded. */
+static void test_fetch_bounds(void **state)
+{
+	struct st *x = *state;
+	char dir[400], p[600], out[4096], fresh[300];
+	int st;
+
+	write_conf(x, 1, NULL);
+	snprintf(dir, sizeof(dir), "%s/many", x->local);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	for (unsigned i = 0; i <= MPC_REPLICA_FETCH_FILES_MAX; i++) {
+		snprintf(p, sizeof(p), "%s/keyset-e%020u-%016x.mpcs", dir, i + 1, i);
+		write_text(p, "x", 0600);
+	}
+	snprintf(fresh, sizeof(fresh), "%s/newhost", x->tmp);
+	snprintf(p, sizeof(p), "loc:%s", dir);
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from", p,
+		     "--rclone-config", x->conf, NULL);
+	if (st != 65)
+		fail_msg("fetch: %d %s", st, out);
+	assert_non_null(strstr(out, "over the bound of 4096 files"));
+	assert_int_equal(store_count(fresh), 0);
+	assert_int_equal(count_files(fresh, ".tmp-"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1100,6 +1232,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tamper_and_fetch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_hosts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drill_replicas, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sftp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_bounds, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
