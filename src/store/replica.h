@@ -105,6 +105,9 @@ struct mpc_replica_report {
 	struct mpc_replica_finding findings[MPC_REPLICA_FINDINGS_MAX];
 	size_t findings_omitted; /* new findings beyond the array (reported on a later pass) */
 	double seconds;
+	/* copies not moved into place because the replica had the name by then (another host
+	 * wrote it between the listing and the move): not counted as uploaded */
+	size_t already_present;
 	int all_current; /* 1: every replica reached, nothing behind or different */
 };
 

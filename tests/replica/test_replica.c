@@ -1221,6 +1221,67 @@ static void test_fetch_bounds(void **state)
 	assert_int_equal(count_files(fresh, ".tmp-"), 0);
 }
 
+/* Hosts whose names share a first label ("a.x.example", "a.y.example") or a prefix ("a",
+ * "a-b") have distinct temporaries: a pass deletes its own stale temporary only. A move skipped
+ * because the name appeared after the listing (another host) is counted as already present, not
+ * as an upload, and its temporary is removed. */
+static void test_host_names_and_skipped_move(void **state)
+{
+	struct st *x = *state;
+	struct mpc_replica_report r;
+	struct mpc_replica_set *s;
+	char loc[400], rdir[400], p[700], wrap[400], text[600];
+	struct mpc_replica_opts o = { .config = x->conf, .call_timeout = 30 };
+	struct mpc_err e = { 0 };
+
+	write_conf(x, 1, NULL);
+	snprintf(loc, sizeof(loc), "loc:%s/r1", x->local);
+	snprintf(rdir, sizeof(rdir), "%s/r1", x->local);
+	assert_int_equal(mkdir(rdir, 0700), 0);
+	put_epoch(x, 4);
+	/* stale temporaries of four hosts */
+	snprintf(p, sizeof(p), "%s/.tmp-a.x.example-%s", rdir, x->names[0]);
+	write_text(p, "partial", 0600);
+	snprintf(p, sizeof(p), "%s/.tmp-a.y.example-%s", rdir, x->names[0]);
+	write_text(p, "partial", 0600);
+	snprintf(p, sizeof(p), "%s/.tmp-a-b-%s", rdir, x->names[0]);
+	write_text(p, "partial", 0600);
+	snprintf(p, sizeof(p), "%s/.tmp-a-%s", rdir, x->names[0]);
+	write_text(p, "partial", 0600);
+	s = new_set(x, "a.x.example", 30, loc, NULL);
+	sync_ok(s, x->s, &r);
+	expect_current(&r);
+	mpc_replica_set_free(s);
+	assert_int_equal(count_files(rdir, ".tmp-a.x.example-"), 0);
+	assert_int_equal(count_files(rdir, ".tmp-a.y.example-"), 1);
+	assert_int_equal(count_files(rdir, ".tmp-a-b-"), 1);
+	s = new_set(x, "a", 30, loc, NULL);
+	sync_ok(s, x->s, &r);
+	mpc_replica_set_free(s);
+	assert_int_equal(count_files(rdir, ".tmp-a-b-"), 1); /* not host a's */
+	snprintf(p, sizeof(p), "%s/.tmp-a-%s", rdir, x->names[0]);
+	assert_int_equal(access(p, F_OK), -1);
+
+	/* a move skipped: an rclone whose listing misses the file already there (as if another
+	 * host wrote it after this host listed) */
+	snprintf(wrap, sizeof(wrap), "%s/rclone-blind", x->tmp);
+	snprintf(text, sizeof(text),
+		 "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = lsjson ] && { echo '[]'; exit 0; }; done\n"
+		 "exec " RCLONE " \"$@\"\n");
+	write_text(wrap, text, 0700);
+	o.rclone = wrap;
+	o.host_id = "hosta";
+	assert_int_equal(mpc_replica_set_new(&o, &s, &e), MPC_OK);
+	assert_int_equal(mpc_replica_set_add(s, loc, &e), MPC_OK);
+	sync_ok(s, x->s, &r);
+	assert_int_equal(r.uploaded, 0);
+	assert_int_equal(r.already_present, 1);
+	assert_int_equal(r.items[0].uploads_total, 0);
+	assert_int_equal(count_files(rdir, ".tmp-hosta-"), 0);
+	assert_true(same_file(x, rdir, x->names[0]));
+	mpc_replica_set_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1234,6 +1295,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_drill_replicas, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sftp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_bounds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_names_and_skipped_move, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
