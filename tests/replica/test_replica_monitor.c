@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "src/monitor/metrics.h"
 #include "tests/monitor/scen.h"
 
 static int count_keysets(const char *dir)
@@ -188,9 +189,37 @@ static void test_hung_replica_and_sigterm(void **state)
 	close(fd);
 }
 
+/* /metrics is never a 200 with a cut or empty body: past its first buffer it grows; past its
+ * bound it answers 500 saying why (the drill's per-replica series make the text longer). */
+static void test_metrics_body_bound(void **state)
+{
+	struct mpc_metrics m;
+	struct mpc_err e = { 0 };
+	unsigned port = 0;
+	int status = 0;
+	static char body[65536];
+
+	(void)state;
+	assert_int_equal(mpc_metrics_init(&m, &e), MPC_OK);
+	assert_int_equal(mpc_metrics_listen(&m, "127.0.0.1:0", &port, &e), MPC_OK);
+	mpc_metrics_drill(&m, "# TYPE mpc_backup_last_drill_restorable gauge\n"
+			      "mpc_backup_last_drill_restorable 1\n");
+	m.render_cap = 256; /* far below the text's length */
+	assert_int_equal(sc_http_get(port, "/metrics", &status, body, sizeof(body)), 0);
+	assert_int_equal(status, 200);
+	assert_non_null(strstr(body, "mpc_backup_last_drill_restorable 1\n"));
+	assert_non_null(strstr(body, "mpc_backup_healthy "));
+	m.render_max = 1024;
+	assert_int_equal(sc_http_get(port, "/metrics", &status, body, sizeof(body)), 0);
+	assert_int_equal(status, 500);
+	assert_non_null(strstr(body, "over 1024 bytes"));
+	mpc_metrics_destroy(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_metrics_body_bound),
 		cmocka_unit_test_setup_teardown(test_run_replicates, sc_cmocka_setup,
 						sc_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_hung_replica_and_sigterm, sc_cmocka_setup,
