@@ -408,6 +408,9 @@ static int attestation_note(struct mpc_monitor *m, const uint8_t tls_key[32], ch
 		struct mpc_err e = { 0 };
 		json_t *j = NULL;
 
+		/* a stop between endpoints ends the diagnosis (each call runs to its timeout) */
+		if (m->ops.cancel != NULL && *m->ops.cancel)
+			return snprintf(out, cap, "; the attestation check was stopped");
 		memset(&r, 0, sizeof(r));
 		if (mpc_rpc_endpoint_new(m->cfg->rpc_url[i], &ro, &ep, &e) == MPC_OK &&
 		    mpc_rpc_call(ep, &q, &r, &e) == MPC_OK)
