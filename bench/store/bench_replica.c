@@ -10,8 +10,11 @@
  *      then one replication pass (mpc_replica_sync) before the next round;
  *   C  the same replicas, worst case: the write while a pass (copying the previous file) runs
  *      in a background thread and competes for CPU and disk.
- * Prints mean and median per mode with the overhead against A (the budget is 5%), and the
- * replication time per sealed file (copyto + moveto to the reachable replica) and per pass.
+ * Prints mean, median and quartiles per mode with the overhead against A (the budget is 5%),
+ * the per-round ratio to A (median and quartiles: a round's writes are close in time, so the
+ * paired ratio is the figure that load drift disturbs least), the load average before and
+ * after (the figures mean little on a loaded host), and the replication time per sealed file
+ * (copyto + moveto to the reachable replica) and per pass.
  * BENCH_REPLICA_DOWN_ONLY=1 gives B only the down replica (a pass that copies nothing), to tell
  * the cost of copying from the cost of running rclone at all.
  * Needs MPC_SOURCE_DIR (the SoftHSM2 template) and /usr/bin/rclone.
@@ -116,6 +119,27 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Quartile q (0..4) of a sorted array. */
+static double quart(const double *v, int n, int q)
+{
+	int i = (n - 1) * q / 4;
+
+	return v[i < 0 ? 0 : i];
+}
+
+static void print_load(const char *when)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	char line[128] = "";
+
+	if (f != NULL) {
+		if (fgets(line, sizeof(line), f) == NULL)
+			line[0] = '\0';
+		fclose(f);
+	}
+	printf("load average %s: %s", when, line[0] ? line : "unknown\n");
+}
+
 static unsigned refusing_port(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
@@ -203,6 +227,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	b.store = sc;
+	print_load("before");
 	if (pthread_create(&th, NULL, bg_main, &b) != 0)
 		goto out;
 	started = 1;
@@ -278,19 +303,26 @@ int main(int argc, char **argv)
 	qsort(wa, (size_t)na, sizeof(double), cmp);
 	qsort(wb, (size_t)nb, sizeof(double), cmp);
 	qsort(wc, (size_t)nc, sizeof(double), cmp);
-	printf("local durable write (8 domains, SoftHSM2), %d rounds, interleaved A B C:\n", na);
-	printf("  A no replica:                        mean %.2f ms  median %.2f ms\n",
-	       1e3 * sum_a / na, 1e3 * wa[na / 2]);
+	print_load("after");
+	printf("local durable write (mpc_store_put: seal in SoftHSM2, write, fsync, link, directory "
+	       "fsync; 8 domains), %d rounds, interleaved A B C (order rotating):\n",
+	       na);
+	printf("  A no replica:                        mean %.2f ms  median %.2f ms  "
+	       "quartiles %.2f..%.2f ms\n",
+	       1e3 * sum_a / na, 1e3 * wa[na / 2], 1e3 * quart(wa, na, 1), 1e3 * quart(wa, na, 3));
 	printf("  B 2 replicas (1 down), pass after:   mean %.2f ms  median %.2f ms  "
-	       "overhead mean %+.1f%% median %+.1f%% (budget 5%%)\n",
-	       1e3 * sum_b / nb, 1e3 * wb[nb / 2], 100.0 * ((sum_b / nb) / (sum_a / na) - 1),
-	       100.0 * (wb[nb / 2] / wa[na / 2] - 1));
+	       "quartiles %.2f..%.2f ms  overhead mean %+.1f%% median %+.1f%% (budget 5%%)\n",
+	       1e3 * sum_b / nb, 1e3 * wb[nb / 2], 1e3 * quart(wb, nb, 1), 1e3 * quart(wb, nb, 3),
+	       100.0 * ((sum_b / nb) / (sum_a / na) - 1), 100.0 * (wb[nb / 2] / wa[na / 2] - 1));
 	printf("  C 2 replicas (1 down), pass running: mean %.2f ms  median %.2f ms  "
-	       "overhead mean %+.1f%% median %+.1f%% (worst case)\n",
-	       1e3 * sum_c / nc, 1e3 * wc[nc / 2], 100.0 * ((sum_c / nc) / (sum_a / na) - 1),
-	       100.0 * (wc[nc / 2] / wa[na / 2] - 1));
-	printf("  per-round ratio to A (median): B %+.1f%%  C %+.1f%%\n", 100.0 * (rb[na / 2] - 1),
-	       100.0 * (rc_[na / 2] - 1));
+	       "quartiles %.2f..%.2f ms  overhead mean %+.1f%% median %+.1f%% (worst case)\n",
+	       1e3 * sum_c / nc, 1e3 * wc[nc / 2], 1e3 * quart(wc, nc, 1), 1e3 * quart(wc, nc, 3),
+	       100.0 * ((sum_c / nc) / (sum_a / na) - 1), 100.0 * (wc[nc / 2] / wa[na / 2] - 1));
+	printf("  per-round ratio to A: B median %+.1f%% (quartiles %+.1f%%..%+.1f%%)  C median "
+	       "%+.1f%% (quartiles %+.1f%%..%+.1f%%)\n",
+	       100.0 * (rb[na / 2] - 1), 100.0 * (quart(rb, na, 1) - 1),
+	       100.0 * (quart(rb, na, 3) - 1), 100.0 * (rc_[na / 2] - 1),
+	       100.0 * (quart(rc_, na, 1) - 1), 100.0 * (quart(rc_, na, 3) - 1));
 	printf("replication: %.1f ms per sealed file (copyto + moveto, local backend); a pass "
 	       "(list both, copy one file, the down one refused) %.1f ms\n",
 	       uploads_b ? 1e3 * upload_b / (double)uploads_b : 0.0, 1e3 * pass_b / nb);
