@@ -66,7 +66,8 @@ void mpc_replica_drill_one(const struct mpc_rclone *rc, const char *remote,
 	out->n_listed = nr;
 	qsort(rf, nr, sizeof(*rf), newest_first);
 	/* the newest copies within the bounds; a copy over the store's file bound is refused */
-	while (take < nr && take < b->files_max && bytes + rf[take].size <= b->bytes_max) {
+	while (take < nr && take < b->files_max &&
+	       (rf[take].size > MPC_STORE_FILE_MAX || bytes + rf[take].size <= b->bytes_max)) {
 		bytes += rf[take].size <= MPC_STORE_FILE_MAX ? rf[take].size : 0;
 		take++;
 	}
