@@ -1204,6 +1204,27 @@ static void test_fetch_bounds(void **state)
 	int st;
 
 	write_conf(x, 1, NULL);
+	/* one copy listed over the store's file bound: refused by its listed size, not fetched */
+	snprintf(dir, sizeof(dir), "%s/big", x->local);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(p, sizeof(p), "%s/keyset-e%020u-%016x.mpcs", dir, 1u, 1u);
+	{
+		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		assert_true(fd >= 0);
+		assert_int_equal(ftruncate(fd, (off_t)MPC_STORE_FILE_MAX + 1), 0);
+		close(fd);
+	}
+	snprintf(fresh, sizeof(fresh), "%s/newhost-big", x->tmp);
+	snprintf(p, sizeof(p), "loc:%s", dir);
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from", p,
+		     "--rclone-config", x->conf, NULL);
+	if (st != 65)
+		fail_msg("fetch big: %d %s", st, out);
+	assert_non_null(strstr(out, "over "));
+	assert_int_equal(store_count(fresh), 0);
+	assert_int_equal(count_files(fresh, ".tmp-"), 0);
+
 	snprintf(dir, sizeof(dir), "%s/many", x->local);
 	assert_int_equal(mkdir(dir, 0700), 0);
 	for (unsigned i = 0; i <= MPC_REPLICA_FETCH_FILES_MAX; i++) {
