@@ -37,6 +37,10 @@
 
 /* Generous deadlines: sanitizer builds and a loaded machine are slow, conditions are not. */
 #define SC_WAIT 20.0
+/* A signal must end `run` well before anything it waits on would time out by itself (the
+ * node's 5 s fetch timeout, the 0.1 s poll): a bound below that proves the wait was
+ * interrupted, with room for a sanitizer build on a loaded machine (1 s flaked there). */
+#define SC_STOP_BOUND_S 3.0
 
 struct sc_node {
 	struct nh_node nh;
