@@ -236,12 +236,11 @@ int mpc_cmd_import(int argc, char **argv)
 		st = mpc_cli_usage("import node-keys",
 				   "--keys-dir DIR and --local-key-file FILE are required");
 	/* the paths below are built in fixed buffers: a longer one is refused, never cut */
-	if (st == 0 && bcli && strlen(ia.home) + sizeof("/permanent_keys") > sizeof(keys_dir))
+	else if (bcli && strlen(ia.home) + sizeof("/permanent_keys") > sizeof(keys_dir))
 		st = mpc_cli_usage("import backup-cli", "--home: path over %zu bytes",
 				   sizeof(keys_dir) - sizeof("/permanent_keys"));
-	else if (st == 0 && !bcli &&
-		 (strlen(ia.keys_dir) + sizeof("/../key") > sizeof(keys_dir) ||
-		  strlen(ia.local_key_file) >= sizeof(keys_dir)))
+	else if (!bcli && (strlen(ia.keys_dir) + sizeof("/../key") > sizeof(keys_dir) ||
+			   strlen(ia.local_key_file) >= sizeof(keys_dir)))
 		st = mpc_cli_usage("import node-keys",
 				   "--keys-dir / --local-key-file: path over %zu bytes",
 				   sizeof(keys_dir) - sizeof("/../key"));

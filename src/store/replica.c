@@ -80,7 +80,7 @@ static void sanitize_host(const char *in, char out[HOST_ID_MAX + 1])
 		h = (h ^ (unsigned char)c) * 16777619u;
 		changed |= !ok;
 		if (o < HOST_ID_MAX)
-			out[o++] = ok ? c : '_';
+			out[o++] = (char)(ok ? c : '_');
 	}
 	if (changed) {
 		o = o < HOST_ID_MAX - 9 ? o : HOST_ID_MAX - 9;
