@@ -308,9 +308,13 @@ int main(int argc, char **argv)
 
 		if (mpc_replica_sync(setb, sb, mpc_replica_now() + 60, &r, &e) != MPC_OK)
 			goto out;
-		printf("replica state after the run: reachable behind %zu, down behind %zu "
-		       "(of %d files)\n",
-		       r.items[0].files_behind, r.items[r.n > 1 ? 1 : 0].files_behind, nb + 1);
+		if (r.n > 1)
+			printf("replica state after the run: reachable behind %zu, down behind %zu "
+			       "(of %d files)\n",
+			       r.items[0].files_behind, r.items[1].files_behind, nb + 1);
+		else
+			printf("replica state after the run: down behind %zu (of %d files)\n",
+			       r.items[0].files_behind, nb + 1);
 	}
 	/* per-round ratios: the store grows and the host's load drifts; a round's three writes
 	 * are close in time, so their ratio is the robust figure */
