@@ -9,9 +9,14 @@
  *      remote on a loopback port that refuses connections), the monitor's flow: the write,
  *      then one replication pass (mpc_replica_sync) before the next round;
  *   C  the same replicas, worst case: the write while a pass (copying the previous file) runs
- *      in a background thread and competes for CPU and disk.
- * Prints mean and median per mode with the overhead against A (the budget is 5%), and the
- * replication time per sealed file (copyto + moveto to the reachable replica) and per pass.
+ *      in a background thread and competes for CPU and disk;
+ *   A2 A again into a store of its own: its difference from A is the noise floor of the run.
+ * Prints mean, median and quartiles per mode with the overhead against A (the budget is 5%),
+ * the per-round ratio to A (median and quartiles: a round's writes are close in time, so the
+ * paired ratio is the figure that load drift disturbs least), the load average before and
+ * after (the figures mean little on a loaded host), and the replication time per sealed file
+ * (copyto + moveto to the reachable replica) and per pass.
+ * BENCH_REPLICA_SETTLE_MS (default 250) is the quiet time before every write.
  * BENCH_REPLICA_DOWN_ONLY=1 gives B only the down replica (a pass that copies nothing), to tell
  * the cost of copying from the cost of running rclone at all.
  * Needs MPC_SOURCE_DIR (the SoftHSM2 template) and /usr/bin/rclone.
@@ -116,6 +121,27 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Quartile q (0..4) of a sorted array. */
+static double quart(const double *v, int n, int q)
+{
+	int i = (n - 1) * q / 4;
+
+	return v[i < 0 ? 0 : i];
+}
+
+static void print_load(const char *when)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	char line[128] = "";
+
+	if (f != NULL) {
+		if (fgets(line, sizeof(line), f) == NULL)
+			line[0] = '\0';
+		fclose(f);
+	}
+	printf("load average %s: %s", when, line[0] ? line : "unknown\n");
+}
+
 static unsigned refusing_port(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
@@ -142,6 +168,10 @@ int main(int argc, char **argv)
 	char tmp[] = "/tmp/mpc-bench-replica-XXXXXX", da[128], db[128], conf[160], loc[200];
 	char cmd[300], text[512], shm[] = "/dev/shm/mpc-bench-replica-XXXXXX";
 	double *wa = NULL, *wb = NULL, *wc = NULL, sum_a = 0, sum_b = 0, sum_c = 0;
+	double *wd = NULL, *rd = NULL, sum_d = 0; /* A2: a second store without replicas */
+	struct mpc_store *sd = NULL;
+	char dd[128];
+	int nd = 0;
 	double pass_b = 0, upload_b = 0, *rb = NULL, *rc_ = NULL;
 	uint64_t uploads_b = 0;
 	struct mpc_replica_set *setb = NULL;
@@ -150,17 +180,25 @@ int main(int argc, char **argv)
 	struct mpc_replica_opts ro = { 0 };
 	pthread_t th;
 	int started = 0, rc = 1, na = 0, nb = 0, nc = 0;
+	long settle_ms = 250; /* quiet time before each write (BENCH_REPLICA_SETTLE_MS) */
 	uint64_t epoch = 1;
 	FILE *f;
 
 	if (rounds < 2)
 		rounds = 2;
+	if (getenv("BENCH_REPLICA_SETTLE_MS") != NULL)
+		settle_ms = atol(getenv("BENCH_REPLICA_SETTLE_MS"));
+	if (settle_ms < 0 || settle_ms > 60000)
+		settle_ms = 250;
 	wa = calloc((size_t)rounds, sizeof(double));
 	wb = calloc((size_t)rounds, sizeof(double));
 	wc = calloc((size_t)rounds, sizeof(double));
 	rb = calloc((size_t)rounds, sizeof(double));
 	rc_ = calloc((size_t)rounds, sizeof(double));
-	if (wa == NULL || wb == NULL || wc == NULL || rb == NULL || rc_ == NULL ||
+	wd = calloc((size_t)rounds, sizeof(double));
+	rd = calloc((size_t)rounds, sizeof(double));
+	if (wa == NULL || wb == NULL || wc == NULL || rb == NULL || rc_ == NULL || wd == NULL ||
+	    rd == NULL ||
 	    th_softhsm_setup(&h, "bench", NULL) != 0 || mpc_p11_ctx_new(&ctx, &e) != MPC_OK ||
 	    sf_token_open(ctx, h.uri, &t) != 0 || mkdtemp(tmp) == NULL) {
 		fprintf(stderr, "bench setup failed: %s\n", e.msg);
@@ -170,6 +208,7 @@ int main(int argc, char **argv)
 	snprintf(db, sizeof(db), "%s/two", tmp);
 	snprintf(conf, sizeof(conf), "%s/rclone.conf", tmp);
 	snprintf(dc, sizeof(dc), "%s/overlap", tmp);
+	snprintf(dd, sizeof(dd), "%s/none2", tmp);
 	/* the reachable replica stands for a remote host: keep it off the store's file system
 	 * (in /dev/shm when there is one), so its writes do not join the store's fsyncs */
 	if (access("/dev/shm", W_OK) == 0 && mkdtemp(shm) != NULL) {
@@ -191,7 +230,7 @@ int main(int argc, char **argv)
 	ro.call_timeout = 20;
 	ro.host_id = "bench";
 	if (mpc_store_open(da, 1, &sa, &e) != MPC_OK || mpc_store_open(db, 1, &sb, &e) != MPC_OK ||
-	    mpc_store_open(dc, 1, &sc, &e) != MPC_OK ||
+	    mpc_store_open(dc, 1, &sc, &e) != MPC_OK || mpc_store_open(dd, 1, &sd, &e) != MPC_OK ||
 	    mpc_replica_set_new(&ro, &setb, &e) != MPC_OK ||
 	    (getenv("BENCH_REPLICA_DOWN_ONLY") == NULL &&
 	     mpc_replica_set_add(setb, loc, &e) != MPC_OK) ||
@@ -203,19 +242,20 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	b.store = sc;
+	print_load("before");
 	if (pthread_create(&th, NULL, bg_main, &b) != 0)
 		goto out;
 	started = 1;
 	/* warm-up of every store (first fsyncs, token sessions) */
 	if (put_one(sa, t, epoch++, &wa[0]) != 0 || put_one(sb, t, epoch++, &wb[0]) != 0 ||
-	    put_one(sc, t, epoch++, &wc[0]) != 0)
+	    put_one(sc, t, epoch++, &wc[0]) != 0 || put_one(sd, t, epoch++, &wd[0]) != 0)
 		goto out;
 	for (int i = 0; i < rounds; i++) {
-		for (int step = 0; step < 3; step++) {
+		for (int step = 0; step < 4; step++) {
 			/* the order rotates: no mode always goes first */
-			int mode = (i + step) % 3;
+			int mode = (i + step) % 4;
 			struct mpc_replica_report r;
-			struct timespec settle = { 0, 250000000 };
+			struct timespec settle = { settle_ms / 1000, (settle_ms % 1000) * 1000000L };
 			double s, t0;
 
 			/* every write starts after the same quiet time: a write right after another
@@ -223,7 +263,12 @@ int main(int argc, char **argv)
 			bg_wait_idle(&b);
 			nanosleep(&settle, NULL);
 
-			if (mode == 0) { /* A: no replica, nothing else running */
+			if (mode == 3) { /* A2: A again, in its own store: the noise floor */
+				if (put_one(sd, t, epoch++, &s) != 0)
+					goto out;
+				wd[nd++] = s;
+				sum_d += s;
+			} else if (mode == 0) { /* A: no replica, nothing else running */
 				bg_wait_idle(&b);
 				if (put_one(sa, t, epoch++, &s) != 0)
 					goto out;
@@ -263,34 +308,55 @@ int main(int argc, char **argv)
 
 		if (mpc_replica_sync(setb, sb, mpc_replica_now() + 60, &r, &e) != MPC_OK)
 			goto out;
-		printf("replica state after the run: reachable behind %zu, down behind %zu "
-		       "(of %d files)\n",
-		       r.items[0].files_behind, r.items[r.n > 1 ? 1 : 0].files_behind, nb + 1);
+		if (r.n > 1)
+			printf("replica state after the run: reachable behind %zu, down behind %zu "
+			       "(of %d files)\n",
+			       r.items[0].files_behind, r.items[1].files_behind, nb + 1);
+		else
+			printf("replica state after the run: down behind %zu (of %d files)\n",
+			       r.items[0].files_behind, nb + 1);
 	}
 	/* per-round ratios: the store grows and the host's load drifts; a round's three writes
 	 * are close in time, so their ratio is the robust figure */
-	for (int i = 0; i < na && i < nb && i < nc; i++) {
+	for (int i = 0; i < na && i < nb && i < nc && i < nd; i++) {
 		rb[i] = wb[i] / wa[i];
 		rc_[i] = wc[i] / wa[i];
+		rd[i] = wd[i] / wa[i];
 	}
+	qsort(rd, (size_t)na, sizeof(double), cmp);
+	qsort(wd, (size_t)nd, sizeof(double), cmp);
 	qsort(rb, (size_t)na, sizeof(double), cmp);
 	qsort(rc_, (size_t)na, sizeof(double), cmp);
 	qsort(wa, (size_t)na, sizeof(double), cmp);
 	qsort(wb, (size_t)nb, sizeof(double), cmp);
 	qsort(wc, (size_t)nc, sizeof(double), cmp);
-	printf("local durable write (8 domains, SoftHSM2), %d rounds, interleaved A B C:\n", na);
-	printf("  A no replica:                        mean %.2f ms  median %.2f ms\n",
-	       1e3 * sum_a / na, 1e3 * wa[na / 2]);
+	print_load("after");
+	printf("local durable write (mpc_store_put: seal in SoftHSM2, write, fsync, link, directory "
+	       "fsync; 8 domains), %d rounds, interleaved A B C A2 (order rotating):\n",
+	       na);
+	printf("  A no replica:                        mean %.2f ms  median %.2f ms  "
+	       "quartiles %.2f..%.2f ms\n",
+	       1e3 * sum_a / na, 1e3 * wa[na / 2], 1e3 * quart(wa, na, 1), 1e3 * quart(wa, na, 3));
+	printf("  A2 no replica (control, own store):  mean %.2f ms  median %.2f ms  "
+	       "quartiles %.2f..%.2f ms  against A: mean %+.1f%% median %+.1f%% (noise floor)\n",
+	       1e3 * sum_d / nd, 1e3 * wd[nd / 2], 1e3 * quart(wd, nd, 1), 1e3 * quart(wd, nd, 3),
+	       100.0 * ((sum_d / nd) / (sum_a / na) - 1), 100.0 * (wd[nd / 2] / wa[na / 2] - 1));
 	printf("  B 2 replicas (1 down), pass after:   mean %.2f ms  median %.2f ms  "
-	       "overhead mean %+.1f%% median %+.1f%% (budget 5%%)\n",
-	       1e3 * sum_b / nb, 1e3 * wb[nb / 2], 100.0 * ((sum_b / nb) / (sum_a / na) - 1),
-	       100.0 * (wb[nb / 2] / wa[na / 2] - 1));
+	       "quartiles %.2f..%.2f ms  overhead mean %+.1f%% median %+.1f%% (budget 5%%)\n",
+	       1e3 * sum_b / nb, 1e3 * wb[nb / 2], 1e3 * quart(wb, nb, 1), 1e3 * quart(wb, nb, 3),
+	       100.0 * ((sum_b / nb) / (sum_a / na) - 1), 100.0 * (wb[nb / 2] / wa[na / 2] - 1));
 	printf("  C 2 replicas (1 down), pass running: mean %.2f ms  median %.2f ms  "
-	       "overhead mean %+.1f%% median %+.1f%% (worst case)\n",
-	       1e3 * sum_c / nc, 1e3 * wc[nc / 2], 100.0 * ((sum_c / nc) / (sum_a / na) - 1),
-	       100.0 * (wc[nc / 2] / wa[na / 2] - 1));
-	printf("  per-round ratio to A (median): B %+.1f%%  C %+.1f%%\n", 100.0 * (rb[na / 2] - 1),
-	       100.0 * (rc_[na / 2] - 1));
+	       "quartiles %.2f..%.2f ms  overhead mean %+.1f%% median %+.1f%% (worst case)\n",
+	       1e3 * sum_c / nc, 1e3 * wc[nc / 2], 1e3 * quart(wc, nc, 1), 1e3 * quart(wc, nc, 3),
+	       100.0 * ((sum_c / nc) / (sum_a / na) - 1), 100.0 * (wc[nc / 2] / wa[na / 2] - 1));
+	printf("  per-round ratio to A: A2 median %+.1f%% (quartiles %+.1f%%..%+.1f%%)\n",
+	       100.0 * (rd[na / 2] - 1), 100.0 * (quart(rd, na, 1) - 1),
+	       100.0 * (quart(rd, na, 3) - 1));
+	printf("  per-round ratio to A: B median %+.1f%% (quartiles %+.1f%%..%+.1f%%)  C median "
+	       "%+.1f%% (quartiles %+.1f%%..%+.1f%%)\n",
+	       100.0 * (rb[na / 2] - 1), 100.0 * (quart(rb, na, 1) - 1),
+	       100.0 * (quart(rb, na, 3) - 1), 100.0 * (rc_[na / 2] - 1),
+	       100.0 * (quart(rc_, na, 1) - 1), 100.0 * (quart(rc_, na, 3) - 1));
 	printf("replication: %.1f ms per sealed file (copyto + moveto, local backend); a pass "
 	       "(list both, copy one file, the down one refused) %.1f ms\n",
 	       uploads_b ? 1e3 * upload_b / (double)uploads_b : 0.0, 1e3 * pass_b / nb);
@@ -308,6 +374,7 @@ out:
 	mpc_store_close(sa);
 	mpc_store_close(sb);
 	mpc_store_close(sc);
+	mpc_store_close(sd);
 	mpc_token_close(t);
 	mpc_p11_ctx_free(ctx);
 	th_softhsm_teardown(&h);
@@ -319,5 +386,7 @@ out:
 	free(wc);
 	free(rb);
 	free(rc_);
+	free(wd);
+	free(rd);
 	return rc;
 }

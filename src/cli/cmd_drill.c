@@ -10,6 +10,7 @@
 #include "src/contract/quorum.h"
 #include "src/monitor/config.h"
 #include "src/store/drill.h"
+#include "src/store/replica.h"
 
 static const char drill_help[] =
 	"usage: mpc-backup drill --store DIR [--rpc-url URL ... --account OPERATOR] [options]\n"
@@ -21,15 +22,36 @@ static const char drill_help[] =
 	"the contract and wipes it. One line per file: current, superseded, older, ahead, mismatch,\n"
 	"failed or quarantined. Exit 0 when the newest keyset of the contract's epoch can be\n"
 	"restored (without --rpc-url: when the newest stored keyset can), else non-zero.\n"
-	"\n" MPC_CLI_CFG_HELP MPC_CLI_COMMON_HELP;
+	"\n"
+	"With replicas (--replica, or replica in --config) the copies on each replica are drilled\n"
+	"too: the newest 64 (at most 256 MiB) downloaded one by one into a private temporary\n"
+	"directory in the store's directory, opened in the token, compared, wiped and deleted;\n"
+	"nothing in the store changes. Exit 15 when a replica's copies cannot restore the\n"
+	"contract's keyset, 74 when a replica could not be drilled (down, refused).\n"
+	"\n" MPC_CLI_CFG_HELP
+	"  --replica REMOTE:PATH  drill the copies on this rclone remote (repeatable)\n"
+	"  --rclone-config FILE   rclone's configuration (mode 0600), --replica-timeout S\n"
+	"  --local-only           drill the local store only, not the replicas in --config\n" MPC_CLI_COMMON_HELP;
+
+#define OPT_LOCAL_ONLY 'L'
+
+static int drill_extra(void *ctx, int opt, const char *arg)
+{
+	(void)arg;
+	if (opt != OPT_LOCAL_ONLY)
+		return 0;
+	*(int *)ctx = 1;
+	return 1;
+}
 
 static int is_cfg_key(const char *name)
 {
-	static const char *const keys[] = { "token",        "tls-token",     "seal-token",
-					    "pin-file",     "seal-to",       "store",
-					    "rpc-url",      "rpc-quorum",    "contract",
-					    "account",      "rpc-timeout",   "transport-key-file",
-					    "node-timeout", "migration-port" };
+	static const char *const keys[] = { "token",         "tls-token",      "seal-token",
+					    "pin-file",      "seal-to",        "store",
+					    "rpc-url",       "rpc-quorum",     "contract",
+					    "account",       "rpc-timeout",    "transport-key-file",
+					    "node-timeout",  "migration-port", "replica",
+					    "rclone-config", "replica-timeout" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(name, keys[i]) == 0)
@@ -50,7 +72,7 @@ int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,
 	if (mpc_cli_check_options(cmd, argc, argv, opts) != 0)
 		return 2;
 	for (pass = 0; pass < 2; pass++) {
-		int rpc_seen = 0, seal_seen = 0;
+		int rpc_seen = 0, seal_seen = 0, replica_seen = 0;
 
 		opterr = 0;
 		optind = 1;
@@ -100,6 +122,11 @@ int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,
 				for (size_t i = 0; i < out->cfg.n_rpc_url; i++)
 					free(out->cfg.rpc_url[i]);
 				out->cfg.n_rpc_url = 0;
+			}
+			if (strcmp(key, "replica") == 0 && !replica_seen++) {
+				for (size_t i = 0; i < out->cfg.n_replica; i++)
+					free(out->cfg.replica[i]);
+				out->cfg.n_replica = 0;
 			}
 			if (strcmp(key, "seal_to") == 0 && !seal_seen++) {
 				for (size_t i = 0; i < out->cfg.n_seal_to; i++)
@@ -181,12 +208,51 @@ int mpc_cli_contract_keyset(const struct mpc_config *cfg, struct mpc_keyset *ks,
 	return rc;
 }
 
-static void print_report(const struct mpc_drill_report *r)
+static void print_files(const struct mpc_drill_report *r, const char *indent)
 {
 	for (size_t i = 0; i < r->n; i++)
-		printf("%s  epoch %llu  %-11s  %s\n", r->items[i].name,
+		printf("%s%s  epoch %llu  %-11s  %s\n", indent, r->items[i].name,
 		       (unsigned long long)r->items[i].epoch,
 		       mpc_drill_verdict_name(r->items[i].verdict), r->items[i].msg);
+}
+
+/* One block per replica drilled; returns the exit status its results call for (0 if none). */
+static int print_replicas(const struct mpc_drill_report *r, int print)
+{
+	int st = 0;
+
+	for (size_t i = 0; i < r->n_replicas; i++) {
+		const struct mpc_drill_replica *p = &r->replicas[i];
+
+		if (!p->reached) {
+			if (print)
+				printf("replica %s: NOT DRILLED: %s\n", p->remote, p->error);
+			st = st != 0 ? st : mpc_exit_status(MPC_ERR_IO);
+			continue;
+		}
+		if (print) {
+			printf("replica %s: %zu cop%s listed, %zu drilled, %zu left out (bounds)\n",
+			       p->remote, p->n_listed, p->n_listed == 1 ? "y" : "ies", p->r.n,
+			       p->n_omitted);
+			print_files(&p->r, "  ");
+			if (p->r.restorable)
+				printf("  restorable from the replica: %s opened in the token and "
+				       "matches %s (%.2f s); wiped\n",
+				       p->r.restored,
+				       p->r.has_contract ? "the contract's keyset" : "its header",
+				       p->r.seconds);
+			else
+				printf("  NOT restorable from the replica: %s\n", p->r.problem);
+		}
+		if (!p->r.restorable || p->r.n_failed > 0)
+			st = mpc_exit_status(MPC_ERR_AUTH);
+	}
+	return st;
+}
+
+static void print_report(const struct mpc_drill_report *r)
+{
+	print_files(r, "");
 	if (r->n == 0)
 		printf("the store is empty: nothing to restore from\n");
 	if (r->restorable)
@@ -197,19 +263,48 @@ static void print_report(const struct mpc_drill_report *r)
 		printf("NOT restorable: %s\n", r->problem);
 	printf("%zu opened, %zu failed, %zu disagree with the contract\n", r->n_opened, r->n_failed,
 	       r->n_mismatch);
+	(void)print_replicas(r, 1);
+}
+
+/* Drill the copies on the configured replicas into r (cfg's replica list, rclone_config). */
+static int drill_replicas(const struct mpc_config *cfg, const struct mpc_cli_session *s,
+			  const struct mpc_keyset *ks, struct mpc_drill_report *r,
+			  struct mpc_err *e)
+{
+	struct mpc_replica_opts ro = { 0 };
+	struct mpc_replica_set *set = NULL;
+	int rc;
+
+	if (cfg->rclone_config == NULL)
+		return mpc_fail(e, MPC_ERR_USAGE, "--replica needs --rclone-config FILE");
+	ro.config = cfg->rclone_config;
+	ro.call_timeout = cfg->replica_timeout;
+	ro.cancel = mpc_cli_cancel_flag();
+	rc = mpc_replica_set_new(&ro, &set, e);
+	for (size_t i = 0; rc == MPC_OK && i < cfg->n_replica; i++)
+		rc = mpc_replica_set_add(set, cfg->replica[i], e);
+	if (rc == MPC_OK)
+		rc = mpc_replica_drill(set, s->store, s->seal, s->n_seal, ks, 0, r, e);
+	mpc_replica_set_free(set);
+	return rc;
 }
 
 int mpc_cmd_drill(int argc, char **argv)
 {
-	static const struct option opts[] = { MPC_CLI_CFG_OPTIONS, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = { MPC_CLI_CFG_OPTIONS,
+					      { "replica", required_argument, NULL, 0 },
+					      { "rclone-config", required_argument, NULL, 0 },
+					      { "replica-timeout", required_argument, NULL, 0 },
+					      { "local-only", no_argument, NULL, OPT_LOCAL_ONLY },
+					      { NULL, 0, NULL, 0 } };
 	struct mpc_cli_cfg a;
 	struct mpc_cli_session s;
 	struct mpc_keyset ks = { 0 };
 	struct mpc_drill_report r;
 	struct mpc_err e = { 0 };
-	int rc, st, have_ks = 0;
+	int rc, st, have_ks = 0, local_only = 0;
 
-	st = mpc_cli_cfg_parse("drill", drill_help, argc, argv, opts, &a, NULL, NULL);
+	st = mpc_cli_cfg_parse("drill", drill_help, argc, argv, opts, &a, drill_extra, &local_only);
 	if (st != 0)
 		return st < 0 ? 0 : st;
 	memset(&r, 0, sizeof(r));
@@ -227,13 +322,19 @@ int mpc_cmd_drill(int argc, char **argv)
 					  &s, &e);
 	if (rc == MPC_OK) {
 		rc = mpc_drill_run(s.store, s.seal, s.n_seal, have_ks ? &ks : NULL, &r, &e);
+		if (rc == MPC_OK && a.cfg.n_replica > 0 && !local_only)
+			rc = drill_replicas(&a.cfg, &s, have_ks ? &ks : NULL, &r, &e);
 		mpc_cli_session_close(&s);
 	}
 	mpc_keyset_free(&ks);
 	mpc_config_free(&a.cfg);
-	if (rc != MPC_OK)
+	if (rc != MPC_OK) {
+		mpc_drill_report_free(&r);
 		return mpc_cli_fail("drill", &e);
+	}
 	st = r.restorable ? 0 : mpc_exit_status(MPC_ERR_AUTH);
+	if (st == 0)
+		st = print_replicas(&r, 0);
 	if (a.json) {
 		json_t *j = mpc_drill_report_json(&r, &e);
 

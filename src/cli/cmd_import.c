@@ -235,6 +235,15 @@ int mpc_cmd_import(int argc, char **argv)
 			   ia.tls_key))
 		st = mpc_cli_usage("import node-keys",
 				   "--keys-dir DIR and --local-key-file FILE are required");
+	/* the paths below are built in fixed buffers: a longer one is refused, never cut */
+	else if (bcli && strlen(ia.home) + sizeof("/permanent_keys") > sizeof(keys_dir))
+		st = mpc_cli_usage("import backup-cli", "--home: path over %zu bytes",
+				   sizeof(keys_dir) - sizeof("/permanent_keys"));
+	else if (!bcli && (strlen(ia.keys_dir) + sizeof("/../key") > sizeof(keys_dir) ||
+			   strlen(ia.local_key_file) >= sizeof(keys_dir)))
+		st = mpc_cli_usage("import node-keys",
+				   "--keys-dir / --local-key-file: path over %zu bytes",
+				   sizeof(keys_dir) - sizeof("/../key"));
 	if (st != 0) {
 		mpc_config_free(&a.cfg);
 		return st;
@@ -313,7 +322,13 @@ out:
 	mpc_keyset_free(&ks);
 	mpc_config_free(&a.cfg);
 	if (rc != MPC_OK) {
-		json_decref(files);
+		/* files already sealed are reported even when a later step (the TLS key) failed */
+		if (a.json && files != NULL && json_array_size(files) > 0)
+			(void)mpc_cli_print_json(json_pack("{s:o, s:I, s:s, s:s}", "files", files,
+							   "failed", (json_int_t)failed, "tls_key",
+							   "", "error", e.msg));
+		else
+			json_decref(files);
 		return mpc_cli_fail("import", &e);
 	}
 	if (a.json) {

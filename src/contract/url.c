@@ -34,9 +34,17 @@ int mpc_url_split(const char *url, struct mpc_url_parts *out, const char *what, 
 	}
 	end = auth + strcspn(auth, "/?#");
 	at = NULL;
-	for (p = auth; p < end; p++)
+	for (p = auth; p < end; p++) {
+		/* user@name@host: clients disagree on where the host starts; refused */
+		if (*p == '@' && at != NULL)
+			return mpc_fail(
+				e, MPC_ERR_PARSE,
+				"%s: URL has more than one '@' before its host (write an '@' "
+				"in a user name or password as %%40)",
+				what);
 		if (*p == '@')
 			at = p;
+	}
 	h = at != NULL ? at + 1 : auth;
 	if (h < end && *h == '[') {
 		hend = memchr(h, ']', (size_t)(end - h));

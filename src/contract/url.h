@@ -6,7 +6,8 @@
  * URL from text that came from elsewhere (a server's error message may echo the request).
  *
  * mpc_url_split() accepts http:// and https:// URLs (scheme case-insensitive), IPv6 literals in
- * brackets, an optional port (1..65535) and ignores userinfo, path, query and fragment.
+ * brackets, an optional port (1..65535) and ignores userinfo, path, query and fragment; a URL
+ * with two '@' before its host is refused (clients disagree on which is the host).
  */
 #ifndef MPC_CONTRACT_URL_H
 #define MPC_CONTRACT_URL_H

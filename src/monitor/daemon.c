@@ -73,6 +73,23 @@ static void warn_quorum(const struct mpc_logger *log, const struct mpc_quorum *q
 			mpc_quorum_size(q));
 }
 
+/* The replica settings of cfg moved into fresh (its own freed): the running replica set and the
+ * configuration in force must agree when the new set could not be made. */
+static void keep_replica_settings(struct mpc_config *cfg, struct mpc_config *fresh)
+{
+	for (size_t i = 0; i < fresh->n_replica; i++)
+		free(fresh->replica[i]);
+	free(fresh->rclone_config);
+	memcpy(fresh->replica, cfg->replica, sizeof(cfg->replica));
+	fresh->n_replica = cfg->n_replica;
+	fresh->rclone_config = cfg->rclone_config;
+	fresh->replica_timeout = cfg->replica_timeout;
+	fresh->replica_grace = cfg->replica_grace;
+	memset(cfg->replica, 0, sizeof(cfg->replica));
+	cfg->n_replica = 0;
+	cfg->rclone_config = NULL;
+}
+
 /* SIGHUP: re-read. Settings that need reopened tokens or another store keep their old value
  * (said in the log); everything else takes effect at the next poll. */
 static void reload(const struct mpc_daemon_opts *o, struct mpc_quorum **q, struct mpc_monitor *m)
@@ -117,8 +134,10 @@ static void reload(const struct mpc_daemon_opts *o, struct mpc_quorum **q, struc
 		struct mpc_monitor_replicas nr;
 
 		if (mpc_monitor_replicas_open(&nr, &fresh, &stop_flag, &e) != MPC_OK) {
-			mpc_log(o->log, MPC_LOG_ERROR, "SIGHUP: replicas kept as they were: %s",
+			mpc_log(o->log, MPC_LOG_ERROR,
+				"SIGHUP: replica settings kept as they were (the rest is re-read): %s",
 				e.msg);
+			keep_replica_settings(cfg, &fresh);
 		} else {
 			mpc_monitor_replicas_close(m->replicas);
 			*m->replicas = nr;

@@ -260,6 +260,14 @@ static const char *drill_help(const char *name)
 		  "The contract's keyset epoch the last restore drill checked against." },
 		{ "mpc_backup_last_drill_files",
 		  "Store files by the last restore drill's verdict." },
+		{ "mpc_backup_last_drill_replica_reached",
+		  "1 when the last restore drill listed and downloaded the replica's copies." },
+		{ "mpc_backup_last_drill_replica_restorable",
+		  "1 when the replica's newest copy of the contract's epoch opened and matched." },
+		{ "mpc_backup_last_drill_replica_omitted",
+		  "Replica copies the last restore drill left out (past its bounds)." },
+		{ "mpc_backup_last_drill_replica_files",
+		  "Replica copies by the last restore drill's verdict." },
 	};
 
 	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
@@ -510,13 +518,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (strcmp(method, "GET") != 0)
 		return reply(conn, 405, "text/plain", (char *)"method not allowed\n", 19);
 	if (strcmp(url, "/metrics") == 0) {
-		size_t cap = 64 * 1024, len;
-		char *buf = malloc(cap);
+		size_t cap = m->render_cap > 0 ? m->render_cap : 64 * 1024, len = 0;
+		size_t max = m->render_max > 0 ? m->render_max : MPC_METRICS_BODY_MAX;
+		char *buf = NULL;
 		enum MHD_Result ret;
 
-		if (buf == NULL)
-			return MHD_NO;
-		len = mpc_metrics_render(m, buf, cap);
+		/* never a 200 with a cut or empty body: grow, or say why not */
+		for (; len == 0 && cap <= max; cap *= 2) {
+			char *nb = realloc(buf, cap);
+
+			if (nb == NULL)
+				break;
+			buf = nb;
+			len = mpc_metrics_render(m, buf, cap);
+		}
+		if (len == 0) {
+			int n = snprintf(small, sizeof(small),
+					 "metrics: the text is over %zu bytes; not served\n", max);
+
+			free(buf);
+			return reply(conn, 500, "text/plain", small, (size_t)n);
+		}
 		ret = reply(conn, 200, "text/plain; version=0.0.4", buf, len);
 		free(buf);
 		return ret;

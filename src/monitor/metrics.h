@@ -66,6 +66,8 @@ enum mpc_read_outcome {
 	MPC_READ_DISAGREE = 2
 };
 
+#define MPC_METRICS_BODY_MAX (4u * 1024 * 1024)
+
 struct mpc_metrics {
 	pthread_mutex_t mu;
 	uint64_t last_backup_epoch;
@@ -92,11 +94,14 @@ struct mpc_metrics {
 	char anomaly_why[MPC_ANOMALY_N][256];
 	struct mpc_replica_status replicas[MPC_REPLICA_MAX]; /* as of the last replica pass */
 	size_t n_replicas;
-	char drill[2048]; /* the last drill's lines (mpc_drill_metrics_text), "" before one */
-	void *daemon;     /* struct MHD_Daemon * */
+	char drill[16384]; /* the last drill's lines (mpc_drill_metrics_text), "" before one */
+	void *daemon;      /* struct MHD_Daemon * */
 	/* the tokens: 0 from a token found unavailable until it is back, and how often */
 	int token_available;
 	uint64_t token_losses;
+	/* /metrics renders into render_cap bytes (0: 64 KiB), doubling up to render_max (0:
+	 * MPC_METRICS_BODY_MAX); past it the answer is 500 with a message, never a cut body */
+	size_t render_cap, render_max;
 };
 
 /* Every field below is changed only through these functions (each takes the mutex); the HTTP

@@ -2,6 +2,7 @@
 #include "src/monitor/monitor.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -422,6 +423,9 @@ static int attestation_note(struct mpc_monitor *m, const uint8_t tls_key[32], ch
 		struct mpc_err e = { 0 };
 		json_t *j = NULL;
 
+		/* a stop between endpoints ends the diagnosis (each call runs to its timeout) */
+		if (m->ops.cancel != NULL && *m->ops.cancel)
+			return snprintf(out, cap, "; the attestation check was stopped");
 		memset(&r, 0, sizeof(r));
 		if (mpc_rpc_endpoint_new(m->cfg->rpc_url[i], &ro, &ep, &e) == MPC_OK &&
 		    mpc_rpc_call(ep, &q, &r, &e) == MPC_OK)
@@ -747,7 +751,7 @@ int mpc_monitor_drill(struct mpc_monitor *m, const struct mpc_keyset *contract_k
 {
 	struct mpc_drill_report r;
 	struct mpc_err e = { 0 };
-	char text[2048];
+	char *text = NULL;
 	double t0 = mpc_now_monotonic();
 	int rc;
 
@@ -763,6 +767,22 @@ int mpc_monitor_drill(struct mpc_monitor *m, const struct mpc_keyset *contract_k
 		mpc_drill_report_free(&r);
 		return MPC_ERR_TOKEN_UNAVAILABLE;
 	}
+	/* the replica copies too, bounded by a poll interval (at least 30 s) */
+	if (rc == MPC_OK && m->replicas != NULL && m->replicas->set != NULL) {
+		rc = mpc_replica_drill(m->replicas->set, m->ops.store, m->ops.seal_tokens,
+				       m->ops.n_seal, contract_ks,
+				       mpc_replica_now() + (m->cfg->poll_interval > 30
+								    ? m->cfg->poll_interval
+								    : 30),
+				       &r, &e);
+		if (rc == MPC_ERR_TOKEN_UNAVAILABLE ||
+		    (rc == MPC_OK && mpc_monitor_token_probe(m, t0))) {
+			if (rc == MPC_ERR_TOKEN_UNAVAILABLE)
+				mpc_monitor_token_lost(m, t0, e.msg);
+			mpc_drill_report_free(&r);
+			return MPC_ERR_TOKEN_UNAVAILABLE;
+		}
+	}
 	if (rc != MPC_OK) {
 		if (token_error(rc)) {
 			char why[256];
@@ -771,11 +791,37 @@ int mpc_monitor_drill(struct mpc_monitor *m, const struct mpc_keyset *contract_k
 			mpc_metrics_health(m->metrics, MPC_HEALTH_TOKEN, 0, why);
 		}
 		mpc_log(m->log, MPC_LOG_ERROR, "restore drill could not run: %s", e.msg);
+		mpc_drill_report_free(&r);
 		return rc;
 	}
 	mpc_metrics_token_op(m->metrics, r.seconds);
-	if (mpc_drill_metrics_text(&r, text, sizeof(text), &e) > 0)
+	text = malloc(MPC_DRILL_METRICS_MAX);
+	if (text != NULL && mpc_drill_metrics_text(&r, text, MPC_DRILL_METRICS_MAX, &e) > 0)
 		mpc_metrics_drill(m->metrics, text);
+	free(text);
+	for (size_t i = 0; i < r.n_replicas; i++) {
+		const struct mpc_drill_replica *p = &r.replicas[i];
+
+		for (size_t j = 0; j < p->r.n; j++)
+			if (p->r.items[j].verdict == MPC_DRILL_FAILED ||
+			    p->r.items[j].verdict == MPC_DRILL_MISMATCH)
+				mpc_log(m->log, MPC_LOG_ERROR, "drill: replica %s: %s: %s: %s",
+					p->remote, p->r.items[j].name,
+					mpc_drill_verdict_name(p->r.items[j].verdict),
+					p->r.items[j].msg);
+		if (!p->reached)
+			mpc_log(m->log, MPC_LOG_ERROR, "drill: replica %s not drilled: %s",
+				p->remote, p->error);
+		else if (p->r.restorable)
+			mpc_log(m->log, MPC_LOG_INFO,
+				"drill: replica %s: %s restores and matches %s (%zu copies, %.2f s)",
+				p->remote, p->r.restored,
+				contract_ks != NULL ? "the contract's keyset" : "its header",
+				p->r.n, p->r.seconds);
+		else
+			mpc_log(m->log, p->r.none_of_epoch ? MPC_LOG_WARN : MPC_LOG_ERROR,
+				"drill: replica %s: NOT restorable: %s", p->remote, p->r.problem);
+	}
 	for (size_t i = 0; i < r.n; i++)
 		if (r.items[i].verdict == MPC_DRILL_FAILED ||
 		    r.items[i].verdict == MPC_DRILL_MISMATCH)

@@ -1,6 +1,7 @@
 /* drill.c: open every stored keyset in the token, compare it with the contract, restore one. */
 #include "src/store/drill.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,7 +197,52 @@ void mpc_drill_report_free(struct mpc_drill_report *r)
 	if (r == NULL)
 		return;
 	free(r->items);
+	for (size_t i = 0; i < r->n_replicas; i++)
+		mpc_drill_report_free(&r->replicas[i].r);
+	free(r->replicas);
 	memset(r, 0, sizeof(*r));
+}
+
+struct mpc_drill_replica *mpc_drill_add_replica(struct mpc_drill_report *r, const char *remote)
+{
+	struct mpc_drill_replica *a = realloc(r->replicas, (r->n_replicas + 1) * sizeof(*a));
+
+	if (a == NULL)
+		return NULL;
+	r->replicas = a;
+	a = &r->replicas[r->n_replicas++];
+	memset(a, 0, sizeof(*a));
+	snprintf(a->remote, sizeof(a->remote), "%s", remote);
+	return a;
+}
+
+static json_t *replicas_json(const struct mpc_drill_report *r, struct mpc_err *e)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a != NULL && i < r->n_replicas; i++) {
+		const struct mpc_drill_replica *p = &r->replicas[i];
+		json_t *o = mpc_drill_report_json(&p->r, e);
+
+		if (o == NULL) {
+			json_decref(a);
+			return NULL;
+		}
+		if (json_object_set_new(o, "remote", json_string(p->remote)) != 0 ||
+		    json_object_set_new(o, "reached", json_boolean(p->reached)) != 0 ||
+		    json_object_set_new(o, "error", json_string(p->error)) != 0 ||
+		    json_object_set_new(o, "listed", json_integer((json_int_t)p->n_listed)) != 0 ||
+		    json_object_set_new(o, "omitted", json_integer((json_int_t)p->n_omitted)) !=
+			    0 ||
+		    json_array_append_new(a, o) != 0) {
+			json_decref(o);
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	if (a == NULL)
+		mpc_fail(e, MPC_ERR_NOMEM, "drill report: out of memory");
+	return a;
 }
 
 json_t *mpc_drill_report_json(const struct mpc_drill_report *r, struct mpc_err *e)
@@ -227,12 +273,96 @@ json_t *mpc_drill_report_json(const struct mpc_drill_report *r, struct mpc_err *
 	    json_object_set_new(j, "contract_epoch", json_integer((json_int_t)r->contract_epoch)) !=
 		    0)
 		goto nomem;
+	if (r->n_replicas > 0) {
+		json_t *a = replicas_json(r, e);
+
+		if (a == NULL) {
+			json_decref(j);
+			return NULL;
+		}
+		if (json_object_set_new(j, "replicas", a) != 0)
+			goto nomem;
+	}
 	return j;
 nomem:
 	json_decref(files);
 	json_decref(j);
 	mpc_fail(e, MPC_ERR_NOMEM, "drill report: out of memory");
 	return NULL;
+}
+
+/* Append to buf at *len; -1 when it does not fit. */
+static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - *len)
+		return -1;
+	*len += (size_t)n;
+	return 0;
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static int append_label(char *buf, size_t cap, size_t *len, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		int rc = *v == '\\' || *v == '"' ? append(buf, cap, len, "\\%c", *v)
+			 : *v == '\n'            ? append(buf, cap, len, "\\n")
+						 : append(buf, cap, len, "%c", *v);
+
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The per-replica series (see drill.h). */
+static int replica_metrics(const struct mpc_drill_report *r, char *buf, size_t cap, size_t *len)
+{
+	static const char *const names[] = { "reached", "restorable", "omitted" };
+
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		if (append(buf, cap, len, "# TYPE mpc_backup_last_drill_replica_%s gauge\n",
+			   names[k]) != 0)
+			return -1;
+		for (size_t i = 0; i < r->n_replicas; i++) {
+			const struct mpc_drill_replica *p = &r->replicas[i];
+			size_t v = k == 0   ? (size_t)p->reached
+				   : k == 1 ? (size_t)(p->reached && p->r.restorable)
+					    : p->n_omitted;
+
+			if (append(buf, cap, len, "mpc_backup_last_drill_replica_%s{replica=\"",
+				   names[k]) != 0 ||
+			    append_label(buf, cap, len, p->remote) != 0 ||
+			    append(buf, cap, len, "\"} %zu\n", v) != 0)
+				return -1;
+		}
+	}
+	if (append(buf, cap, len, "# TYPE mpc_backup_last_drill_replica_files gauge\n") != 0)
+		return -1;
+	for (size_t i = 0; i < r->n_replicas; i++) {
+		const struct mpc_drill_report *q = &r->replicas[i].r;
+		size_t count[MPC_DRILL_UNCHECKED + 1] = { 0 };
+
+		for (size_t j = 0; j < q->n; j++)
+			if (q->items[j].verdict <= MPC_DRILL_UNCHECKED)
+				count[q->items[j].verdict]++;
+		for (int v = 0; v <= MPC_DRILL_UNCHECKED; v++)
+			if (append(buf, cap, len,
+				   "mpc_backup_last_drill_replica_files{replica=\"") != 0 ||
+			    append_label(buf, cap, len, r->replicas[i].remote) != 0 ||
+			    append(buf, cap, len, "\",verdict=\"%s\"} %zu\n",
+				   mpc_drill_verdict_name((enum mpc_drill_verdict)v),
+				   count[v]) != 0)
+				return -1;
+	}
+	return 0;
 }
 
 int mpc_drill_metrics_text(const struct mpc_drill_report *r, char *buf, size_t cap,
@@ -275,6 +405,8 @@ int mpc_drill_metrics_text(const struct mpc_drill_report *r, char *buf, size_t c
 			goto small;
 		len += (size_t)n;
 	}
+	if (r->n_replicas > 0 && replica_metrics(r, buf, cap, &len) != 0)
+		goto small;
 	return (int)len;
 small:
 	mpc_fail(e, MPC_ERR_TOO_LARGE, "drill metrics: buffer of %zu bytes too small", cap);

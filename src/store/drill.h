@@ -53,6 +53,8 @@ struct mpc_drill_item {
 	char msg[MPC_ERR_MSG_MAX]; /* what was checked, or what failed */
 };
 
+struct mpc_drill_replica;
+
 struct mpc_drill_report {
 	size_t n;
 	struct mpc_drill_item *items; /* owned; in the store's order (oldest first) */
@@ -67,6 +69,20 @@ struct mpc_drill_report {
 	char problem[MPC_ERR_MSG_MAX];     /* why not restorable, "" when restorable */
 	uint64_t finished;                 /* Unix seconds */
 	double seconds;                    /* wall time of the drill */
+	size_t n_replicas;                 /* replica copies drilled (src/store/replica.h) */
+	struct mpc_drill_replica *replicas; /* owned; NULL when none */
+};
+
+/* The drill of one replica's copies (mpc_replica_drill): each copy downloaded to a private
+ * temporary, opened in the token(s) and compared like a store file, then deleted. */
+#define MPC_DRILL_REMOTE_MAX 256
+struct mpc_drill_replica {
+	char remote[MPC_DRILL_REMOTE_MAX];
+	int reached;                 /* 1: listed, and every chosen copy downloaded */
+	char error[MPC_ERR_MSG_MAX]; /* why not reached (sanitised), "" when reached */
+	size_t n_listed;             /* store files the replica lists */
+	size_t n_omitted;            /* not drilled: past the bounds (the oldest are left out) */
+	struct mpc_drill_report r;   /* verdicts of the copies drilled (r.n_replicas == 0) */
 };
 
 /* Run a drill over the store with the given tokens (1..MPC_STORE_MAX_TOKENS). contract_ks may
@@ -78,10 +94,14 @@ int mpc_drill_run(const struct mpc_store *s, struct mpc_token *const *tokens, si
 		  struct mpc_err *e) __attribute__((warn_unused_result));
 void mpc_drill_report_free(struct mpc_drill_report *r); /* accepts NULL */
 
+/* Add room for one more replica result to r (zeroed, remote copied in); NULL on no memory. */
+struct mpc_drill_replica *mpc_drill_add_replica(struct mpc_drill_report *r, const char *remote);
+
 /* Static "current", "superseded", ... */
 const char *mpc_drill_verdict_name(enum mpc_drill_verdict v);
 
-/* The report as JSON (a new reference, NULL with e set). */
+/* The report as JSON (a new reference, NULL with e set); replica copies under "replicas", each
+ * {"remote", "reached", "error", "listed", "omitted", and the fields of its own report}. */
 json_t *mpc_drill_report_json(const struct mpc_drill_report *r, struct mpc_err *e);
 
 /* The report as Prometheus text (HELP/TYPE lines, then the samples; for the monitor's
@@ -91,7 +111,14 @@ json_t *mpc_drill_report_json(const struct mpc_drill_report *r, struct mpc_err *
  *   mpc_backup_last_drill_restorable 0|1
  *   mpc_backup_last_drill_contract_epoch <epoch>          (only with a contract keyset)
  *   mpc_backup_last_drill_files{verdict="<name>"} <count> (every verdict, 0 included)
- * Returns the length, or -1 (MPC_ERR_TOO_LARGE in e) if cap is too small (2048 is enough). */
+ * and per replica drilled (label replica="<remote:path>"):
+ *   mpc_backup_last_drill_replica_reached{replica=} 0|1
+ *   mpc_backup_last_drill_replica_restorable{replica=} 0|1
+ *   mpc_backup_last_drill_replica_omitted{replica=} <files past the bounds>
+ *   mpc_backup_last_drill_replica_files{replica=,verdict=} <count>
+ * Returns the length, or -1 (MPC_ERR_TOO_LARGE in e) if cap is too small (MPC_DRILL_METRICS_MAX
+ * is enough for MPC_REPLICA_MAX replicas). */
+#define MPC_DRILL_METRICS_MAX 16384
 int mpc_drill_metrics_text(const struct mpc_drill_report *r, char *buf, size_t cap,
 			   struct mpc_err *e);
 

@@ -186,6 +186,10 @@ int mpc_bcli_read_local_key(const char *path, uint8_t **key, struct mpc_err *e)
 		snprintf(dir, sizeof(dir), ".");
 		base = path;
 	} else {
+		if ((size_t)(slash - path) >= sizeof(dir))
+			return mpc_fail(e, MPC_ERR_USAGE,
+					"the key file's directory is over %zu bytes",
+					sizeof(dir) - 1);
 		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
 		base = slash + 1;
 	}

@@ -63,18 +63,29 @@ const char *mpc_replica_finding_name(enum mpc_replica_finding_kind k)
 	return "?";
 }
 
+/* The host's temporaries are named after its full host name (two hosts whose names share a
+ * first label must not share temporaries): letters, digits, '-' and '.' kept; any other byte,
+ * or a name longer than HOST_ID_MAX, makes it a readable prefix and a hash of the whole name. */
 static void sanitize_host(const char *in, char out[HOST_ID_MAX + 1])
 {
-	size_t o = 0;
+	size_t o = 0, len = strlen(in);
+	uint32_t h = 2166136261u; /* FNV-1a of the name as given */
+	int changed = len > HOST_ID_MAX;
 
-	for (size_t i = 0; in[i] != '\0' && o < HOST_ID_MAX; i++) {
+	for (size_t i = 0; i < len; i++) {
 		char c = in[i];
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			 (c >= '0' && c <= '9') || c == '-' || (c == '.' && i > 0);
 
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-')
-			out[o++] = c;
-		else if (c == '.')
-			break; /* the short host name */
+		h = (h ^ (unsigned char)c) * 16777619u;
+		changed |= !ok;
+		if (o < HOST_ID_MAX)
+			out[o++] = (char)(ok ? c : '_');
+	}
+	if (changed) {
+		o = o < HOST_ID_MAX - 9 ? o : HOST_ID_MAX - 9;
+		snprintf(out + o, HOST_ID_MAX + 1 - o, "~%08x", (unsigned)h);
+		return;
 	}
 	if (o == 0)
 		out[o++] = 'h';
@@ -364,8 +375,11 @@ int mpc_replica_list(const struct mpc_rclone *rc, const char *remote, double dea
 
 		if (name == NULL || json_is_true(json_object_get(o, "IsDir")))
 			continue;
+		/* this host's temporary: its prefix then a store name (".tmp-a-" is not a prefix
+		 * of host a-b's ".tmp-a-b-keyset-...": the rest would not be a store name) */
 		if (tmp_prefix != NULL && strncmp(name, tmp_prefix, strlen(tmp_prefix)) == 0 &&
-		    strlen(name) < sizeof(t[0])) {
+		    strlen(name) < sizeof(t[0]) &&
+		    mpc_store_name_parse(name + strlen(tmp_prefix), &ep, dg)) {
 			snprintf(t[nt++], sizeof(t[0]), "%s", name);
 			continue;
 		}
@@ -457,9 +471,13 @@ static int compare(const struct lfile *l, const struct mpc_replica_rfile *r)
 	return compared ? 1 : -1;
 }
 
-/* Copy one local file: to a temporary name, then moved into place without replacing. */
+static void delete_tmp(const struct mpc_replica_set *s, const struct replica *rp, const char *name,
+		       double deadline);
+
+/* Copy one local file: to a temporary name, then moved into place without replacing; *present
+ * = 1 when the move was skipped because the replica already has the name. */
 static int upload(const struct mpc_replica_set *s, const struct replica *rp, const struct lfile *l,
-		  double deadline, struct mpc_err *e)
+		  double deadline, int *present, struct mpc_err *e)
 {
 	char tmpname[MPC_STORE_NAME_MAX + HOST_ID_MAX + 8], tmp[MPC_REPLICA_REMOTE_MAX + 128];
 	char dst[MPC_REPLICA_REMOTE_MAX + 128];
@@ -484,7 +502,11 @@ static int upload(const struct mpc_replica_set *s, const struct replica *rp, con
 		mpc_rclone_out_free(&r);
 	}
 	{
-		const char *args[] = { "moveto", "--ignore-existing", tmp, dst, NULL };
+		/* INFO says "Moved" (or "Copied" then deleted) for a move; a move skipped because
+		 * the name exists (another host, or an earlier pass that lost its answer) says
+		 * nothing and leaves the temporary behind */
+		const char *args[] = { "--log-level", "INFO", "moveto", "--ignore-existing",
+				       tmp,           dst,    NULL };
 
 		ret = mpc_rclone_run(&s->rc, deadline, args, 65536, &r, e);
 		if (ret != MPC_OK)
@@ -494,8 +516,11 @@ static int upload(const struct mpc_replica_set *s, const struct replica *rp, con
 			mpc_rclone_out_free(&r);
 			return mpc_err_prefix(e, "%s: ", l->name);
 		}
+		*present = strstr(r.err, "Moved") == NULL && strstr(r.err, "Copied") == NULL;
 		mpc_rclone_out_free(&r);
 	}
+	if (*present)
+		delete_tmp(s, rp, tmpname, deadline);
 	return MPC_OK;
 }
 
@@ -668,9 +693,14 @@ static int pass_one(struct mpc_replica_set *s, size_t idx, const struct lfile *l
 		}
 		if (copy && (deadline <= 0 || mpc_replica_now() < deadline)) {
 			double t0 = mpc_replica_now();
+			int present = 0;
 
 			mpc_err_clear(&re);
-			if (upload(s, rp, &lf[i], deadline, &re) == MPC_OK) {
+			if (upload(s, rp, &lf[i], deadline, &present, &re) == MPC_OK && present) {
+				rep->already_present++; /* there by now: compared next pass */
+				continue;
+			}
+			if (re.code == MPC_OK) {
 				rp->st.uploads_total++;
 				rp->st.last_upload_seconds = mpc_replica_now() - t0;
 				rp->st.upload_seconds_total += rp->st.last_upload_seconds;
@@ -869,6 +899,7 @@ json_t *mpc_replica_report_json(const struct mpc_replica_report *r, struct mpc_e
 	if (!bad)
 		bad |= jset(o, "replicas", reps) | jset(o, "findings", fs) |
 		       jset(o, "uploaded", json_integer((json_int_t)r->uploaded)) |
+		       jset(o, "already_present", json_integer((json_int_t)r->already_present)) |
 		       jset(o, "failed", json_integer((json_int_t)r->failed)) |
 		       jset(o, "skipped", json_integer((json_int_t)r->skipped)) |
 		       jset(o, "backing_off", json_integer((json_int_t)r->backing_off)) |
@@ -884,4 +915,34 @@ json_t *mpc_replica_report_json(const struct mpc_replica_report *r, struct mpc_e
 		return NULL;
 	}
 	return o;
+}
+
+int mpc_replica_drill(struct mpc_replica_set *s, const struct mpc_store *store,
+		      struct mpc_token *const *tokens, size_t n_tokens,
+		      const struct mpc_keyset *contract_ks, double deadline,
+		      struct mpc_drill_report *r, struct mpc_err *e)
+{
+	const struct mpc_replica_drill_bounds b = { MPC_REPLICA_DRILL_FILES_MAX,
+						    MPC_REPLICA_DRILL_BYTES_MAX };
+
+	for (size_t i = 0; i < s->n; i++) {
+		struct mpc_drill_replica *p = mpc_drill_add_replica(r, s->r[i].st.remote);
+		double now = mpc_replica_now();
+
+		if (p == NULL)
+			return mpc_fail(e, MPC_ERR_NOMEM, "drill: out of memory");
+		if (s->rc.cancel != NULL && *s->rc.cancel)
+			snprintf(p->error, sizeof(p->error), "not drilled: stopping");
+		else if (deadline > 0 && now >= deadline)
+			snprintf(p->error, sizeof(p->error),
+				 "not drilled: the drill's time ran out before this replica");
+		else if (s->r[i].retry_at > now)
+			snprintf(p->error, sizeof(p->error),
+				 "not drilled: it timed out recently (retried in %.0f s)",
+				 s->r[i].retry_at - now);
+		else
+			mpc_replica_drill_one(&s->rc, s->r[i].st.remote, store, tokens, n_tokens,
+					      contract_ks, deadline, &b, p);
+	}
+	return MPC_OK;
 }

@@ -36,6 +36,7 @@
 #include <jansson.h>
 
 #include "pkcs11/token.h"
+#include "src/store/drill.h"
 #include "src/store/store.h"
 #include "src/util/err.h"
 
@@ -46,6 +47,10 @@
 #define MPC_REPLICA_DEFAULT_TIMEOUT 60.0  /* seconds for one rclone call */
 #define MPC_REPLICA_BACKOFF_BASE    30.0  /* a replica that timed out is left alone this long, */
 #define MPC_REPLICA_BACKOFF_MAX     600.0 /* doubling per consecutive timeout up to this */
+#define MPC_REPLICA_FETCH_FILES_MAX 4096  /* store files one fetch takes */
+#define MPC_REPLICA_FETCH_BYTES_MAX ((uint64_t)2 << 30) /* bytes one fetch takes */
+#define MPC_REPLICA_DRILL_FILES_MAX 64 /* copies drilled per replica (the newest) */
+#define MPC_REPLICA_DRILL_BYTES_MAX ((uint64_t)256 << 20) /* bytes a drill downloads/replica */
 
 struct mpc_replica_opts {
 	const char *rclone;  /* rclone program; NULL: MPC_REPLICA_DEFAULT_RCLONE */
@@ -100,6 +105,9 @@ struct mpc_replica_report {
 	struct mpc_replica_finding findings[MPC_REPLICA_FINDINGS_MAX];
 	size_t findings_omitted; /* new findings beyond the array (reported on a later pass) */
 	double seconds;
+	/* copies not moved into place because the replica had the name by then (another host
+	 * wrote it between the listing and the move): not counted as uploaded */
+	size_t already_present;
 	int all_current; /* 1: every replica reached, nothing behind or different */
 };
 
@@ -164,8 +172,10 @@ struct mpc_replica_fetch_report {
 	int verified; /* 1: files were opened in the token(s) */
 };
 
-/* Download the store files of `remote` into a staging directory DIR/.tmp-fetch-XXXXXX (each at
- * most MPC_STORE_FILE_MAX bytes), check each file's header and that its name carries its
+/* Download the store files of `remote` (at most MPC_REPLICA_FETCH_FILES_MAX files and
+ * MPC_REPLICA_FETCH_BYTES_MAX bytes as listed, else MPC_ERR_TOO_LARGE with nothing fetched) one
+ * rclone call per file (each with the call timeout) into a staging directory
+ * DIR/.tmp-fetch-XXXXXX (each at most MPC_STORE_FILE_MAX bytes), check each file's header and that its name carries its
  * header's epoch and digest (mpc_store_file_parse, mpc_store_file_name) and, with n_tokens > 0,
  * open it in the tokens (mpc_store_verify); write every accepted file into the store durably
  * (never replacing) and remove the staging directory. A store that already holds files is
@@ -177,6 +187,22 @@ int mpc_replica_fetch(const struct mpc_replica_opts *o, const char *remote,
 		      size_t n_tokens, struct mpc_replica_fetch_report *out, struct mpc_err *e)
 	__attribute__((warn_unused_result));
 void mpc_replica_fetch_report_free(struct mpc_replica_fetch_report *r); /* accepts NULL */
+
+/* ---- drills of the replica copies ---- */
+
+/* Append to r one mpc_drill_replica per replica of the set (drill.h): its store files listed,
+ * the newest MPC_REPLICA_DRILL_FILES_MAX within MPC_REPLICA_DRILL_BYTES_MAX each downloaded (one
+ * rclone call per file) into a private staging directory in the store's directory
+ * (.tmp-drill-XXXXXX, mode 0700, files 0600; nothing in the store itself is touched), its name
+ * checked against its header, opened in the tokens and compared with contract_ks (NULL: none) by
+ * mpc_drill_run, and the staging directory removed. A replica that cannot be listed or
+ * downloaded from, that is backing off after a timeout, or that the deadline (monotonic seconds,
+ * 0: none) leaves no time for is reported not reached. Fails only on no memory. */
+int mpc_replica_drill(struct mpc_replica_set *s, const struct mpc_store *store,
+		      struct mpc_token *const *tokens, size_t n_tokens,
+		      const struct mpc_keyset *contract_ks, double deadline,
+		      struct mpc_drill_report *r, struct mpc_err *e)
+	__attribute__((warn_unused_result));
 
 /* ---- JSON for the CLI and the monitor (new references, NULL with e set on failure) ---- */
 json_t *mpc_replica_report_json(const struct mpc_replica_report *r, struct mpc_err *e);

@@ -2,9 +2,11 @@
  * and name agree and, with tokens, that the tokens open. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "src/store/fsio.h"
@@ -67,7 +69,73 @@ static int same_bytes(const char *a, const char *b, int *same, struct mpc_err *e
 	return rc;
 }
 
-static void remove_staging(const char *dir)
+int mpc_replica_check_file(const char *path, const char *name, struct mpc_err *e)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = mpc_file_read(path, MPC_STORE_FILE_MAX, 0, &buf, &len, e);
+
+	if (rc == MPC_OK)
+		rc = check_file(buf, len, name, e);
+	free(buf);
+	return rc;
+}
+
+int mpc_replica_download(const struct mpc_rclone *rc, const char *remote, const char *name,
+			 const char *dir, double deadline, struct mpc_err *e)
+{
+	char src[MPC_REPLICA_REMOTE_MAX + MPC_STORE_NAME_MAX + 2], dst[PATH_MAX], maxsz[32];
+	struct mpc_rclone_out r;
+	struct stat st;
+	int ret;
+
+	ret = mpc_replica_join(remote, name, src, sizeof(src), e);
+	if (ret != MPC_OK)
+		return ret;
+	if (snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= (int)sizeof(dst))
+		return mpc_fail(e, MPC_ERR_USAGE, "%s: path too long", name);
+	snprintf(maxsz, sizeof(maxsz), "%zuB", (size_t)MPC_STORE_FILE_MAX);
+	{
+		/* --max-transfer, not --max-size (a filter copyto refuses): a file that grew
+		 * past the bound while being served stops the transfer (exit 8) */
+		const char *args[] = { "copyto", "--max-transfer", maxsz, "--cutoff-mode",
+				       "hard",   "--ignore-times", src,   dst,
+				       NULL };
+
+		ret = mpc_rclone_run(rc, deadline, args, 65536, &r, e);
+		if (ret != MPC_OK)
+			return mpc_err_prefix(e, "downloading %s: ", name);
+		if (r.status == 8) { /* "transfer exceeded": this file is over the bound */
+			mpc_rclone_out_free(&r);
+			unlink(dst);
+			return mpc_fail(e, MPC_ERR_TOO_LARGE, "over %zu bytes",
+					(size_t)MPC_STORE_FILE_MAX);
+		}
+		if (r.status != 0) {
+			(void)mpc_rclone_fail(&r, "downloading from the replica", e);
+			mpc_rclone_out_free(&r);
+			unlink(dst);
+			return mpc_err_prefix(e, "%s: ", name);
+		}
+		mpc_rclone_out_free(&r);
+	}
+	if (lstat(dst, &st) != 0 || !S_ISREG(st.st_mode))
+		return mpc_fail(e, MPC_ERR_NOT_FOUND,
+				"not downloaded: gone from the replica, or over %zu bytes",
+				(size_t)MPC_STORE_FILE_MAX);
+	if ((uint64_t)st.st_size > MPC_STORE_FILE_MAX) {
+		unlink(dst);
+		return mpc_fail(e, MPC_ERR_TOO_LARGE, "over %zu bytes", (size_t)MPC_STORE_FILE_MAX);
+	}
+	if (chmod(dst, 0600) != 0) {
+		ret = mpc_fail(e, MPC_ERR_IO, "%s: chmod: %s", name, strerror(errno));
+		unlink(dst);
+		return ret;
+	}
+	return MPC_OK;
+}
+
+void mpc_replica_remove_staging(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -95,7 +163,7 @@ int mpc_replica_fetch(const struct mpc_replica_opts *o, const char *remote,
 	struct mpc_replica_fetch_item *items = NULL;
 	struct mpc_store *stage = NULL;
 	unsigned char *fresh = NULL; /* 1: a new file staged for the store */
-	char staging[PATH_MAX], path[PATH_MAX], maxsz[32];
+	char staging[PATH_MAX], path[PATH_MAX];
 	size_t nr = 0, n_ok = 0, n_bad = 0, n_present = 0;
 	int ret, have_local = 0, staged = 0, lock = -1;
 
@@ -137,6 +205,22 @@ int mpc_replica_fetch(const struct mpc_replica_opts *o, const char *remote,
 			goto out;
 		}
 	}
+	/* bounded before anything is downloaded: a replica is not trusted with our disk */
+	{
+		uint64_t total = 0;
+
+		for (size_t j = 0; j < nr; j++)
+			total += rf[j].size;
+		if (nr > MPC_REPLICA_FETCH_FILES_MAX || total > MPC_REPLICA_FETCH_BYTES_MAX) {
+			ret = mpc_fail(e, MPC_ERR_TOO_LARGE,
+				       "replica %s lists %zu store files, %llu bytes: over the "
+				       "bound of %d files, %llu bytes; nothing fetched",
+				       remote, nr, (unsigned long long)total,
+				       MPC_REPLICA_FETCH_FILES_MAX,
+				       (unsigned long long)MPC_REPLICA_FETCH_BYTES_MAX);
+			goto out;
+		}
+	}
 	items = calloc(nr, sizeof(*items));
 	fresh = calloc(nr, sizeof(*fresh));
 	if (items == NULL || fresh == NULL) {
@@ -152,25 +236,6 @@ int mpc_replica_fetch(const struct mpc_replica_opts *o, const char *remote,
 		goto out;
 	}
 	staged = 1;
-	snprintf(maxsz, sizeof(maxsz), "%zuB", (size_t)MPC_STORE_FILE_MAX);
-	{
-		const char *args[] = { "copy",           "--max-depth", "1",   "--include",
-				       "keyset-e*.mpcs", "--max-size",  maxsz, "--ignore-times",
-				       remote,           staging,       NULL };
-		struct mpc_rclone_out r;
-
-		ret = mpc_rclone_run(&rc, 0, args, 65536, &r, e);
-		if (ret != MPC_OK) {
-			mpc_err_prefix(e, "downloading from %s: ", remote);
-			goto out;
-		}
-		if (r.status != 0) {
-			ret = mpc_rclone_fail(&r, "downloading from the replica", e);
-			mpc_rclone_out_free(&r);
-			goto out;
-		}
-		mpc_rclone_out_free(&r);
-	}
 	/* header and name of each file; files already here must be byte-identical */
 	for (size_t j = 0; j < nr; j++) {
 		struct mpc_replica_fetch_item *it = &items[j];
@@ -183,6 +248,20 @@ int mpc_replica_fetch(const struct mpc_replica_opts *o, const char *remote,
 		it->code = MPC_OK;
 		if (snprintf(path, sizeof(path), "%s/%s", staging, it->name) >= (int)sizeof(path)) {
 			refuse(it, MPC_ERR_USAGE, "", "path too long");
+			continue;
+		}
+		/* one rclone call per file: each has the call timeout, none the whole download's */
+		frc = rf[j].size > MPC_STORE_FILE_MAX
+			      ? mpc_fail(&fe, MPC_ERR_TOO_LARGE, "over %zu bytes",
+					 (size_t)MPC_STORE_FILE_MAX)
+			      : mpc_replica_download(&rc, remote, it->name, staging, 0, &fe);
+		if (frc != MPC_OK && frc != MPC_ERR_TOO_LARGE && frc != MPC_ERR_NOT_FOUND) {
+			*e = fe;
+			ret = mpc_err_prefix(e, "downloading from %s: ", remote);
+			goto out;
+		}
+		if (frc != MPC_OK) {
+			refuse(it, frc, "refused: ", fe.msg);
 			continue;
 		}
 		frc = mpc_file_read(path, MPC_STORE_FILE_MAX, 0, &buf, &len, &fe);
@@ -302,7 +381,7 @@ out:
 		mpc_store_unlock(lock);
 	mpc_store_close(stage);
 	if (staged)
-		remove_staging(staging);
+		mpc_replica_remove_staging(staging);
 	if (have_local)
 		mpc_store_list_free(&local);
 	free(items);

@@ -4,7 +4,9 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "src/store/drill.h"
 #include "src/store/replica.h"
 
 #define MPC_RCLONE_ERR_KEEP 16384 /* bytes of rclone's stderr kept */
@@ -62,5 +64,31 @@ int mpc_replica_join(const char *remote, const char *name, char *out, size_t cap
 int mpc_replica_list(const struct mpc_rclone *rc, const char *remote, double deadline,
 		     const char *tmp_prefix, struct mpc_replica_rfile **out, size_t *n_out,
 		     char (**tmps)[MPC_STORE_NAME_MAX + 64], size_t *n_tmps, struct mpc_err *e);
+
+/* Download REMOTE/NAME into DIR/NAME (`rclone copyto`, one call: its own timeout, bounded by
+ * deadline) refusing more than MPC_STORE_FILE_MAX bytes; the file is left mode 0600. Errors:
+ * MPC_ERR_TOO_LARGE / MPC_ERR_NOT_FOUND for this file (nothing left in DIR), anything else is the
+ * replica's or rclone's (MPC_ERR_TIMEOUT, MPC_ERR_CANCELLED, MPC_ERR_IO, MPC_ERR_AUTH). */
+int mpc_replica_download(const struct mpc_rclone *rc, const char *remote, const char *name,
+			 const char *dir, double deadline, struct mpc_err *e);
+
+/* The store file at path parses and its name is the one its header gives (MPC_ERR_AUTH: renamed
+ * or tampered; MPC_ERR_PARSE; MPC_ERR_IO). */
+int mpc_replica_check_file(const char *path, const char *name, struct mpc_err *e);
+
+/* Remove a staging directory and the plain files in it. */
+void mpc_replica_remove_staging(const char *dir);
+
+struct mpc_replica_drill_bounds {
+	size_t files_max;   /* copies drilled per replica (the newest) */
+	uint64_t bytes_max; /* bytes downloaded per replica */
+};
+
+/* Drill the copies on one replica into *out (remote already set; see drill.h): never fails,
+ * out->reached = 0 with out->error when the replica could not be listed or downloaded from. */
+void mpc_replica_drill_one(const struct mpc_rclone *rc, const char *remote,
+			   const struct mpc_store *store, struct mpc_token *const *tokens,
+			   size_t n_tokens, const struct mpc_keyset *contract_ks, double deadline,
+			   const struct mpc_replica_drill_bounds *b, struct mpc_drill_replica *out);
 
 #endif

@@ -369,6 +369,8 @@ static void test_url_redaction(void **state)
 		{ "rpc.example.com/SECRET123", "<invalid url>" },
 		{ "https://h?SECRET123", "https://h" },
 		{ "https://h#SECRET123", "https://h" },
+		/* two '@' before the host: refused (clients disagree on the host) */
+		{ "https://user@SECRET123@evil.example/", "<invalid url>" },
 	};
 	char out[MPC_URL_REDACTED_MAX];
 	char text[256];
@@ -377,6 +379,17 @@ static void test_url_redaction(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		mpc_url_redact(cases[i].url, out);
 		assert_string_equal(out, cases[i].want);
+	}
+	{
+		struct mpc_url_parts u;
+		struct mpc_err e = { 0 };
+
+		assert_int_equal(mpc_url_split("http://a@b@127.0.0.1:1/", &u, "rpc url", &e),
+				 MPC_ERR_PARSE);
+		assert_non_null(strstr(e.msg, "more than one '@'"));
+		assert_int_equal(mpc_url_split("http://a%40b@127.0.0.1:1/", &u, "rpc url", &e),
+				 MPC_OK);
+		assert_string_equal(u.host, "127.0.0.1");
 	}
 	snprintf(text, sizeof(text), "failed: GET /path-secret?apikey=SECRET123 (path-secret) %s",
 		 "SECRET123");

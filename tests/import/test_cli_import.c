@@ -187,6 +187,22 @@ static void test_import_then_drill(void **state)
 	       "--token", f->hsm.uri, "--tls-token", f->tls_uri, "--tls-key", (char *)NULL);
 	assert_int_not_equal(f->r.status, 0);
 	assert_non_null(strstr(f->r.err, "already holds a TLS key"));
+	/* --json: the per-file results are printed although the TLS-key step failed after them */
+	ch_run(&f->r, NULL, NULL, "import", "backup-cli", "--json", "--home", f->home, "--store",
+	       f->store, "--token", f->hsm.uri, "--tls-token", f->tls_uri, "--tls-key",
+	       (char *)NULL);
+	assert_int_not_equal(f->r.status, 0);
+	assert_non_null(strstr(f->r.err, "already holds a TLS key"));
+	{
+		json_error_t je;
+		json_t *j = json_loads(f->r.out, 0, &je);
+
+		assert_non_null(j);
+		assert_int_equal(json_array_size(json_object_get(j, "files")), 2);
+		assert_non_null(strstr(json_string_value(json_object_get(j, "error")),
+				       "already holds a TLS key"));
+		json_decref(j);
+	}
 
 	/* the drill: current and older, restorable */
 	ch_run(&f->r, NULL, NULL, "drill", "--store", f->store, "--token", f->hsm.uri, "--rpc-url",
@@ -293,6 +309,22 @@ static void test_refusals(void **state)
 	/* usage */
 	ch_run(&f->r, NULL, NULL, "import", "backup-cli", "--store", cmd, (char *)NULL);
 	assert_int_equal(f->r.status, 2);
+	/* a path too long for the reader's buffers is refused, not cut short */
+	{
+		static char longp[4200];
+
+		memset(longp, 'a', sizeof(longp) - 1);
+		longp[0] = '/';
+		ch_run(&f->r, NULL, NULL, "import", "backup-cli", "--home", longp, "--store", cmd,
+		       "--token", f->hsm.uri, (char *)NULL);
+		assert_int_equal(f->r.status, 2);
+		assert_non_null(strstr(f->r.err, "path over"));
+		ch_run(&f->r, NULL, NULL, "import", "node-keys", "--keys-dir", f->keys,
+		       "--local-key-file", longp, "--store", cmd, "--token", f->hsm.uri,
+		       (char *)NULL);
+		assert_int_equal(f->r.status, 2);
+		assert_non_null(strstr(f->r.err, "path over"));
+	}
 }
 
 int main(void)

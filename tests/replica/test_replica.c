@@ -3,7 +3,8 @@
  * nothing lost locally: replica down (then caught up), wrong credentials, replica disk full (a
  * 64 KiB tmpfs behind the server), an upload interrupted by kill -9, a tampered file on the
  * replica (found by verify, refused by the token on fetch), two hosts replicating to one
- * remote, a file of the same name never overwritten, a hung server bounded by the timeout. */
+ * remote, a file of the same name never overwritten, a hung server bounded by the timeout;
+ * the same against `rclone serve sftp` with a password; restore drills of the replica copies. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "src/store/drill.h"
 #include "src/store/replica.h"
 #include "src/store/store.h"
 #include "src/util/file.h"
@@ -90,14 +92,22 @@ static int wait_port(unsigned port, double secs)
 	return -1;
 }
 
+static void server_serve(struct server *sv, struct st *x, const char *kind);
+
 /* rclone serve webdav --user U --pass P on 127.0.0.1:port serving dir. */
 static void server_start(struct server *sv, struct st *x)
+{
+	server_serve(sv, x, "webdav");
+}
+
+/* rclone serve KIND (webdav, sftp) --user U --pass P on 127.0.0.1:port serving dir. */
+static void server_serve(struct server *sv, struct st *x, const char *kind)
 {
 	char addr[64];
 	pid_t pid;
 
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", sv->port);
-	snprintf(sv->log, sizeof(sv->log), "%s/webdav-%u.log", x->tmp, sv->port);
+	snprintf(sv->log, sizeof(sv->log), "%s/%s-%u.log", x->tmp, kind, sv->port);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -107,13 +117,13 @@ static void server_start(struct server *sv, struct st *x)
 		setpgid(0, 0);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(RCLONE, RCLONE, "serve", "webdav", "--config", "/dev/null", "--user", "U",
-		      "--pass", "P", "--addr", addr, sv->dir, (char *)NULL);
+		execl(RCLONE, RCLONE, "serve", kind, "--config", "/dev/null", "--user", "U", "--pass",
+		      "P", "--addr", addr, sv->dir, (char *)NULL);
 		_exit(127);
 	}
 	sv->pid = pid;
 	if (wait_port(sv->port, 15) != 0)
-		fail_msg("rclone serve webdav did not listen on %s", addr);
+		fail_msg("rclone serve %s did not listen on %s", kind, addr);
 }
 
 static void server_stop(struct server *sv)
@@ -915,6 +925,386 @@ static void test_two_hosts(void **state)
 	mpc_store_close(sb);
 }
 
+/* A file's bytes with one byte flipped near its end (inside the last blob), rewritten. */
+static void flip_byte(const char *path)
+{
+	struct mpc_err e = { 0 };
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	assert_int_equal(mpc_file_read(path, 1 << 24, 0, &buf, &len, &e), MPC_OK);
+	buf[len - 3] ^= 0x01;
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mpc_file_write_atomic(path, buf, len, 0600, 1, &e), MPC_OK);
+	free(buf);
+}
+
+static const struct mpc_drill_item *drill_item(const struct mpc_drill_report *r, const char *n)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->items[i].name, n) == 0)
+			return &r->items[i];
+	return NULL;
+}
+
+/* Restore drills of the replica copies: each copy downloaded to a private temporary, opened in
+ * the token and compared with the contract; a tampered copy, a renamed copy, a down replica and
+ * wrong credentials each reported per replica and per file; nothing in the store changes. */
+static void test_drill_replicas(void **state)
+{
+	struct st *x = *state;
+	struct mpc_replica_report rr;
+	struct mpc_replica_set *s;
+	struct mpc_drill_report d;
+	struct sf_set f6;
+	struct mpc_err e = { 0 };
+	const struct mpc_drill_item *it;
+	char loc[400], rdir[400], p[600], q[600], out[32768], tok[600], *text, metrics[700];
+	char cmd[800];
+	int st;
+
+	server_start(&x->wd, x);
+	write_conf(x, free_port(), NULL);
+	snprintf(loc, sizeof(loc), "loc:%s/r1", x->local);
+	snprintf(rdir, sizeof(rdir), "%s/r1", x->local);
+	put_epoch(x, 4);
+	put_epoch(x, 5);
+	put_epoch(x, 6);
+	s = new_set(x, "hosta", 30, loc, "wd:", NULL);
+	sync_ok(s, x->s, &rr);
+	expect_current(&rr);
+	mpc_replica_set_free(s);
+
+	/* every copy opens; the contract's epoch 6 restores from both replicas */
+	assert_int_equal(sf_synthetic_set(6, 3, 6, &f6), 0);
+	s = new_set(x, "hosta", 30, loc, "wd:", "down:", "bad:", NULL);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(mpc_drill_run(x->s, &x->t, 1, &f6.ks, &d, &e), MPC_OK);
+	assert_int_equal(mpc_replica_drill(s, x->s, &x->t, 1, &f6.ks, mpc_replica_now() + 120,
+					   &d, &e),
+			 MPC_OK);
+	assert_true(d.restorable);
+	assert_int_equal(d.n_replicas, 4);
+	for (size_t i = 0; i < 2; i++) {
+		const struct mpc_drill_replica *rp = &d.replicas[i];
+
+		if (!rp->reached)
+			fail_msg("%s: %s", rp->remote, rp->error);
+		assert_int_equal(rp->n_listed, 3);
+		assert_int_equal(rp->n_omitted, 0);
+		assert_int_equal(rp->r.n, 3);
+		assert_int_equal(rp->r.n_opened, 3);
+		assert_true(rp->r.restorable);
+		assert_string_equal(rp->r.restored, x->names[2]);
+		it = drill_item(&rp->r, x->names[2]);
+		assert_non_null(it);
+		assert_int_equal(it->verdict, MPC_DRILL_CURRENT);
+		it = drill_item(&rp->r, x->names[0]);
+		assert_non_null(it);
+		assert_int_equal(it->verdict, MPC_DRILL_OLDER);
+	}
+	assert_false(d.replicas[2].reached); /* down */
+	assert_non_null(strstr(d.replicas[2].error, "listing"));
+	assert_false(d.replicas[3].reached); /* wrong password */
+	assert_null(strstr(d.replicas[3].error, "WRONG"));
+	/* metrics: a series per replica; promtool accepts the text */
+	text = malloc(MPC_DRILL_METRICS_MAX);
+	assert_non_null(text);
+	assert_true(mpc_drill_metrics_text(&d, text, MPC_DRILL_METRICS_MAX, &e) > 0);
+	snprintf(p, sizeof(p), "mpc_backup_last_drill_replica_restorable{replica=\"%s\"} 1\n", loc);
+	assert_non_null(strstr(text, p));
+	assert_non_null(strstr(text, "mpc_backup_last_drill_replica_reached{replica=\"down:\"} 0\n"));
+	assert_non_null(strstr(text, "mpc_backup_last_drill_replica_files{replica=\"wd:\","
+				     "verdict=\"current\"} 1\n"));
+	snprintf(metrics, sizeof(metrics), "%s/drill.prom", x->tmp);
+	{
+		FILE *fp = fopen(metrics, "w");
+
+		assert_non_null(fp);
+		/* HELP lines as the monitor's /metrics adds them */
+		for (char *l = text; *l != '\0';) {
+			char *nl = strchr(l, '\n');
+
+			char help[200];
+
+			snprintf(help, sizeof(help), "# HELP %.*s ", (int)strcspn(l + 7, " "),
+				 l + 7);
+			if (strncmp(l, "# TYPE ", 7) == 0 && strstr(text, help) == NULL)
+				fprintf(fp, "%sA drill result.\n", help);
+			fprintf(fp, "%.*s\n", (int)(nl - l), l);
+			l = nl + 1;
+		}
+		fclose(fp);
+	}
+	free(text);
+	if (access("/usr/bin/promtool", X_OK) == 0) {
+		snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s' 2>&1", metrics);
+		st = th_run(cmd, out, sizeof(out));
+		if (st != 0)
+			fail_msg("promtool: %s", out);
+	}
+	mpc_drill_report_free(&d);
+	/* the staging directories are gone; the store holds its three files only */
+	assert_int_equal(count_files(x->dir, ".tmp-"), 0);
+	assert_int_equal(store_count(x->dir), 3);
+
+	/* tamper the newest copy on loc, rename the oldest: found per file, loc not restorable */
+	snprintf(p, sizeof(p), "%s/%s", rdir, x->names[2]);
+	flip_byte(p);
+	snprintf(p, sizeof(p), "%s/%s", rdir, x->names[0]);
+	snprintf(q, sizeof(q), "%s/keyset-e00000000000000000003-0123456789abcdef.mpcs", rdir);
+	assert_int_equal(rename(p, q), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(mpc_drill_run(x->s, &x->t, 1, &f6.ks, &d, &e), MPC_OK);
+	assert_int_equal(mpc_replica_drill(s, x->s, &x->t, 1, &f6.ks, 0, &d, &e), MPC_OK);
+	assert_true(d.restorable); /* the local store is intact */
+	assert_true(d.replicas[0].reached);
+	assert_false(d.replicas[0].r.restorable);
+	it = drill_item(&d.replicas[0].r, x->names[2]);
+	assert_non_null(it);
+	assert_int_equal(it->verdict, MPC_DRILL_FAILED);
+	it = drill_item(&d.replicas[0].r, "keyset-e00000000000000000003-0123456789abcdef.mpcs");
+	assert_non_null(it);
+	assert_int_equal(it->verdict, MPC_DRILL_FAILED);
+	assert_non_null(strstr(it->msg, "renamed or tampered"));
+	assert_int_equal(d.replicas[0].r.n_failed, 2);
+	assert_true(d.replicas[1].r.restorable); /* webdav untouched */
+	mpc_drill_report_free(&d);
+	mpc_replica_set_free(s);
+	sf_set_free(&f6);
+
+	/* the CLI: text and --json, per replica and per file, exit 15 for the tampered copy */
+	snprintf(tok, sizeof(tok), "%s", x->h.uri);
+	st = run_cli(NULL, out, sizeof(out), "drill", "--store", x->dir, "--token", tok,
+		     "--replica", loc, "--replica", "wd:", "--rclone-config", x->conf, NULL);
+	if (st != 15)
+		fail_msg("drill: %d %s", st, out);
+	assert_non_null(strstr(out, "NOT restorable from the replica"));
+	assert_non_null(strstr(out, "restorable from the replica: keyset-e"));
+	st = run_cli(NULL, out, sizeof(out), "drill", "--store", x->dir, "--token", tok,
+		     "--replica", "wd:", "--rclone-config", x->conf, "--json", NULL);
+	if (st != 0)
+		fail_msg("drill wd: %d %s", st, out);
+	assert_non_null(strstr(out, "\"replicas\""));
+	assert_non_null(strstr(out, "\"remote\": \"wd:\""));
+	/* a down replica: 74; --local-only leaves it out */
+	st = run_cli(NULL, out, sizeof(out), "drill", "--store", x->dir, "--token", tok,
+		     "--replica", "down:", "--rclone-config", x->conf, NULL);
+	if (st != 74)
+		fail_msg("drill down: %d %s", st, out);
+	assert_non_null(strstr(out, "replica down:: NOT DRILLED"));
+	st = run_cli(NULL, out, sizeof(out), "drill", "--store", x->dir, "--token", tok,
+		     "--replica", "down:", "--rclone-config", x->conf, "--local-only", NULL);
+	assert_int_equal(st, 0);
+	assert_int_equal(count_files(x->dir, ".tmp-"), 0);
+	assert_int_equal(store_count(x->dir), 3);
+}
+
+/* `rclone serve sftp` with a password (obscured in rclone's configuration) on loopback:
+ * replicate, compare by the digests SFTP lists, fetch --verify on a new host, drill the copies,
+ * the server down (nothing lost, caught up when back), wrong credentials (refused fast, never
+ * quoted). */
+static void test_sftp(void **state)
+{
+	struct st *x = *state;
+	struct mpc_replica_report r;
+	struct mpc_replica_set *s;
+	struct server sf = { 0 };
+	char good[128], wrong[128], extra[1024], out[16384], fresh[300], tok[600];
+	double t0;
+	int st;
+
+	sf.port = free_port();
+	snprintf(sf.dir, sizeof(sf.dir), "%s/sftp", x->tmp);
+	assert_int_equal(mkdir(sf.dir, 0700), 0);
+	obscure("P", good, sizeof(good));
+	obscure("WRONG-secret-9", wrong, sizeof(wrong));
+	snprintf(extra, sizeof(extra),
+		 "[sf]\ntype = sftp\nhost = 127.0.0.1\nport = %u\nuser = U\npass = %s\n\n"
+		 "[sfbad]\ntype = sftp\nhost = 127.0.0.1\nport = %u\nuser = U\npass = %s\n\n",
+		 sf.port, good, sf.port, wrong);
+	write_conf(x, 1, extra);
+	server_serve(&sf, x, "sftp");
+	put_epoch(x, 4);
+	put_epoch(x, 5);
+
+	/* replicate: both files copied; compared by the digests the SFTP server lists */
+	s = new_set(x, "hosta", 20, "sf:b", NULL);
+	sync_ok(s, x->s, &r);
+	expect_current(&r);
+	assert_int_equal(r.uploaded, 2);
+	{
+		char d[400];
+
+		snprintf(d, sizeof(d), "%s/b", sf.dir);
+		assert_true(same_file(x, d, x->names[0]));
+		assert_true(same_file(x, d, x->names[1]));
+		assert_int_equal(count_files(d, ".tmp-"), 0);
+	}
+	assert_int_equal(mpc_replica_verify(s, x->s, mpc_replica_now() + 60, &r, NULL), MPC_OK);
+	expect_current(&r);
+	assert_int_equal(r.items[0].files_unhashed, 0);
+	mpc_replica_set_free(s);
+
+	/* fetch --verify on a new host, then drill the copies in place */
+	snprintf(fresh, sizeof(fresh), "%s/newhost", x->tmp);
+	snprintf(tok, sizeof(tok), "%s", x->h.uri);
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from", "sf:b",
+		     "--rclone-config", x->conf, "--verify", "--token", tok, NULL);
+	if (st != 0)
+		fail_msg("fetch: %d %s", st, out);
+	assert_int_equal(store_count(fresh), 2);
+	assert_int_equal(count_files(fresh, ".tmp-"), 0);
+	st = run_cli(NULL, out, sizeof(out), "drill", "--store", x->dir, "--token", tok,
+		     "--replica", "sf:b", "--rclone-config", x->conf, NULL);
+	if (st != 0)
+		fail_msg("drill: %d %s", st, out);
+	assert_non_null(strstr(out, "replica sf:b: 2 copies listed, 2 drilled"));
+
+	/* wrong credentials: refused at once, the password never in the message */
+	s = new_set(x, "hosta", 20, "sfbad:b", NULL);
+	t0 = mpc_replica_now();
+	sync_ok(s, x->s, &r);
+	assert_true(mpc_replica_now() - t0 < 15);
+	assert_false(r.items[0].reached);
+	assert_non_null(strstr(r.items[0].last_error, "unable to authenticate"));
+	assert_null(strstr(r.items[0].last_error, "WRONG-secret-9"));
+	assert_null(strstr(r.items[0].last_error, wrong));
+	mpc_replica_set_free(s);
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from",
+		     "sfbad:b", "--rclone-config", x->conf, NULL);
+	assert_int_equal(st, 15); /* refused credentials: MPC_ERR_AUTH */
+	assert_null(strstr(out, wrong));
+
+	/* the server goes down: the new file stays local and durable, the replica is behind, and
+	 * it is caught up when the server is back */
+	server_stop(&sf);
+	put_epoch(x, 6);
+	s = new_set(x, "hosta", 20, "sf:b", NULL);
+	sync_ok(s, x->s, &r);
+	assert_false(r.items[0].reached);
+	assert_int_equal(r.failed, 1);
+	assert_int_equal(store_count(x->dir), 3);
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from", "sf:b",
+		     "--rclone-config", x->conf, NULL);
+	assert_int_equal(st, 74);
+	assert_int_equal(store_count(fresh), 2);
+	server_serve(&sf, x, "sftp");
+	sync_ok(s, x->s, &r);
+	expect_current(&r);
+	assert_int_equal(r.uploaded, 1);
+	mpc_replica_set_free(s);
+	server_stop(&sf);
+}
+
+/* fetch bounds what it downloads: a replica listing more store files than
+ * MPC_REPLICA_FETCH_FILES_MAX is refused before anything is downloaded. */
+static void test_fetch_bounds(void **state)
+{
+	struct st *x = *state;
+	char dir[400], p[600], out[4096], fresh[300];
+	int st;
+
+	write_conf(x, 1, NULL);
+	/* one copy listed over the store's file bound: refused by its listed size, not fetched */
+	snprintf(dir, sizeof(dir), "%s/big", x->local);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(p, sizeof(p), "%s/keyset-e%020u-%016x.mpcs", dir, 1u, 1u);
+	{
+		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		assert_true(fd >= 0);
+		assert_int_equal(ftruncate(fd, (off_t)MPC_STORE_FILE_MAX + 1), 0);
+		close(fd);
+	}
+	snprintf(fresh, sizeof(fresh), "%s/newhost-big", x->tmp);
+	snprintf(p, sizeof(p), "loc:%s", dir);
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from", p,
+		     "--rclone-config", x->conf, NULL);
+	if (st != 65)
+		fail_msg("fetch big: %d %s", st, out);
+	assert_non_null(strstr(out, "over "));
+	assert_int_equal(store_count(fresh), 0);
+	assert_int_equal(count_files(fresh, ".tmp-"), 0);
+
+	snprintf(dir, sizeof(dir), "%s/many", x->local);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	for (unsigned i = 0; i <= MPC_REPLICA_FETCH_FILES_MAX; i++) {
+		snprintf(p, sizeof(p), "%s/keyset-e%020u-%016x.mpcs", dir, i + 1, i);
+		write_text(p, "x", 0600);
+	}
+	snprintf(fresh, sizeof(fresh), "%s/newhost", x->tmp);
+	snprintf(p, sizeof(p), "loc:%s", dir);
+	st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from", p,
+		     "--rclone-config", x->conf, NULL);
+	if (st != 65)
+		fail_msg("fetch: %d %s", st, out);
+	assert_non_null(strstr(out, "over the bound of 4096 files"));
+	assert_int_equal(store_count(fresh), 0);
+	assert_int_equal(count_files(fresh, ".tmp-"), 0);
+}
+
+/* Hosts whose names share a first label ("a.x.example", "a.y.example") or a prefix ("a",
+ * "a-b") have distinct temporaries: a pass deletes its own stale temporary only. A move skipped
+ * because the name appeared after the listing (another host) is counted as already present, not
+ * as an upload, and its temporary is removed. */
+static void test_host_names_and_skipped_move(void **state)
+{
+	struct st *x = *state;
+	struct mpc_replica_report r;
+	struct mpc_replica_set *s;
+	char loc[400], rdir[400], p[700], wrap[400], text[600];
+	struct mpc_replica_opts o = { .config = x->conf, .call_timeout = 30 };
+	struct mpc_err e = { 0 };
+
+	write_conf(x, 1, NULL);
+	snprintf(loc, sizeof(loc), "loc:%s/r1", x->local);
+	snprintf(rdir, sizeof(rdir), "%s/r1", x->local);
+	assert_int_equal(mkdir(rdir, 0700), 0);
+	put_epoch(x, 4);
+	/* stale temporaries of four hosts */
+	snprintf(p, sizeof(p), "%s/.tmp-a.x.example-%s", rdir, x->names[0]);
+	write_text(p, "partial", 0600);
+	snprintf(p, sizeof(p), "%s/.tmp-a.y.example-%s", rdir, x->names[0]);
+	write_text(p, "partial", 0600);
+	snprintf(p, sizeof(p), "%s/.tmp-a-b-%s", rdir, x->names[0]);
+	write_text(p, "partial", 0600);
+	snprintf(p, sizeof(p), "%s/.tmp-a-%s", rdir, x->names[0]);
+	write_text(p, "partial", 0600);
+	s = new_set(x, "a.x.example", 30, loc, NULL);
+	sync_ok(s, x->s, &r);
+	expect_current(&r);
+	mpc_replica_set_free(s);
+	assert_int_equal(count_files(rdir, ".tmp-a.x.example-"), 0);
+	assert_int_equal(count_files(rdir, ".tmp-a.y.example-"), 1);
+	assert_int_equal(count_files(rdir, ".tmp-a-b-"), 1);
+	s = new_set(x, "a", 30, loc, NULL);
+	sync_ok(s, x->s, &r);
+	mpc_replica_set_free(s);
+	assert_int_equal(count_files(rdir, ".tmp-a-b-"), 1); /* not host a's */
+	snprintf(p, sizeof(p), "%s/.tmp-a-%s", rdir, x->names[0]);
+	assert_int_equal(access(p, F_OK), -1);
+
+	/* a move skipped: an rclone whose listing misses the file already there (as if another
+	 * host wrote it after this host listed) */
+	snprintf(wrap, sizeof(wrap), "%s/rclone-blind", x->tmp);
+	snprintf(text, sizeof(text),
+		 "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = lsjson ] && { echo '[]'; exit 0; }; done\n"
+		 "exec " RCLONE " \"$@\"\n");
+	write_text(wrap, text, 0700);
+	o.rclone = wrap;
+	o.host_id = "hosta";
+	assert_int_equal(mpc_replica_set_new(&o, &s, &e), MPC_OK);
+	assert_int_equal(mpc_replica_set_add(s, loc, &e), MPC_OK);
+	sync_ok(s, x->s, &r);
+	assert_int_equal(r.uploaded, 0);
+	assert_int_equal(r.already_present, 1);
+	assert_int_equal(r.items[0].uploads_total, 0);
+	assert_int_equal(count_files(rdir, ".tmp-hosta-"), 0);
+	assert_true(same_file(x, rdir, x->names[0]));
+	mpc_replica_set_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -925,6 +1315,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_upload_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tamper_and_fetch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_hosts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drill_replicas, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sftp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_bounds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_names_and_skipped_move, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
