@@ -1,7 +1,11 @@
-/* ed25519.c: Ed25519 public key export and CKM_EDDSA signing in the token. */
+/* ed25519.c: Ed25519 public key export, CKM_EDDSA signing in the token, and the proof that a
+ * public key pairs with the token's private key. */
 #include "pkcs11/ed25519.h"
 
 #include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "pkcs11/internal.h"
 #include "pkcs11/keys.h"
@@ -75,4 +79,33 @@ int mpc_ed25519_sign(struct mpc_token *t, const uint8_t *msg, size_t n, uint8_t 
 	struct sign_call a = { msg, n, sig };
 
 	return mpc_token_call(t, sign_op, &a, e);
+}
+
+int mpc_ed25519_verify_pair(struct mpc_token *t, const uint8_t pub[32], struct mpc_err *e)
+{
+	uint8_t msg[32], sig[64];
+	EVP_PKEY *pk = NULL;
+	EVP_MD_CTX *md = NULL;
+	int rc;
+
+	if (RAND_bytes(msg, (int)sizeof(msg)) != 1)
+		return mpc_fail(e, MPC_ERR_INTERNAL, "OpenSSL RAND_bytes failed");
+	rc = mpc_ed25519_sign(t, msg, sizeof(msg), sig, e);
+	if (rc != MPC_OK)
+		return rc;
+	pk = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", "?provider=default", pub, 32);
+	md = EVP_MD_CTX_new();
+	if (pk == NULL || md == NULL ||
+	    EVP_DigestVerifyInit_ex(md, NULL, NULL, NULL, "?provider=default", pk, NULL) != 1) {
+		rc = mpc_fail(e, MPC_ERR_INTERNAL, "OpenSSL cannot verify Ed25519 signatures");
+		goto out;
+	}
+	if (EVP_DigestVerify(md, sig, sizeof(sig), msg, sizeof(msg)) != 1)
+		rc = mpc_fail(e, MPC_ERR_AUTH,
+			      "the token's Ed25519 signature does not verify with its own public "
+			      "key: the TLS private and public objects are not one key pair");
+out:
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pk);
+	return rc;
 }

@@ -162,6 +162,10 @@ int mpc_key_find(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *
 int mpc_key_get(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h,
 		struct mpc_err *e);
 
+/* The CKA_ID of object `h` for messages, into out[cap]: printable text as is, else hex;
+ * "(none)" if unreadable. */
+void mpc_key_object_id(struct mpc_token *t, CK_OBJECT_HANDLE h, char *out, size_t cap);
+
 /* Security attributes of the object `h`. */
 int mpc_key_get_attrs(struct mpc_token *t, CK_OBJECT_HANDLE h, struct mpc_key_attrs *a,
 		      struct mpc_err *e);

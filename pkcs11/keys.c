@@ -105,8 +105,7 @@ int mpc_key_find(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *
 	return MPC_OK;
 }
 
-/* The object's CKA_ID for messages: printable text as is, else hex; "(none)" if unreadable. */
-static void object_id(struct mpc_token *t, CK_OBJECT_HANDLE h, char *out, size_t cap)
+void mpc_key_object_id(struct mpc_token *t, CK_OBJECT_HANDLE h, char *out, size_t cap)
 {
 	unsigned char v[32];
 	CK_ATTRIBUTE a = { CKA_ID, v, sizeof(v) };
@@ -146,7 +145,7 @@ int mpc_key_get(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *h
 		if (a.sensitive != 1 || a.extractable != 0) {
 			char id[80];
 
-			object_id(t, *h, id, sizeof(id));
+			mpc_key_object_id(t, *h, id, sizeof(id));
 			return mpc_fail(
 				e, MPC_ERR_STATE,
 				"token \"%s\": key \"%s\" (CKA_ID %s) is %s: refusing to use a "

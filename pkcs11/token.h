@@ -95,7 +95,8 @@ int mpc_token_reinit(struct mpc_token *const *tokens, size_t n, struct mpc_err *
 /* ---- without a PIN (token_public.c) ----
  * `register` and `token show` need only the TLS public key, which mpc-backup creates as a public
  * object (CKA_PRIVATE false) that a session without C_Login can read. These open the token that
- * way, so no PIN is read (and no PIN try is spent) where none is needed. */
+ * way, so no PIN is read (and no PIN try is spent) where none is given; a key read so is not
+ * checked against the private key (mpc_token_tls_key). */
 
 /* Find the token as mpc_token_open does, but open a read-only session and do not log in: no PIN
  * source is read. `pin` (may be NULL) is kept for a later mpc_token_login(). Only public
@@ -118,12 +119,34 @@ int mpc_token_needs_login(struct mpc_token *t);
  * MPC_ERR_PIN, MPC_ERR_PKCS11, MPC_ERR_TOKEN_UNAVAILABLE. Takes the token's lock. */
 int mpc_token_login(struct mpc_token *t, struct mpc_err *e) __attribute__((warn_unused_result));
 
-/* The TLS public key of `t` (32 raw bytes). On a token opened by mpc_token_open_public it is
- * read without a PIN; if the token keeps it as a private object (some HSMs do: it is then
- * invisible without a login) or it is absent, the token is logged in (mpc_token_login) and it
- * is read again; *logged_in (may be NULL) then says 1. Errors: MPC_ERR_OBJECT_NOT_FOUND (no TLS
- * key: `token init`), MPC_ERR_PIN (the key needs the PIN and none was given; the message says
- * so), MPC_ERR_PKCS11. */
+/* What mpc_token_tls_key found out about the key it returned. */
+struct mpc_tls_key_check {
+	int logged_in; /* 1: the token was logged in (a PIN was read) */
+	int verified;  /* 1: proven the public half of the token's TLS private key (a random
+			* challenge signed in the token verifies with it); 0: not checked, because
+			* no PIN was given and the private key cannot be used without one */
+};
+
+/* The TLS public key of `t` (32 raw bytes), found by its label (the URI's object=, else
+ * "mpc-backup-tls") among the objects of its class, whatever their CKA_ID: a session without
+ * C_Login can create a public object with that label on many tokens, so a key is never taken
+ * on its label alone where the token can say more.
+ * - A PIN source is configured (mpc_token_pin_configured), or the session can use private
+ *   objects (a logged-in token, one that needs no login): the token is logged in
+ *   (mpc_token_login), exactly one public and one private TLS key object must be there, and
+ *   the public one must verify a signature the private one made over a random challenge
+ *   (mpc_ed25519_verify_pair). chk->verified = 1.
+ * - No PIN: exactly one public TLS key object must be visible; it is returned unverified
+ *   (chk->verified = 0: the caller says so). None visible (the token keeps it as a private
+ *   object, or it is absent): MPC_ERR_PIN saying the key cannot be read without logging in.
+ * Errors: MPC_ERR_STATE (more than one public, or private, TLS key object: the message gives
+ * the count and their CKA_IDs), MPC_ERR_AUTH (the two objects are not one key pair),
+ * MPC_ERR_OBJECT_NOT_FOUND (no TLS key: `token init`), MPC_ERR_PIN, MPC_ERR_PKCS11,
+ * MPC_ERR_TOKEN_UNAVAILABLE. pub and *chk (chk may be NULL) are set on success only. */
+int mpc_token_tls_key(struct mpc_token *t, uint8_t pub[32], struct mpc_tls_key_check *chk,
+		      struct mpc_err *e) __attribute__((warn_unused_result));
+
+/* mpc_token_tls_key, with *logged_in (may be NULL) set to chk.logged_in (0 on failure). */
 int mpc_token_tls_public_key(struct mpc_token *t, uint8_t pub[32], int *logged_in,
 			     struct mpc_err *e);
 

@@ -11,13 +11,26 @@ static const char register_help[] =
 	"\n"
 	"Prints the arguments of register_backup_service with this token's TLS public key, and a\n"
 	"near CLI command that the operator runs from their account (it needs a full-access key:\n"
-	"the call carries a 1 yoctoNEAR deposit). Nothing is sent. Needs no PIN: the public key\n"
-	"is read without logging in (a token that keeps it as a private object needs the PIN).\n"
+	"the call carries a 1 yoctoNEAR deposit). Nothing is sent. With the PIN, the key printed\n"
+	"is verified: the token signs a random challenge with the private key and the signature\n"
+	"must verify with it. Without a PIN the public key is read without logging in and is NOT\n"
+	"verified (stderr, and \"verified\": false in --json, say so); a token that keeps it as\n"
+	"a private object needs the PIN.\n"
 	"\n"
 	"  --account OPERATOR   the node operator's NEAR account (signs the transaction)\n"
 	"  --contract ACCOUNT   the MPC contract (default v1.signer)\n"
 	"  --network NAME       near CLI network config (default mainnet)\n" MPC_CLI_CONFIG_HELP
 		MPC_CLI_COMMON_HELP;
+
+/* What was checked of the key printed (stderr in text, "verification" in JSON). */
+static const char verified_words[] =
+	"TLS public key verified: the token signed a random challenge with its TLS private key "
+	"and the signature verifies with this key";
+static const char unverified_words[] =
+	"TLS public key NOT verified against the private key, because no PIN was given: it is "
+	"the one public object labelled mpc-backup-tls, which anyone with access to the token "
+	"can create without a PIN. To verify it, give the PIN (--pin-file, pin-source= in the "
+	"token URI, or MPC_BACKUP_PIN) and run register again";
 
 /* NEAR account ids: 2..64 chars of [a-z0-9._-]; checked so the printed command is safe. */
 static int account_ok(const char *s)
@@ -74,6 +87,7 @@ int mpc_cmd_register(int argc, char **argv)
 	const char *account, *contract, *network = "mainnet";
 	char pub_str[MPC_ED25519_KEY_STR_MAX], args[160];
 	uint8_t pub[32];
+	struct mpc_tls_key_check chk = { 0 };
 	int rc, status;
 
 	status = mpc_cli_cfg_parse("register", register_help, argc, argv, opts, &a, register_opt,
@@ -97,17 +111,11 @@ int mpc_cmd_register(int argc, char **argv)
 		mpc_config_free(&a.cfg);
 		return status;
 	}
-	/* Only the public key is needed: no PIN is read unless this token hides it (see
-	 * mpc_token_tls_public_key) */
+	/* With a PIN the key printed is proven to pair with the token's private key; without
+	 * one it is read as the public object it is, unchecked, and said so (mpc_token_tls_key) */
 	rc = mpc_cli_open_tokens(&a.c, MPC_CLI_NEED_TLS | MPC_CLI_PUBLIC, &tk, &e);
 	if (rc == MPC_OK) {
-		int logged_in = 0;
-
-		rc = mpc_token_tls_public_key(tk.tls, pub, &logged_in, &e);
-		if (rc == MPC_OK && logged_in)
-			fprintf(stderr,
-				"mpc-backup register: note: this token shows its TLS public "
-				"key only after a login; the PIN was used\n");
+		rc = mpc_token_tls_key(tk.tls, pub, &chk, &e);
 		mpc_cli_close_tokens(&tk);
 	}
 	if (rc == MPC_OK)
@@ -118,14 +126,19 @@ int mpc_cmd_register(int argc, char **argv)
 	}
 	snprintf(args, sizeof(args), "{\"backup_service_info\":{\"public_key\":\"%s\"}}", pub_str);
 	if (a.json) {
-		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:{s:{s:s}}, s:s}", "contract",
-				      contract, "network", network, "account", account, "method",
-				      "register_backup_service", "args", "backup_service_info",
-				      "public_key", pub_str, "deposit_yoctonear", "1");
+		json_t *j =
+			json_pack("{s:s, s:s, s:s, s:s, s:{s:{s:s}}, s:s, s:b, s:s}", "contract",
+				  contract, "network", network, "account", account, "method",
+				  "register_backup_service", "args", "backup_service_info",
+				  "public_key", pub_str, "deposit_yoctonear", "1", "verified",
+				  chk.verified, "verification",
+				  chk.verified ? verified_words : unverified_words);
 
 		mpc_config_free(&a.cfg);
 		return mpc_cli_print_json(j);
 	}
+	fprintf(stderr, "mpc-backup register: %s\n",
+		chk.verified ? verified_words : unverified_words);
 	printf("register_backup_service arguments:\n%s\n\n", args);
 	printf("Run as the operator (account %s, full-access key):\n", account);
 	status = printf("near contract call-function as-transaction %s register_backup_service "

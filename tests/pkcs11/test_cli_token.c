@@ -139,21 +139,32 @@ static void test_no_pin_for_the_public_key(void **state)
 	assert_int_equal(run(c, NULL, args), 0);
 	snprintf(missing, sizeof(missing), "%s/no-such-pin-file", c->hsm.dir);
 
-	/* register: with the PIN (the harness exports MPC_BACKUP_PIN), then without any */
+	/* register: with the PIN (the harness exports MPC_BACKUP_PIN) the key is verified
+	 * against the private key; without any PIN source the same key, said to be unchecked */
 	snprintf(args, sizeof(args), "register --token '%s' --account op.near", c->hsm.uri);
 	assert_int_equal(run(c, NULL, args), 0);
 	snprintf(pinned, sizeof(pinned), "%s", c->out);
+	assert_non_null(strstr(pinned, "TLS public key verified"));
+	assert_null(strstr(pinned, "NOT verified"));
 	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 0);
-	assert_string_equal(c->out, pinned);
+	assert_string_equal(strstr(c->out, "register_backup_service arguments:"),
+			    strstr(pinned, "register_backup_service arguments:"));
+	assert_non_null(strstr(c->out, "NOT verified against the private key, because no PIN"));
+	assert_non_null(strstr(c->out, "give the PIN"));
+	/* a configured PIN source is used, and its failure reported (as token show does) */
 	snprintf(args, sizeof(args), "register --token '%s' --account op.near --pin-file %s",
 		 c->hsm.uri, missing);
-	assert_int_equal(run(c, "MPC_BACKUP_PIN=99999999", args), 0);
-	assert_string_equal(c->out, pinned);
+	assert_int_equal(run(c, "MPC_BACKUP_PIN=99999999", args), 14);
+	assert_int_equal(lines(c->out), 1);
+	/* a locked token, and no PIN: the public key, unchecked */
 	snprintf(args, sizeof(args), "register --account op.near --token "
 		 "'pkcs11:token=mpc-backup?module-path=%s'", getenv("LOCKSHIM"));
-	snprintf(env, sizeof(env), "LOCKSHIM_REAL=%s LOCKSHIM_FLAGS=%lu", c->hsm.module, 1UL << 18);
+	snprintf(env, sizeof(env), "LOCKSHIM_REAL=%s LOCKSHIM_FLAGS=%lu env -u MPC_BACKUP_PIN",
+		 c->hsm.module, 1UL << 18);
 	assert_int_equal(run(c, env, args), 0);
-	assert_string_equal(c->out, pinned);
+	assert_non_null(strstr(c->out, "NOT verified"));
+	assert_string_equal(strstr(c->out, "register_backup_service arguments:"),
+			    strstr(pinned, "register_backup_service arguments:"));
 
 	/* token show: with a PIN source every key; without one the public objects, a note, and
 	 * the same TLS public key */
@@ -171,7 +182,7 @@ static void test_no_pin_for_the_public_key(void **state)
 	assert_string_equal(key, key2);
 	snprintf(args, sizeof(args), "token show --token 'pkcs11:token=mpc-backup?module-path=%s'",
 		 getenv("LOCKSHIM"));
-	strcat(env, " env -u MPC_BACKUP_PIN"); /* the locked token, and no PIN */
+	/* the locked token (env above), and no PIN */
 	assert_int_equal(run(c, env, args), 0);
 	shown_key(c->out, key2);
 	assert_string_equal(key, key2);
@@ -230,10 +241,135 @@ static void test_private_public_key_needs_the_pin(void **state)
 	assert_non_null(strstr(c->out, "cannot be read without logging in"));
 	assert_int_equal(run(c, NULL, args), 0);
 	assert_non_null(strstr(c->out, key));
-	assert_non_null(strstr(c->out, "the PIN was used"));
+	assert_non_null(strstr(c->out, "TLS public key verified"));
 	snprintf(args, sizeof(args), "token show --token '%s'", c->hsm.uri);
 	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 14);
 	assert_non_null(strstr(c->out, "cannot be read without logging in"));
+}
+
+/* Plant a public CKO_PUBLIC_KEY labelled mpc-backup-tls (CKA_ID id) from a session that never
+ * logs in (plant_tls.c), holding a key whose private half the token does not have. */
+static void plant(struct cli *c, const char *id)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "'%s' '%s' mpc-backup %s 2>&1", getenv("PLANT_TLS"),
+		 c->hsm.module, id);
+	if (th_run(cmd, c->out, sizeof(c->out)) != 0)
+		fail_msg("%s: %s", cmd, c->out);
+}
+
+/* The JSON of `register --json` (the note goes to stderr only in text form). */
+static json_t *register_json(struct cli *c, const char *env, int want)
+{
+	char args[1024];
+	json_error_t je;
+	json_t *j;
+
+	snprintf(args, sizeof(args), "register --json --token '%s' --account op.near", c->hsm.uri);
+	assert_int_equal(run(c, env, args), want);
+	j = json_loads(c->out, 0, &je);
+	if (j == NULL)
+		fail_msg("not JSON: %s", c->out);
+	return j;
+}
+
+/* A normal token: with the PIN the key is proven to pair with the private key (text and JSON),
+ * without one it is printed as unchecked. */
+static void test_register_says_verified(void **state)
+{
+	struct cli *c = *state;
+	char args[1024];
+	json_t *j;
+
+	snprintf(args, sizeof(args), "token init --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 0);
+	j = register_json(c, NULL, 0);
+	assert_true(json_is_true(json_object_get(j, "verified")));
+	assert_non_null(strstr(json_string_value(json_object_get(j, "verification")), "verified"));
+	json_decref(j);
+	j = register_json(c, "env -u MPC_BACKUP_PIN", 0);
+	assert_true(json_is_false(json_object_get(j, "verified")));
+	assert_non_null(strstr(json_string_value(json_object_get(j, "verification")),
+			       "NOT verified against the private key, because no PIN was given"));
+	json_decref(j);
+}
+
+/* The reviewer's attack: the token keeps the real TLS public key as a private object, and a
+ * public one with the same label is planted without the PIN. With the PIN the two public
+ * objects are seen and refused (naming the count and the CKA_IDs); without one the planted key
+ * is all the token shows, and it is printed only as unchecked. */
+static void test_planted_key_beside_a_private_one(void **state)
+{
+	struct cli *c = *state;
+	char cmd[2048], args[1024];
+
+	snprintf(cmd, sizeof(cmd), "pkcs11-tool --module '%s' --token-label mpc-backup --login "
+		 "--pin %s --keypairgen --key-type EC:edwards25519 --label mpc-backup-tls --id 10 "
+		 "--usage-sign --sensitive --private 2>&1", c->hsm.module, TH_USER_PIN);
+	if (th_run(cmd, c->out, sizeof(c->out)) != 0)
+		fail_msg("%s: %s", cmd, c->out);
+	plant(c, "10");
+	snprintf(args, sizeof(args), "register --token '%s' --account op.near", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 27);
+	assert_int_equal(lines(c->out), 1);
+	assert_non_null(strstr(c->out, "has 2 public key objects labelled \"mpc-backup-tls\" "
+				       "(CKA_ID 10, 10)"));
+	assert_null(strstr(c->out, "ed25519:"));
+	/* the same for contract status's and token show's reading of the key */
+	snprintf(args, sizeof(args), "token show --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 27);
+	assert_non_null(strstr(c->out, "has 2 public key objects"));
+	snprintf(args, sizeof(args), "register --token '%s' --account op.near", c->hsm.uri);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 0);
+	assert_non_null(strstr(c->out, "NOT verified against the private key"));
+}
+
+/* One public and one private object that are not one key pair (the real public object deleted
+ * with the PIN, a stranger's planted without): with the PIN the signature check refuses it. */
+static void test_planted_key_that_does_not_pair(void **state)
+{
+	struct cli *c = *state;
+	char cmd[2048], args[1024];
+	json_t *j;
+
+	snprintf(args, sizeof(args), "token init --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 0);
+	snprintf(cmd, sizeof(cmd), "pkcs11-tool --module '%s' --token-label mpc-backup --login "
+		 "--pin %s --delete-object --type pubkey --label mpc-backup-tls 2>&1",
+		 c->hsm.module, TH_USER_PIN);
+	if (th_run(cmd, c->out, sizeof(c->out)) != 0)
+		fail_msg("%s: %s", cmd, c->out);
+	plant(c, "10");
+	snprintf(args, sizeof(args), "register --token '%s' --account op.near", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 15);
+	assert_int_equal(lines(c->out), 1);
+	assert_non_null(strstr(c->out, "does not pair with the private key"));
+	assert_non_null(strstr(c->out, "not one key pair"));
+	assert_null(strstr(c->out, "ed25519:"));
+	j = register_json(c, "env -u MPC_BACKUP_PIN", 0);
+	assert_true(json_is_false(json_object_get(j, "verified")));
+	json_decref(j);
+}
+
+/* Without a PIN, a second visible public object (planted beside mpc-backup's own, here under
+ * another CKA_ID) is refused, naming both; with the PIN too. */
+static void test_second_public_key_without_pin(void **state)
+{
+	struct cli *c = *state;
+	char args[1024];
+
+	snprintf(args, sizeof(args), "token init --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 0);
+	plant(c, "11");
+	snprintf(args, sizeof(args), "register --token '%s' --account op.near", c->hsm.uri);
+	assert_int_equal(run(c, "env -u MPC_BACKUP_PIN", args), 27);
+	assert_int_equal(lines(c->out), 1);
+	assert_non_null(strstr(c->out, "has 2 public key objects labelled \"mpc-backup-tls\""));
+	assert_non_null(strstr(c->out, "11"));
+	assert_null(strstr(c->out, "ed25519:"));
+	assert_int_equal(run(c, NULL, args), 27);
+	assert_non_null(strstr(c->out, "has 2 public key objects"));
 }
 
 static void test_wrong_pin_once(void **state)
@@ -426,6 +562,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pin_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_pin_for_the_public_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_public_key_needs_the_pin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_register_says_verified, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_planted_key_beside_a_private_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_planted_key_that_does_not_pair, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_public_key_without_pin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_pin_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked_and_final_try, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clear_errors, setup, teardown),
