@@ -196,25 +196,21 @@ static int fail_ambiguous(struct mpc_p11_ctx *ctx, const struct mpc_token_uri *u
 			listed < matches ? ", ... (mpc-backup token list shows them all)" : "");
 }
 
-int mpc_token_find(struct mpc_p11_ctx *ctx, const struct mpc_token_uri *u,
-		   struct mpc_token_found *out, struct mpc_err *e)
+/* The one token `u` selects among ctx->mod[first .. end-1] (registered: among those p11-kit
+ * registered, when the URI names no module). */
+static int find_in(struct mpc_p11_ctx *ctx, const struct mpc_token_uri *u, int first, int end,
+		   int registered, struct mpc_token_found *out, struct mpc_err *e)
 {
 	struct search s;
 	size_t matches = 0, hit = 0;
-	int rc, first = 0, end = 0;
+	int rc = MPC_OK;
 
 	memset(&s, 0, sizeof(s));
-	rc = mpc_p11_modules_for_uri(ctx, u, &first, &end, e);
-	if (rc != MPC_OK)
-		return rc;
-	if (first == end)
-		return mpc_fail(e, MPC_ERR_MODULE,
-				"no PKCS#11 module: name one with module-path= or module-name= in "
-				"the token URI");
 	for (int i = first; i < end; i++) {
 		/* A URI that names no module searches the modules p11-kit has registered (they
 		 * have a name), not one this context loaded by path for another URI. */
-		if (u->module_path == NULL && u->module_name == NULL && ctx->mod[i].name == NULL)
+		if (registered && u->module_path == NULL && u->module_name == NULL &&
+		    ctx->mod[i].name == NULL)
 			continue;
 		rc = scan_module(ctx, i, u, &s, e);
 		if (rc != MPC_OK)
@@ -235,4 +231,30 @@ int mpc_token_find(struct mpc_p11_ctx *ctx, const struct mpc_token_uri *u,
 out:
 	free(s.tok);
 	return rc;
+}
+
+int mpc_token_find(struct mpc_p11_ctx *ctx, const struct mpc_token_uri *u,
+		   struct mpc_token_found *out, struct mpc_err *e)
+{
+	int rc, first = 0, end = 0;
+
+	rc = mpc_p11_modules_for_uri(ctx, u, &first, &end, e);
+	if (rc != MPC_OK)
+		return rc;
+	if (first == end)
+		return mpc_fail(e, MPC_ERR_MODULE,
+				"no PKCS#11 module: name one with module-path= or module-name= in "
+				"the token URI");
+	return find_in(ctx, u, first, end, 1, out, e);
+}
+
+int mpc_token_find_in_module(struct mpc_p11_ctx *ctx, struct mpc_p11_module *m,
+			     const struct mpc_token_uri *u, struct mpc_token_found *out,
+			     struct mpc_err *e)
+{
+	int mi = (int)(m - ctx->mod);
+
+	if (mi < 0 || mi >= ctx->n)
+		return mpc_fail(e, MPC_ERR_INTERNAL, "module %s is not in this context", m->path);
+	return find_in(ctx, u, mi, mi + 1, 0, out, e);
 }

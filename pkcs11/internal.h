@@ -122,7 +122,9 @@ void mpc_token_unlock(struct mpc_token *t);
 
 /* 1 if rv means the session or login was lost and mpc_token_recover() may help. */
 int mpc_token_rv_is_lost_session(CK_RV rv);
-/* Re-open the session and log in again (reading the PIN source again). */
+/* Re-open the session and log in again (reading the PIN source again). A token whose module
+ * was re-initialised since its session opened is found again instead (mpc_token_refind): its
+ * old session is forgotten, never closed. */
 int mpc_token_recover(struct mpc_token *t, struct mpc_err *e);
 /* Make sure there is a logged-in session (after a failed recovery there is none until this
  * succeeds). */
@@ -265,6 +267,14 @@ struct mpc_token_found {
 int mpc_token_find(struct mpc_p11_ctx *ctx, const struct mpc_token_uri *u,
 		   struct mpc_token_found *out, struct mpc_err *e);
 
+/* mpc_token_find within one module already loaded in ctx (the one a token was opened on):
+ * loads nothing and lists no registered modules, so it may run while other threads use ctx.
+ * Every URI attribute filters (library-*, slot-*, token), and more than one match is
+ * MPC_ERR_USAGE, as there. */
+int mpc_token_find_in_module(struct mpc_p11_ctx *ctx, struct mpc_p11_module *m,
+			     const struct mpc_token_uri *u, struct mpc_token_found *out,
+			     struct mpc_err *e);
+
 /* ---- a token that goes away and comes back (recover.c, module.c) ----
  * A token whose device is removed, whose module lost it (SoftHSM2 with its token directory
  * moved away answers CKR_GENERAL_ERROR to C_GetTokenInfo and finds no objects), or whose module
@@ -299,8 +309,9 @@ int mpc_token_classify(struct mpc_token *t, int rc, struct mpc_err *e);
 
 /* The module was re-initialised since t's session opened: forget the session and the cached
  * key handles (never closing them: the numbers may belong to another session now), find the
- * token again in its module by the identity it had when opened (label, serial, manufacturer,
- * model) and open a session and log in again. Lock held. */
+ * token again in its module by its URI (mpc_token_find_in_module: slot-id, library-* and token
+ * attributes all filter, and two matches are refused), check it has the identity it had when
+ * opened (label, serial, manufacturer, model), and open a session and log in again. Lock held. */
 int mpc_token_refind(struct mpc_token *t, struct mpc_err *e);
 
 #endif

@@ -155,63 +155,28 @@ int mpc_token_check(struct mpc_token *t, struct mpc_err *e)
 	return rc;
 }
 
-/* The slot of the module holding the token t was opened on (same label, serial, manufacturer
- * and model): 1 with *slot and *info set, 0 when none does (seen lists what does), or an error. */
-static int find_again(struct mpc_token *t, CK_SLOT_ID *slot, CK_TOKEN_INFO *info, char *seen,
-		      size_t seen_cap, struct mpc_err *e)
+/* Does the token found have the identity t had when opened? */
+static int same_identity(const struct mpc_token *t, const CK_TOKEN_INFO *ti)
 {
-	CK_SLOT_ID *slots = NULL;
-	CK_ULONG n = 0;
-	CK_RV rv;
-	int found = 0;
+	struct mpc_token_desc d;
 
-	rv = t->fn->C_GetSlotList(CK_TRUE, NULL, &n);
-	if (rv == CKR_OK && n > 0) {
-		slots = calloc(n, sizeof(*slots));
-		if (slots == NULL)
-			return mpc_fail(e, MPC_ERR_NOMEM, "out of memory");
-		rv = t->fn->C_GetSlotList(CK_TRUE, slots, &n);
-	}
-	if (rv != CKR_OK) {
-		free(slots);
-		mpc_fail_ck(e, rv, "C_GetSlotList", t->desc.module);
-		if (e != NULL)
-			e->code = MPC_ERR_TOKEN_UNAVAILABLE;
-		return MPC_ERR_TOKEN_UNAVAILABLE;
-	}
-	for (CK_ULONG i = 0; i < n && !found; i++) {
-		CK_TOKEN_INFO ti;
-		struct mpc_token_desc d;
-		size_t used = strlen(seen);
-
-		if (t->fn->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
-			continue;
-		mpc_p11_trim(d.label, ti.label, 32);
-		mpc_p11_trim(d.serial, ti.serialNumber, 16);
-		mpc_p11_trim(d.manufacturer, ti.manufacturerID, 32);
-		mpc_p11_trim(d.model, ti.model, 16);
-		if (used + 60 < seen_cap && (ti.flags & CKF_TOKEN_INITIALIZED))
-			snprintf(seen + used, seen_cap - used, "%s\"%s\" (serial %s)",
-				 used ? ", " : "", d.label, d.serial);
-		if (strcmp(d.label, t->desc.label) == 0 && strcmp(d.serial, t->desc.serial) == 0 &&
-		    strcmp(d.manufacturer, t->desc.manufacturer) == 0 &&
-		    strcmp(d.model, t->desc.model) == 0) {
-			*slot = slots[i];
-			*info = ti;
-			found = 1;
-		}
-	}
-	free(slots);
-	return found;
+	mpc_p11_trim(d.label, ti->label, 32);
+	mpc_p11_trim(d.serial, ti->serialNumber, 16);
+	mpc_p11_trim(d.manufacturer, ti->manufacturerID, 32);
+	mpc_p11_trim(d.model, ti->model, 16);
+	return strcmp(d.label, t->desc.label) == 0 && strcmp(d.serial, t->desc.serial) == 0 &&
+	       strcmp(d.manufacturer, t->desc.manufacturer) == 0 &&
+	       strcmp(d.model, t->desc.model) == 0;
 }
 
 int mpc_token_refind(struct mpc_token *t, struct mpc_err *e)
 {
 	struct mpc_p11_module *m = module_of(t);
-	CK_SLOT_ID slot = 0;
+	struct mpc_token_found found;
+	struct mpc_err fe = { 0 };
+	CK_SLOT_ID slot;
 	CK_TOKEN_INFO info;
-	char seen[400] = "";
-	int found;
+	int rc;
 
 	drop_session(t); /* stale: forgotten, not closed */
 	if (m == NULL)
@@ -222,15 +187,38 @@ int mpc_token_refind(struct mpc_token *t, struct mpc_err *e)
 				"token \"%s\" (module %s) is unavailable: its module is not "
 				"initialised (its last C_Initialize failed)",
 				MPC_TOKEN_LABEL(t), t->desc.module);
-	found = find_again(t, &slot, &info, seen, sizeof(seen), e);
-	if (found < 0)
-		return found;
-	if (!found)
-		return mpc_fail(e, MPC_ERR_TOKEN_UNAVAILABLE,
-				"token \"%s\" (serial %s, module %s) is unavailable: the module "
-				"lists no such token (tokens seen: %s)",
-				MPC_TOKEN_LABEL(t), t->desc.serial, t->desc.module,
-				seen[0] ? seen : "none");
+	/* By its URI, as it was opened: every attribute filters, two matches are refused. */
+	rc = mpc_token_find_in_module(t->ctx, m, t->uri, &found, &fe);
+	if (rc == MPC_ERR_TOKEN_NOT_FOUND || rc == MPC_ERR_PKCS11) {
+		if (e != NULL)
+			*e = fe;
+		mpc_err_prefix(e, "token \"%s\" (serial %s, module %s) is unavailable: ",
+			       MPC_TOKEN_LABEL(t), t->desc.serial, t->desc.module);
+		if (e != NULL)
+			e->code = MPC_ERR_TOKEN_UNAVAILABLE;
+		return MPC_ERR_TOKEN_UNAVAILABLE;
+	}
+	if (rc != MPC_OK) {
+		if (e != NULL)
+			*e = fe;
+		mpc_err_prefix(e, "token \"%s\" (serial %s, module %s) cannot be found again: ",
+			       MPC_TOKEN_LABEL(t), t->desc.serial, t->desc.module);
+		return rc;
+	}
+	if (!same_identity(t, &found.info)) {
+		char label[33], serial[17];
+
+		mpc_p11_trim(label, found.info.label, 32);
+		mpc_p11_trim(serial, found.info.serialNumber, 16);
+		return mpc_fail(
+			e, MPC_ERR_TOKEN_UNAVAILABLE,
+			"token \"%s\" (serial %s, module %s) is unavailable: its URI now "
+			"matches another token, \"%s\" (serial %s), which is not used in its "
+			"place",
+			MPC_TOKEN_LABEL(t), t->desc.serial, t->desc.module, label, serial);
+	}
+	slot = found.slot;
+	info = found.info;
 	t->slot = slot;
 	t->info = info;
 	t->generation = m->generation;

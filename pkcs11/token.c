@@ -173,6 +173,10 @@ int mpc_token_rv_is_lost_session(CK_RV rv)
 
 int mpc_token_recover(struct mpc_token *t, struct mpc_err *e)
 {
+	/* A session of the module's previous life is forgotten, never closed (its number may be
+	 * another token's session now), and the token is found again (recover.c). */
+	if (mpc_token_stale(t))
+		return mpc_token_refind(t, e);
 	if (t->session != CK_INVALID_HANDLE) {
 		(void)t->fn->C_CloseSession(t->session);
 		t->session = CK_INVALID_HANDLE;

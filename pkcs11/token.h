@@ -83,8 +83,10 @@ int mpc_token_check(struct mpc_token *t, struct mpc_err *e);
 
 /* Bring back the n tokens (duplicates allowed), all open in the same context: takes the lock
  * of each, re-initialises (C_Finalize, C_Initialize) each module of which a token does not
- * answer, finds each such token again by the identity it had when opened (label, serial,
- * manufacturer, model), opens a session and logs in again (reading the PIN source again).
+ * answer, finds each such token again in its module by its URI (every library-*, slot-* and
+ * token attribute filters; two matches are refused) and checks it has the identity it had when
+ * opened (label, serial, manufacturer, model), opens a session and logs in again (reading the
+ * PIN source again).
  * Session and key handles of the module's previous life are forgotten, never reused. A token
  * opened on a re-initialised module but not in the list finds itself again at its next use;
  * the caller makes sure no other thread uses such a token meanwhile. MPC_OK when every token

@@ -1,8 +1,9 @@
 /* lockshim.c: a test-only PKCS#11 module that wraps a real one (SoftHSM2) and reports token
  * PIN states SoftHSM2 cannot reach (it has no PIN lockout): the flags in $LOCKSHIM_FLAGS
  * (decimal) are ORed into C_GetTokenInfo's flags, and C_Login answers CKR_PIN_LOCKED when
- * CKF_USER_PIN_LOCKED is among them. $LOCKSHIM_REAL names the real module. Everything else
- * passes straight through. */
+ * CKF_USER_PIN_LOCKED is among them. $LOCKSHIM_LIBRARY, when set, is the libraryDescription
+ * C_GetInfo reports (read at each call: a test changes it to make the module another library).
+ * $LOCKSHIM_REAL names the real module. Everything else passes straight through. */
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,21 @@ static CK_RV shim_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 
 	if (rv == CKR_OK)
 		info->flags |= extra_flags();
+	return rv;
+}
+
+static CK_RV shim_GetInfo(CK_INFO_PTR info)
+{
+	const char *lib = getenv("LOCKSHIM_LIBRARY");
+	CK_RV rv = real->C_GetInfo(info);
+
+	if (rv == CKR_OK && lib != NULL) {
+		size_t n = strlen(lib);
+
+		memset(info->libraryDescription, ' ', sizeof(info->libraryDescription));
+		memcpy(info->libraryDescription, lib,
+		       n < sizeof(info->libraryDescription) ? n : sizeof(info->libraryDescription));
+	}
 	return rv;
 }
 
@@ -51,6 +67,7 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)
 		shim = *real;
 		shim.C_GetTokenInfo = shim_GetTokenInfo;
 		shim.C_Login = shim_Login;
+		shim.C_GetInfo = shim_GetInfo;
 	}
 	*out = &shim;
 	return CKR_OK;

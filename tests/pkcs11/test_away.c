@@ -234,6 +234,103 @@ static void test_second_token_of_the_module(void **state)
 	mpc_token_close(t2);
 }
 
+static struct mpc_p11_module *module_of(struct ptest *p, struct mpc_token *t)
+{
+	for (int i = 0; i < p->ctx->n; i++)
+		if (p->ctx->mod[i].fn == t->fn)
+			return &p->ctx->mod[i];
+	fail_msg("the token's module is not in the context");
+	return NULL;
+}
+
+/* Re-initialise t's module as mpc_token_reinit would, without finding t again. */
+static void reinit_module(struct ptest *p, struct mpc_token *t)
+{
+	struct mpc_err e = { 0 };
+
+	mpc_token_lock(t);
+	if (mpc_p11_module_reinit(module_of(p, t), &e) != MPC_OK)
+		fail_msg("module reinit: %s", e.msg);
+	mpc_token_unlock(t);
+}
+
+/* The module is found again by the token's URI, as it was opened: here its library-description
+ * (a shim module over SoftHSM2 that reports what $LOCKSHIM_LIBRARY says). Once the module is
+ * another library, the URI no longer selects it: unavailable, never used anyway; back as it
+ * was, the token is found again. */
+static void test_refind_honours_the_uri(void **state)
+{
+	struct ptest *p = *state;
+	char uri[1024];
+	struct mpc_err e = { 0 };
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	struct mpc_token *t;
+	int rc;
+
+	setenv("LOCKSHIM_REAL", p->hsm.module, 1);
+	setenv("LOCKSHIM_FLAGS", "0", 1);
+	setenv("LOCKSHIM_LIBRARY", "Shim A", 1);
+	snprintf(uri, sizeof(uri),
+		 "pkcs11:token=mpc-backup;library-description=Shim%%20A?module-path=%s",
+		 getenv("LOCKSHIM"));
+	t = ptest_open(p, uri);
+	seal_ok(t, &blob, &len);
+	unseal_ok(t, blob, len);
+	setenv("LOCKSHIM_LIBRARY", "Shim B", 1);
+	reinit_module(p, t);
+	rc = mpc_unseal(t, aad, sizeof(aad), blob, len, &(uint8_t *){ NULL }, &(size_t){ 0 }, &e);
+	is_unavailable(rc, &e, "mpc-backup", getenv("LOCKSHIM"));
+	assert_non_null(strstr(e.msg, "library-*"));
+	mpc_err_clear(&e);
+	assert_int_equal(mpc_token_reinit(&t, 1, &e), MPC_ERR_TOKEN_UNAVAILABLE);
+	mpc_err_clear(&e);
+	setenv("LOCKSHIM_LIBRARY", "Shim A", 1);
+	reinit_module(p, t);
+	if (mpc_token_reinit(&t, 1, &e) != MPC_OK)
+		fail_msg("reinit: %s", e.msg);
+	unseal_ok(t, blob, len);
+	free(blob);
+	mpc_token_close(t);
+	unsetenv("LOCKSHIM_LIBRARY");
+}
+
+/* A token opened without a PIN (mpc_token_open_public) whose module is re-initialised before it
+ * logs in: the session of the module's previous life is forgotten, never closed, so the
+ * session that now has its number (another token's here) stays open. */
+static void test_login_after_reinit_closes_no_other_session(void **state)
+{
+	struct ptest *p = *state;
+	struct mpc_err e = { 0 };
+	struct mpc_token *pub = NULL;
+	CK_SESSION_HANDLE old, s[64];
+	CK_SESSION_INFO si;
+	uint8_t key[32];
+	int n = 0;
+
+	if (mpc_token_open_public(p->ctx, p->hsm.uri, NULL, &pub, &e) != MPC_OK)
+		fail_msg("open_public: %s", e.msg);
+	old = pub->session;
+	reinit_module(p, pub);
+	/* SoftHSM2 numbers sessions afresh after C_Initialize: open sessions (someone else's)
+	 * until one has the old number again */
+	do {
+		assert_true(n < 64);
+		assert_int_equal(pub->fn->C_OpenSession(pub->slot, CKF_SERIAL_SESSION, NULL, NULL,
+							&s[n]),
+				 CKR_OK);
+	} while (s[n++] != old);
+	if (mpc_token_login(pub, &e) != MPC_OK)
+		fail_msg("login: %s", e.msg);
+	assert_int_equal(pub->fn->C_GetSessionInfo(old, &si), CKR_OK);
+	assert_int_not_equal(pub->session, old);
+	if (mpc_token_tls_public_key(pub, key, NULL, &e) != MPC_OK)
+		fail_msg("tls key: %s", e.msg);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(pub->fn->C_CloseSession(s[i]), CKR_OK);
+	mpc_token_close(pub);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +340,10 @@ int main(void)
 						ptest_teardown),
 		cmocka_unit_test_setup_teardown(test_second_token_of_the_module, ptest_setup,
 						ptest_teardown),
+		cmocka_unit_test_setup_teardown(test_refind_honours_the_uri, ptest_setup,
+						ptest_teardown),
+		cmocka_unit_test_setup_teardown(test_login_after_reinit_closes_no_other_session,
+						ptest_setup, ptest_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
