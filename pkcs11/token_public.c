@@ -148,8 +148,19 @@ static int tls_find_op(struct mpc_token *t, void *arg, struct mpc_err *e)
 				"token \"%s\" has no %s key \"%s\" (run `mpc-backup token init`)",
 				MPC_TOKEN_LABEL(t), f->pub.n == 0 ? "public" : "private",
 				tls_label(t));
-	if (f->pub.n == 0)
-		return MPC_OK; /* without a login: a private object, or absent */
+	if (f->pub.n == 0) {
+		/* without a login: a private object, or absent; or the token went away, which
+		 * finds nothing too (recover.c tells the two apart) */
+		struct mpc_err nf = { 0 };
+
+		if (mpc_token_classify(t, MPC_ERR_OBJECT_NOT_FOUND, &nf) ==
+		    MPC_ERR_TOKEN_UNAVAILABLE) {
+			if (e != NULL)
+				*e = nf;
+			return MPC_ERR_TOKEN_UNAVAILABLE;
+		}
+		return MPC_OK;
+	}
 	rv = t->fn->C_GetAttributeValue(t->session, f->pub.h[0], &a, 1);
 	if (rv != CKR_OK)
 		return mpc_fail_ck(e, rv, "C_GetAttributeValue(CKA_EC_POINT)", tls_label(t));
@@ -185,8 +196,8 @@ int mpc_token_tls_key(struct mpc_token *t, uint8_t pub[32], struct mpc_tls_key_c
 
 	memset(&f, 0, sizeof(f));
 	if (mpc_token_pin_configured(t) || sees_private(t)) {
-		/* A PIN is given: use it, and print a key only once the token proves it holds
-		 * the private half. */
+		/* A PIN is given (or the private key is usable without one): log in, and
+		 * return a key only once the token proves it holds the private half. */
 		rc = mpc_token_login(t, e);
 		if (rc != MPC_OK)
 			return rc;
@@ -195,13 +206,18 @@ int mpc_token_tls_key(struct mpc_token *t, uint8_t pub[32], struct mpc_tls_key_c
 		if (rc != MPC_OK)
 			return rc;
 		rc = mpc_ed25519_verify_pair(t, f.point, e);
-		if (rc != MPC_OK) {
+		if (rc == MPC_ERR_AUTH)
 			mpc_err_prefix(e,
 				       "token \"%s\": refusing the TLS public key (CKA_ID %s), it "
 				       "does not pair with the private key (CKA_ID %s): ",
 				       MPC_TOKEN_LABEL(t), f.pub.ids, f.priv.ids);
+		else if (rc != MPC_OK)
+			mpc_err_prefix(e,
+				       "token \"%s\": the TLS public key cannot be checked against "
+				       "the private key: ",
+				       MPC_TOKEN_LABEL(t));
+		if (rc != MPC_OK)
 			return rc;
-		}
 		c.verified = 1;
 		mpc_token_lock(t);
 		c.logged_in = t->logged_in;
