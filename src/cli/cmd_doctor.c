@@ -8,6 +8,7 @@
 #include "pkcs11/check.h"
 #include "pkcs11/ed25519.h"
 #include "pkcs11/provider.h"
+#include "pkcs11/vendor.h"
 #include "src/cli/cfgopts.h"
 #include "src/contract/address.h"
 #include "src/contract/quorum.h"
@@ -157,8 +158,8 @@ static const char *name_of(const struct target *tg, const char *what, char *buf,
 /* The checks after a failed one, as "skip" lines naming it. */
 static void skip_from(struct report *r, const struct target *tg, int stage, const char *failed)
 {
-	static const char *const stages[] = { "module",     "token", "pin-flags", "login",
-					      "mechanisms", "keys",  "self-test" };
+	static const char *const stages[] = { "module",     "token",      "pin-flags", "login",
+					      "token kind", "mechanisms", "keys",      "self-test" };
 	char n[96];
 
 	for (size_t i = (size_t)stage; i < sizeof(stages) / sizeof(stages[0]); i++)
@@ -503,14 +504,43 @@ static void check_keys(struct report *r, struct target *tg, const struct mpc_che
 	}
 }
 
+/* Whose vendor rules apply (vendor.h): the kind detected from what the token reports, or the
+ * one a profile (--token-profile, token_profile; the sealing token only, as `run` applies it)
+ * forces. A bad profile name fails; a forced kind is ok but names the detected one too. */
+static void check_kind(struct report *r, const struct target *tg, const char *profile)
+{
+	struct mpc_err e = { 0 };
+	char n[96];
+	int forced = 0;
+	enum mpc_token_kind detected = mpc_token_kind_of(tg->t, NULL), k;
+
+	name_of(tg, "token kind", n, sizeof(n));
+	if (profile != NULL && (tg->roles & ROLE_SEAL) && !(tg->roles & ROLE_ESCROW) &&
+	    mpc_token_set_profile(tg->t, profile, &e) != MPC_OK) {
+		add(r, ST_FAIL, n,
+		    "set token_profile (--token-profile) to auto or to one of the kinds named",
+		    "%s", e.msg);
+		return;
+	}
+	k = mpc_token_kind_of(tg->t, &forced);
+	if (forced)
+		add(r, ST_OK, n, NULL, "%s (forced by --token-profile or token_profile; detected %s)",
+		    mpc_token_kind_name(k), mpc_token_kind_name(detected));
+	else
+		add(r, ST_OK, n, NULL, "%s (detected from what the token reports)",
+		    mpc_token_kind_name(k));
+}
+
 static void check_target(struct report *r, struct mpc_p11_ctx *ctx, struct target *tg,
-			 const struct mpc_pin_opts *pin, const char *transport_file, int full)
+			 const struct mpc_pin_opts *pin, const char *transport_file, int full,
+			 const char *profile)
 {
 	struct mpc_check_mechs m;
 	int mech_ok;
 
 	if (!check_open(r, ctx, tg, pin))
 		return;
+	check_kind(r, tg, profile);
 	mech_ok = check_mechanisms(r, tg, &m);
 	check_keys(r, tg, &m, mech_ok, transport_file, full);
 }
@@ -787,7 +817,7 @@ int mpc_cmd_doctor(int argc, char **argv)
 	}
 	for (size_t i = 0; i < nt; i++)
 		check_target(r, ctx, &tg[i], &a.c.pin, a.cfg.transport_key_file,
-			     has_config || a.cfg.n_rpc_url > 0);
+			     has_config || a.cfg.n_rpc_url > 0, a.c.token_profile);
 	check_contract(r, &a.cfg, has_config, &tg[tls]);
 	for (size_t i = 0; i < nt; i++)
 		mpc_token_close(tg[i].t);
