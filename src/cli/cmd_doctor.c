@@ -158,8 +158,10 @@ static const char *name_of(const struct target *tg, const char *what, char *buf,
 /* The checks after a failed one, as "skip" lines naming it. */
 static void skip_from(struct report *r, const struct target *tg, int stage, const char *failed)
 {
-	static const char *const stages[] = { "module",     "token",      "pin-flags", "login",
-					      "token kind", "mechanisms", "keys",      "self-test" };
+	static const char *const stages[] = {
+		"module",     "token",      "pin-flags", "login",
+		"token kind", "mechanisms", "keys",      "self-test"
+	};
 	char n[96];
 
 	for (size_t i = (size_t)stage; i < sizeof(stages) / sizeof(stages[0]); i++)
@@ -524,7 +526,8 @@ static void check_kind(struct report *r, const struct target *tg, const char *pr
 	}
 	k = mpc_token_kind_of(tg->t, &forced);
 	if (forced)
-		add(r, ST_OK, n, NULL, "%s (forced by --token-profile or token_profile; detected %s)",
+		add(r, ST_OK, n, NULL,
+		    "%s (forced by --token-profile or token_profile; detected %s)",
 		    mpc_token_kind_name(k), mpc_token_kind_name(detected));
 	else
 		add(r, ST_OK, n, NULL, "%s (detected from what the token reports)",
