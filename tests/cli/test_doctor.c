@@ -239,6 +239,7 @@ static void test_all_pass(void **state)
 		"key mpc-backup-tls (public)",
 		"self-test aes-256-gcm",
 		"self-test aes-256-cbc-hmac-sha256",
+		"self-test aes-256-cbc-hmac-sha256-digest",
 		"self-test ed25519",
 		"config",
 		"rpc agreement",
