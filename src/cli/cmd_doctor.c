@@ -642,7 +642,6 @@ static void check_node(struct report *r, const struct mpc_config *cfg,
 static void check_contract(struct report *r, const struct mpc_config *cfg, int has_config,
 			   struct target *tls)
 {
-	struct mpc_rpc_options ro;
 	struct mpc_quorum *q = NULL;
 	struct mpc_contract_view v;
 	struct mpc_endpoint_outcome *oc = NULL;
@@ -666,13 +665,7 @@ static void check_contract(struct report *r, const struct mpc_config *cfg, int h
 				 "endpoints, the contract and the node");
 		return;
 	}
-	memset(&ro, 0, sizeof(ro));
-	ro.contract = cfg->contract;
-	ro.timeout_ms = (long)(cfg->rpc_timeout * 1000);
-	ro.connect_timeout_ms = (long)(cfg->rpc_timeout * 1000);
-	ro.cancel = mpc_cli_cancel_flag();
-	rc = mpc_quorum_new((const char *const *)cfg->rpc_url, cfg->n_rpc_url, cfg->rpc_quorum, &ro,
-			    &q, &e);
+	rc = mpc_config_quorum_new(cfg, mpc_cli_cancel_flag(), &q, &e);
 	if (rc != MPC_OK) {
 		add(r, ST_FAIL, "rpc", "list distinct http(s) endpoints of different providers",
 		    "%s", e.msg);
