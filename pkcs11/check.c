@@ -174,7 +174,8 @@ int mpc_check_seal_selftest(struct mpc_token *t, enum mpc_seal_mech mech, struct
 	struct mpc_err tamper = { 0 };
 	int rc;
 
-	if (mech != MPC_SEAL_AES_GCM && mech != MPC_SEAL_AES_CBC_HMAC)
+	if (mech != MPC_SEAL_AES_GCM && mech != MPC_SEAL_AES_CBC_HMAC &&
+	    mech != MPC_SEAL_AES_CBC_HMAC_DIGEST)
 		return mpc_fail(e, MPC_ERR_USAGE, "self-test: unknown sealing mechanism %d",
 				(int)mech);
 	if (RAND_bytes(pt, (int)sizeof(pt)) != 1)

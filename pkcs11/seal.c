@@ -291,7 +291,13 @@ static CK_RV hmac_blob(struct mpc_token *t, CK_OBJECT_HANDLE k, int verify, int 
 			}
 		}
 	}
-	return verify ? f->C_VerifyFinal(s, mac, HMAC_LEN) : f->C_SignFinal(s, mac, &mac_len);
+	if (verify)
+		return f->C_VerifyFinal(s, mac, HMAC_LEN);
+	rv = f->C_SignFinal(s, mac, &mac_len);
+	/* a token that gives fewer bytes would leave the blob's MAC partly unwritten */
+	if (rv == CKR_OK && mac_len != HMAC_LEN)
+		return CKR_FUNCTION_FAILED;
+	return rv;
 }
 
 /* AES-256-GCM in the token with the blob's GCM parameters: IV at `iv` (GCM_IV_LEN bytes; a
@@ -504,6 +510,17 @@ int mpc_seal_blob_mech(const uint8_t *blob, size_t blob_len, enum mpc_seal_mech 
 	return mpc_fail(e, MPC_ERR_AUTH, "sealed data is truncated or has a bad IV length");
 }
 
+/* 1 if a failed GCM decryption's rv says the blob is not what was sealed (a bad tag, a bad
+ * length) rather than that the token failed. CKR_GENERAL_ERROR and CKR_FUNCTION_FAILED are
+ * what some modules answer for a bad tag; a token that went away meanwhile is still told
+ * apart by the probe in mpc_token_classify. */
+static int gcm_rv_is_bad_data(CK_RV rv)
+{
+	return rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||
+	       rv == CKR_DATA_INVALID || rv == CKR_DATA_LEN_RANGE || rv == CKR_GENERAL_ERROR ||
+	       rv == CKR_FUNCTION_FAILED;
+}
+
 static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8_t *aad,
 		       size_t aad_len, const uint8_t *blob, size_t blob_len, uint8_t *pt,
 		       size_t *pt_len, struct mpc_err *e)
@@ -535,12 +552,20 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 			if (mpc_token_rv_is_lost_session(rv) || rv == CKR_HOST_MEMORY)
 				return mpc_fail_ck(e, rv, "C_Decrypt(CKM_AES_GCM)",
 						   "mpc-backup-seal-gcm");
-			/* Tokens differ in what they return for a bad tag; every failure here means
-			 * the data, the associated data or the key is not the one sealed. */
-			return mpc_fail(e, MPC_ERR_AUTH,
-					"sealed data failed authentication (%s): it was altered, "
-					"truncated, moved, or sealed by another key",
-					mpc_ckr_name(rv));
+			/* Tokens differ in what they return for a bad tag (SoftHSM2:
+			 * CKR_ENCRYPTED_DATA_INVALID); those are a verdict on the data, the
+			 * associated data or the key. Anything else is the token failing. */
+			if (!gcm_rv_is_bad_data(rv))
+				return mpc_fail_ck(e, rv, "C_Decrypt(CKM_AES_GCM)",
+						   "mpc-backup-seal-gcm");
+			rc = mpc_fail(e, MPC_ERR_AUTH,
+				      "sealed data failed authentication (%s): it was altered, "
+				      "truncated, moved, or sealed by another key",
+				      mpc_ckr_name(rv));
+			/* kept, so that a token that went away meanwhile is told apart (recover.c) */
+			if (e != NULL)
+				e->ckr = rv;
+			return rc;
 		}
 		*pt_len = out_len;
 		return MPC_OK;

@@ -146,7 +146,8 @@ audit_path() {
 # ceremony_init_and_audit STEPS_JSON TOKEN-ARGS...: `mpc-backup token init` with TOKEN-ARGS
 # (--token/--tls-token/--seal-token/--pin-file), then `token show` and `token list` to read back
 # what is in the token(s), and the audit record written from them: the tokens (label, serial,
-# manufacturer, model, module, role, mechanisms), every key with its id and attributes and
+# manufacturer, model, module, role, mechanisms, the vendor kind whose rules applied and whether
+# it was detected), every key with its id and attributes and
 # whether this run created it, the TLS public key, the vendor steps (STEPS_JSON, an array of
 # strings), the UTC time and mpc-backup's version. The record holds no secret: 0644.
 ceremony_init_and_audit() {

@@ -16,6 +16,10 @@
  * paired ratio is the figure that load drift disturbs least), the load average before and
  * after (the figures mean little on a loaded host), and the replication time per sealed file
  * (copyto + moveto to the reachable replica) and per pass.
+ * After the rounds, the restore drill over B's store (mpc_drill_run: every file opened in the
+ * token, the newest restored and validated against its keyset) and over B's replicas
+ * (mpc_replica_drill: the newest copies downloaded and drilled; the down one refused), each
+ * with its total time.
  * BENCH_REPLICA_SETTLE_MS (default 250) is the quiet time before every write.
  * BENCH_REPLICA_DOWN_ONLY=1 gives B only the down replica (a pass that copies nothing), to tell
  * the cost of copying from the cost of running rclone at all.
@@ -32,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "src/store/drill.h"
 #include "src/store/replica.h"
 #include "src/store/store.h"
 #include "src/util/mem.h"
@@ -156,6 +161,58 @@ static unsigned refusing_port(void)
 	return ntohs(a.sin_port);
 }
 
+/* The drills after the rounds, timed: the store's (every file) and the replicas' (newest
+ * copies), against the keyset of `epoch` (the newest file's: the "contract's"). */
+static int drill_figures(struct mpc_store *s, struct mpc_replica_set *set, struct mpc_token *t,
+			 uint64_t epoch, int n_files)
+{
+	struct mpc_drill_report dr;
+	struct mpc_err e = { 0 };
+	struct sf_set f;
+	double t0, local, remote;
+	int rc = -1;
+
+	memset(&dr, 0, sizeof(dr));
+	if (sf_synthetic_set(epoch, 8, epoch, &f) != 0)
+		return -1;
+	t0 = mpc_replica_now();
+	if (mpc_drill_run(s, &t, 1, &f.ks, &dr, &e) != MPC_OK) {
+		fprintf(stderr, "drill: %s\n", e.msg);
+		goto out;
+	}
+	local = mpc_replica_now() - t0;
+	printf("restore drill of B's store (mpc_drill_run, %d files opened in the token, the newest "
+	       "restored and validated): %.1f ms total, %.2f ms per file; %s, %zu opened, %zu "
+	       "failed\n",
+	       n_files, 1e3 * local, 1e3 * local / n_files,
+	       dr.restorable ? "restorable" : "NOT restorable", dr.n_opened, dr.n_failed);
+	t0 = mpc_replica_now();
+	if (mpc_replica_drill(set, s, &t, 1, &f.ks, t0 + 120, &dr, &e) != MPC_OK) {
+		fprintf(stderr, "replica drill: %s\n", e.msg);
+		goto out;
+	}
+	remote = mpc_replica_now() - t0;
+	printf("restore drill of B's replicas (mpc_replica_drill): %.1f ms total\n",
+	       1e3 * remote);
+	for (size_t i = 0; i < dr.n_replicas; i++) {
+		const struct mpc_drill_replica *r = &dr.replicas[i];
+
+		if (r->reached)
+			printf("  %s: reached, %zu of %zu copies drilled, %s\n", r->remote, r->r.n,
+			       r->n_listed, r->r.restorable ? "restorable" : "NOT restorable");
+		else
+			printf("  %s: not reached (%s)\n", r->remote, r->error);
+	}
+	printf("the drill's total time (store + replicas, as `mpc-backup drill` runs both): "
+	       "%.1f ms\n",
+	       1e3 * (local + remote));
+	rc = 0;
+out:
+	mpc_drill_report_free(&dr);
+	sf_set_free(&f);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 40;
@@ -173,7 +230,7 @@ int main(int argc, char **argv)
 	char dd[128];
 	int nd = 0;
 	double pass_b = 0, upload_b = 0, *rb = NULL, *rc_ = NULL;
-	uint64_t uploads_b = 0;
+	uint64_t uploads_b = 0, last_b = 0; /* the epoch of B's newest file */
 	struct mpc_replica_set *setb = NULL;
 	struct mpc_store *sc = NULL;
 	char dc[128], loc2[200];
@@ -247,6 +304,7 @@ int main(int argc, char **argv)
 		goto out;
 	started = 1;
 	/* warm-up of every store (first fsyncs, token sessions) */
+	last_b = epoch + 1;
 	if (put_one(sa, t, epoch++, &wa[0]) != 0 || put_one(sb, t, epoch++, &wb[0]) != 0 ||
 	    put_one(sc, t, epoch++, &wc[0]) != 0 || put_one(sd, t, epoch++, &wd[0]) != 0)
 		goto out;
@@ -276,6 +334,7 @@ int main(int argc, char **argv)
 				sum_a += s;
 			} else if (mode == 1) { /* B: the write, then one pass */
 				bg_wait_idle(&b);
+				last_b = epoch;
 				if (put_one(sb, t, epoch++, &s) != 0)
 					goto out;
 				wb[nb++] = s;
@@ -360,6 +419,8 @@ int main(int argc, char **argv)
 	printf("replication: %.1f ms per sealed file (copyto + moveto, local backend); a pass "
 	       "(list both, copy one file, the down one refused) %.1f ms\n",
 	       uploads_b ? 1e3 * upload_b / (double)uploads_b : 0.0, 1e3 * pass_b / nb);
+	if (drill_figures(sb, setb, t, last_b, nb + 1) != 0)
+		goto out;
 	rc = 0;
 out:
 	if (started) {

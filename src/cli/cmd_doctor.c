@@ -8,6 +8,7 @@
 #include "pkcs11/check.h"
 #include "pkcs11/ed25519.h"
 #include "pkcs11/provider.h"
+#include "pkcs11/vendor.h"
 #include "src/cli/cfgopts.h"
 #include "src/contract/address.h"
 #include "src/contract/quorum.h"
@@ -157,8 +158,10 @@ static const char *name_of(const struct target *tg, const char *what, char *buf,
 /* The checks after a failed one, as "skip" lines naming it. */
 static void skip_from(struct report *r, const struct target *tg, int stage, const char *failed)
 {
-	static const char *const stages[] = { "module",     "token", "pin-flags", "login",
-					      "mechanisms", "keys",  "self-test" };
+	static const char *const stages[] = {
+		"module",     "token",      "pin-flags", "login",
+		"token kind", "mechanisms", "keys",      "self-test"
+	};
 	char n[96];
 
 	for (size_t i = (size_t)stage; i < sizeof(stages) / sizeof(stages[0]); i++)
@@ -452,9 +455,12 @@ static void check_keys(struct report *r, struct target *tg, const struct mpc_che
 			{ MPC_SEAL_AES_GCM, m->aes_gcm, gcm, "key mpc-backup-seal-gcm" },
 			{ MPC_SEAL_AES_CBC_HMAC, cbc_mech, cbc && hmac,
 			  "keys mpc-backup-seal-cbc and mpc-backup-seal-hmac" },
+			/* what auto picks on a token whose HMAC takes short messages (YubiHSM 2) */
+			{ MPC_SEAL_AES_CBC_HMAC_DIGEST, cbc_mech, cbc && hmac,
+			  "keys mpc-backup-seal-cbc and mpc-backup-seal-hmac" },
 		};
 
-		for (size_t i = 0; i < 2; i++) {
+		for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 			char what[96];
 
 			snprintf(what, sizeof(what), "self-test %s",
@@ -503,14 +509,44 @@ static void check_keys(struct report *r, struct target *tg, const struct mpc_che
 	}
 }
 
+/* Whose vendor rules apply (vendor.h): the kind detected from what the token reports, or the
+ * one a profile (--token-profile, token_profile; the sealing token only, as `run` applies it)
+ * forces. A bad profile name fails; a forced kind is ok but names the detected one too. */
+static void check_kind(struct report *r, const struct target *tg, const char *profile)
+{
+	struct mpc_err e = { 0 };
+	char n[96];
+	int forced = 0;
+	enum mpc_token_kind detected = mpc_token_kind_of(tg->t, NULL), k;
+
+	name_of(tg, "token kind", n, sizeof(n));
+	if (profile != NULL && (tg->roles & ROLE_SEAL) && !(tg->roles & ROLE_ESCROW) &&
+	    mpc_token_set_profile(tg->t, profile, &e) != MPC_OK) {
+		add(r, ST_FAIL, n,
+		    "set token_profile (--token-profile) to auto or to one of the kinds named",
+		    "%s", e.msg);
+		return;
+	}
+	k = mpc_token_kind_of(tg->t, &forced);
+	if (forced)
+		add(r, ST_OK, n, NULL,
+		    "%s (forced by --token-profile or token_profile; detected %s)",
+		    mpc_token_kind_name(k), mpc_token_kind_name(detected));
+	else
+		add(r, ST_OK, n, NULL, "%s (detected from what the token reports)",
+		    mpc_token_kind_name(k));
+}
+
 static void check_target(struct report *r, struct mpc_p11_ctx *ctx, struct target *tg,
-			 const struct mpc_pin_opts *pin, const char *transport_file, int full)
+			 const struct mpc_pin_opts *pin, const char *transport_file, int full,
+			 const char *profile)
 {
 	struct mpc_check_mechs m;
 	int mech_ok;
 
 	if (!check_open(r, ctx, tg, pin))
 		return;
+	check_kind(r, tg, profile);
 	mech_ok = check_mechanisms(r, tg, &m);
 	check_keys(r, tg, &m, mech_ok, transport_file, full);
 }
@@ -606,7 +642,6 @@ static void check_node(struct report *r, const struct mpc_config *cfg,
 static void check_contract(struct report *r, const struct mpc_config *cfg, int has_config,
 			   struct target *tls)
 {
-	struct mpc_rpc_options ro;
 	struct mpc_quorum *q = NULL;
 	struct mpc_contract_view v;
 	struct mpc_endpoint_outcome *oc = NULL;
@@ -630,13 +665,7 @@ static void check_contract(struct report *r, const struct mpc_config *cfg, int h
 				 "endpoints, the contract and the node");
 		return;
 	}
-	memset(&ro, 0, sizeof(ro));
-	ro.contract = cfg->contract;
-	ro.timeout_ms = (long)(cfg->rpc_timeout * 1000);
-	ro.connect_timeout_ms = (long)(cfg->rpc_timeout * 1000);
-	ro.cancel = mpc_cli_cancel_flag();
-	rc = mpc_quorum_new((const char *const *)cfg->rpc_url, cfg->n_rpc_url, cfg->rpc_quorum, &ro,
-			    &q, &e);
+	rc = mpc_config_quorum_new(cfg, mpc_cli_cancel_flag(), &q, &e);
 	if (rc != MPC_OK) {
 		add(r, ST_FAIL, "rpc", "list distinct http(s) endpoints of different providers",
 		    "%s", e.msg);
@@ -787,7 +816,7 @@ int mpc_cmd_doctor(int argc, char **argv)
 	}
 	for (size_t i = 0; i < nt; i++)
 		check_target(r, ctx, &tg[i], &a.c.pin, a.cfg.transport_key_file,
-			     has_config || a.cfg.n_rpc_url > 0);
+			     has_config || a.cfg.n_rpc_url > 0, a.c.token_profile);
 	check_contract(r, &a.cfg, has_config, &tg[tls]);
 	for (size_t i = 0; i < nt; i++)
 		mpc_token_close(tg[i].t);

@@ -180,7 +180,6 @@ int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,
 
 int mpc_cli_contract_keyset(const struct mpc_config *cfg, struct mpc_keyset *ks, struct mpc_err *e)
 {
-	struct mpc_rpc_options ro;
 	struct mpc_quorum *q = NULL;
 	struct mpc_contract_view v;
 	int rc;
@@ -188,13 +187,7 @@ int mpc_cli_contract_keyset(const struct mpc_config *cfg, struct mpc_keyset *ks,
 	memset(&v, 0, sizeof(v));
 	if (cfg->account == NULL)
 		return mpc_fail(e, MPC_ERR_USAGE, "--account OPERATOR is needed with --rpc-url");
-	memset(&ro, 0, sizeof(ro));
-	ro.contract = cfg->contract;
-	ro.timeout_ms = (long)(cfg->rpc_timeout * 1000);
-	ro.connect_timeout_ms = (long)(cfg->rpc_timeout * 1000);
-	ro.cancel = mpc_cli_cancel_flag();
-	rc = mpc_quorum_new((const char *const *)cfg->rpc_url, cfg->n_rpc_url, cfg->rpc_quorum, &ro,
-			    &q, e);
+	rc = mpc_config_quorum_new(cfg, mpc_cli_cancel_flag(), &q, e);
 	if (rc == MPC_OK)
 		rc = mpc_quorum_poll(q, cfg->account, &v, NULL, e);
 	if (rc == MPC_OK && !v.has_keyset)

@@ -5,6 +5,7 @@
 #include "pkcs11/ed25519.h"
 #include "pkcs11/inventory.h"
 #include "pkcs11/keys.h"
+#include "pkcs11/vendor.h"
 #include "src/cli/cfgopts.h"
 #include "src/util/encoding.h"
 #include "src/util/mem.h"
@@ -157,24 +158,32 @@ static int describe_keys(struct mpc_token *t, const struct mpc_ceremony_report *
 	return MPC_OK;
 }
 
-/* The "token ... (serial ..., module ...)" heading of `token show`. */
+/* The "token ... (serial ..., module ...)" heading of `token show`, and the vendor rules
+ * that apply to the token (vendor.h): detected, or forced by --token-profile/token_profile. */
 static void print_token_heading(struct mpc_token *t)
 {
 	struct mpc_token_desc td;
+	int forced = 0;
+	enum mpc_token_kind k = mpc_token_kind_of(t, &forced);
 
 	mpc_token_describe(t, &td);
 	printf("token \"%s\" (serial %s, module %s)\n", td.label, td.serial, td.module);
+	printf("  rules: %s (%s)\n", mpc_token_kind_name(k),
+	       forced ? "forced by --token-profile or token_profile" : "detected");
 }
 
 /* One token of `token show --json`'s "tokens": what the ceremony's audit record names it by
- * (label, serial, maker, model, module), its roles and the mechanisms mpc-backup uses that it
- * offers. */
+ * (label, serial, maker, model, module), its roles, the mechanisms mpc-backup uses that it
+ * offers, and whose vendor rules apply ("kind", "kind_detected": false when a profile forced
+ * it). */
 static json_t *token_json(struct mpc_token *t, int seal, int tls)
 {
 	const char *names[MPC_TOKEN_MECHANISMS_MAX];
 	size_t n = mpc_token_mechanism_names(t, names, MPC_TOKEN_MECHANISMS_MAX);
 	struct mpc_token_desc d;
 	json_t *mechs = json_array();
+	int forced = 0;
+	enum mpc_token_kind k = mpc_token_kind_of(t, &forced);
 
 	mpc_token_describe(t, &d);
 	for (size_t i = 0; i < n && mechs != NULL; i++)
@@ -182,9 +191,10 @@ static json_t *token_json(struct mpc_token *t, int seal, int tls)
 			json_decref(mechs);
 			mechs = NULL;
 		}
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:o}", "label", d.label, "serial",
-			 d.serial, "manufacturer", d.manufacturer, "model", d.model, "module",
-			 d.module, "seal", seal, "tls", tls, "mechanisms", mechs);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:s, s:b}", "label", d.label,
+			 "serial", d.serial, "manufacturer", d.manufacturer, "model", d.model,
+			 "module", d.module, "seal", seal, "tls", tls, "mechanisms", mechs, "kind",
+			 mpc_token_kind_name(k), "kind_detected", !forced);
 }
 
 static int import_transport(struct mpc_token *t, const char *file, struct mpc_err *e)

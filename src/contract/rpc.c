@@ -17,6 +17,7 @@ struct mpc_rpc_endpoint {
 	char *ca_file; /* NULL: the system's CA store */
 	size_t max_response;
 	long connect_timeout_ms, timeout_ms;
+	const volatile sig_atomic_t *cancel; /* borrowed, may be NULL */
 	CURL *curl;
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
@@ -59,6 +60,25 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+/* libcurl's progress callback: a set cancel flag aborts the transfer (CURLE_ABORTED_BY_CALLBACK).
+ * Called about once a second even while the server sends nothing. */
+static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	const struct mpc_rpc_endpoint *ep = userp;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return ep->cancel != NULL && *ep->cancel ? 1 : 0;
+}
+
+static int cancelled(const struct mpc_rpc_endpoint *ep)
+{
+	return ep->cancel != NULL && *ep->cancel;
+}
+
 int mpc_rpc_endpoint_new(const char *url, const struct mpc_rpc_options *opt,
 			 struct mpc_rpc_endpoint **out, struct mpc_err *e)
 {
@@ -92,6 +112,7 @@ int mpc_rpc_endpoint_new(const char *url, const struct mpc_rpc_options *opt,
 					 : MPC_RPC_DEFAULT_CONNECT_TIMEOUT_MS;
 	ep->timeout_ms =
 		opt != NULL && opt->timeout_ms > 0 ? opt->timeout_ms : MPC_RPC_DEFAULT_TIMEOUT_MS;
+	ep->cancel = opt != NULL ? opt->cancel : NULL;
 	ep->curl = curl_easy_init();
 	ep->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	if (ep->url == NULL || ep->contract == NULL || ep->curl == NULL || ep->headers == NULL) {
@@ -202,6 +223,12 @@ static CURL *begin(struct mpc_rpc_endpoint *ep, char *body, struct mpc_err *e)
 	cc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	cc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, ep);
 	cc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ep->errbuf);
+	/* the cancel flag (a stop) ends a call in flight, not only between calls */
+	cc |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, ep->cancel != NULL ? 0L : 1L);
+	if (ep->cancel != NULL) {
+		cc |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		cc |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, ep);
+	}
 	cc |= curl_easy_setopt(c, CURLOPT_USERAGENT, "mpc-backup");
 	cc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	cc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -295,6 +322,8 @@ static int transfer_result(struct mpc_rpc_endpoint *ep, CURLcode cc, struct mpc_
 	if (ep->no_memory)
 		return mpc_fail(e, MPC_ERR_NOMEM, "rpc %s: out of memory for the response",
 				ep->name);
+	if (cc == CURLE_ABORTED_BY_CALLBACK && cancelled(ep))
+		return mpc_fail(e, MPC_ERR_CANCELLED, "rpc %s: cancelled", ep->name);
 	if (cc != CURLE_OK)
 		return transport_error(ep, cc, e);
 	if (curl_easy_getinfo(ep->curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
@@ -382,6 +411,8 @@ int mpc_rpc_call(struct mpc_rpc_endpoint *ep, const struct mpc_rpc_query *q,
 	CURL *c;
 
 	memset(out, 0, sizeof(*out));
+	if (cancelled(ep))
+		return mpc_fail(e, MPC_ERR_CANCELLED, "rpc %s: cancelled", ep->name);
 	c = mpc_rpc_begin_call(ep, q, e);
 	if (c == NULL)
 		return e != NULL ? e->code : MPC_ERR_INTERNAL;
@@ -390,8 +421,11 @@ int mpc_rpc_call(struct mpc_rpc_endpoint *ep, const struct mpc_rpc_query *q,
 
 int mpc_rpc_final_block(struct mpc_rpc_endpoint *ep, struct mpc_rpc_block *out, struct mpc_err *e)
 {
-	CURL *c = mpc_rpc_begin_block(ep, e);
+	CURL *c;
 
+	if (cancelled(ep))
+		return mpc_fail(e, MPC_ERR_CANCELLED, "rpc %s: cancelled", ep->name);
+	c = mpc_rpc_begin_block(ep, e);
 	if (c == NULL)
 		return e != NULL ? e->code : MPC_ERR_INTERNAL;
 	return mpc_rpc_finish_block(ep, curl_easy_perform(c), out, e);

@@ -13,7 +13,7 @@
  * callback as bytes arrive, and up front from Content-Length); connect and total timeouts;
  * only http and https; no redirects.
  *
- * Errors: MPC_ERR_TIMEOUT, MPC_ERR_HTTP (transport, non-200 status), MPC_ERR_TOO_LARGE,
+ * Errors: MPC_ERR_CANCELLED (the options' cancel flag), MPC_ERR_TIMEOUT, MPC_ERR_HTTP (transport, non-200 status), MPC_ERR_TOO_LARGE,
  * MPC_ERR_TLS, MPC_ERR_PARSE (not a JSON-RPC response), MPC_ERR_RPC (JSON-RPC error or contract
  * panic, with its message). Every message starts with the endpoint's redacted name
  * ("rpc https://rpc.example.org: ...") and has the URL's path, query and userinfo scrubbed.
@@ -42,8 +42,10 @@ struct mpc_rpc_options {
 	long connect_timeout_ms; /* 0: default */
 	long timeout_ms;         /* 0: default; whole request */
 	const char *ca_file;     /* https: PEM CA bundle to trust instead of the system's; copied */
-	const volatile sig_atomic_t *cancel; /* non-zero aborts a quorum poll within 100 ms; may
-						be NULL */
+	/* borrowed, may be NULL: non-zero aborts a quorum poll within 100 ms, and a single call
+	 * (mpc_rpc_call, mpc_rpc_view, mpc_rpc_final_block) in flight within about a second
+	 * (libcurl's progress callback), or before it starts: MPC_ERR_CANCELLED */
+	const volatile sig_atomic_t *cancel;
 };
 
 struct mpc_rpc_endpoint;

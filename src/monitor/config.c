@@ -10,6 +10,8 @@
 
 #include "pkcs11/uri.h"
 #include "pkcs11/vendor.h"
+#include "src/contract/quorum.h"
+#include "src/contract/rpc.h"
 #include "src/contract/url.h"
 #include "src/monitor/log.h"
 #include "src/util/encoding.h"
@@ -463,4 +465,18 @@ int mpc_config_check(const struct mpc_config *c, struct mpc_err *e)
 		return mpc_fail(e, MPC_ERR_USAGE,
 				"token_retry_max is smaller than token_retry_initial");
 	return MPC_OK;
+}
+
+int mpc_config_quorum_new(const struct mpc_config *c, const volatile sig_atomic_t *cancel,
+			  struct mpc_quorum **q, struct mpc_err *e)
+{
+	struct mpc_rpc_options ro;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.contract = c->contract;
+	ro.timeout_ms = (long)(c->rpc_timeout * 1000);
+	ro.connect_timeout_ms = ro.timeout_ms;
+	ro.cancel = cancel;
+	return mpc_quorum_new((const char *const *)c->rpc_url, c->n_rpc_url, c->rpc_quorum, &ro, q,
+			      e);
 }

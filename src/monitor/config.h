@@ -11,6 +11,7 @@
 #ifndef MPC_MONITOR_CONFIG_H
 #define MPC_MONITOR_CONFIG_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,5 +87,12 @@ int mpc_config_load_file(struct mpc_config *c, const char *path, struct mpc_err 
 
 /* What `run` needs before it starts: store, account, at least one RPC URL, quorum <= URLs. */
 int mpc_config_check(const struct mpc_config *c, struct mpc_err *e);
+
+/* A quorum over c's RPC endpoints with c's contract, quorum and rpc_timeout (connect and whole
+ * request); `cancel` (borrowed, may be NULL) aborts its polls. *q owned by the caller
+ * (mpc_quorum_free). Errors: as mpc_quorum_new. */
+struct mpc_quorum;
+int mpc_config_quorum_new(const struct mpc_config *c, const volatile sig_atomic_t *cancel,
+			  struct mpc_quorum **q, struct mpc_err *e);
 
 #endif

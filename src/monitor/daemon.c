@@ -47,15 +47,7 @@ const volatile sig_atomic_t *mpc_daemon_signals(void)
 
 static int make_quorum(const struct mpc_config *cfg, struct mpc_quorum **q, struct mpc_err *e)
 {
-	struct mpc_rpc_options ro;
-
-	memset(&ro, 0, sizeof(ro));
-	ro.contract = cfg->contract;
-	ro.timeout_ms = (long)(cfg->rpc_timeout * 1000);
-	ro.connect_timeout_ms = (long)(cfg->rpc_timeout * 1000);
-	ro.cancel = &stop_flag;
-	return mpc_quorum_new((const char *const *)cfg->rpc_url, cfg->n_rpc_url, cfg->rpc_quorum,
-			      &ro, q, e);
+	return mpc_config_quorum_new(cfg, &stop_flag, q, e);
 }
 
 static int same(const char *a, const char *b)

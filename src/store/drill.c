@@ -233,9 +233,11 @@ static json_t *replicas_json(const struct mpc_drill_report *r, struct mpc_err *e
 		    json_object_set_new(o, "error", json_string(p->error)) != 0 ||
 		    json_object_set_new(o, "listed", json_integer((json_int_t)p->n_listed)) != 0 ||
 		    json_object_set_new(o, "omitted", json_integer((json_int_t)p->n_omitted)) !=
-			    0 ||
-		    json_array_append_new(a, o) != 0) {
+			    0) {
 			json_decref(o);
+			json_decref(a);
+			a = NULL;
+		} else if (json_array_append_new(a, o) != 0) { /* it freed o */
 			json_decref(a);
 			a = NULL;
 		}

@@ -106,9 +106,21 @@ void mpc_replica_drill_one(const struct mpc_rclone *rc, const char *remote,
 			goto out;
 		}
 		if (frc == MPC_OK) {
-			if (snprintf(path, sizeof(path), "%s/%s", staging, rf[i].name) <
-				    (int)sizeof(path) &&
-			    mpc_replica_check_file(path, rf[i].name, &fe) == MPC_OK)
+			struct stat st;
+
+			/* the bytes bound counted listed sizes: a copy that is not its listed
+			 * size is refused, so the staging directory never holds more */
+			if (snprintf(path, sizeof(path), "%s/%s", staging, rf[i].name) >=
+				    (int)sizeof(path) ||
+			    lstat(path, &st) != 0)
+				mpc_fail(&fe, MPC_ERR_IO, "the downloaded copy is not in %.200s",
+					 staging);
+			else if ((uint64_t)st.st_size != rf[i].size)
+				mpc_fail(&fe, MPC_ERR_INVALID,
+					 "the replica listed %llu bytes and sent %llu",
+					 (unsigned long long)rf[i].size,
+					 (unsigned long long)st.st_size);
+			else if (mpc_replica_check_file(path, rf[i].name, &fe) == MPC_OK)
 				continue;
 			unlink(path);
 		}

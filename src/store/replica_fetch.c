@@ -209,8 +209,9 @@ int mpc_replica_fetch(const struct mpc_replica_opts *o, const char *remote,
 	{
 		uint64_t total = 0;
 
+		/* saturating: listed sizes are the replica's word */
 		for (size_t j = 0; j < nr; j++)
-			total += rf[j].size;
+			total = rf[j].size > UINT64_MAX - total ? UINT64_MAX : total + rf[j].size;
 		if (nr > MPC_REPLICA_FETCH_FILES_MAX || total > MPC_REPLICA_FETCH_BYTES_MAX) {
 			ret = mpc_fail(e, MPC_ERR_TOO_LARGE,
 				       "replica %s lists %zu store files, %llu bytes: over the "
@@ -265,6 +266,12 @@ int mpc_replica_fetch(const struct mpc_replica_opts *o, const char *remote,
 			continue;
 		}
 		frc = mpc_file_read(path, MPC_STORE_FILE_MAX, 0, &buf, &len, &fe);
+		/* the bound above counted listed sizes: a file that is not its listed size is
+		 * refused, so what stays on our disk is never more than the bound */
+		if (frc == MPC_OK && (uint64_t)len != rf[j].size)
+			frc = mpc_fail(&fe, MPC_ERR_INVALID,
+				       "the replica listed %llu bytes and sent %zu",
+				       (unsigned long long)rf[j].size, len);
 		if (frc == MPC_OK)
 			frc = check_file(buf, len, it->name, &fe);
 		free(buf);

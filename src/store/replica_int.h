@@ -9,7 +9,8 @@
 #include "src/store/drill.h"
 #include "src/store/replica.h"
 
-#define MPC_RCLONE_ERR_KEEP 16384 /* bytes of rclone's stderr kept */
+#define MPC_RCLONE_ERR_KEEP 16384              /* bytes of rclone's stderr kept */
+#define MPC_RCLONE_LIST_MAX (8u * 1024 * 1024) /* bytes of `rclone lsjson`/`hashsum` accepted */
 
 struct mpc_rclone {
 	const char *program;

@@ -229,6 +229,7 @@ static void test_all_pass(void **state)
 		"token",
 		"pin-flags",
 		"login",
+		"token kind",
 		"mechanisms",
 		"key mpc-backup-seal-gcm",
 		"key mpc-backup-seal-cbc",
@@ -238,6 +239,7 @@ static void test_all_pass(void **state)
 		"key mpc-backup-tls (public)",
 		"self-test aes-256-gcm",
 		"self-test aes-256-cbc-hmac-sha256",
+		"self-test aes-256-cbc-hmac-sha256-digest",
 		"self-test ed25519",
 		"config",
 		"rpc agreement",
@@ -259,6 +261,7 @@ static void test_all_pass(void **state)
 	expect_line(&f->r, "ok", "key mpc-backup-tls (private)", "generated in the token");
 	expect_line(&f->r, "ok", "key mpc-backup-transport", "MPC_BACKUP_TRANSPORT_KEY_HEX");
 	expect_line(&f->r, "ok", "pin-flags", "no warning flag");
+	expect_line(&f->r, "ok", "token kind", "softhsm2 (detected");
 	snprintf(want, sizeof(want), "the contract lists this token's key %s", f->key);
 	expect_line(&f->r, "ok", "backup key", want);
 	expect_line(&f->r, "ok", "node", f->node.key_str);
@@ -294,6 +297,12 @@ static void test_all_pass(void **state)
 	expect_line(&f->r, "skip", "contract", "--config");
 	assert_null(strstr(f->r.out, "rpc "));
 	assert_null(strstr(f->r.out, "\nok    node"));
+	/* a profile forces the sealing token's rules: said so, with what was detected */
+	ch_run(&f->r, NULL, NULL, "doctor", "--token", f->hsm.uri, "--token-profile", "generic",
+	       (char *)NULL);
+	ch_expect(&f->r, 0, "0 checks failed");
+	expect_line(&f->r, "ok", "token kind", "generic (forced by --token-profile");
+	expect_line(&f->r, "ok", "token kind", "detected softhsm2");
 
 	/* no transport key anywhere: `run` would need one (a failure), the token alone not */
 	ch_run(&f->r, NULL, no_transport, "doctor", "--config", f->conf, (char *)NULL);
@@ -363,6 +372,7 @@ static void test_pin(void **state)
 	expect_lines_well_formed(&f->r);
 	expect_line(&f->r, "ok", "pin-flags", NULL);
 	expect_line(&f->r, "FAIL", "login", "CKR_PIN_INCORRECT");
+	expect_line(&f->r, "skip", "token kind", "needs login");
 	expect_line(&f->r, "skip", "mechanisms", "needs login");
 	expect_line(&f->r, "skip", "keys", "needs login");
 	expect_line(&f->r, "skip", "self-test", "needs login");

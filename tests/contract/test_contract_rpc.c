@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -180,6 +182,73 @@ static void test_hang_times_out(void **state)
 	set_fault(env, "hang");
 	assert_int_equal(call(env, &opt, "state", &res, &e), MPC_ERR_TIMEOUT);
 	set_fault(env, "none"); /* releases the hung request inside the fake */
+}
+
+/* The stop flag, set from a signal handler as the monitor's SIGTERM handler sets its own. */
+static volatile sig_atomic_t stop_flag;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A single call in flight to a server that never answers ends soon after the cancel flag is
+ * set (a stop), not at its 20 s timeout; with the flag already set it does not start. The
+ * 5 s bound is a liveness bound (the progress callback runs about once a second). */
+static void test_cancel_ends_call_in_flight(void **state)
+{
+	struct env *env = *state;
+	struct mpc_rpc_options opt = { NULL, 0, 20000, 20000, NULL, &stop_flag };
+	struct itimerval it = { { 0, 0 }, { 0, 300000 } };
+	struct sigaction sa, old;
+	struct mpc_rpc_endpoint *ep = NULL;
+	struct mpc_rpc_result res = { 0 };
+	struct mpc_rpc_block blk;
+	struct mpc_err e = { 0 };
+	double t0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+	set_fault(env, "hang");
+	assert_int_equal(mpc_rpc_endpoint_new(env->secret_url, &opt, &ep, &e), MPC_OK);
+	for (int round = 0; round < 2; round++) {
+		stop_flag = 0;
+		mpc_err_clear(&e);
+		t0 = now_s();
+		assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+		if (round == 0)
+			assert_int_equal(mpc_rpc_view(ep, "state", &res, &e), MPC_ERR_CANCELLED);
+		else
+			assert_int_equal(mpc_rpc_final_block(ep, &blk, &e), MPC_ERR_CANCELLED);
+		assert_true(stop_flag);
+		assert_true(now_s() - t0 < 5.0);
+		assert_non_null(strstr(e.msg, "cancelled"));
+		assert_non_null(strstr(e.msg, env->fake.url));
+		assert_no_secret(e.msg);
+		assert_null(res.json);
+	}
+	/* already stopped: fails at once, nothing sent */
+	set_fault(env, "none");
+	mpc_err_clear(&e);
+	t0 = now_s();
+	assert_int_equal(mpc_rpc_view(ep, "state", &res, &e), MPC_ERR_CANCELLED);
+	assert_true(now_s() - t0 < 1.0);
+	/* the endpoint still works once the flag is clear */
+	stop_flag = 0;
+	assert_int_equal(mpc_rpc_view(ep, "state", &res, &e), MPC_OK);
+	mpc_rpc_result_free(&res);
+	mpc_rpc_endpoint_free(ep);
+	assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
 }
 
 /* Wait (bounded) for the fake to log how much of the oversized stream it sent. */
@@ -555,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_rpc_errors),
 		cmocka_unit_test(test_refused_connection),
 		cmocka_unit_test(test_hang_times_out),
+		cmocka_unit_test(test_cancel_ends_call_in_flight),
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_envelope_hostile),
 		cmocka_unit_test(test_https),

@@ -235,6 +235,40 @@ static void test_conclude_timeout_diagnosis(void **state)
 	stop_ok(s);
 }
 
+/* The conclusion diagnosis asks each endpoint for the destination's attestation; an endpoint
+ * that never answers must not hold a stop: SIGTERM ends the call in flight (not at its 20 s
+ * rpc_timeout), the next endpoint is not asked, and the monitor exits 0. 5 s is a liveness
+ * bound. */
+static void test_stop_during_diagnosis(void **state)
+{
+	struct sc *s = *state;
+	double elapsed = 0, t0;
+	int st = -1;
+
+	world(s, sc_keyshares(4, 0, 1), 2, NULL);
+	assert_int_equal(sc_timeline_text(s, -1, "fault", "hang-get_attestation"), 0);
+	start_monitor(s, "conclude_timeout = 1\nrpc_timeout = 20\n");
+	assert_int_equal(sc_publish_running(s, 4, 0, 0, 1), 0);
+	assert_int_equal(sc_wait_log(s, "pushed epoch 4", 1, SC_WAIT), 0);
+	assert_int_equal(sc_publish(s, -1, sc_state_resharing(sc_std_body(s, 4, 0, 0), 5),
+				    sc_std_mi(s, 1)),
+			 0);
+	/* wait until the monitor's get_attestation hangs on the first endpoint */
+	for (t0 = sc_now(); mpc_fake_rpc_count(s->rpclog[0], "method=get_attestation") < 1;)
+		if (sc_now() - t0 > SC_WAIT)
+			fail_msg("the monitor never asked get_attestation");
+		else
+			sc_sleep_ms(50);
+	sc_sleep_ms(200);
+	assert_int_equal(sc_run_stop(s, SIGTERM, 5.0, &elapsed, &st), 0);
+	assert_true(elapsed < 5.0);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(mpc_fake_rpc_count(s->rpclog[1], "method=get_attestation"), 0);
+	assert_int_equal(sc_log_count(s, "the attestation check was stopped"), 1);
+	assert_int_equal(sc_timeline_text(s, -1, "fault", "none"), 0); /* frees the fakes */
+}
+
 /* Item 16. A destination that refused every push is cancelled: the log says no push succeeded
  * and why the last failed, not "after the keyshares were pushed". */
 static void test_cancel_says_what_happened(void **state)
@@ -275,6 +309,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_conclude_timeout_diagnosis, sc_cmocka_setup,
 						sc_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_says_what_happened, sc_cmocka_setup,
+						sc_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_stop_during_diagnosis, sc_cmocka_setup,
 						sc_cmocka_teardown),
 	};
 

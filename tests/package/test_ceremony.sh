@@ -47,6 +47,7 @@ jq -e --argjson s "$show" --arg v "$("$bin" --version)" '
 	and .tokens[0].label == "mpc-backup" and (.tokens[0].serial | length) > 0
 	and .tokens[0].manufacturer == "SoftHSM project" and .tokens[0].model == "SoftHSM v2"
 	and .tokens[0].seal and .tokens[0].tls and .tokens[0].flags.login_required
+	and .tokens[0].kind == "softhsm2" and .tokens[0].kind_detected
 	and ([.tokens[0].mechanisms[]] | contains(["CKM_AES_GCM", "CKM_AES_CBC_PAD",
 		"CKM_SHA256_HMAC", "CKM_EDDSA"]))
 	and .tls_public_key == $s.tls_public_key and (.tls_public_key | startswith("ed25519:"))

@@ -1,8 +1,10 @@
 /* lockshim.c: a test-only PKCS#11 module that wraps a real one (SoftHSM2) and reports token
  * PIN states SoftHSM2 cannot reach (it has no PIN lockout): the flags in $LOCKSHIM_FLAGS
  * (decimal) are ORed into C_GetTokenInfo's flags, and C_Login answers CKR_PIN_LOCKED when
- * CKF_USER_PIN_LOCKED is among them. $LOCKSHIM_LIBRARY, when set, is the libraryDescription
- * C_GetInfo reports (read at each call: a test changes it to make the module another library).
+ * CKF_USER_PIN_LOCKED is among them. With $LOCKSHIM_DECRYPT_RV (decimal CK_RV) set, C_Decrypt
+ * runs in the real module (so its operation ends) and then answers that value: a token that
+ * fails while opening a blob. $LOCKSHIM_LIBRARY, when set, is the libraryDescription C_GetInfo
+ * reports (read at each call: a test changes it to make the module another library).
  * $LOCKSHIM_REAL names the real module. Everything else passes straight through. */
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -51,6 +53,19 @@ static CK_RV shim_Login(CK_SESSION_HANDLE s, CK_USER_TYPE u, CK_UTF8CHAR_PTR pin
 	return real->C_Login(s, u, pin, n);
 }
 
+static CK_RV shim_Decrypt(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG n, CK_BYTE_PTR out,
+			  CK_ULONG_PTR out_len)
+{
+	const char *f = getenv("LOCKSHIM_DECRYPT_RV");
+	CK_RV rv = real->C_Decrypt(s, in, n, out, out_len);
+
+	if (f == NULL || (out == NULL && rv == CKR_OK))
+		return rv; /* a length query keeps its operation going */
+	if (out != NULL && out_len != NULL)
+		memset(out, 0, *out_len);
+	return strtoul(f, NULL, 10);
+}
+
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out);
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)
 {
@@ -68,6 +83,7 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)
 		shim.C_GetTokenInfo = shim_GetTokenInfo;
 		shim.C_Login = shim_Login;
 		shim.C_GetInfo = shim_GetInfo;
+		shim.C_Decrypt = shim_Decrypt;
 	}
 	*out = &shim;
 	return CKR_OK;

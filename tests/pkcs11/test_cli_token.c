@@ -61,7 +61,7 @@ static void test_init_is_idempotent_and_prints_key(void **state)
 {
 	struct cli *c = *state;
 	char args[1024], key[80];
-	json_t *j;
+	json_t *j, *k;
 	json_error_t je;
 
 	snprintf(args, sizeof(args), "token init --token '%s'", c->hsm.uri);
@@ -79,7 +79,27 @@ static void test_init_is_idempotent_and_prints_key(void **state)
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "tls_public_key")), key);
 	assert_int_equal(json_array_size(json_object_get(j, "keys")), 5);
+	/* the vendor rules in force: detected from what SoftHSM2 reports */
+	k = json_array_get(json_object_get(j, "tokens"), 0);
+	assert_string_equal(json_string_value(json_object_get(k, "kind")), "softhsm2");
+	assert_true(json_is_true(json_object_get(k, "kind_detected")));
 	json_decref(j);
+	snprintf(args, sizeof(args), "token show --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 0);
+	assert_non_null(strstr(c->out, "  rules: softhsm2 (detected)\n"));
+	/* ... or forced by a profile, and said so */
+	snprintf(args, sizeof(args), "token show --json --token-profile generic --token '%s'",
+		 c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 0);
+	j = json_loads(c->out, 0, &je);
+	assert_non_null(j);
+	k = json_array_get(json_object_get(j, "tokens"), 0);
+	assert_string_equal(json_string_value(json_object_get(k, "kind")), "generic");
+	assert_true(json_is_false(json_object_get(k, "kind_detected")));
+	json_decref(j);
+	snprintf(args, sizeof(args), "token show --token-profile generic --token '%s'", c->hsm.uri);
+	assert_int_equal(run(c, NULL, args), 0);
+	assert_non_null(strstr(c->out, "  rules: generic (forced by --token-profile or token_profile)\n"));
 	snprintf(args, sizeof(args), "register --token '%s' --account op.near --contract v1.signer-prod.testnet --network testnet", c->hsm.uri);
 	assert_int_equal(run(c, NULL, args), 0);
 	assert_non_null(strstr(c->out, "{\"backup_service_info\":{\"public_key\":\""));

@@ -227,6 +227,48 @@ static void test_ivs_unique(void **state)
 			assert_memory_not_equal(ivs[i], ivs[j], 12);
 }
 
+/* A token that fails while opening a GCM blob (CKR_DEVICE_ERROR from C_Decrypt, through the
+ * lockshim test module) is the token's failure, never "the data was altered": the blob is
+ * good, and a verification that said otherwise would invite quarantining it. */
+static void test_device_error_is_not_tamper(void **state)
+{
+	struct ptest *p = *state;
+	struct mpc_err e = { 0 };
+	const char *shim = getenv("LOCKSHIM");
+	char uri[1024];
+	uint8_t pt[64], *blob = NULL, *out = NULL;
+	size_t blob_len = 0, out_len = 0;
+	int rc;
+
+	assert_non_null(shim);
+	/* the same token through the shim, in a context of its own (SoftHSM2 loaded once) */
+	mpc_token_close(p->t);
+	p->t = NULL;
+	mpc_p11_ctx_free(p->ctx);
+	assert_int_equal(setenv("LOCKSHIM_REAL", p->hsm.module, 1), 0);
+	assert_int_equal(mpc_p11_ctx_new(&p->ctx, &e), MPC_OK);
+	snprintf(uri, sizeof(uri), "pkcs11:token=mpc-backup?module-path=%s", shim);
+	p->t = ptest_open(p, uri);
+	memset(pt, 0x5a, sizeof(pt));
+	assert_int_equal(mpc_seal(p->t, MPC_SEAL_AES_GCM, NULL, 0, pt, sizeof(pt), &blob,
+				  &blob_len, &e),
+			 MPC_OK);
+	assert_int_equal(setenv("LOCKSHIM_DECRYPT_RV", "48", 1), 0); /* CKR_DEVICE_ERROR */
+	rc = mpc_unseal(p->t, NULL, 0, blob, blob_len, &out, &out_len, &e);
+	assert_int_equal(unsetenv("LOCKSHIM_DECRYPT_RV"), 0);
+	printf("device error: rc %d: %s\n", rc, e.msg);
+	/* CKR_DEVICE_ERROR says by itself that the device failed (recover.c) */
+	assert_int_equal(rc, MPC_ERR_TOKEN_UNAVAILABLE);
+	assert_null(strstr(e.msg, "altered"));
+	assert_non_null(strstr(e.msg, "CKR_DEVICE_ERROR"));
+	/* and a real bad tag through the same module is still a verdict on the data */
+	mpc_err_clear(&e);
+	blob[blob_len - 1] ^= 1;
+	assert_int_equal(mpc_unseal(p->t, NULL, 0, blob, blob_len, &out, &out_len, &e),
+			 MPC_ERR_AUTH);
+	free(blob);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +277,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tamper_gcm, ptest_setup, ptest_teardown),
 		cmocka_unit_test_setup_teardown(test_tamper_cbc_hmac, ptest_setup, ptest_teardown),
 		cmocka_unit_test_setup_teardown(test_tamper_large, ptest_setup, ptest_teardown),
+		cmocka_unit_test_setup_teardown(test_device_error_is_not_tamper, ptest_setup,
+						ptest_teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_key, ptest_setup, ptest_teardown),
 		cmocka_unit_test_setup_teardown(test_lost_session_recovers, ptest_setup, ptest_teardown),
 		cmocka_unit_test_setup_teardown(test_failed_relogin_recovers_later, ptest_setup, ptest_teardown),

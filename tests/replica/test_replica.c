@@ -1242,6 +1242,32 @@ static void test_fetch_bounds(void **state)
 	assert_non_null(strstr(out, "over the bound of 4096 files"));
 	assert_int_equal(store_count(fresh), 0);
 	assert_int_equal(count_files(fresh, ".tmp-"), 0);
+
+	/* the byte bound counts listed sizes, so a file that is not its listed size is refused:
+	 * a replica listing 1 byte cannot fill our disk with more */
+	{
+		char wrap[400], text[700];
+
+		snprintf(dir, sizeof(dir), "%s/liar", x->local);
+		assert_int_equal(mkdir(dir, 0700), 0);
+		snprintf(p, sizeof(p), "%s/keyset-e%020u-%016x.mpcs", dir, 7u, 7u);
+		write_text(p, "0123456789012345678901234567890123456789", 0600);
+		snprintf(wrap, sizeof(wrap), "%s/rclone-liar", x->tmp);
+		snprintf(text, sizeof(text),
+			 "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = lsjson ] && { " RCLONE
+			 " \"$@\" | sed 's/\"Size\":[0-9]*/\"Size\":1/g'; exit 0; }; done\n"
+			 "exec " RCLONE " \"$@\"\n");
+		write_text(wrap, text, 0700);
+		snprintf(fresh, sizeof(fresh), "%s/newhost-liar", x->tmp);
+		snprintf(p, sizeof(p), "loc:%s", dir);
+		st = run_cli(NULL, out, sizeof(out), "store", "fetch", "--store", fresh, "--from",
+			     p, "--rclone-config", x->conf, "--rclone", wrap, NULL);
+		printf("fetch from a replica that lies about sizes: %d\n%s\n", st, out);
+		assert_int_not_equal(st, 0);
+		assert_non_null(strstr(out, "listed 1 bytes and sent 40"));
+		assert_int_equal(store_count(fresh), 0);
+		assert_int_equal(count_files(fresh, ".tmp-"), 0);
+	}
 }
 
 /* Hosts whose names share a first label ("a.x.example", "a.y.example") or a prefix ("a",

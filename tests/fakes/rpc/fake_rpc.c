@@ -25,6 +25,8 @@
  *                 "PORT <n>", flushed, once the server is listening.
  *   --fault KIND  none | lie | refuse (close the connection, no response) | 503 |
  *                 hang (answer nothing while the fault stays `hang`; polls every 100 ms) |
+ *                 hang-M (the same for view M's queries only, e.g. hang-get_attestation;
+ *                 every other request is answered as under `none`) |
  *                 oversized (stream a ~50 MB valid-looking response; logs "oversized
  *                 stopped after N bytes" when the client hangs up or it ends) | nonjson |
  *                 rpc-error (JSON-RPC `error` object) | panic (`result.error`, as nearcore
@@ -518,7 +520,8 @@ static enum MHD_Result answer(struct MHD_Connection *c, const struct config *cfg
 				"fake-rpc: expected a query call_function or a block request");
 		goto out;
 	}
-	while (strcmp(fault, "hang") == 0) {
+	while (strcmp(fault, "hang") == 0 ||
+	       (strncmp(fault, "hang-", 5) == 0 && method != NULL && strcmp(fault + 5, method) == 0)) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 
 		nanosleep(&ts, NULL);
