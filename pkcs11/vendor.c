@@ -159,7 +159,7 @@ enum mpc_token_kind mpc_token_kind_of(struct mpc_token *t, int *overridden)
 
 int mpc_token_set_profile(struct mpc_token *t, const char *profile, struct mpc_err *e)
 {
-	enum mpc_token_kind k;
+	enum mpc_token_kind k = MPC_TOKEN_KIND_GENERIC; /* not set by "auto" */
 	int is_auto = 0;
 	int rc = mpc_token_profile_parse(profile, &is_auto, &k, e);
 
