@@ -275,7 +275,8 @@ int mpc_token_find_in_module(struct mpc_p11_ctx *ctx, struct mpc_p11_module *m,
 			     const struct mpc_token_uri *u, struct mpc_token_found *out,
 			     struct mpc_err *e);
 
-/* ---- a token that goes away and comes back (recover.c, module.c) ----
+/* ---- a token that goes away and comes back (presence.c: classify, probe; session.c:
+ * re-find; recover.c: re-initialise; module.c) ----
  * A token whose device is removed, whose module lost it (SoftHSM2 with its token directory
  * moved away answers CKR_GENERAL_ERROR to C_GetTokenInfo and finds no objects), or whose module
  * is not initialised, is "unavailable": MPC_ERR_TOKEN_UNAVAILABLE, never a verdict on the data
@@ -288,6 +289,22 @@ int mpc_token_find_in_module(struct mpc_p11_ctx *ctx, struct mpc_p11_module *m,
  * session and object handle of the module is dead afterwards: the caller holds the lock of
  * every token open on it. */
 int mpc_p11_module_reinit(struct mpc_p11_module *m, struct mpc_err *e);
+
+/* The loaded module t's function list belongs to, or NULL (token.c). */
+struct mpc_p11_module *mpc_token_module_of(const struct mpc_token *t);
+
+/* Open t's session (read-write and logged in, or read-only without a login for a token opened
+ * by mpc_token_open_public) and record the module's generation; on failure no session is left
+ * half-open (token.c). Lock held. */
+int mpc_token_open_session(struct mpc_token *t, struct mpc_err *e);
+
+/* Does the token answer as itself (its module initialised, C_GetTokenInfo on its slot with the
+ * label and serial it had)? CKR_OK, or the CK_RV that says it does not (presence.c). */
+CK_RV mpc_token_probe(struct mpc_token *t);
+
+/* Forget t's session and the handles found in it; the session is closed only while it belongs
+ * to its module's current generation (presence.c). Lock held. */
+void mpc_token_drop_session(struct mpc_token *t);
 
 /* 1 if rv by itself says the token or its device is gone (CKR_TOKEN_NOT_PRESENT,
  * CKR_TOKEN_NOT_RECOGNIZED, CKR_DEVICE_REMOVED, CKR_DEVICE_ERROR, CKR_SLOT_ID_INVALID,

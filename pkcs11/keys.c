@@ -92,7 +92,7 @@ int mpc_key_find(struct mpc_token *t, enum mpc_key_role role, CK_OBJECT_HANDLE *
 			MPC_TOKEN_LABEL(t), mpc_key_kind_name(d->kind), label,
 			role == MPC_KEY_TRANSPORT ? " --import-transport-key" : "");
 
-		/* a token gone away finds nothing too: recover.c tells the two apart */
+		/* a token gone away finds nothing too: presence.c tells the two apart */
 		return mpc_token_classify(t, rc, e);
 	}
 	if (n > 1)

@@ -290,3 +290,26 @@ int mpc_p11_module_reinit(struct mpc_p11_module *m, struct mpc_err *e)
 	}
 	return MPC_OK;
 }
+
+int mpc_p11_slot_has_mechanism(CK_FUNCTION_LIST *fn, CK_SLOT_ID slot, CK_MECHANISM_TYPE mech,
+			       CK_FLAGS flags)
+{
+	CK_MECHANISM_TYPE list[512];
+	CK_ULONG n = 512;
+	CK_MECHANISM_INFO mi;
+	int listed = 0;
+	CK_RV rv;
+
+	/* The list is authoritative: SoftHSM2 answers C_GetMechanismInfo even for mechanisms
+	 * its configuration (slots.mechanisms) disabled. */
+	rv = fn->C_GetMechanismList(slot, list, &n);
+	if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
+		return 0;
+	if (rv == CKR_BUFFER_TOO_SMALL)
+		listed = 1; /* too many to list here: trust C_GetMechanismInfo */
+	for (CK_ULONG i = 0; i < n && !listed; i++)
+		listed = list[i] == mech;
+	if (!listed || fn->C_GetMechanismInfo(slot, mech, &mi) != CKR_OK)
+		return 0;
+	return (mi.flags & flags) == flags;
+}

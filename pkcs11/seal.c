@@ -562,7 +562,7 @@ static int unseal_once(struct mpc_token *t, enum mpc_seal_mech mech, const uint8
 				      "sealed data failed authentication (%s): it was altered, "
 				      "truncated, moved, or sealed by another key",
 				      mpc_ckr_name(rv));
-			/* kept, so that a token that went away meanwhile is told apart (recover.c) */
+			/* kept, so that a token that went away meanwhile is told apart (presence.c) */
 			if (e != NULL)
 				e->ckr = rv;
 			return rc;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pkcs11/internal.h"
+#include "pkcs11/vendor.h"
 #include "pkcs11/pin.h"
 #include "src/util/mem.h"
 
@@ -58,7 +59,7 @@ static int login(struct mpc_token *t, struct mpc_err *e)
 	return MPC_OK;
 }
 
-static int open_session(struct mpc_token *t, struct mpc_err *e)
+int mpc_token_open_session(struct mpc_token *t, struct mpc_err *e)
 {
 	char what[64];
 	CK_RV rv;
@@ -124,7 +125,7 @@ int mpc_token_open(struct mpc_p11_ctx *ctx, const char *uri, const struct mpc_pi
 		rc = mpc_fail(e, MPC_ERR_INTERNAL, "cannot create a mutex");
 		goto out;
 	}
-	rc = open_session(t, e);
+	rc = mpc_token_open_session(t, e);
 	if (rc != MPC_OK) {
 		mpc_token_close(t);
 		t = NULL;
@@ -171,114 +172,9 @@ int mpc_token_rv_is_lost_session(CK_RV rv)
 	       rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_DEVICE_REMOVED;
 }
 
-int mpc_token_recover(struct mpc_token *t, struct mpc_err *e)
-{
-	/* A session of the module's previous life is forgotten, never closed (its number may be
-	 * another token's session now), and the token is found again (recover.c). */
-	if (mpc_token_stale(t))
-		return mpc_token_refind(t, e);
-	if (t->session != CK_INVALID_HANDLE) {
-		(void)t->fn->C_CloseSession(t->session);
-		t->session = CK_INVALID_HANDLE;
-	}
-	t->logged_in = 0;
-	memset(t->key_cache, 0, sizeof(t->key_cache));
-	/* a re-open that fails because the token went away says so (recover.c) */
-	return mpc_token_classify(t, open_session(t, e), e);
-}
-
-int mpc_token_ready(struct mpc_token *t, struct mpc_err *e)
-{
-	if (mpc_token_stale(t)) /* its module was re-initialised: handles are dead (recover.c) */
-		return mpc_token_refind(t, e);
-	return t->session != CK_INVALID_HANDLE ? MPC_OK : mpc_token_recover(t, e);
-}
-
-int mpc_token_call(struct mpc_token *t,
-		   int (*op)(struct mpc_token *t, void *arg, struct mpc_err *e), void *arg,
-		   struct mpc_err *e)
-{
-	struct mpc_err first = { 0 };
-	int rc;
-
-	mpc_token_lock(t);
-	rc = mpc_token_ready(t, e);
-	if (rc != MPC_OK) {
-		mpc_token_unlock(t);
-		return rc;
-	}
-	rc = op(t, arg, &first);
-	if (rc != MPC_OK &&
-	    (mpc_token_rv_is_lost_session(first.ckr) || first.ckr == CKR_OPERATION_ACTIVE)) {
-		/* a lost session, or one left mid-operation by an earlier failure: start over */
-		rc = mpc_token_recover(t, e);
-		if (rc == MPC_OK)
-			rc = op(t, arg, e);
-	} else if (rc != MPC_OK) {
-		/* An operation that failed after its Init (e.g. CKR_BUFFER_TOO_SMALL) may still be
-		 * active in the session: drop the session so the next call starts clean. */
-		if (first.ckr != 0 && mpc_ckr_class(first.ckr) != MPC_ERR_AUTH &&
-		    t->session != CK_INVALID_HANDLE) {
-			(void)t->fn->C_CloseSession(t->session);
-			t->session = CK_INVALID_HANDLE;
-			t->logged_in = 0;
-			memset(t->key_cache, 0, sizeof(t->key_cache));
-		}
-		if (e != NULL)
-			*e = first;
-	}
-	if (rc != MPC_OK) /* the token went away: say so, not what the call made of it */
-		rc = mpc_token_classify(t, rc, e);
-	mpc_token_unlock(t);
-	return rc;
-}
-
-int mpc_p11_slot_has_mechanism(CK_FUNCTION_LIST *fn, CK_SLOT_ID slot, CK_MECHANISM_TYPE mech,
-			       CK_FLAGS flags)
-{
-	CK_MECHANISM_TYPE list[512];
-	CK_ULONG n = 512;
-	CK_MECHANISM_INFO mi;
-	int listed = 0;
-	CK_RV rv;
-
-	/* The list is authoritative: SoftHSM2 answers C_GetMechanismInfo even for mechanisms
-	 * its configuration (slots.mechanisms) disabled. */
-	rv = fn->C_GetMechanismList(slot, list, &n);
-	if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
-		return 0;
-	if (rv == CKR_BUFFER_TOO_SMALL)
-		listed = 1; /* too many to list here: trust C_GetMechanismInfo */
-	for (CK_ULONG i = 0; i < n && !listed; i++)
-		listed = list[i] == mech;
-	if (!listed || fn->C_GetMechanismInfo(slot, mech, &mi) != CKR_OK)
-		return 0;
-	return (mi.flags & flags) == flags;
-}
-
 int mpc_token_has_mechanism(struct mpc_token *t, CK_MECHANISM_TYPE mech, CK_FLAGS flags)
 {
 	return mpc_p11_slot_has_mechanism(t->fn, t->slot, mech, flags);
-}
-
-int mpc_token_random(struct mpc_token *t, unsigned char *buf, size_t n, struct mpc_err *e)
-{
-	CK_RV rv;
-	int rc;
-
-	mpc_token_lock(t);
-	rc = mpc_token_ready(t, e); /* never a session of the module's previous life */
-	if (rc != MPC_OK) {
-		mpc_token_unlock(t);
-		return rc;
-	}
-	rv = t->fn->C_GenerateRandom(t->session, buf, n);
-	if (mpc_token_rv_is_lost_session(rv) && mpc_token_recover(t, e) == MPC_OK)
-		rv = t->fn->C_GenerateRandom(t->session, buf, n);
-	mpc_token_unlock(t);
-	if (rv != CKR_OK)
-		return mpc_fail_ck(e, rv, "C_GenerateRandom", MPC_TOKEN_LABEL(t));
-	return MPC_OK;
 }
 
 const char *mpc_token_uri_object(const struct mpc_token *t)
@@ -291,4 +187,56 @@ void mpc_token_describe(struct mpc_token *t, struct mpc_token_desc *d)
 	mpc_token_lock(t);
 	*d = t->desc;
 	mpc_token_unlock(t);
+}
+
+struct mpc_p11_module *mpc_token_module_of(const struct mpc_token *t)
+{
+	if (t->ctx == NULL)
+		return NULL;
+	for (int i = 0; i < t->ctx->n; i++)
+		if (t->ctx->mod[i].fn == t->fn)
+			return &t->ctx->mod[i];
+	return NULL;
+}
+
+unsigned mpc_token_module_generation(const struct mpc_token *t)
+{
+	const struct mpc_p11_module *m = mpc_token_module_of(t);
+
+	return m != NULL ? m->generation : 0;
+}
+
+int mpc_token_stale(const struct mpc_token *t)
+{
+	const struct mpc_p11_module *m = mpc_token_module_of(t);
+
+	return m != NULL && m->generation != t->generation;
+}
+
+enum mpc_token_kind mpc_token_kind_of(struct mpc_token *t, int *overridden)
+{
+	enum mpc_token_kind k;
+
+	mpc_token_lock(t);
+	k = (enum mpc_token_kind)mpc_vendor_rules(t)->kind;
+	if (overridden != NULL)
+		*overridden = t->kind_overridden;
+	mpc_token_unlock(t);
+	return k;
+}
+
+int mpc_token_set_profile(struct mpc_token *t, const char *profile, struct mpc_err *e)
+{
+	enum mpc_token_kind k = MPC_TOKEN_KIND_GENERIC; /* not set by "auto" */
+	int is_auto = 0;
+	int rc = mpc_token_profile_parse(profile, &is_auto, &k, e);
+
+	if (rc != MPC_OK)
+		return mpc_err_prefix(e, "token \"%s\": ", MPC_TOKEN_LABEL(t));
+	mpc_token_lock(t);
+	t->kind = is_auto ? t->detected_kind : (int)k;
+	t->kind_overridden = !is_auto;
+	memset(t->key_cache, 0, sizeof(t->key_cache));
+	mpc_token_unlock(t);
+	return MPC_OK;
 }

@@ -68,7 +68,7 @@ struct mpc_token_desc {
 /* Copy the token's description into *d. Takes the token's lock. */
 void mpc_token_describe(struct mpc_token *t, struct mpc_token_desc *d);
 
-/* A token that goes away and comes back (pkcs11/recover.c).
+/* A token that goes away and comes back (pkcs11/presence.c, session.c, recover.c).
  *
  * Any call that fails because the token is absent, its device failed or its module lost it
  * (SoftHSM2 with its token directory moved away) fails with MPC_ERR_TOKEN_UNAVAILABLE and a

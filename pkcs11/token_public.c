@@ -150,7 +150,7 @@ static int tls_find_op(struct mpc_token *t, void *arg, struct mpc_err *e)
 				tls_label(t));
 	if (f->pub.n == 0) {
 		/* without a login: a private object, or absent; or the token went away, which
-		 * finds nothing too (recover.c tells the two apart) */
+		 * finds nothing too (presence.c tells the two apart) */
 		struct mpc_err nf = { 0 };
 
 		if (mpc_token_classify(t, MPC_ERR_OBJECT_NOT_FOUND, &nf) ==

@@ -144,31 +144,3 @@ int mpc_vendor_detect(CK_FUNCTION_LIST *fn, CK_SLOT_ID slot, const CK_TOKEN_INFO
 		return MPC_TOKEN_KIND_NSS;
 	return MPC_TOKEN_KIND_GENERIC;
 }
-
-enum mpc_token_kind mpc_token_kind_of(struct mpc_token *t, int *overridden)
-{
-	enum mpc_token_kind k;
-
-	mpc_token_lock(t);
-	k = (enum mpc_token_kind)mpc_vendor_rules(t)->kind;
-	if (overridden != NULL)
-		*overridden = t->kind_overridden;
-	mpc_token_unlock(t);
-	return k;
-}
-
-int mpc_token_set_profile(struct mpc_token *t, const char *profile, struct mpc_err *e)
-{
-	enum mpc_token_kind k = MPC_TOKEN_KIND_GENERIC; /* not set by "auto" */
-	int is_auto = 0;
-	int rc = mpc_token_profile_parse(profile, &is_auto, &k, e);
-
-	if (rc != MPC_OK)
-		return mpc_err_prefix(e, "token \"%s\": ", MPC_TOKEN_LABEL(t));
-	mpc_token_lock(t);
-	t->kind = is_auto ? t->detected_kind : (int)k;
-	t->kind_overridden = !is_auto;
-	memset(t->key_cache, 0, sizeof(t->key_cache));
-	mpc_token_unlock(t);
-	return MPC_OK;
-}

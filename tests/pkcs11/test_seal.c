@@ -257,7 +257,7 @@ static void test_device_error_is_not_tamper(void **state)
 	rc = mpc_unseal(p->t, NULL, 0, blob, blob_len, &out, &out_len, &e);
 	assert_int_equal(unsetenv("LOCKSHIM_DECRYPT_RV"), 0);
 	printf("device error: rc %d: %s\n", rc, e.msg);
-	/* CKR_DEVICE_ERROR says by itself that the device failed (recover.c) */
+	/* CKR_DEVICE_ERROR says by itself that the device failed (presence.c) */
 	assert_int_equal(rc, MPC_ERR_TOKEN_UNAVAILABLE);
 	assert_null(strstr(e.msg, "altered"));
 	assert_non_null(strstr(e.msg, "CKR_DEVICE_ERROR"));
