@@ -89,6 +89,10 @@ fi
 # `session open <authkey> <password>`, `get objectinfo <session> <id> <type>`,
 # `put authkey <session> <id> <label> <domains> <capabilities> <delegated> <password>`
 # (https://developers.yubico.com/YubiHSM2/Commands/Put_Authentication_Key.html).
+# yubihsm-shell's output as shown in an error: any line naming a command that carries a
+# password is left out, in case the shell echoes its input.
+shown() { printf '%s\n' "$1" | grep -v -i -e 'session open' -e 'put authkey' || true; }
+
 shell_with_admin() { # COMMANDS (after the session is open) on stdin
 	local admin
 	admin=$(read_secret "$admin_pin_file")
@@ -104,7 +108,7 @@ steps=()
 present=0
 if [ "$DRY_RUN" = 0 ]; then
 	info=$(printf 'get objectinfo 0 %d authentication-key\n' "$((16#$user_id))" | shell_with_admin 2>&1) ||
-		die "yubihsm-shell failed (connector $connector): $info"
+		die "yubihsm-shell failed (connector $connector): $(shown "$info")"
 	case "$info" in *"type: authentication-key"*) present=1 ;; esac
 fi
 if [ "$present" = 1 ]; then
@@ -121,8 +125,8 @@ else
 	if [ "$DRY_RUN" = 0 ]; then
 		out=$(printf 'put authkey 0 %d %s %s %s %s %s\n' "$((16#$user_id))" "$key_label" \
 			"$domains" "$caps" "$delegated" "$(read_secret "$pin_file" | cut -c5-)" |
-			shell_with_admin 2>&1) || die "yubihsm-shell put authkey failed: $out"
-		case "$out" in *"Stored Authentication key"*) ;; *) die "yubihsm-shell put authkey did not store the key: $out" ;; esac
+			shell_with_admin 2>&1) || die "yubihsm-shell put authkey failed: $(shown "$out")"
+		case "$out" in *"Stored Authentication key"*) ;; *) die "yubihsm-shell put authkey did not store the key: $(shown "$out")" ;; esac
 	fi
 	steps+=("put authentication key 0x$user_id ($key_label, domains $domains, capabilities $caps, delegated $delegated)")
 fi
@@ -132,7 +136,12 @@ fi
 # the PIN is the authentication key id in 4 hex digits followed by its password.
 if [ ! -e "$conf" ]; then
 	show_raw "printf 'connector = %s\\n' '$connector' > $conf"
-	[ "$DRY_RUN" = 1 ] || printf 'connector = %s\n' "$connector" >"$conf"
+	if [ "$DRY_RUN" = 0 ]; then # whole or not at all: a cut-short file would be kept next time
+		tmp=$(mktemp "$conf.XXXXXX")
+		printf 'connector = %s\n' "$connector" >"$tmp"
+		ln "$tmp" "$conf" || { rm -f "$tmp"; die "$conf appeared meanwhile: not overwritten"; }
+		rm -f "$tmp"
+	fi
 	steps+=("wrote $conf (connector = $connector)")
 elif ! grep -q '^[[:space:]]*connector[[:space:]]*=' "$conf"; then
 	die "$conf has no 'connector = URL' line (Yubico's module requires one)"
