@@ -57,6 +57,7 @@ struct mpc_cli_cfg {
 	struct mpc_cli_common c;     /* strings borrowed from cfg */
 	struct mpc_cli_node_opts no; /* strings borrowed from cfg */
 	int json, final_try;
+	int has_config; /* --config FILE was given (and loaded) */
 };
 int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,
 		      const struct option *opts, struct mpc_cli_cfg *out,

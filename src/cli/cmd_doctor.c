@@ -751,14 +751,6 @@ out:
 	mpc_quorum_free(q);
 }
 
-static int has_config_flag(int argc, char **argv)
-{
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		if (strcmp(argv[i], "--config") == 0 || strncmp(argv[i], "--config=", 9) == 0)
-			return 1;
-	return 0;
-}
-
 int mpc_cmd_doctor(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -777,11 +769,12 @@ int mpc_cmd_doctor(int argc, char **argv)
 	struct mpc_err e = { 0 };
 	const char *seal_uri, *tls_uri;
 	size_t nt, tls;
-	int st, has_config = has_config_flag(argc, argv);
+	int st, has_config;
 
 	st = mpc_cli_cfg_parse("doctor", doctor_help, argc, argv, opts, &a, NULL, NULL);
 	if (st != 0)
 		return st < 0 ? 0 : st;
+	has_config = a.has_config;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL || mpc_p11_ctx_new(&ctx, &e) != MPC_OK) {
 		free(r);

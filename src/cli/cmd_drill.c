@@ -89,8 +89,10 @@ int mpc_cli_cfg_parse(const char *cmd, const char *help, int argc, char **argv,
 				return mpc_cli_bad_option(cmd, argv);
 			}
 			if (pass == 0) {
-				if (opt == MPC_CLI_OPT_CONFIG)
+				if (opt == MPC_CLI_OPT_CONFIG) {
 					file = optarg;
+					out->has_config = 1;
+				}
 				continue;
 			}
 			if (opt == MPC_CLI_OPT_CONFIG)
