@@ -10,20 +10,15 @@
 #include "pkcs11/internal.h"
 #include "pkcs11/keys.h"
 
-static int public_key_op(struct mpc_token *t, void *arg, struct mpc_err *e)
+int mpc_ed25519_read_point(struct mpc_token *t, CK_OBJECT_HANDLE h, const char *label,
+			   uint8_t pub[32], struct mpc_err *e)
 {
-	uint8_t *pub = arg;
-	CK_OBJECT_HANDLE h;
 	uint8_t point[64];
 	CK_ATTRIBUTE a = { CKA_EC_POINT, point, sizeof(point) };
-	CK_RV rv;
-	int rc = mpc_key_get(t, MPC_KEY_TLS_PUBLIC, &h, e);
+	CK_RV rv = t->fn->C_GetAttributeValue(t->session, h, &a, 1);
 
-	if (rc != MPC_OK)
-		return rc;
-	rv = t->fn->C_GetAttributeValue(t->session, h, &a, 1);
 	if (rv != CKR_OK)
-		return mpc_fail_ck(e, rv, "C_GetAttributeValue(CKA_EC_POINT)", "mpc-backup-tls");
+		return mpc_fail_ck(e, rv, "C_GetAttributeValue(CKA_EC_POINT)", label);
 	/* PKCS#11 3.0 says DER OCTET STRING (04 20 || key); some tokens return the raw 32 bytes. */
 	if (a.ulValueLen == 34 && point[0] == 0x04 && point[1] == 0x20)
 		memcpy(pub, point + 2, 32);
@@ -34,6 +29,16 @@ static int public_key_op(struct mpc_token *t, void *arg, struct mpc_err *e)
 				"CKA_EC_POINT of the TLS key is %lu bytes, not an Ed25519 point",
 				(unsigned long)a.ulValueLen);
 	return MPC_OK;
+}
+
+static int public_key_op(struct mpc_token *t, void *arg, struct mpc_err *e)
+{
+	CK_OBJECT_HANDLE h;
+	int rc = mpc_key_get(t, MPC_KEY_TLS_PUBLIC, &h, e);
+
+	if (rc != MPC_OK)
+		return rc;
+	return mpc_ed25519_read_point(t, h, "mpc-backup-tls", arg, e);
 }
 
 int mpc_ed25519_public_key(struct mpc_token *t, uint8_t pub[32], struct mpc_err *e)

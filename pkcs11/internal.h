@@ -140,8 +140,10 @@ int mpc_token_call(struct mpc_token *t,
 /* 1 if the token's slot offers `mech` with `flags` (no lock needed: slot-level query). */
 int mpc_token_has_mechanism(struct mpc_token *t, CK_MECHANISM_TYPE mech, CK_FLAGS flags);
 
-/* Takes the lock itself: fill `buf` with n random bytes from the token's RNG. */
-int mpc_token_random(struct mpc_token *t, unsigned char *buf, size_t n, struct mpc_err *e);
+/* The Ed25519 public key of object h (CKA_EC_POINT, DER or raw) into pub (ed25519.c). Lock
+ * held, session ready. MPC_ERR_PKCS11 for a failed read or a point that is not 32 bytes. */
+int mpc_ed25519_read_point(struct mpc_token *t, CK_OBJECT_HANDLE h, const char *label,
+			   uint8_t pub[32], struct mpc_err *e);
 
 /* The URI's object= selector (for naming the TLS key explicitly), or NULL. */
 const char *mpc_token_uri_object(const struct mpc_token *t);

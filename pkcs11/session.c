@@ -140,23 +140,3 @@ int mpc_token_refind(struct mpc_token *t, struct mpc_err *e)
 	t->rng_left = 0;
 	return mpc_token_recover(t, e);
 }
-
-int mpc_token_random(struct mpc_token *t, unsigned char *buf, size_t n, struct mpc_err *e)
-{
-	CK_RV rv;
-	int rc;
-
-	mpc_token_lock(t);
-	rc = mpc_token_ready(t, e); /* never a session of the module's previous life */
-	if (rc != MPC_OK) {
-		mpc_token_unlock(t);
-		return rc;
-	}
-	rv = t->fn->C_GenerateRandom(t->session, buf, n);
-	if (mpc_token_rv_is_lost_session(rv) && mpc_token_recover(t, e) == MPC_OK)
-		rv = t->fn->C_GenerateRandom(t->session, buf, n);
-	mpc_token_unlock(t);
-	if (rv != CKR_OK)
-		return mpc_fail_ck(e, rv, "C_GenerateRandom", MPC_TOKEN_LABEL(t));
-	return MPC_OK;
-}

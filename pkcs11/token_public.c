@@ -127,9 +127,6 @@ static int too_many(struct mpc_token *t, const struct tls_objects *o, const char
 static int tls_find_op(struct mpc_token *t, void *arg, struct mpc_err *e)
 {
 	struct tls_find *f = arg;
-	uint8_t point[64];
-	CK_ATTRIBUTE a = { CKA_EC_POINT, point, sizeof(point) };
-	CK_RV rv;
 	int rc;
 
 	f->pub.cls = CKO_PUBLIC_KEY;
@@ -161,19 +158,7 @@ static int tls_find_op(struct mpc_token *t, void *arg, struct mpc_err *e)
 		}
 		return MPC_OK;
 	}
-	rv = t->fn->C_GetAttributeValue(t->session, f->pub.h[0], &a, 1);
-	if (rv != CKR_OK)
-		return mpc_fail_ck(e, rv, "C_GetAttributeValue(CKA_EC_POINT)", tls_label(t));
-	/* PKCS#11 3.0 says DER OCTET STRING (04 20 || key); some tokens return the raw 32 bytes. */
-	if (a.ulValueLen == 34 && point[0] == 0x04 && point[1] == 0x20)
-		memcpy(f->point, point + 2, 32);
-	else if (a.ulValueLen == 32)
-		memcpy(f->point, point, 32);
-	else
-		return mpc_fail(e, MPC_ERR_PKCS11,
-				"CKA_EC_POINT of the TLS key is %lu bytes, not an Ed25519 point",
-				(unsigned long)a.ulValueLen);
-	return MPC_OK;
+	return mpc_ed25519_read_point(t, f->pub.h[0], tls_label(t), f->point, e);
 }
 
 /* Can this session use the private key (logged in, or a token that needs no login)? */
