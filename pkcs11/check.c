@@ -150,8 +150,9 @@ int mpc_check_key_safe(enum mpc_key_role role, const struct mpc_check_key *k, ch
 	const struct mpc_key_desc *d = mpc_key_desc(role);
 	const struct mpc_key_attrs *a = &k->attrs;
 
-	if (cap > 0)
-		why[0] = '\0';
+	if (cap == 0)
+		return 0; /* no room to say why */
+	why[0] = '\0';
 	if (d == NULL || !k->present)
 		return 0;
 	if (a->token != 1)
@@ -162,7 +163,7 @@ int mpc_check_key_safe(enum mpc_key_role role, const struct mpc_check_key *k, ch
 		if (a->extractable != 0)
 			append(why, cap, ", ", "CKA_EXTRACTABLE true");
 	}
-	return cap == 0 || why[0] == '\0';
+	return why[0] == '\0';
 }
 
 int mpc_check_seal_selftest(struct mpc_token *t, enum mpc_seal_mech mech, struct mpc_err *e)

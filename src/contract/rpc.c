@@ -60,6 +60,11 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+static int cancelled(const struct mpc_rpc_endpoint *ep)
+{
+	return ep->cancel != NULL && *ep->cancel;
+}
+
 /* libcurl's progress callback: a set cancel flag aborts the transfer (CURLE_ABORTED_BY_CALLBACK).
  * Called about once a second even while the server sends nothing. */
 static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
@@ -71,12 +76,7 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_o
 	(void)dlnow;
 	(void)ultotal;
 	(void)ulnow;
-	return ep->cancel != NULL && *ep->cancel ? 1 : 0;
-}
-
-static int cancelled(const struct mpc_rpc_endpoint *ep)
-{
-	return ep->cancel != NULL && *ep->cancel;
+	return cancelled(ep);
 }
 
 int mpc_rpc_endpoint_new(const char *url, const struct mpc_rpc_options *opt,

@@ -94,8 +94,9 @@ struct mpc_metrics {
 	char anomaly_why[MPC_ANOMALY_N][256];
 	struct mpc_replica_status replicas[MPC_REPLICA_MAX]; /* as of the last replica pass */
 	size_t n_replicas;
-	char drill[16384]; /* the last drill's lines (mpc_drill_metrics_text), "" before one */
-	void *daemon;      /* struct MHD_Daemon * */
+	char drill
+		[MPC_DRILL_METRICS_MAX]; /* the last drill's lines (mpc_drill_metrics_text), "" before one */
+	void *daemon;                    /* struct MHD_Daemon * */
 	/* the tokens: 0 from a token found unavailable until it is back, and how often */
 	int token_available;
 	uint64_t token_losses;

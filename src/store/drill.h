@@ -117,8 +117,9 @@ json_t *mpc_drill_report_json(const struct mpc_drill_report *r, struct mpc_err *
  *   mpc_backup_last_drill_replica_omitted{replica=} <files past the bounds>
  *   mpc_backup_last_drill_replica_files{replica=,verdict=} <count>
  * Returns the length, or -1 (MPC_ERR_TOO_LARGE in e) if cap is too small (MPC_DRILL_METRICS_MAX
- * is enough for MPC_REPLICA_MAX replicas). */
-#define MPC_DRILL_METRICS_MAX 16384
+ * is enough for MPC_REPLICA_MAX replicas: each takes at most about 700 bytes plus 22 remote
+ * names of MPC_DRILL_REMOTE_MAX, 6.3 KiB, and the local lines less than 8 KiB). */
+#define MPC_DRILL_METRICS_MAX 65536
 int mpc_drill_metrics_text(const struct mpc_drill_report *r, char *buf, size_t cap,
 			   struct mpc_err *e);
 

@@ -40,9 +40,9 @@
 #include "src/store/store.h"
 #include "src/util/err.h"
 
-#define MPC_REPLICA_MAX             8   /* replicas in one set */
-#define MPC_REPLICA_REMOTE_MAX      256 /* "remote:path" incl. NUL */
-#define MPC_REPLICA_FINDINGS_MAX    32  /* new findings carried by one report */
+#define MPC_REPLICA_MAX             8                    /* replicas in one set */
+#define MPC_REPLICA_REMOTE_MAX      MPC_DRILL_REMOTE_MAX /* "remote:path" incl. NUL: 256 */
+#define MPC_REPLICA_FINDINGS_MAX    32                   /* new findings carried by one report */
 #define MPC_REPLICA_DEFAULT_RCLONE  "/usr/bin/rclone"
 #define MPC_REPLICA_DEFAULT_TIMEOUT 60.0  /* seconds for one rclone call */
 #define MPC_REPLICA_BACKOFF_BASE    30.0  /* a replica that timed out is left alone this long, */
